@@ -1,0 +1,251 @@
+"""Loads config.toml, the built-in providers, the providers YAML and the environment into a ConfigModel."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Set
+
+from pydantic import ValidationError
+
+from modules.Errors import ConfigError
+from modules.ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
+from modules.ProviderConfig import ProviderConfig, api_key_variable
+from modules.ProviderManager import ProviderManager
+from modules.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
+from modules.SafeFiles import is_readable_by_others, read_text_file
+from modules.Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
+                           ConfigModel)
+
+CONFIG_FILE_NAME = "config.toml"
+PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str,
+                        "valid_models": dict, "invalid_models": list}
+
+
+def merge_dicts(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
+    """Merge `override` into `base` recursively (later wins), skipping None values."""
+    for key, value in override.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_dicts(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def default_data_directory() -> Path:
+    """`~/.llm_chat_cli`."""
+    return Path(DEFAULT_DATA_DIRECTORY).expanduser()
+
+
+def load_toml_file(path: Path) -> Dict[str, Any]:
+    """Parse a TOML file ({} if absent); ConfigError naming the file, line and problem."""
+    text = read_text_file(path, "config file")
+    if text is None:
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+class Config:
+    """The merged configuration of one run; `config.config` is the ConfigModel."""
+
+    def __init__(self, data_directory: Optional[os.PathLike | str] = None, model: Optional[str] = None,
+                 system_prompt: Optional[str] = None, sassy: bool = False,
+                 update_valid_models: bool = False, environ: Optional[Mapping[str, str]] = None,
+                 warn: Optional[Callable[[str], None]] = None,
+                 report: Callable[[str], None] = print) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.warn = warn or (lambda message: print(message, file=sys.stderr))
+        self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
+        self.config_path = self.data_directory / CONFIG_FILE_NAME
+        self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
+        self.env_key_providers: Set[str] = set()
+        self.config = self.load_config(model, system_prompt, sassy, report)
+        if update_valid_models:
+            self.config.providers.discover_and_validate_models()
+
+    def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
+                    report: Callable[[str], None]) -> ConfigModel:
+        """Run the loading sequence and build the ConfigModel."""
+        file_data = load_toml_file(self.config_path)
+        if not isinstance(file_data.get("providers", {}), dict):
+            raise ConfigError(f"{self.config_path}: 'providers' must be a table of [providers.NAME]")
+        providers_overrides = file_data.pop("providers", {})
+        self._check_providers(providers_overrides, self.config_path)
+
+        providers = copy.deepcopy(PROVIDER_DATA)
+        yaml_providers = self.store.load_providers()
+        self._check_providers(yaml_providers, self.store.path)
+        self._warn_if_exposed(yaml_providers)
+        merge_dicts(providers, yaml_providers)
+        persist_base = {name: {k: entry[k] for k in ("name", "base_api_url") if k in entry}
+                        for name, entry in providers.items()}
+        base_models = {name: set(entry.get("valid_models") or {}) for name, entry in providers.items()}
+        merge_dicts(providers, providers_overrides)
+        exclusions = {name: set(entry.get("valid_models") or {}) - base_models.get(name, set())
+                      for name, entry in providers_overrides.items()}
+        self._apply_environment_keys(providers)
+
+        manager = ProviderManager(self._provider_configs(providers), store=self.store,
+                                  persist_exclusions=exclusions, persist_base=persist_base,
+                                  report=report)
+        settings = self._settings(file_data, model, system_prompt, sassy)
+        try:
+            config_model = ConfigModel(**settings, data_directory=str(self.data_directory),
+                                       providers=manager)
+        except ValidationError as exc:
+            raise ConfigError(f"{self.config_path}: {_first_error(exc)}") from None
+        manager.concurrency = config_model.concurrency
+        manager.discovery_service = ModelDiscoveryService(self.http_settings(config_model),
+                                                          on_wait=self.warn)
+        return config_model
+
+    def _settings(self, file_data: Dict[str, Any], model: Optional[str], system_prompt: Optional[str],
+                  sassy: bool) -> Dict[str, Any]:
+        known = ConfigModel.file_settings()
+        for key in list(file_data):
+            if key not in known:
+                self.warn(f"Warning: {self.config_path}: unknown setting '{key}' ignored")
+                del file_data[key]
+        settings = dict(file_data)
+        env_model = self.environ.get("LLMC_DEFAULT_MODEL")
+        settings["model"] = model or env_model or file_data.get("model") or known["model"].default
+        if system_prompt is None and not sassy and not file_data.get("sassy"):
+            system_prompt = self.environ.get("LLMC_SYSTEM_PROMPT")
+        if sassy:
+            settings["sassy"] = True
+        if system_prompt is not None:
+            settings["system_prompt"] = system_prompt
+        elif settings.get("sassy") is True:
+            settings["system_prompt"] = SASSY_SYSTEM_PROMPT
+        return settings
+
+    def _check_providers(self, providers: Dict[str, Any], path: Path) -> None:
+        """Type-check each provider entry of a file; unknown fields are warned about and dropped."""
+        for name, entry in providers.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{path}: provider '{name}' must be a table/mapping of fields")
+            for field_name in list(entry):
+                value = entry[field_name]
+                expected = PROVIDER_FIELD_TYPES.get(field_name)
+                if expected is None:
+                    self.warn(f"Warning: {path}: provider '{name}': unknown field '{field_name}' ignored")
+                    del entry[field_name]
+                elif value is not None and not isinstance(value, expected):
+                    raise ConfigError(f"{path}: provider '{name}': field '{field_name}' must be "
+                                      f"{_type_phrase(field_name)}, not {_value_phrase(value)}")
+            self._check_model_lists(name, entry, path)
+
+    @staticmethod
+    def _check_model_lists(name: str, entry: Dict[str, Any], path: Path) -> None:
+        for long_name, short_name in (entry.get("valid_models") or {}).items():
+            if not isinstance(short_name, str) or not short_name:
+                raise ConfigError(f"{path}: provider '{name}': valid_models['{long_name}'] must be a "
+                                  f"short name (text), not {_value_phrase(short_name)}")
+        for item in entry.get("invalid_models") or []:
+            if not isinstance(item, str):
+                raise ConfigError(f"{path}: provider '{name}': invalid_models must list model ids, "
+                                  f"not {_value_phrase(item)}")
+
+    def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
+        has_keys = any((entry or {}).get("api_key") for entry in yaml_providers.values())
+        if has_keys and is_readable_by_others(self.store.path):
+            self.warn(f"Warning: {self.store.path} holds API keys and is readable by others; "
+                      f"run: chmod 600 {self.store.path}")
+
+    def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
+        for name, entry in providers.items():
+            variable = api_key_variable(name)
+            value = self.environ.get(variable)
+            current = (entry.get("api_key") or "").strip()
+            if value and (not current or current.endswith(PLACEHOLDER_KEY_SUFFIX)):
+                entry["api_key"] = value
+                self.env_key_providers.add(name)
+                self.warn(f"Using API key from environment variable {variable} for provider {name}")
+
+    def _provider_configs(self, providers: Dict[str, Dict[str, Any]]) -> Dict[str, ProviderConfig]:
+        configs = {}
+        for name, entry in providers.items():
+            try:
+                configs[name] = ProviderConfig(**{k: v for k, v in entry.items() if v is not None})
+            except ValidationError as exc:
+                raise ConfigError(f"provider '{name}': {_first_error(exc)}") from None
+        return configs
+
+    @staticmethod
+    def http_settings(config_model: ConfigModel):
+        """Timeouts and retry policy from the settings."""
+        from modules.HttpClient import HttpSettings
+        return HttpSettings(connect_timeout=config_model.connect_timeout,
+                            read_timeout=config_model.read_timeout,
+                            max_retries=config_model.max_retries,
+                            pool_size=config_model.concurrency)
+
+    @staticmethod
+    def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:
+        """Write a commented default config.toml; ConfigError if one exists already."""
+        from modules.SafeFiles import atomic_write_text, ensure_directory
+        directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
+        ensure_directory(directory)
+        path = directory / CONFIG_FILE_NAME
+        if path.exists():
+            raise ConfigError(f"{path} already exists; not overwritten")
+        atomic_write_text(path, default_config_text(), mode=0o600)
+        return path
+
+
+def default_config_text() -> str:
+    """config.toml with every setting at its default and its description as a comment."""
+    lines = ["# llmc configuration. Command-line flags and environment variables override it.", ""]
+    for name, info in ConfigModel.file_settings().items():
+        lines.append(f"# {info.description}")
+        lines.append(f"{name} = {_toml_value(info.default)}")
+        lines.append("")
+    lines += [
+        "# Provider overrides, merged over the built-in providers and the providers YAML.",
+        "# Prefer the <NAME>_API_KEY environment variables to keys in this file.",
+        "# [providers.openai]",
+        '# api_key = "sk-..."',
+        "# [providers.local]",
+        '# name = "llama.cpp"',
+        '# base_api_url = "http://127.0.0.1:8080/v1"',
+        '# api_key = "none"',
+        '# valid_models = { "qwen2.5-7b-instruct" = "qwen7b" }',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"field '{where}': {error.get('msg')}" if where else str(error.get("msg"))
+
+
+def _type_phrase(field_name: str) -> str:
+    return {"valid_models": "a mapping of long model id to short name",
+            "invalid_models": "a list of model ids"}.get(field_name, "text")
+
+
+def _value_phrase(value: Any) -> str:
+    kind = {list: "a list", dict: "a mapping", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+    return f"{kind} ({json.dumps(value, default=str)[:40]})"

@@ -1,0 +1,30 @@
+"""Exceptions that end in a one-line message for the user instead of a traceback."""
+
+
+class LlmcError(Exception):
+    """A failure the user can act on; its text is the whole message."""
+
+    exit_code = 1
+
+
+class ConfigError(LlmcError):
+    """A configuration, data or session file, or a command-line value, that cannot be used."""
+
+    exit_code = 2
+
+
+class ApiError(LlmcError):
+    """A provider request that failed: HTTP status, network fault or a malformed reply."""
+
+    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class IncompleteReplyError(ApiError):
+    """A stream that ended before `[DONE]`; `partial` holds what arrived."""
+
+    def __init__(self, message: str, partial: str = ""):
+        super().__init__(message)
+        self.partial = partial

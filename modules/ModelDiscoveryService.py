@@ -1,0 +1,123 @@
+"""Provider API operations for discovery: list models (`GET /models`), ping-test them, check keys."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from enum import Enum
+from typing import Any, Callable, Dict, List, Optional
+
+from modules.Errors import ApiError
+from modules.ProviderConfig import ProviderConfig
+
+PING_MESSAGES = [
+    {"role": "system", "content": "If I say 'ping', you will respond with 'pong'."},
+    {"role": "user", "content": "ping"},
+]
+PING_TOKEN_BUDGET = 256  # room for a reasoning model to think and still answer
+PLACEHOLDER_KEY_SUFFIX = "not-configured"
+_REFUSAL_IS_UNDECIDED = {401, 408, 409, 425, 429}
+
+
+class PingResult(str, Enum):
+    """What one chat ping proved about a model."""
+
+    VALID = "valid"          # a well-formed chat reply
+    INVALID = "invalid"      # the provider refused the model for chat (4xx)
+    UNDECIDED = "undecided"  # no answer: timeout, network fault, 5xx, rate limit
+
+
+class ModelDiscoveryService:
+    """Talks to a provider about its models; never about chats."""
+
+    def __init__(self, settings: Any = None,
+                 on_wait: Optional[Callable[[str], None]] = None) -> None:
+        self.cache_duration = 300  # 5 minutes cache
+        self.settings = settings
+        self.on_wait = on_wait
+        self._clients: Dict[int, Any] = {}
+        self._clients_lock = threading.Lock()
+
+    def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
+        """One pooled HttpClient per provider config, reused across requests."""
+        from modules.HttpClient import HttpClient, HttpSettings
+        with self._clients_lock:
+            client = self._clients.get(id(provider_config))
+            if client is None:
+                client = HttpClient(provider_name, provider_config.base_api_url, provider_config.api_key,
+                                    self.settings or HttpSettings(), on_wait=self.on_wait)
+                self._clients[id(provider_config)] = client
+            return client
+
+    def discover_models(self, provider_config: ProviderConfig,
+                        force_refresh: bool = False) -> List[Dict[str, Any]]:
+        """The provider's model list (cached 5 minutes); on error the cached list, else []."""
+        try:
+            return self.fetch_models(provider_config.name, provider_config, force_refresh)
+        except ApiError as exc:
+            print(f"Warning: Failed to query models from {provider_config.name}: {exc}", file=sys.stderr)
+        except Exception as exc:  # the old code's catch-all fallback, kept on purpose
+            print(f"Error: Unexpected error querying models from {provider_config.name}: {exc}",
+                  file=sys.stderr)
+        return provider_config._cached_models or []
+
+    def fetch_models(self, provider_name: str, provider_config: ProviderConfig,
+                     force_refresh: bool = False) -> List[Dict[str, Any]]:
+        """The provider's model list, from the cache when fresh; ApiError if it cannot be had."""
+        if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
+                and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
+            return provider_config._cached_models
+        body = self.client_for(provider_name, provider_config).get_json("/models")
+        models = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(models, list):
+            raise ApiError(f"{provider_name}: the /models reply has no 'data' list")
+        if not models:
+            raise ApiError(f"{provider_name}: the /models reply lists no models")
+        if not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in models):
+            raise ApiError(f"{provider_name}: the /models reply has entries without an 'id'")
+        provider_config._cached_models = models
+        provider_config._cache_timestamp = time.time()
+        return models
+
+    def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str) -> PingResult:
+        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer."""
+        from modules.OpenAIChatCompletionApi import build_request_body, swap_token_limit
+        client = self.client_for(provider_name, provider_config)
+        body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
+        try:
+            try:
+                reply = client.post_json("/chat/completions", body)
+            except ApiError as exc:
+                retry_body = swap_token_limit(body, exc)
+                if retry_body is None:
+                    raise
+                reply = client.post_json("/chat/completions", retry_body)
+        except ApiError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in _REFUSAL_IS_UNDECIDED:
+                return PingResult.INVALID
+            return PingResult.UNDECIDED
+        return PingResult.VALID if _is_chat_reply(reply) else PingResult.UNDECIDED
+
+    def validate_model(self, provider_config: ProviderConfig, model: str) -> bool:
+        """True if `model` answers a chat ping."""
+        return self.ping_model(provider_config.name, provider_config, model) is PingResult.VALID
+
+    def validate_api_key(self, provider_config: ProviderConfig) -> bool:
+        """False when the key is empty, blank or a `…not-configured` placeholder."""
+        key = (provider_config.api_key or "").strip()
+        return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def _is_chat_reply(reply: Any) -> bool:
+    """A chat completion with at least one choice carrying an assistant message."""
+    try:
+        message = reply["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return False
+    return isinstance(message, dict)

@@ -1,0 +1,176 @@
+"""Chat completions against one provider: request shaping, SSE streaming and error mapping."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+
+import urllib3
+
+from modules.Errors import ApiError, IncompleteReplyError
+from modules.HttpClient import HttpClient, HttpSettings
+from modules.ProviderConfig import ProviderConfig
+from modules.SseParser import SseParser
+
+Message = dict
+Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
+
+_GPT_GENERATION = re.compile(r"^gpt-(\d+)")
+_O_SERIES = re.compile(r"^o\d")
+
+
+def uses_fixed_temperature(model: str) -> bool:
+    """OpenAI's gpt-N (N > 4) and o-series models accept only temperature 1."""
+    match = _GPT_GENERATION.match(model)
+    return bool(match and int(match.group(1)) > 4) or bool(_O_SERIES.match(model))
+
+
+def build_request_body(model: str, messages: List[Message], stream: bool,
+                       max_tokens: Optional[int] = None) -> dict:
+    """The JSON body of a chat request, with the temperature and token-limit rules applied."""
+    fixed = uses_fixed_temperature(model)
+    body: dict = {"model": model, "messages": messages,
+                  "temperature": 1 if fixed else 0.0, "stream": stream}
+    if max_tokens is not None:
+        body["max_completion_tokens" if fixed else "max_tokens"] = max_tokens
+    return body
+
+
+def swap_token_limit(body: dict, error: ApiError) -> Optional[dict]:
+    """A copy of `body` using the other token-limit field when the provider refused the one sent."""
+    text = str(error)
+    for sent, other in (("max_tokens", "max_completion_tokens"), ("max_completion_tokens", "max_tokens")):
+        if sent in body and error.status == 400 and other in text:
+            fixed = {k: v for k, v in body.items() if k != sent}
+            fixed[other] = body[sent]
+            return fixed
+    return None
+
+
+class OpenAIChatCompletionApi:
+    """Sends a conversation to one model and yields the reply as it streams."""
+
+    def __init__(self, provider_name: str, provider_config: ProviderConfig, model: str,
+                 settings: HttpSettings = HttpSettings(),
+                 on_wait: Optional[Callable[[str], None]] = None) -> None:
+        self.provider_name = provider_name
+        self.provider_config = provider_config
+        self.model = model
+        self.client = HttpClient(provider_name, provider_config.base_api_url,
+                                 provider_config.api_key, settings, on_wait=on_wait)
+
+    def complete(self, messages: List[Message]) -> str:
+        """Send without streaming and return the answer text."""
+        reply = self.client.post_json("/chat/completions",
+                                      build_request_body(self.model, messages, stream=False))
+        return self._message_content(reply)
+
+    def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
+        """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off."""
+        body = build_request_body(self.model, messages, stream=True)
+        response = self.client.request("POST", "/chat/completions", body, stream=True)
+        state = _StreamState()
+        try:
+            yield from self._read_events(response, state)
+        finally:
+            response.close()
+
+    def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
+        parser = SseParser()
+        try:
+            for chunk in _iter_raw_bytes(response.raw):
+                for payload in parser.feed(chunk):
+                    if payload.strip() == "[DONE]":
+                        return
+                    yield from self._deltas(payload, state)
+            for payload in parser.close():
+                if payload.strip() == "[DONE]":
+                    return
+                yield from self._deltas(payload, state)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._broken_stream(exc, state) from None
+        if not state.finished:
+            raise IncompleteReplyError(
+                f"{self.provider_name}: connection lost after {state.chars:,} characters "
+                "(the stream ended before [DONE])", state.content)
+
+    def _broken_stream(self, exc: BaseException, state: "_StreamState") -> IncompleteReplyError:
+        if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+            cause = f"the stream stalled: nothing received for {self.client.settings.read_timeout:g} s"
+        else:
+            cause = "connection lost"
+        return IncompleteReplyError(
+            f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
+
+    def _deltas(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
+        try:
+            event = json.loads(payload)
+            choices = event.get("choices") if isinstance(event, dict) else None
+            if isinstance(event, dict) and "error" in event and not choices:
+                raise ApiError(f"{self.provider_name}: error in stream: {_error_text(event['error'])}")
+            if choices == []:
+                return  # e.g. a trailing usage-only chunk
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            content = delta.get("content")
+            if not isinstance(reasoning, (str, type(None))) or not isinstance(content, (str, type(None))):
+                raise TypeError("delta text is not a string")
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+            if not state.warned:
+                state.warned = True
+                yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
+                                  f"{payload[:60]!r}")
+            return
+        if choice.get("finish_reason"):
+            state.finished = True
+        if reasoning:
+            yield ("reasoning", reasoning)
+        if content:
+            state.chars += len(content)
+            state.parts.append(content)
+            yield ("content", content)
+
+    def _message_content(self, reply: Any) -> str:
+        try:
+            message = reply["choices"][0]["message"]
+            content = message.get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            if isinstance(reply, dict) and "error" in reply:
+                raise ApiError(f"{self.provider_name}: {_error_text(reply['error'])}") from None
+            raise ApiError(f"{self.provider_name}: the reply has no choices[0].message") from None
+        if not isinstance(content, str):
+            raise ApiError(f"{self.provider_name}: the reply's message content is not text")
+        return content
+
+
+class _StreamState:
+    """What a stream has delivered so far."""
+
+    def __init__(self) -> None:
+        self.parts: List[str] = []
+        self.chars = 0
+        self.finished = False
+        self.warned = False
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts)
+
+
+def _iter_raw_bytes(raw: Any) -> Iterator[bytes]:
+    """Yield body bytes as soon as they arrive, chunked or not."""
+    if raw.chunked and raw.supports_chunked_reads():
+        yield from raw.read_chunked(decode_content=True)
+        return
+    while True:
+        data = raw.read1(65536)
+        if not data:
+            return
+        yield data
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    return str(error)[:200]

@@ -1,0 +1,56 @@
+"""Writes a streamed reply as plain text: the answer to stdout, reasoning to stderr."""
+from __future__ import annotations
+
+from typing import List, Optional, TextIO
+
+
+class PlainReplyWriter:
+    """The reply renderer for pipes and NO_COLOR: same interface as MarkdownStreamRenderer."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self._parts: List[str] = []
+        self._in_reasoning = False
+
+    def on_reasoning(self, text: str) -> None:
+        """Reasoning goes to stderr under a REASONING: heading."""
+        if not self._in_reasoning and not self._parts:
+            self.stderr.write("REASONING:\n")
+            self._in_reasoning = True
+        self.stderr.write(text)
+        self.stderr.flush()
+
+    def on_content(self, text: str) -> None:
+        """Answer text goes to stdout as it arrives."""
+        if self._in_reasoning:
+            self.stderr.write("\n\nANSWER:\n")
+            self.stderr.flush()
+            self._in_reasoning = False
+        self._parts.append(text)
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def finish(self) -> None:
+        """End the answer with a newline."""
+        self._end_line()
+
+    def abort(self, note: Optional[str] = None) -> None:
+        """Stop where the stream stopped; `note` goes to stderr."""
+        self._end_line()
+        if note:
+            self.stderr.write(note + "\n")
+            self.stderr.flush()
+
+    def _end_line(self) -> None:
+        if self._in_reasoning:
+            self.stderr.write("\n")
+            self._in_reasoning = False
+        if self._parts and not self._parts[-1].endswith("\n"):
+            self.stdout.write("\n")
+        self.stdout.flush()
+
+    @property
+    def text(self) -> str:
+        """The answer received so far."""
+        return "".join(self._parts)

@@ -1,0 +1,96 @@
+"""One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+from modules.Errors import ConfigError, IncompleteReplyError
+from modules.ProviderConfig import ProviderConfig, api_key_variable
+from modules.Terminal import Terminal
+
+
+def resolve_chat_model(config_model: Any, model_string: str) -> Tuple[str, ProviderConfig, str]:
+    """(provider name, its config, long id) for a model string whose provider has a usable key."""
+    providers = config_model.providers
+    try:
+        provider_name, long_name = providers.resolve_model(model_string)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    provider_config = providers[provider_name]
+    if not providers.discovery_service.validate_api_key(provider_config):
+        raise ConfigError(f"No API key for provider {provider_name}: set {api_key_variable(provider_name)} "
+                          f"or [providers.{provider_name}] api_key in config.toml")
+    return provider_name, provider_config, long_name
+
+
+def make_reply_writer(terminal: Terminal) -> Any:
+    """A live markdown renderer on a colour terminal, else a plain writer."""
+    if terminal.color:
+        from modules.MarkdownStreamRenderer import MarkdownStreamRenderer
+        return MarkdownStreamRenderer(terminal.console())
+    from modules.PlainReplyWriter import PlainReplyWriter
+    return PlainReplyWriter(terminal.stdout, terminal.stderr)
+
+
+def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal) -> str:
+    """Stream a reply into `writer`; return the answer. Partial replies end marked and re-raised."""
+    try:
+        for kind, text in api.stream_chat(messages):
+            if kind == "content":
+                writer.on_content(text)
+            elif kind == "reasoning":
+                writer.on_reasoning(text)
+            else:
+                terminal.message(f"Warning: {text}")
+    except IncompleteReplyError as exc:
+        writer.abort("[reply incomplete]")
+        raise exc
+    except BaseException:
+        writer.abort()
+        raise
+    writer.finish()
+    return writer.text
+
+
+class PromptRunner:
+    """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
+
+    def __init__(self, config_model: Any, terminal: Terminal, http_settings: Any) -> None:
+        self.config_model = config_model
+        self.terminal = terminal
+        self.http_settings = http_settings
+
+    def run(self, prompt: str, echo: bool = False) -> int:
+        """Send `prompt` (or print it in echo mode) and return the exit status."""
+        if not prompt.strip():
+            raise ConfigError("empty prompt: nothing to send")
+        if echo:
+            self.terminal.print(prompt)
+            return 0
+        provider_name, provider_config, model = resolve_chat_model(self.config_model, self.config_model.model)
+        from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+        api = OpenAIChatCompletionApi(provider_name, provider_config, model, self.http_settings,
+                                      on_wait=self.terminal.message)
+        messages = [{"role": "system", "content": self.config_model.system_prompt},
+                    {"role": "user", "content": prompt}]
+        if self.config_model.stream:
+            stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal)
+        else:
+            self.terminal.print(api.complete(messages))
+        return 0
+
+
+def read_prompt(argument: Optional[str], stdin: Any) -> Optional[str]:
+    """The prompt text: the -p argument, stdin for `-p -` or when stdin is piped, else None."""
+    if argument == "-" or (argument is None and not _isatty(stdin)):
+        try:
+            return stdin.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the prompt from standard input: {exc}") from None
+    return argument
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream and stream.isatty())
+    except (AttributeError, ValueError):
+        return False

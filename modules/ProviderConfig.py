@@ -1,0 +1,72 @@
+"""One provider's settings and known models: a pure data model with lookup helpers."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+PERSISTED_FIELDS = ("name", "base_api_url", "api_key", "valid_models", "invalid_models")
+
+
+def api_key_variable(provider_name: str) -> str:
+    """Environment variable that holds a provider's key, e.g. OPENAI_API_KEY."""
+    return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"
+
+
+class ProviderConfig(BaseModel):
+    """A provider of the OpenAI chat-completions API and the models known to work with it."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    name: str = Field(default="Test Provider", description="Provider Name")
+    base_api_url: str = Field(default="https://test.openai.com/v1", description="Base API URL")
+    api_key: str = Field(default="", description="API Key", repr=False)
+    valid_models: Dict[str, str] = Field(default_factory=dict, description="Valid models")
+    invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
+
+    # Runtime-only state: never part of model_dump() and never persisted.
+    _cached_models: List[Any] = PrivateAttr(default_factory=list)
+    _cache_timestamp: float = PrivateAttr(default=0.0)
+    _cache_duration: int = PrivateAttr(default=300)
+
+    @property
+    def cache_duration(self) -> int:
+        """Seconds a fetched model list stays fresh."""
+        return self._cache_duration
+
+    @cache_duration.setter
+    def cache_duration(self, seconds: int) -> None:
+        self._cache_duration = seconds
+
+    def get_valid_models(self) -> List[str]:
+        """Long ids of the models known to chat."""
+        return list(self.valid_models)
+
+    def get_invalid_models(self) -> List[str]:
+        """Long ids of the models known to refuse chat."""
+        return list(self.invalid_models)
+
+    def find_model(self, name: str) -> Optional[str]:
+        """Long id of a valid model by exact long/short name, else by substring; None if absent."""
+        for long_name, short_name in self.valid_models.items():
+            if name in (long_name, short_name):
+                return long_name
+        for long_name, short_name in self.valid_models.items():
+            if name in long_name or name in short_name:
+                return long_name
+        return None
+
+    def merge_valid_models(self, models: List[str]) -> None:
+        """Add `models` to valid_models, keeping existing short names; a new id is its own short name."""
+        merged = dict(self.valid_models)
+        for model in models:
+            merged.setdefault(model, model)
+        self.valid_models = merged
+        self.invalid_models = [m for m in self.invalid_models if m not in merged]
+
+    def mark_invalid(self, models: List[str]) -> None:
+        """Remember `models` as refusing chat and drop them from valid_models."""
+        refused = set(models)
+        self.valid_models = {k: v for k, v in self.valid_models.items() if k not in refused}
+        self.invalid_models = list(dict.fromkeys([*self.invalid_models, *models]))

@@ -1,0 +1,347 @@
+"""The one interface to providers: lookup, cross-provider model resolution, discovery, persistence."""
+from __future__ import annotations
+
+import difflib
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
+from modules.ProviderConfig import ProviderConfig, api_key_variable
+
+MAX_LISTED_CHOICES = 20
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def split_first_slash(text: str) -> Tuple[str, str]:
+    """Split "provider/model" at the first slash; ("", text) when there is none."""
+    if "/" not in text:
+        return "", text
+    prefix, rest = text.split("/", 1)
+    return prefix, rest
+
+
+@dataclass
+class DiscoverySummary:
+    """What discovery found for one provider."""
+
+    provider: str
+    found: int = 0
+    valid: List[str] = field(default_factory=list)
+    invalid: List[str] = field(default_factory=list)
+    undecided: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: Optional[str] = None
+
+    def line(self) -> str:
+        """One summary line for the user."""
+        if self.error:
+            return f"{self.provider}: failed: {self.error}"
+        return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
+                f"{len(self.invalid)} invalid, {len(self.undecided)} undecided "
+                f"({self.seconds:.1f} s)")
+
+
+class DiscoveryCancelled(Exception):
+    """Discovery was interrupted; nothing was changed or persisted."""
+
+
+class ProviderManager:
+    """Holds every ProviderConfig by provider name and answers all questions about them."""
+
+    def __init__(self, providers: Dict[str, ProviderConfig], store: object = None,
+                 discovery_service: Optional[ModelDiscoveryService] = None,
+                 concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
+                 persist_base: Optional[Dict[str, Dict[str, str]]] = None,
+                 report: Callable[[str], None] = print) -> None:
+        self.providers = providers
+        self.discovery_service = discovery_service or ModelDiscoveryService()
+        self.store = store
+        self.concurrency = max(1, concurrency)
+        # Models and name/URL values that came from config.toml are never copied into the YAML.
+        self.persist_exclusions = persist_exclusions or {}
+        self.persist_base = persist_base
+        self.report = report
+        self.last_summaries: List[DiscoverySummary] = []
+
+    # Dict-like access
+    def get(self, provider_name: str) -> Optional[ProviderConfig]:
+        return self.providers.get(provider_name)
+
+    def __getitem__(self, provider_name: str) -> ProviderConfig:
+        return self.providers[provider_name]
+
+    def __contains__(self, provider_name: object) -> bool:
+        return provider_name in self.providers
+
+    def __iter__(self):
+        return iter(self.providers)
+
+    def __len__(self) -> int:
+        return len(self.providers)
+
+    def keys(self) -> List[str]:
+        return list(self.providers.keys())
+
+    def values(self) -> List[ProviderConfig]:
+        return list(self.providers.values())
+
+    def items(self) -> List[Tuple[str, ProviderConfig]]:
+        return list(self.providers.items())
+
+    # Provider management
+    def get_provider_config(self, provider_name: str) -> Optional[ProviderConfig]:
+        """The config of a provider, None if unknown."""
+        return self.providers.get(provider_name)
+
+    def get_all_provider_names(self) -> List[str]:
+        """Every configured provider name."""
+        return list(self.providers)
+
+    def resolve_provider_name(self, name: str) -> Optional[str]:
+        """The configured provider matching `name` in any case, or None."""
+        lowered = name.lower()
+        return next((p for p in self.providers if p.lower() == lowered), None)
+
+    # Cross-provider model resolution
+    def merged_models(self) -> List[Tuple[str, Tuple[str, str]]]:
+        """(provider, (long name, short name)) for every valid model of every provider."""
+        merged = []
+        for provider_name, provider_config in self.providers.items():
+            if not isinstance(provider_config.valid_models, dict):
+                continue
+            for long_name, short_name in provider_config.valid_models.items():
+                merged.append((provider_name, (long_name, short_name)))
+        return merged
+
+    def valid_scoped_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
+        """Display strings "provider/long (short)"."""
+        return [f"{provider}/{long_name} ({short_name})"
+                for provider, (long_name, short_name) in self.merged_models()
+                if filter_by_provider is None or provider == filter_by_provider]
+
+    def get_api_for_model_string(self, model_string: str) -> Tuple[ProviderConfig, str]:
+        """Resolve a model string to (ProviderConfig, long id); ValueError listing choices if invalid."""
+        provider_name, long_name = self.resolve_model(model_string)
+        return self.providers[provider_name], long_name
+
+    def resolve_model(self, model_string: str) -> Tuple[str, str]:
+        """Resolve a model string to (provider name, long id); ValueError listing choices if invalid."""
+        prefix, rest = split_first_slash(model_string.strip())
+        provider_name = self.resolve_provider_name(prefix) if prefix else None
+        if provider_name is not None:
+            long_name = _long_name_in(self.providers[provider_name].valid_models, rest)
+            if long_name is not None:
+                return provider_name, long_name
+            raise ValueError(self._invalid_model_message(
+                rest, f"Invalid model for provider {provider_name}: {rest}.", provider_name))
+        wanted = model_string.strip()
+        for name, (long_name, short_name) in self.merged_models():
+            if wanted in (long_name, short_name):
+                return name, long_name
+        raise ValueError(self._invalid_model_message(wanted, f"Invalid model: {wanted}."))
+
+    def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None) -> str:
+        choices = self.valid_scoped_models(provider)
+        names = {}
+        for provider_name, (long_name, short_name) in self.merged_models():
+            if provider is None or provider_name == provider:
+                names.setdefault(long_name, f"{provider_name}/{long_name} ({short_name})")
+                names.setdefault(short_name, f"{provider_name}/{long_name} ({short_name})")
+        close = dict.fromkeys(names[n] for n in difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.5))
+        text = head
+        if close:
+            text += f" Did you mean: {', '.join(close)}?"
+        shown = ", ".join(choices[:MAX_LISTED_CHOICES])
+        more = len(choices) - MAX_LISTED_CHOICES
+        text += f" Valid models: {shown or '(none)'}"
+        if more > 0:
+            text += f", … and {more} more (see llmc --list-models)"
+        return text
+
+    def validate_model(self, model_string: str) -> str:
+        """The long id a model string resolves to; ValueError if invalid."""
+        return self.get_api_for_model_string(model_string)[1]
+
+    def get_available_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
+        """Long ids of the known valid models, of all providers or one."""
+        models: List[str] = []
+        for provider_name, provider_config in self.providers.items():
+            if filter_by_provider and provider_name != filter_by_provider:
+                continue
+            models.extend(provider_config.get_valid_models())
+        return models
+
+    def find_model(self, name: str) -> List[Tuple[ProviderConfig, str]]:
+        """(ProviderConfig, long id) of each provider whose valid models match `name`."""
+        found = []
+        for provider_name in self.providers:
+            long_name = self.get_provider_config(provider_name).find_model(name)
+            if long_name is not None:
+                found.append((self.providers[provider_name], long_name))
+        return found
+
+    @classmethod
+    def get_short_name(cls, long_name: str) -> str:
+        """The short name for a newly discovered model: for now its long id."""
+        return long_name
+
+    def short_name_of(self, provider_name: str, long_name: str) -> str:
+        """The short name a provider's model is known by, else its long id."""
+        config = self.providers.get(provider_name)
+        return (config.valid_models.get(long_name) if config else None) or long_name
+
+    # Discovery
+    def discover_and_validate_models(self, force_refresh: bool = False, persist_on_success: bool = True,
+                                     provider_filter: Optional[str] = None,
+                                     on_progress: Optional[ProgressCallback] = None,
+                                     cancel: Optional[threading.Event] = None) -> bool:
+        """Fetch every targeted provider's models, ping them, update the lists; persist on full success."""
+        targets = self._discovery_targets(provider_filter)
+        if targets is None:
+            return False
+        cancel = cancel or threading.Event()
+        summaries = self._discover_all(targets, force_refresh, on_progress, cancel)
+        self.last_summaries = summaries
+        for summary in summaries:
+            self.report(summary.line())
+        success = all(summary.error is None for summary in summaries)
+        if not success:
+            failed = ", ".join(s.provider for s in summaries if s.error)
+            self.report(f"Discovery failed for {failed}; nothing was saved.")
+        elif persist_on_success and summaries:
+            self.persist_provider_configs([s.provider for s in summaries])
+            self.report(f"Provider configurations persisted to {self._store_path()}")
+        return success
+
+    def _store_path(self) -> str:
+        return str(getattr(self.store, "path", "YAML"))
+
+    def _discovery_targets(self, provider_filter: Optional[str]) -> Optional[List[str]]:
+        if provider_filter:
+            name = self.resolve_provider_name(provider_filter)
+            if name is None:
+                self.report(f"Provider '{provider_filter}' not found. Known providers: "
+                            f"{', '.join(self.providers)}")
+                return None
+            candidates = [name]
+        else:
+            candidates = list(self.providers)
+        targets = []
+        for name in candidates:
+            if self.discovery_service.validate_api_key(self.providers[name]):
+                targets.append(name)
+            else:
+                self.report(f"Skipping {name}: no API key configured (set {api_key_variable(name)})")
+        return targets
+
+    def _discover_all(self, targets: List[str], force_refresh: bool,
+                      on_progress: Optional[ProgressCallback],
+                      cancel: threading.Event) -> List[DiscoverySummary]:
+        if not targets:
+            return []
+        pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="discovery")
+        try:
+            futures = [pool.submit(self._discover_provider, name, force_refresh, on_progress, cancel)
+                       for name in targets]
+            _wait_interruptibly(futures, cancel)
+            return [f.result() for f in futures]
+        except BaseException:
+            cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
+
+    def _discover_provider(self, name: str, force_refresh: bool, on_progress: Optional[ProgressCallback],
+                           cancel: threading.Event) -> DiscoverySummary:
+        config = self.providers[name]
+        summary = DiscoverySummary(provider=name)
+        started = time.monotonic()
+        try:
+            models = self.discovery_service.fetch_models(name, config, force_refresh)
+        except Exception as exc:  # any failure of one provider is reported, never raised
+            summary.error = str(exc)
+            return summary
+        ids = list(dict.fromkeys(m["id"] for m in models))
+        summary.found = len(ids)
+        remembered = set(config.invalid_models) if not force_refresh else set()
+        to_ping = [m for m in ids if m not in remembered]
+        results = self._ping_all(name, config, to_ping, on_progress, cancel)
+        if cancel.is_set():
+            raise DiscoveryCancelled()
+        summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
+        summary.invalid = [m for m in ids if m in remembered or results.get(m) is PingResult.INVALID]
+        summary.undecided = [m for m in to_ping if results[m] is PingResult.UNDECIDED]
+        config.merge_valid_models(summary.valid)
+        config.mark_invalid(summary.invalid)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _ping_all(self, name: str, config: ProviderConfig, models: List[str],
+                  on_progress: Optional[ProgressCallback], cancel: threading.Event) -> Dict[str, PingResult]:
+        results: Dict[str, PingResult] = {}
+        lock = threading.Lock()
+        if on_progress:
+            on_progress(name, 0, len(models))
+
+        def ping(model: str) -> None:
+            if cancel.is_set():
+                return
+            result = self.discovery_service.ping_model(name, config, model)
+            with lock:
+                results[model] = result
+                done = len(results)
+            if on_progress:
+                on_progress(name, done, len(models))
+
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"ping-{name}")
+        futures = [pool.submit(ping, model) for model in models]
+        try:
+            _wait_interruptibly(futures, cancel)
+        finally:
+            pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
+        for future in futures:
+            if not future.cancelled() and future.exception() is not None and not cancel.is_set():
+                raise future.exception()
+        return results
+
+    # Persistence
+    def persist_provider_configs(self, provider_names: Optional[Iterable[str]] = None) -> None:
+        """Write the providers' models to the providers YAML (never keys or runtime fields)."""
+        if self.store is None:
+            raise RuntimeError("no providers YAML store configured")
+        names = list(provider_names) if provider_names is not None else list(self.providers)
+        updates = {}
+        for name in names:
+            config = self.providers[name]
+            excluded = self.persist_exclusions.get(name, set())
+            base = (self.persist_base.get(name, {}) if self.persist_base is not None
+                    else {"name": config.name, "base_api_url": config.base_api_url})
+            updates[name] = {
+                **{k: v for k, v in base.items() if k in ("name", "base_api_url")},
+                "valid_models": {k: v for k, v in config.valid_models.items() if k not in excluded},
+                "invalid_models": list(config.invalid_models),
+            }
+        self.store.save(updates)
+
+
+def _long_name_in(valid_models: Dict[str, str], name: str) -> Optional[str]:
+    if name in valid_models:
+        return name
+    return next((long for long, short in valid_models.items() if short == name), None)
+
+
+def _wait_interruptibly(futures: List[Future], cancel: threading.Event) -> None:
+    """Wait for futures in short slices so Ctrl-C reaches the main thread promptly."""
+    pending = set(futures)
+    try:
+        while pending and not cancel.is_set():
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done if not f.cancelled()):
+                return
+    except BaseException:
+        cancel.set()
+        raise

@@ -1,0 +1,122 @@
+"""The providers YAML file: checked loading, and locked, atomic, comment-keeping updates."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from modules.Errors import ConfigError
+from modules.SafeFiles import atomic_write_text, file_lock, read_text_file
+
+YAML_FILE_NAME = "openaicompat-providers.yaml"
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML."""
+    import yaml
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+class ProvidersYamlStore:
+    """Reads and updates `<data dir>/openaicompat-providers.yaml`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load_providers(self) -> Dict[str, Dict[str, Any]]:
+        """The `providers` mapping of the file ({} if the file is absent or empty)."""
+        text = read_text_file(self.path, "providers YAML file")
+        if text is None:
+            return {}
+        data = parse_yaml(text, self.path)
+        return self._providers_of(data)
+
+    def _providers_of(self, data: Any) -> Dict[str, Dict[str, Any]]:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.path}: expected a mapping with a 'providers' key at the top")
+        providers = data.get("providers")
+        if providers is None:
+            return {}
+        if not isinstance(providers, dict):
+            raise ConfigError(f"{self.path}: 'providers' must be a mapping of provider names")
+        for name, entry in providers.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{self.path}: provider '{name}' must be a mapping of fields")
+        return providers
+
+    def save(self, updates: Dict[str, Dict[str, Any]]) -> None:
+        """Merge `updates` (provider -> fields) into the latest file, under a lock, atomically.
+
+        `valid_models` and `invalid_models` are merged with what the file holds now, so a
+        concurrent discovery's results are kept; `name` and `base_api_url` are set only where
+        the file has none; `api_key` is never written.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path):
+            yaml, document = self._load_round_trip()
+            providers = document.setdefault("providers", {})
+            if providers is None:
+                providers = document["providers"] = {}
+            for provider_name, fields in updates.items():
+                entry = providers.get(provider_name)
+                if entry is None:
+                    entry = providers[provider_name] = {}
+                _merge_provider(entry, fields)
+            buffer = io.StringIO()
+            yaml.dump(document, buffer)
+            atomic_write_text(self.path, buffer.getvalue())
+
+    def _load_round_trip(self) -> tuple[Any, Any]:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+        yaml = YAML()
+        yaml.indent(mapping=2, sequence=4, offset=2)
+        yaml.width = 4096
+        text = read_text_file(self.path, "providers YAML file")
+        if text is None or not text.strip():
+            return yaml, {}
+        try:
+            document = yaml.load(text)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else "?"
+            raise ConfigError(f"{self.path}: line {line}: {getattr(exc, 'problem', exc)}; "
+                              "not overwritten") from None
+        if document is None:
+            return yaml, {}
+        self._providers_of(document)
+        return yaml, document
+
+
+def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
+    for key in ("name", "base_api_url"):
+        if key in fields and not entry.get(key):
+            entry[key] = fields[key]
+    ours_valid: Dict[str, str] = fields.get("valid_models") or {}
+    ours_invalid = list(fields.get("invalid_models") or [])
+    valid = entry.get("valid_models")
+    if not isinstance(valid, dict):
+        valid = entry["valid_models"] = {}
+    for long_name in ours_invalid:
+        valid.pop(long_name, None)
+    for long_name, short_name in ours_valid.items():
+        if long_name not in valid:
+            valid[long_name] = short_name
+    invalid = entry.get("invalid_models")
+    known_invalid = list(invalid) if isinstance(invalid, list) else []
+    merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
+    entry["invalid_models"] = merged_invalid
+
+
+def default_store(data_directory: Path, path: Optional[Path] = None) -> ProvidersYamlStore:
+    """The store for a data directory."""
+    return ProvidersYamlStore(path or Path(data_directory) / YAML_FILE_NAME)

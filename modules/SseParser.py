@@ -1,0 +1,49 @@
+"""Incremental parser for server-sent events: bytes in, `data` payloads out, in O(n)."""
+from __future__ import annotations
+
+import codecs
+from typing import List
+
+
+class SseParser:
+    """Splits a byte stream into SSE events; chunk boundaries may fall anywhere, even inside a character."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""        # text after the last complete line
+        self._data_lines: List[str] = []
+
+    def feed(self, chunk: bytes) -> List[str]:
+        """Return the data payloads of the events completed by `chunk`."""
+        text = self._pending + self._decoder.decode(chunk)
+        carry = ""
+        if text.endswith("\r"):  # may be the first half of "\r\n"
+            text, carry = text[:-1], "\r"
+        *lines, rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._pending = rest + carry
+        events: List[str] = []
+        for line in lines:
+            self._take_line(line, events)
+        return events
+
+    def close(self) -> List[str]:
+        """Flush a final event that was not followed by a blank line."""
+        events: List[str] = []
+        tail = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        for line in tail.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            self._take_line(line, events)
+        self._take_line("", events)
+        return events
+
+    def _take_line(self, line: str, events: List[str]) -> None:
+        if not line:
+            if self._data_lines:
+                events.append("\n".join(self._data_lines))
+                self._data_lines = []
+            return
+        if line.startswith(":"):
+            return  # comment, e.g. ": keep-alive"
+        field, _, value = line.partition(":")
+        if field == "data":
+            self._data_lines.append(value[1:] if value.startswith(" ") else value)

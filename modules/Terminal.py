@@ -1,0 +1,63 @@
+"""The one object all terminal output goes through: answers on stdout, messages on stderr."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Mapping, Optional, TextIO
+
+
+class Terminal:
+    """Wraps stdout/stderr; plain (no colour or control codes) when not a terminal or NO_COLOR is set."""
+
+    def __init__(self, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
+                 environ: Optional[Mapping[str, str]] = None) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.environ = os.environ if environ is None else environ
+        self._console: Any = None
+
+    @property
+    def is_interactive(self) -> bool:
+        """True when stdout is a terminal."""
+        return _isatty(self.stdout)
+
+    @property
+    def color(self) -> bool:
+        """True when colour and control codes may be written to stdout."""
+        return (self.is_interactive and "NO_COLOR" not in self.environ
+                and self.environ.get("TERM") != "dumb")
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        """True when stderr is a terminal (progress displays may redraw)."""
+        return _isatty(self.stderr)
+
+    def write(self, text: str) -> None:
+        """Write answer text to stdout as is."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def print(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        self.write(text + "\n")
+
+    def message(self, text: str) -> None:
+        """Write a line to stderr (notices, warnings, errors)."""
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def console(self) -> Any:
+        """A rich Console on stdout (created on first use; rich is imported only here)."""
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(file=self.stdout, force_terminal=self.color,
+                                    no_color=not self.color, highlight=False,
+                                    soft_wrap=False, emoji=False)
+        return self._console
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,85 @@
+"""Global constants, the built-in providers and the ConfigModel."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modules.ProviderManager import ProviderManager
+
+from modules import __version__ as VERSION
+DEFAULT_MODEL = "openai/4.1-mini"
+DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer concisely and accurately; use Markdown "
+    "(code blocks with a language tag) where it helps."
+)
+SASSY_SYSTEM_PROMPT = (
+    "You are a sassy, witty assistant with a sharp tongue. You still give correct, useful "
+    "answers, but never without a sarcastic remark or two."
+)
+
+PROVIDER_DATA: Dict[str, Dict[str, Any]] = {
+    "openai": {
+        "name": "OpenAI",
+        "base_api_url": "https://api.openai.com/v1",
+        "api_key": "not-configured",
+        "valid_models": {
+            "gpt-4o-2024-08-06": "4o",
+            "gpt-4o-mini-2024-07-18": "4o-mini",
+            "gpt-4.1-mini-2025-04-14": "4.1-mini",
+            "gpt-5-mini": "5-mini",
+            "gpt-5-nano": "5-nano",
+            "gpt-5": "5",
+        },
+    },
+    "deepseek": {
+        "name": "DeepSeek",
+        "base_api_url": "https://api.deepseek.com/v1",
+        "api_key": "ds-not-configured",
+        "valid_models": {
+            "deepseek-chat": "dschat",
+            "deepseek-reasoner": "r1",
+        },
+    },
+    "hyperbolic": {
+        "name": "Hyperbolic",
+        "base_api_url": "https://api.hyperbolic.xyz/v1",
+        "api_key": "",
+        "valid_models": {
+            "Qwen/QwQ-32B": "qdub",
+            "Qwen/Qwen2.5-72B-Instruct": "qinstruct",
+            "moonshotai/Kimi-K2-Instruct": "k2",
+        },
+    },
+}
+
+
+class ConfigModel(BaseModel):
+    """Every setting of a run, after all sources are merged."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
+
+    model: str = Field(default=DEFAULT_MODEL, description=(
+        "Default model: provider/long-id, a long id or a short name "
+        "(LLMC_DEFAULT_MODEL and -m override it)"))
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, description=(
+        "System prompt of every chat (LLMC_SYSTEM_PROMPT and -s override it)"))
+    sassy: bool = Field(default=False, description="Use the sassy system prompt instead")
+    stream: bool = Field(default=True, description="Stream replies as they are generated")
+    connect_timeout: float = Field(default=10.0, gt=0, description=(
+        "Seconds to wait for a provider to accept a connection"))
+    read_timeout: float = Field(default=60.0, gt=0, description=(
+        "Seconds to wait for the next piece of a reply before giving up"))
+    max_retries: int = Field(default=3, ge=0, le=10, description=(
+        "Retries after HTTP 429/503, honouring Retry-After (each wait capped at 10 s)"))
+    concurrency: int = Field(default=16, ge=1, le=256, description=(
+        "Model pings in flight per provider during discovery"))
+    data_directory: str = Field(default=DEFAULT_DATA_DIRECTORY, description="Data directory")
+    providers: ProviderManager = Field(default=None, description="Configured providers")
+
+    @classmethod
+    def file_settings(cls) -> Dict[str, Any]:
+        """The settings config.toml may hold at top level, with their fields."""
+        return {name: info for name, info in cls.model_fields.items()
+                if name not in ("providers", "data_directory")}

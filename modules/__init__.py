@@ -1,0 +1,2 @@
+"""llmc: a terminal chat client for OpenAI-compatible providers."""
+__version__ = "0.1.0"

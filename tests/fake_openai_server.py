@@ -1,0 +1,724 @@
+"""A small, real OpenAI-compatible HTTP server for tests (stdlib only, 127.0.0.1 only).
+
+In-process:
+    with FakeOpenAIServer(reply="hi") as srv:
+        requests.get(srv.base_url + "/models", headers={"Authorization": "Bearer test-key"})
+
+As a process:
+    python3 tests/fake_openai_server.py [--config FILE.json] [--port N] [--max-seconds S]
+prints one line ``http://127.0.0.1:PORT/v1`` once listening, then serves until
+SIGTERM/SIGINT or until --max-seconds have passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+HOST = "127.0.0.1"
+COMPACT = (",", ":")
+FLUSH_BYTES = 64 * 1024
+DONE_EVENT = b"data: [DONE]\n\n"
+KEEPALIVE_EVENT = b": keep-alive\n\n"
+MALFORMED_EVENT = b"data: {not valid json\n\n"
+BAD_SHAPE_EVENT = b'data: {"choices": "oops"}\n\n'
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "api_key": "test-key",
+    "chat_models": ["fake-chat-1", "fake-chat-2"],
+    "non_chat_models": ["fake-embed-1"],
+    "latency": 0.0,
+    "reply": "Hello from the fake server.",
+    "reasoning": "",
+    "chunk_size": 8,
+    "echo": False,
+    "replies_by_model": {},
+    "keepalive_every": 0,
+    "stream_delay": 0.0,
+    "stream_chunked": True,
+    "fault_rate": {},
+}
+
+GENERIC_KINDS = {"html_error", "non_json", "drop"}
+MODELS_KINDS = {"empty_data", "no_data"}
+CHAT_KINDS = {"missing_choices", "stall", "cut", "malformed_chunk", "bad_shape_chunk", "split_utf8"}
+AFTER_CHARS_KINDS = {"stall", "cut", "malformed_chunk", "bad_shape_chunk"}
+FAULT_KINDS = GENERIC_KINDS | MODELS_KINDS | CHAT_KINDS
+ROUTES = {("GET", "/models"), ("POST", "/chat/completions")}
+
+HTML_ERROR_PAGE = (
+    "<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def normalize_path(path: str) -> str:
+    """Map "/v1/models", "models" or "/models" to the route key "/models"."""
+    path = "/" + path.strip("/")
+    return path[3:] if path.startswith("/v1/") else path
+
+
+def validate_fault(fault: dict) -> None:
+    """Raise ValueError for a fault dict this server does not understand."""
+    if not isinstance(fault, dict):
+        raise ValueError(f"fault must be a dict, got {fault!r}")
+    kind = fault.get("kind")
+    if kind is None and "status" not in fault:
+        raise ValueError(f"fault needs a 'kind' or a 'status': {fault!r}")
+    if kind is not None and kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+
+
+def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> dict:
+    """Build an OpenAI-style error object."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def status_phrase(status: int) -> str:
+    """Return the standard reason phrase for a status code, or "HTTP <code>"."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def text_pieces(text: str, size: int) -> list[str]:
+    """Split text into pieces of at most size characters."""
+    size = max(1, int(size))
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def message_text(content: Any) -> str:
+    """Return the text of a message content (string or list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def last_user_text(messages: Any) -> str:
+    """Return the text of the last user message, or ""."""
+    for msg in reversed(messages if isinstance(messages, list) else []):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            return message_text(msg.get("content"))
+    return ""
+
+
+def usage_for(messages: Any, reply: str) -> dict:
+    """Return a deterministic, roughly token-like usage object."""
+    prompt = sum(len(message_text(m.get("content"))) for m in messages or [] if isinstance(m, dict))
+    prompt_tokens, completion_tokens = prompt // 4 + 1, len(reply) // 4 + 1
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+class ChunkFactory:
+    """Build chat.completion.chunk SSE events quickly from a precomputed JSON head."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        """Precompute the constant part of every chunk."""
+        head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                "model": model, "system_fingerprint": "fp_fake"}
+        self.head = "data: " + json.dumps(head, separators=COMPACT)[:-1]
+
+    def delta(self, delta: dict, finish_reason: str | None = None) -> bytes:
+        """Return one event carrying the given delta."""
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self._event(json.dumps([choice], separators=COMPACT))
+
+    def text(self, field: str, piece: str) -> bytes:
+        """Return one event whose delta is {field: piece} (fast path)."""
+        choices = '[{"index":0,"delta":{"%s":%s},"logprobs":null,"finish_reason":null}]' % (
+            field, json.dumps(piece))
+        return self._event(choices)
+
+    def usage(self, usage: dict) -> bytes:
+        """Return the final usage-only event (stream_options.include_usage)."""
+        usage_json = json.dumps(usage, separators=COMPACT)
+        return (self.head + ',"choices":[],"usage":' + usage_json + "}\n\n").encode()
+
+    def _event(self, choices_json: str) -> bytes:
+        """Wrap a choices JSON array into an SSE data event."""
+        return (self.head + ',"choices":' + choices_json + "}\n\n").encode()
+
+
+class EventWriter:
+    """Buffered SSE writer: batches events unless a delay or byte-wise writes are requested."""
+
+    def __init__(self, handler: "FakeHandler", *, chunked: bool, delay: float,
+                 keepalive_every: int, byte_writes: bool) -> None:
+        """Bind the writer to a request handler."""
+        self.handler, self.chunked, self.delay = handler, chunked, delay
+        self.keepalive_every, self.byte_writes = keepalive_every, byte_writes
+        self.buffer = bytearray()
+        self.count = 0
+
+    def event(self, data: bytes) -> None:
+        """Queue one event (plus an optional keep-alive comment) and flush if needed."""
+        if self.delay > 0 and self.count:
+            self.handler.fake.sleep(self.delay)
+        self.buffer += data
+        self.count += 1
+        if self.keepalive_every and self.count % self.keepalive_every == 0:
+            self.buffer += KEEPALIVE_EVENT
+        if self.delay > 0 or self.byte_writes or len(self.buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send everything buffered so far."""
+        if not self.buffer:
+            return
+        data, self.buffer = bytes(self.buffer), bytearray()
+        if self.byte_writes:
+            for i in range(len(data)):
+                self._send(data[i:i + 1])
+        else:
+            self._send(data)
+
+    def finish(self) -> None:
+        """Flush and terminate the body."""
+        self.flush()
+        if self.chunked:
+            self.handler.wfile.write(b"0\r\n\r\n")
+
+    def _send(self, data: bytes) -> None:
+        """Write raw bytes, framed as one HTTP chunk when chunked."""
+        if self.chunked:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self.handler.wfile.write(data)
+        self.handler.wfile.flush()
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that tracks open connections and stays quiet about client hang-ups."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, fake: "FakeOpenAIServer", port: int) -> None:
+        """Bind to 127.0.0.1:port."""
+        self.fake = fake
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__((HOST, port), FakeHandler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse-DNS lookup of the host name."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = HOST, self.server_address[1]
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        """Add or remove an open connection."""
+        with self.connections_lock:
+            (self.connections.add if add else self.connections.discard)(conn)
+
+    def close_connections(self) -> None:
+        """Shut down every connection still open (wakes handlers blocked on I/O)."""
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore connection errors; print anything else."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """Request handler implementing the fake OpenAI API and the admin endpoints."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 60
+    server: FakeHTTPServer
+    entry: dict | None = None
+
+    @property
+    def fake(self) -> "FakeOpenAIServer":
+        """The owning FakeOpenAIServer."""
+        return self.server.fake
+
+    def setup(self) -> None:
+        """Register the connection so stop() can close it."""
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        """Unregister the connection, ignoring errors from a dead socket."""
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.server.track(self.connection, False)
+
+    def handle(self) -> None:
+        """Serve requests, treating client disconnects as normal."""
+        try:
+            super().handle()
+        except OSError:
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output clean."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Record the status in the request log, then send it."""
+        if self.entry is not None:
+            self.entry["status"] = code
+        super().send_response(code, message)
+
+    def do_GET(self) -> None:
+        """Dispatch a GET request."""
+        self.dispatch("GET")
+
+    def do_POST(self) -> None:
+        """Dispatch a POST request."""
+        self.dispatch("POST")
+
+    # ----- plumbing -------------------------------------------------------
+
+    def read_json(self) -> Any:
+        """Read the request body and parse it as JSON (None if empty or invalid)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            return json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def send_body(self, status: int, body: bytes, content_type: str = "application/json",
+                  headers: dict | None = None, byte_writes: bool = False) -> None:
+        """Send a complete response with Content-Length."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        if byte_writes:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+        else:
+            self.wfile.write(body)
+
+    def send_json(self, status: int, obj: Any, headers: dict | None = None) -> None:
+        """Send a JSON response."""
+        self.send_body(status, json.dumps(obj).encode(), headers=headers)
+
+    def hang_up(self) -> None:
+        """Close the connection abruptly, without finishing the response."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ----- routing --------------------------------------------------------
+
+    def dispatch(self, method: str) -> None:
+        """Route one request: admin, auth, faults, then the API handler."""
+        self.entry = None
+        path = urlsplit(self.path).path
+        body = self.read_json()
+        if path.startswith("/_admin/"):
+            return self.admin(method, path, body)
+        opts = self.fake.options()
+        self.entry = self.fake.log_request(method, path, dict(self.headers), body)
+        self.fake.sleep(float(opts["latency"] or 0))
+        route = normalize_path(path) if path.startswith("/v1/") else None
+        if (method, route) not in ROUTES:
+            return self.send_json(404, error_body(f"Unknown request URL: {method} {path}.",
+                                                  code="unknown_url"))
+        if not self.authorized(opts):
+            return self.send_json(401, error_body("Incorrect API key provided.",
+                                                  code="invalid_api_key"))
+        fault = self.fake.take_fault(route)
+        if fault is not None:
+            self.entry["fault"] = fault
+            if self.apply_generic_fault(fault):
+                return
+        handler = self.models if route == "/models" else self.chat
+        handler(opts, body, fault or {})
+
+    def authorized(self, opts: dict) -> bool:
+        """Check the Bearer token when an api_key is configured."""
+        key = opts["api_key"]
+        return key is None or self.headers.get("Authorization", "") == f"Bearer {key}"
+
+    def apply_generic_fault(self, fault: dict) -> bool:
+        """Apply a fault that replaces the whole response; return True if it did."""
+        kind = fault.get("kind")
+        if kind == "drop":
+            self.hang_up()
+        elif kind == "non_json":
+            self.send_body(200, b"not json at all")
+        elif kind == "html_error":
+            self.send_html_error(int(fault.get("status", 502)), fault)
+        elif kind is None:
+            self.send_status_fault(int(fault["status"]), fault)
+        else:
+            return False
+        return True
+
+    def send_html_error(self, status: int, fault: dict) -> None:
+        """Send a proxy-style HTML error page."""
+        page = fault.get("body") or HTML_ERROR_PAGE.format(status=status,
+                                                           phrase=status_phrase(status))
+        self.send_body(status, page.encode(), fault.get("content_type", "text/html"),
+                       fault.get("headers"))
+
+    def send_status_fault(self, status: int, fault: dict) -> None:
+        """Send an error status with a JSON (or raw) body and optional Retry-After."""
+        headers = dict(fault.get("headers") or {})
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        if "body" in fault:
+            body = str(fault["body"]).encode()
+            content_type = fault.get("content_type", "text/plain; charset=utf-8")
+        else:
+            body = json.dumps(error_body(*self.status_message(status))).encode()
+            content_type = fault.get("content_type", "application/json")
+        self.send_body(status, body, content_type, headers)
+
+    @staticmethod
+    def status_message(status: int) -> tuple[str, str]:
+        """Return an OpenAI-like (message, type) for an error status."""
+        if status == 429:
+            return "Rate limit reached", "rate_limit_exceeded"
+        return status_phrase(status), "server_error"
+
+    # ----- admin ----------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: Any) -> None:
+        """Serve /_admin/set, /_admin/fault, /_admin/requests and /_admin/clear."""
+        actions: dict[tuple[str, str], Callable[[], Any]] = {
+            ("POST", "/_admin/set"): lambda: self.fake.set(**(body or {})),
+            ("POST", "/_admin/fault"): lambda: self.fake.add_fault(
+                body["path"], body["fault"], int(body.get("times", 1))),
+            ("POST", "/_admin/clear"): self.fake.clear_requests,
+            ("GET", "/_admin/requests"): self.fake.request_log,
+        }
+        action = actions.get((method, path))
+        if action is None:
+            return self.send_json(404, error_body(f"Unknown admin URL: {method} {path}."))
+        try:
+            result = action()
+        except (ValueError, TypeError, KeyError) as exc:
+            return self.send_json(400, error_body(f"bad admin request: {exc!r}"))
+        self.send_json(200, result if result is not None else {"ok": True})
+
+    # ----- API ------------------------------------------------------------
+
+    def models(self, opts: dict, body: Any, fault: dict) -> None:
+        """Serve GET /v1/models."""
+        kind = fault.get("kind")
+        if kind == "no_data":
+            return self.send_json(200, {"object": "list"})
+        ids = list(opts["chat_models"]) + list(opts["non_chat_models"])
+        if kind == "empty_data":
+            ids = []
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                for m in ids]
+        self.send_json(200, {"object": "list", "data": data})
+
+    def chat(self, opts: dict, body: Any, fault: dict) -> None:
+        """Serve POST /v1/chat/completions."""
+        if not isinstance(body, dict):
+            return self.send_json(400, error_body(
+                "We could not parse the JSON body of your request."))
+        model = body.get("model")
+        if model in opts["non_chat_models"]:
+            return self.send_json(400, error_body(
+                f"{model} is not a chat model and not supported in the "
+                "v1/chat/completions endpoint."))
+        if model not in opts["chat_models"]:
+            return self.send_json(404, error_body(
+                f"The model `{model}` does not exist", code="model_not_found"))
+        reply = self.reply_for(opts, model, body.get("messages"))
+        if body.get("stream"):
+            self.stream(opts, body, reply, fault)
+        else:
+            self.complete(opts, body, reply, fault)
+
+    @staticmethod
+    def reply_for(opts: dict, model: str, messages: Any) -> str:
+        """Pick the reply: replies_by_model, then echo, then reply."""
+        by_model = opts.get("replies_by_model") or {}
+        if model in by_model:
+            return str(by_model[model])
+        if opts.get("echo"):
+            return "echo: " + last_user_text(messages)
+        return str(opts["reply"])
+
+    def complete(self, opts: dict, body: dict, reply: str, fault: dict) -> None:
+        """Send a non-streaming chat.completion."""
+        kind = fault.get("kind")
+        message: dict[str, Any] = {"role": "assistant", "content": reply}
+        if opts["reasoning"]:
+            message["reasoning_content"] = opts["reasoning"]
+        result: dict[str, Any] = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+            "created": int(time.time()), "model": body["model"], "system_fingerprint": "fp_fake"}
+        if kind != "missing_choices":
+            result["choices"] = [{"index": 0, "message": message, "logprobs": None,
+                                  "finish_reason": "stop"}]
+            result["usage"] = usage_for(body.get("messages"), reply)
+        if kind == "stall":
+            self.fake.sleep(float(fault.get("seconds", 1.0)))
+        if kind == "cut":
+            return self.send_truncated(json.dumps(result).encode())
+        self.send_body(200, json.dumps(result).encode(), byte_writes=kind == "split_utf8")
+
+    def send_truncated(self, body: bytes) -> None:
+        """Announce the full Content-Length, send half of the body, then hang up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.hang_up()
+
+    def start_stream(self, chunked: bool) -> None:
+        """Send the headers of an SSE response."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+
+    def stream(self, opts: dict, body: dict, reply: str, fault: dict) -> None:
+        """Send a streaming chat completion as chat.completion.chunk SSE events."""
+        kind = fault.get("kind")
+        chunked = bool(opts["stream_chunked"])
+        self.start_stream(chunked)
+        writer = EventWriter(self, chunked=chunked, delay=float(opts["stream_delay"] or 0),
+                             keepalive_every=int(opts["keepalive_every"] or 0),
+                             byte_writes=kind == "split_utf8")
+        events = ChunkFactory(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), body["model"])
+        if kind == "missing_choices":
+            writer.event(events.head.encode() + b"}\n\n")
+            writer.event(DONE_EVENT)
+            return writer.finish()
+        size = int(opts["chunk_size"])
+        writer.event(events.delta({"role": "assistant", "content": ""}))
+        for piece in text_pieces(opts["reasoning"] or "", size):
+            writer.event(events.text("reasoning_content", piece))
+        split = len(reply)
+        if kind in AFTER_CHARS_KINDS:
+            split = int(fault.get("after_chars", len(reply) // 2))
+        for piece in text_pieces(reply[:split], size):
+            writer.event(events.text("content", piece))
+        if kind in AFTER_CHARS_KINDS and not self.stream_fault(writer, fault):
+            return
+        for piece in text_pieces(reply[split:], size):
+            writer.event(events.text("content", piece))
+        writer.event(events.delta({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            writer.event(events.usage(usage_for(body.get("messages"), reply)))
+        writer.event(DONE_EVENT)
+        writer.finish()
+
+    def stream_fault(self, writer: EventWriter, fault: dict) -> bool:
+        """Apply a mid-stream fault; return False if the stream must end here."""
+        writer.flush()
+        kind = fault["kind"]
+        if kind == "cut":
+            self.hang_up()
+            return False
+        if kind == "stall":
+            self.fake.sleep(float(fault.get("seconds", 1.0)))
+        elif kind == "malformed_chunk":
+            writer.event(MALFORMED_EVENT)
+        elif kind == "bad_shape_chunk":
+            writer.event(BAD_SHAPE_EVENT)
+        return True
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server on 127.0.0.1 running in a background thread."""
+
+    def __init__(self, *, api_key: str | None = "test-key", chat_models: list[str] | None = None,
+                 non_chat_models: list[str] | None = None, latency: float = 0.0,
+                 reply: str = "Hello from the fake server.", reasoning: str = "",
+                 chunk_size: int = 8, port: int = 0, **options: Any) -> None:
+        """Configure the server; extra options: see DEFAULT_OPTIONS."""
+        self._lock = threading.Lock()
+        self._options: dict[str, Any] = copy.deepcopy(DEFAULT_OPTIONS)
+        self._faults: dict[str, deque[dict]] = {}
+        self._stopping = threading.Event()
+        self._httpd: FakeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = port
+        self.base_url = ""
+        self.requests: list[dict] = []
+        self.set(api_key=api_key, latency=latency, reply=reply, reasoning=reasoning,
+                 chunk_size=chunk_size, **options)
+        if chat_models is not None:
+            self.set(chat_models=chat_models)
+        if non_chat_models is not None:
+            self.set(non_chat_models=non_chat_models)
+
+    # ----- lifecycle ------------------------------------------------------
+
+    def start(self) -> "FakeOpenAIServer":
+        """Bind to 127.0.0.1 and serve in a daemon thread."""
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        self._httpd = FakeHTTPServer(self, self.port)
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://{HOST}:{self.port}/v1"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"fake-openai-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        """Start on entering the context."""
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        """Stop on leaving the context."""
+        self.stop()
+
+    # ----- configuration --------------------------------------------------
+
+    def set(self, **options: Any) -> None:
+        """Change options at runtime (same names as DEFAULT_OPTIONS)."""
+        unknown = set(options) - set(DEFAULT_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {sorted(unknown)}; known: {sorted(DEFAULT_OPTIONS)}")
+        fault_rate = options.get("fault_rate") or {}
+        for fault in fault_rate.values():
+            validate_fault(fault)
+        if "fault_rate" in options:
+            options["fault_rate"] = {normalize_path(p): f for p, f in fault_rate.items()}
+        with self._lock:
+            self._options.update(copy.deepcopy(options))
+
+    def options(self) -> dict[str, Any]:
+        """Return a snapshot of the current options."""
+        with self._lock:
+            return copy.deepcopy(self._options)
+
+    def add_fault(self, path: str, fault: dict, times: int = 1) -> None:
+        """Queue a one-off fault for "/models" or "/chat/completions" (used `times` times)."""
+        validate_fault(fault)
+        with self._lock:
+            queue = self._faults.setdefault(normalize_path(path), deque())
+            queue.extend(copy.deepcopy(fault) for _ in range(int(times)))
+
+    def take_fault(self, route: str) -> dict | None:
+        """Pop the next queued fault for a route, else the persistent fault_rate one."""
+        with self._lock:
+            queue = self._faults.get(route)
+            if queue:
+                return queue.popleft()
+            fault = self._options["fault_rate"].get(route)
+            return copy.deepcopy(fault) if fault else None
+
+    # ----- request log ----------------------------------------------------
+
+    def log_request(self, method: str, path: str, headers: dict, body: Any) -> dict:
+        """Append a request to the log and return its (mutable) entry."""
+        entry = {"method": method, "path": path, "headers": headers, "json": body, "status": None}
+        with self._lock:
+            self.requests.append(entry)
+        return entry
+
+    def request_log(self) -> list[dict]:
+        """Return a copy of the request log."""
+        with self._lock:
+            return copy.deepcopy(self.requests)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self._lock:
+            self.requests.clear()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking early if the server stops."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse command-line arguments."""
+    parser = argparse.ArgumentParser(description="Fake OpenAI-compatible server on 127.0.0.1.")
+    parser.add_argument("--config", help="JSON file of options (may include 'faults': "
+                                         "[{path, fault, times}])")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="stop after this long")
+    return parser.parse_args(argv)
+
+
+def load_config(path: str | None) -> tuple[dict, list[dict]]:
+    """Read options and queued faults from a JSON config file."""
+    if not path:
+        return {}, []
+    with open(path, encoding="utf-8") as fh:
+        options = json.load(fh)
+    faults = options.pop("faults", [])
+    return options, faults
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server as a process until SIGTERM/SIGINT or --max-seconds."""
+    args = parse_args(argv)
+    options, faults = load_config(args.config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server = FakeOpenAIServer(port=args.port, **options).start()
+    for item in faults:
+        server.add_fault(item["path"], item["fault"], int(item.get("times", 1)))
+    print(server.base_url, flush=True)
+    deadline = time.monotonic() + args.max_seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        stop.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
