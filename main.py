@@ -9,6 +9,7 @@ from modules import __version__
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
+MAX_CONCURRENCY = 256  # the ConfigModel's bound for `concurrency`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,42 +35,90 @@ def build_parser() -> argparse.ArgumentParser:
         help="query providers for models, ping-test them and save the results")
     add("--force-refresh", action="store_true", help="with --discover-models: re-test every model")
     add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
-    add("--concurrency", type=_positive_int, metavar="N", help="model pings in flight per provider")
+    add("--concurrency", type=_concurrency, metavar="N",
+        help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
     return parser
 
 
-def _positive_int(text: str) -> int:
+def _concurrency(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}: {text}")
     return value
 
 
 def run(argv: Optional[List[str]] = None) -> None:
     """Console-script entry: exit with main()'s status."""
-    sys.exit(main(argv))
+    status = main(argv)
+    if status == 130:
+        # Interrupted: worker threads may sit in a request for up to the read timeout, and the
+        # interpreter would join them at exit. Everything worth keeping is already on disk.
+        import os
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    sys.exit(status)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run llmc and return the exit status; every failure becomes one line on stderr."""
-    args = build_parser().parse_args(argv)
-    if args.version:
-        print(f"llmc {__version__}")
-        return 0
-    from modules.Errors import LlmcError
     try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            print(f"llmc {__version__}")
+            return 0
         return _dispatch(args)
-    except LlmcError as exc:
-        print(f"llmc: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
+        _print_error("\nInterrupted.")
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 141
+    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
+        from modules.Errors import LlmcError
+        if isinstance(exc, LlmcError):
+            _print_error(f"llmc: error: {_without_secrets(str(exc))}")
+            return exc.exit_code
+        _print_error(f"llmc: internal error: {type(exc).__name__}: {_without_secrets(str(exc))}")
+        return 70
+
+
+def _print_error(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a reader such as `head` went away, point stdout at /dev/null so exit stays quiet."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _without_secrets(text: str) -> str:
+    """Strip every API key this run may know of (from the environment or loaded files)."""
+    import os
+    from modules.HttpClient import redact
+    secrets = [v for k, v in os.environ.items() if k.endswith("_API_KEY") and v]
+    secrets += _KNOWN_KEYS
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = redact(text, secret)
+    return redact(text, "")
+
+
+_KNOWN_KEYS: List[str] = []
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -82,6 +131,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, warn=terminal.message)
+    _KNOWN_KEYS.extend(p.api_key for p in config.config.providers.values()
+                       if p.api_key and not p.api_key.endswith("not-configured"))
     if args.concurrency:
         config.config.concurrency = args.concurrency
         config.config.providers.concurrency = args.concurrency
@@ -116,16 +167,25 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
 
 def _discover(config, args: argparse.Namespace, terminal) -> int:
     from modules.ProgressDisplay import ProgressDisplay
+    from modules.ProviderManager import DiscoveryCancelled
     from modules.SafeFiles import ensure_directory
     ensure_directory(config.data_directory)
     providers = config.config.providers
     progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
+    report, on_wait = providers.report, providers.discovery_service.on_wait
+    providers.report = progress.around(report)
+    providers.discovery_service.on_wait = progress.note  # rate-limit notices above the live bar
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
     try:
         ok = providers.discover_and_validate_models(force_refresh=args.force_refresh,
                                                     provider_filter=provider, on_progress=progress)
+    except DiscoveryCancelled:
+        progress.close()
+        terminal.message("Discovery cancelled; nothing was saved.")
+        return 130
     finally:
         progress.close()
+        providers.report, providers.discovery_service.on_wait = report, on_wait
     return 0 if ok else 1
 
 

@@ -54,6 +54,8 @@ def load_toml_file(path: Path) -> Dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config file") from None
 
 
 class Config:
@@ -77,6 +79,8 @@ class Config:
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
                     report: Callable[[str], None]) -> ConfigModel:
         """Run the loading sequence and build the ConfigModel."""
+        if self.data_directory.exists() and not self.data_directory.is_dir():
+            raise ConfigError(f"data directory {self.data_directory} is not a directory")
         file_data = load_toml_file(self.config_path)
         if not isinstance(file_data.get("providers", {}), dict):
             raise ConfigError(f"{self.config_path}: 'providers' must be a table of [providers.NAME]")
@@ -84,14 +88,19 @@ class Config:
         self._check_providers(providers_overrides, self.config_path)
 
         providers = copy.deepcopy(PROVIDER_DATA)
-        yaml_providers = self.store.load_providers()
+        yaml_providers = self.store.load_providers(warn=self.warn)
         self._check_providers(yaml_providers, self.store.path)
         self._warn_if_exposed(yaml_providers)
         merge_dicts(providers, yaml_providers)
+        for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one
+            _drop_models(entry, "valid_models", entry.get("invalid_models"))
         persist_base = {name: {k: entry[k] for k in ("name", "base_api_url") if k in entry}
                         for name, entry in providers.items()}
         base_models = {name: set(entry.get("valid_models") or {}) for name, entry in providers.items()}
         merge_dicts(providers, providers_overrides)
+        for name, override in providers_overrides.items():  # what config.toml says explicitly wins
+            _drop_models(providers[name], "invalid_models", override.get("valid_models"))
+            _drop_models(providers[name], "valid_models", override.get("invalid_models"))
         exclusions = {name: set(entry.get("valid_models") or {}) - base_models.get(name, set())
                       for name, entry in providers_overrides.items()}
         self._apply_environment_keys(providers)
@@ -106,7 +115,8 @@ class Config:
         except ValidationError as exc:
             raise ConfigError(f"{self.config_path}: {_first_error(exc)}") from None
         manager.concurrency = config_model.concurrency
-        manager.discovery_service = ModelDiscoveryService(self.http_settings(config_model),
+        # Settings are built on first use, so listing models never imports the HTTP stack.
+        manager.discovery_service = ModelDiscoveryService(lambda: self.http_settings(config_model),
                                                           on_wait=self.warn)
         return config_model
 
@@ -133,6 +143,8 @@ class Config:
     def _check_providers(self, providers: Dict[str, Any], path: Path) -> None:
         """Type-check each provider entry of a file; unknown fields are warned about and dropped."""
         for name, entry in providers.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ConfigError(f"{path}: provider name {_value_phrase(name)} must be non-empty text")
             if not isinstance(entry, dict):
                 raise ConfigError(f"{path}: provider '{name}' must be a table/mapping of fields")
             for field_name in list(entry):
@@ -142,13 +154,17 @@ class Config:
                     self.warn(f"Warning: {path}: provider '{name}': unknown field '{field_name}' ignored")
                     del entry[field_name]
                 elif value is not None and not isinstance(value, expected):
+                    shown = _kind_of(value) if field_name == "api_key" else _value_phrase(value)
                     raise ConfigError(f"{path}: provider '{name}': field '{field_name}' must be "
-                                      f"{_type_phrase(field_name)}, not {_value_phrase(value)}")
+                                      f"{_type_phrase(field_name)}, not {shown}")
             self._check_model_lists(name, entry, path)
 
     @staticmethod
     def _check_model_lists(name: str, entry: Dict[str, Any], path: Path) -> None:
         for long_name, short_name in (entry.get("valid_models") or {}).items():
+            if not isinstance(long_name, str) or not long_name:
+                raise ConfigError(f"{path}: provider '{name}': valid_models keys must be model ids "
+                                  f"(text), not {_value_phrase(long_name)}")
             if not isinstance(short_name, str) or not short_name:
                 raise ConfigError(f"{path}: provider '{name}': valid_models['{long_name}'] must be a "
                                   f"short name (text), not {_value_phrase(short_name)}")
@@ -176,6 +192,11 @@ class Config:
     def _provider_configs(self, providers: Dict[str, Dict[str, Any]]) -> Dict[str, ProviderConfig]:
         configs = {}
         for name, entry in providers.items():
+            if not entry.get("base_api_url"):
+                # ProviderConfig's default URL is a placeholder: never send a key there.
+                self.warn(f"Warning: provider '{name}' has no base_api_url (in {self.store.path} or "
+                          f"{self.config_path}); it is ignored until one is set")
+                continue
             try:
                 configs[name] = ProviderConfig(**{k: v for k, v in entry.items() if v is not None})
             except ValidationError as exc:
@@ -200,7 +221,10 @@ class Config:
         path = directory / CONFIG_FILE_NAME
         if path.exists():
             raise ConfigError(f"{path} already exists; not overwritten")
-        atomic_write_text(path, default_config_text(), mode=0o600)
+        try:
+            atomic_write_text(path, default_config_text(), mode=0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
         return path
 
 
@@ -245,7 +269,21 @@ def _type_phrase(field_name: str) -> str:
             "invalid_models": "a list of model ids"}.get(field_name, "text")
 
 
+def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
+    """Remove `models` from the entry's valid_models (a dict) or invalid_models (a list)."""
+    current, drop = entry.get(field_name), set(models or ())
+    if not drop or not current:
+        return
+    if isinstance(current, dict):
+        entry[field_name] = {k: v for k, v in current.items() if k not in drop}
+    else:
+        entry[field_name] = [m for m in current if m not in drop]
+
+
+def _kind_of(value: Any) -> str:
+    return {list: "a list", dict: "a mapping", bool: "a boolean", int: "a number",
+            float: "a number", str: "text"}.get(type(value), type(value).__name__)
+
+
 def _value_phrase(value: Any) -> str:
-    kind = {list: "a list", dict: "a mapping", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
-    return f"{kind} ({json.dumps(value, default=str)[:40]})"
+    return f"{_kind_of(value)} ({json.dumps(value, default=str)[:40]})"

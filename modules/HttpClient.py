@@ -16,8 +16,10 @@ from modules.Errors import ApiError
 from modules.ProviderConfig import api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
+MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
 _MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _TAG_PATTERN = re.compile(r"<[^>]+>")
+_TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,13 @@ class HttpSettings:
     read_timeout: float = 60.0
     max_retries: int = 3
     max_retry_wait: float = 10.0
+    give_up_after: float = 60.0  # a Retry-After longer than this is not waited for at all
     pool_size: int = 16
 
 
 def redact(text: str, secret: str) -> str:
     """Remove `secret` and anything shaped like an API key from `text`."""
-    if secret and len(secret) >= 4:
+    if secret and len(secret) >= MIN_SECRET_LENGTH:
         text = text.replace(secret, "********")
     return _MASKED_KEY_PATTERN.sub("********", text)
 
@@ -66,20 +69,31 @@ class HttpClient:
         self.provider_name = provider_name
         self.base_url = base_url.rstrip("/")
         self.settings = settings
-        self._api_key = api_key
+        self._api_key = api_key.strip()
         self._on_wait = on_wait
         self._sleep = sleep
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.pool_size))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Authorization": f"Bearer {api_key}",
+        self.session.headers.update({"Authorization": f"Bearer {api_key.strip()}",
                                      "Content-Type": "application/json"})
 
     @property
     def host(self) -> str:
-        """Host name of the provider's API."""
-        return urlsplit(self.base_url).hostname or self.base_url
+        """Host (and port, if the URL names one) of the provider's API."""
+        try:
+            parts = urlsplit(self.base_url)
+            port = parts.port
+        except ValueError:
+            return self.base_url
+        if not parts.hostname:
+            return self.base_url
+        return f"{parts.hostname}:{port}" if port else parts.hostname
+
+    def without_key(self, text: str) -> str:
+        """`text` with this provider's key (and anything shaped like a key) masked."""
+        return redact(text, self._api_key)
 
     def get_json(self, path: str) -> Any:
         """GET a JSON document."""
@@ -97,27 +111,39 @@ class HttpClient:
         for attempt in range(self.settings.max_retries + 1):
             try:
                 response = self.session.request(method, url, json=body, stream=stream, timeout=timeout)
+            except requests.exceptions.InvalidHeader:
+                raise ApiError(f"the API key of {self.provider_name} contains characters that cannot be "
+                               f"sent (a line break?); check {api_key_variable(self.provider_name)} "
+                               "or the provider's api_key") from None
             except requests.RequestException as exc:
-                raise ApiError(self.describe_network_error(exc)) from None
-            if response.status_code in RETRYABLE_STATUSES and attempt < self.settings.max_retries:
-                self._wait_before_retry(response, attempt)
+                raise ApiError(redact(self.describe_network_error(exc), self._api_key)) from None
+            except (UnicodeError, ValueError):
+                raise ApiError(f"cannot send a request to {self.provider_name}: its API key or "
+                               f"base_api_url holds characters that are not allowed there") from None
+            if (response.status_code in RETRYABLE_STATUSES and attempt < self.settings.max_retries
+                    and self._wait_before_retry(response, attempt)):
                 continue
             if response.status_code >= 400:
                 raise self._http_error(response)
             return response
         raise AssertionError("unreachable")
 
-    def _wait_before_retry(self, response: requests.Response, attempt: int) -> None:
+    def _wait_before_retry(self, response: requests.Response, attempt: int) -> bool:
+        """Show and sleep the backoff before the next try; False when the wait asked for is too long."""
         delay = parse_retry_after(response.headers.get("Retry-After"))
+        if delay is not None and delay > self.settings.give_up_after:
+            return False
         if delay is None:
             delay = 2.0 ** attempt
         delay = min(delay, self.settings.max_retry_wait)
-        response.close()
         if self._on_wait:
             label = RETRYABLE_STATUSES[response.status_code]
             self._on_wait(f"{self.provider_name}: {label} ({response.status_code}); "
-                          f"retrying in {delay:g} s")
+                          f"retrying in {_seconds(delay)} (retry {attempt + 1} of "
+                          f"{self.settings.max_retries})")
+        response.close()
         self._sleep(delay)
+        return True
 
     def _http_error(self, response: requests.Response) -> ApiError:
         status = response.status_code
@@ -130,7 +156,12 @@ class HttpClient:
         if status == 401:
             text += f" (check {api_key_variable(self.provider_name)} or the provider's api_key)"
         elif status in RETRYABLE_STATUSES:
-            text += f" (gave up after {self.settings.max_retries + 1} tries)"
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is not None and wait > self.settings.give_up_after:
+                text += f" (the provider asks to wait {_seconds(wait)}; not retried)"
+            else:
+                tries = self.settings.max_retries + 1
+                text += f" (gave up after {tries} {'try' if tries == 1 else 'tries'})"
         response.close()
         return ApiError(redact(text, self._api_key), status=status, retryable=status in RETRYABLE_STATUSES)
 
@@ -143,7 +174,7 @@ class HttpClient:
             return ""
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
             error = data.get("error")
@@ -154,7 +185,7 @@ class HttpClient:
             if isinstance(data.get("message"), str):
                 return _one_line(data["message"])
         if "<" in body and ">" in body:
-            body = html.unescape(_TAG_PATTERN.sub(" ", body))
+            return _html_summary(body, response.status_code, response.reason or "")
         return _one_line(body)
 
     def describe_network_error(self, exc: requests.RequestException) -> str:
@@ -165,6 +196,8 @@ class HttpClient:
             return f"cannot connect to {where}: no answer within {self.settings.connect_timeout:g} s"
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return f"{where} sent nothing for {self.settings.read_timeout:g} s (read timeout)"
+        if "IncompleteRead" in text or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return f"connection to {where} lost in the middle of the reply"
         if isinstance(exc, requests.exceptions.SSLError):
             return f"TLS error talking to {where}: {_tls_reason(text)}"
         if isinstance(exc, requests.exceptions.ConnectionError):
@@ -174,6 +207,10 @@ class HttpClient:
                 return f"cannot resolve host {where}"
             if "Connection refused" in text:
                 return f"cannot connect to {where}: connection refused"
+            if "RemoteDisconnected" in text or "without response" in text:
+                return f"{where} closed the connection without replying"
+            if "Connection reset" in text:
+                return f"{where} reset the connection"
             return f"connection to {where} failed: {_one_line(text, 160)}"
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
@@ -183,9 +220,10 @@ class HttpClient:
     def _json_body(self, response: requests.Response, path: str) -> Any:
         try:
             return response.json()
-        except ValueError:
-            snippet = _one_line(response.text, 60)
-            raise ApiError(f"{self.provider_name}: {path} returned a reply that is not JSON: "
+        except (ValueError, RecursionError):
+            snippet = redact(_one_line(response.text, 60), self._api_key)
+            kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"
+            raise ApiError(f"{self.provider_name}: {path} returned {kind} that is not JSON: "
                            f"{snippet!r}") from None
 
     def close(self) -> None:
@@ -196,6 +234,20 @@ class HttpClient:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g} s"
+
+
+def _html_summary(body: str, status: int, reason: str) -> str:
+    """The title (else the text) of an HTML error page, unless it only repeats the status."""
+    match = _TITLE_PATTERN.search(body)
+    text = match.group(1) if match else _TAG_PATTERN.sub(" ", body)
+    text = _one_line(html.unescape(_TAG_PATTERN.sub(" ", text)), 120)
+    if text.lower() in {f"{status} {reason}".lower(), reason.lower(), str(status)}:
+        return "HTML error page"
+    return f"{text} (HTML error page)"
 
 
 def _tls_reason(text: str) -> str:

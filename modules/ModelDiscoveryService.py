@@ -1,12 +1,14 @@
 """Provider API operations for discovery: list models (`GET /models`), ping-test them, check keys."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional
 
+from modules.DiscoveryThrottle import DiscoveryThrottle
 from modules.Errors import ApiError
 from modules.ProviderConfig import ProviderConfig
 
@@ -15,6 +17,7 @@ PING_MESSAGES = [
     {"role": "user", "content": "ping"},
 ]
 PING_TOKEN_BUDGET = 256  # room for a reasoning model to think and still answer
+PING_ROUNDS = 3  # rounds of the HTTP client's own 429/503 retries before a ping is left undecided
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
 _REFUSAL_IS_UNDECIDED = {401, 408, 409, 425, 429}
 
@@ -31,23 +34,61 @@ class ModelDiscoveryService:
     """Talks to a provider about its models; never about chats."""
 
     def __init__(self, settings: Any = None,
-                 on_wait: Optional[Callable[[str], None]] = None) -> None:
+                 on_wait: Optional[Callable[[str], None]] = None, concurrency: int = 16) -> None:
+        """`settings`: HttpSettings, or a function returning them (called on the first request)."""
         self.cache_duration = 300  # 5 minutes cache
-        self.settings = settings
         self.on_wait = on_wait
+        self.concurrency = max(1, concurrency)
+        self._settings = settings
         self._clients: Dict[int, Any] = {}
-        self._clients_lock = threading.Lock()
+        self._throttles: Dict[int, DiscoveryThrottle] = {}
+        self._clients_lock = threading.RLock()
+
+    @property
+    def settings(self) -> Any:
+        """The HTTP settings (timeouts, retries, pool size), built on first use."""
+        if callable(self._settings):
+            self._settings = self._settings()
+        if self._settings is None:
+            from modules.HttpClient import HttpSettings
+            self._settings = HttpSettings()
+        return self._settings
+
+    def use_concurrency(self, concurrency: int) -> None:
+        """Requests in flight per provider; the connection pool is sized to match so sockets are reused."""
+        concurrency = max(1, concurrency)
+        with self._clients_lock:
+            if concurrency == self.concurrency and self.settings.pool_size >= concurrency:
+                return
+            self.concurrency = concurrency
+            if self.settings.pool_size < concurrency:
+                self._settings = dataclasses.replace(self.settings, pool_size=concurrency)
+            self._close_clients()
 
     def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
-        """One pooled HttpClient per provider config, reused across requests."""
-        from modules.HttpClient import HttpClient, HttpSettings
+        """One pooled HttpClient per provider config, reused across requests and workers."""
+        from modules.HttpClient import HttpClient
         with self._clients_lock:
             client = self._clients.get(id(provider_config))
             if client is None:
+                throttle = self.throttle_for(provider_config)
                 client = HttpClient(provider_name, provider_config.base_api_url, provider_config.api_key,
-                                    self.settings or HttpSettings(), on_wait=self.on_wait)
+                                    self.settings, on_wait=throttle.notice, sleep=throttle.back_off)
                 self._clients[id(provider_config)] = client
             return client
+
+    def throttle_for(self, provider_config: ProviderConfig) -> DiscoveryThrottle:
+        """The pacing shared by every request to one provider (see DiscoveryThrottle)."""
+        with self._clients_lock:
+            throttle = self._throttles.get(id(provider_config))
+            if throttle is None:
+                throttle = DiscoveryThrottle(self.concurrency, on_notice=self._notify)
+                self._throttles[id(provider_config)] = throttle
+            return throttle
+
+    def _notify(self, message: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(message)
 
     def discover_models(self, provider_config: ProviderConfig,
                         force_refresh: bool = False) -> List[Dict[str, Any]]:
@@ -67,7 +108,9 @@ class ModelDiscoveryService:
         if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
             return provider_config._cached_models
-        body = self.client_for(provider_name, provider_config).get_json("/models")
+        client = self.client_for(provider_name, provider_config)
+        with self.throttle_for(provider_config).slot():
+            body = client.get_json("/models")
         models = body.get("data") if isinstance(body, dict) else None
         if not isinstance(models, list):
             raise ApiError(f"{provider_name}: the /models reply has no 'data' list")
@@ -81,22 +124,39 @@ class ModelDiscoveryService:
 
     def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str) -> PingResult:
         """Send a tiny chat the way a real chat of `model` is sent, and classify the answer."""
-        from modules.OpenAIChatCompletionApi import build_request_body, swap_token_limit
+        from modules.OpenAIChatCompletionApi import build_request_body
         client = self.client_for(provider_name, provider_config)
+        throttle = self.throttle_for(provider_config)
         body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
-        try:
+        for round_number in range(1, PING_ROUNDS + 1):
+            waits = throttle.waits
             try:
-                reply = client.post_json("/chat/completions", body)
+                with throttle.slot():
+                    reply = self._post_ping(client, body)
+                break
             except ApiError as exc:
-                retry_body = swap_token_limit(body, exc)
-                if retry_body is None:
-                    raise
-                reply = client.post_json("/chat/completions", retry_body)
-        except ApiError as exc:
-            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in _REFUSAL_IS_UNDECIDED:
-                return PingResult.INVALID
-            return PingResult.UNDECIDED
+                # Still rate limited after the client's retries: go round again, paced by the shared
+                # pause, unless the provider asked for a wait too long to honour (no pause was taken).
+                if exc.retryable and throttle.waits > waits and round_number < PING_ROUNDS:
+                    continue
+                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in _REFUSAL_IS_UNDECIDED:
+                    throttle.succeeded()
+                    return PingResult.INVALID
+                return PingResult.UNDECIDED
+        throttle.succeeded()
         return PingResult.VALID if _is_chat_reply(reply) else PingResult.UNDECIDED
+
+    @staticmethod
+    def _post_ping(client: Any, body: dict) -> Any:
+        """POST the ping; once more with the other token-limit field if the provider refuses the one sent."""
+        from modules.OpenAIChatCompletionApi import swap_token_limit
+        try:
+            return client.post_json("/chat/completions", body)
+        except ApiError as exc:
+            retry_body = swap_token_limit(body, exc)
+            if retry_body is None:
+                raise
+            return client.post_json("/chat/completions", retry_body)
 
     def validate_model(self, provider_config: ProviderConfig, model: str) -> bool:
         """True if `model` answers a chat ping."""
@@ -107,11 +167,23 @@ class ModelDiscoveryService:
         key = (provider_config.api_key or "").strip()
         return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
 
+    def cancel(self) -> None:
+        """Wake workers waiting for a rate-limit pause so a cancelled discovery ends promptly."""
+        with self._clients_lock:
+            for throttle in self._throttles.values():
+                throttle.close()
+            self._close_clients()
+
     def close(self) -> None:
         """Release pooled connections."""
+        with self._clients_lock:
+            self._close_clients()
+
+    def _close_clients(self) -> None:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+        self._throttles.clear()
 
 
 def _is_chat_reply(reply: Any) -> bool:

@@ -71,28 +71,59 @@ class OpenAIChatCompletionApi:
         response = self.client.request("POST", "/chat/completions", body, stream=True)
         state = _StreamState()
         try:
-            yield from self._read_events(response, state)
+            if "json" in response.headers.get("Content-Type", "").lower():
+                yield from self._whole_reply(response)  # the server ignored "stream": true
+            else:
+                yield from self._read_events(response, state)
         finally:
             response.close()
+
+    def _whole_reply(self, response: Any) -> Iterator[Delta]:
+        try:
+            reply = response.json()
+        except (ValueError, urllib3.exceptions.HTTPError, OSError) as exc:
+            if isinstance(exc, ValueError):
+                raise self._error(f"the reply is not JSON: {response.text[:60]!r}") from None
+            raise self._broken_stream(exc, _StreamState()) from None
+        reasoning = _reasoning_of(reply)
+        if reasoning:
+            yield ("reasoning", reasoning)
+        yield ("content", self._message_content(reply))
 
     def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
         parser = SseParser()
         try:
             for chunk in _iter_raw_bytes(response.raw):
+                if len(state.head) < 200:
+                    state.head += chunk[:200]
                 for payload in parser.feed(chunk):
                     if payload.strip() == "[DONE]":
-                        return
+                        return self._check_done(state)
                     yield from self._deltas(payload, state)
             for payload in parser.close():
                 if payload.strip() == "[DONE]":
-                    return
+                    return self._check_done(state)
                 yield from self._deltas(payload, state)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
+        if not state.events:
+            snippet = state.head.decode("utf-8", "replace").strip()[:60]
+            raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
+                              else "the reply was empty")
         if not state.finished:
             raise IncompleteReplyError(
                 f"{self.provider_name}: connection lost after {state.chars:,} characters "
                 "(the stream ended before [DONE])", state.content)
+
+    def _error(self, text: str) -> ApiError:
+        """An ApiError naming the provider, with the key removed."""
+        return ApiError(self.client.without_key(f"{self.provider_name}: {text}"))
+
+    def _check_done(self, state: "_StreamState") -> None:
+        """A stream that reached [DONE] carrying only unusable chunks is a failed reply."""
+        if state.skipped and not state.chars and not state.reasoning_chars:
+            raise self._error(f"the reply held no usable text ({state.skipped} malformed "
+                              f"chunk{'s' if state.skipped != 1 else ''} skipped)")
 
     def _broken_stream(self, exc: BaseException, state: "_StreamState") -> IncompleteReplyError:
         if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
@@ -103,11 +134,23 @@ class OpenAIChatCompletionApi:
             f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
 
     def _deltas(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
+        state.events += 1
+        for kind, text in self._parse_event(payload, state):
+            if kind == "warning":
+                state.skipped += 1
+                if state.skipped > 1:
+                    continue
+                text = self.client.without_key(text)
+            elif kind == "reasoning":
+                state.reasoning_chars += len(text)
+            yield kind, text
+
+    def _parse_event(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
         try:
             event = json.loads(payload)
             choices = event.get("choices") if isinstance(event, dict) else None
             if isinstance(event, dict) and "error" in event and not choices:
-                raise ApiError(f"{self.provider_name}: error in stream: {_error_text(event['error'])}")
+                raise self._error(f"error in stream: {_error_text(event['error'])}")
             if choices == []:
                 return  # e.g. a trailing usage-only chunk
             choice = choices[0]
@@ -116,11 +159,9 @@ class OpenAIChatCompletionApi:
             content = delta.get("content")
             if not isinstance(reasoning, (str, type(None))) or not isinstance(content, (str, type(None))):
                 raise TypeError("delta text is not a string")
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
-            if not state.warned:
-                state.warned = True
-                yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
-                                  f"{payload[:60]!r}")
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
+            yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
+                              f"{payload[:60]!r}")
             return
         if choice.get("finish_reason"):
             state.finished = True
@@ -137,10 +178,10 @@ class OpenAIChatCompletionApi:
             content = message.get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             if isinstance(reply, dict) and "error" in reply:
-                raise ApiError(f"{self.provider_name}: {_error_text(reply['error'])}") from None
-            raise ApiError(f"{self.provider_name}: the reply has no choices[0].message") from None
+                raise self._error(_error_text(reply["error"])) from None
+            raise self._error("the reply has no choices[0].message") from None
         if not isinstance(content, str):
-            raise ApiError(f"{self.provider_name}: the reply's message content is not text")
+            raise self._error("the reply's message content is not text")
         return content
 
 
@@ -150,8 +191,11 @@ class _StreamState:
     def __init__(self) -> None:
         self.parts: List[str] = []
         self.chars = 0
+        self.reasoning_chars = 0
+        self.events = 0
+        self.skipped = 0
         self.finished = False
-        self.warned = False
+        self.head = b""
 
     @property
     def content(self) -> str:
@@ -168,6 +212,15 @@ def _iter_raw_bytes(raw: Any) -> Iterator[bytes]:
         if not data:
             return
         yield data
+
+
+def _reasoning_of(reply: Any) -> str:
+    try:
+        message = reply["choices"][0]["message"]
+        text = message.get("reasoning_content") or message.get("reasoning") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+    return text if isinstance(text, str) else ""
 
 
 def _error_text(error: Any) -> str:

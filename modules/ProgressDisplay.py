@@ -1,22 +1,30 @@
 """Discovery progress on stderr: one redrawn line on a terminal, plain lines otherwise."""
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
-from typing import Dict, TextIO, Tuple
+from typing import Callable, Dict, Optional, TextIO, Tuple
 
 BAR_WIDTH = 20
 
 
 class ProgressDisplay:
-    """Receives (provider, done, total) updates from discovery threads and shows them."""
+    """Receives (provider, done, total) updates from discovery threads and shows them.
 
-    def __init__(self, stream: TextIO, live: bool, min_interval: float = 0.1) -> None:
+    Live mode redraws one line (a bar per provider, cut to the terminal's width) at most every
+    `min_interval` seconds; plain mode writes a line when a provider starts and when it is done.
+    """
+
+    def __init__(self, stream: TextIO, live: bool, min_interval: float = 0.1,
+                 width: Optional[Callable[[], int]] = None) -> None:
         self.stream = stream
         self.live = live
         self.min_interval = min_interval
+        self._width = width or (lambda: os.get_terminal_size(stream.fileno()).columns)
         self._state: Dict[str, Tuple[int, int]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._last_draw = 0.0
         self._drawn = False
 
@@ -31,21 +39,50 @@ class ProgressDisplay:
                     self._write(f"{provider}: pinged {done}/{total}\n")
                 return
             now = time.monotonic()
-            if done == total or now - self._last_draw >= self.min_interval:
+            if first or done == total or now - self._last_draw >= self.min_interval:
                 self._last_draw = now
                 self._draw()
 
-    def _draw(self) -> None:
-        parts = [f"{name} [{_bar(done, total)}] {done}/{total}" for name, (done, total) in self._state.items()]
-        self._write("\r\x1b[2K" + "  ".join(parts))
-        self._drawn = True
+    def note(self, text: str) -> None:
+        """Write a message line on the display's stream without garbling the live line."""
+        with self._lock:
+            self._clear()
+            self._write(text + "\n")
+            if self.live and self._state:
+                self._draw()
+
+    def around(self, write: Callable[[str], None]) -> Callable[[str], None]:
+        """Wrap a line writer (e.g. print to stdout) so the live line is cleared before it writes."""
+        def wrapped(text: str) -> None:
+            with self._lock:
+                self._clear()
+                write(text)
+        return wrapped
 
     def close(self) -> None:
-        """Clear the live line so the summary starts on a clean line."""
+        """Clear the live line so what follows starts on a clean line."""
         with self._lock:
-            if self.live and self._drawn:
-                self._write("\r\x1b[2K")
-                self._drawn = False
+            self._clear()
+
+    def _draw(self) -> None:
+        parts = [f"{name} [{_bar(done, total)}] {done}/{total}" for name, (done, total) in self._state.items()]
+        line = "  ".join(parts)
+        width = max(10, self._safe_width() - 1)  # never wrap: a wrapped line cannot be redrawn
+        if len(line) > width:
+            line = line[: width - 1] + "…"
+        self._write("\r\x1b[2K" + line)
+        self._drawn = True
+
+    def _clear(self) -> None:
+        if self.live and self._drawn:
+            self._write("\r\x1b[2K")
+            self._drawn = False
+
+    def _safe_width(self) -> int:
+        try:
+            return int(self._width())
+        except (OSError, ValueError, AttributeError):
+            return shutil.get_terminal_size().columns
 
     def _write(self, text: str) -> None:
         self.stream.write(text)

@@ -142,7 +142,10 @@ class ProviderManager:
         for name, (long_name, short_name) in self.merged_models():
             if wanted in (long_name, short_name):
                 return name, long_name
-        raise ValueError(self._invalid_model_message(wanted, f"Invalid model: {wanted}."))
+        head = f"Invalid model: {wanted}."
+        if prefix and provider_name is None:
+            head += f" ('{prefix}' is not a provider either; known: {', '.join(self.providers)}.)"
+        raise ValueError(self._invalid_model_message(wanted, head))
 
     def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None) -> str:
         choices = self.valid_scoped_models(provider)
@@ -151,7 +154,10 @@ class ProviderManager:
             if provider is None or provider_name == provider:
                 names.setdefault(long_name, f"{provider_name}/{long_name} ({short_name})")
                 names.setdefault(short_name, f"{provider_name}/{long_name} ({short_name})")
-        close = dict.fromkeys(names[n] for n in difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.5))
+        # names containing what was typed come first: "gpt-4o" should suggest gpt-4o-2024-08-06
+        containing = [n for n in names if wanted and wanted.lower() in n.lower()]
+        similar = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.5)
+        close = dict.fromkeys(names[n] for n in [*containing, *similar][:5])
         text = head
         if close:
             text += f" Did you mean: {', '.join(close)}?"
@@ -243,17 +249,26 @@ class ProviderManager:
                       cancel: threading.Event) -> List[DiscoverySummary]:
         if not targets:
             return []
+        self.discovery_service.use_concurrency(self.concurrency)
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="discovery")
         try:
             futures = [pool.submit(self._discover_provider, name, force_refresh, on_progress, cancel)
                        for name in targets]
             _wait_interruptibly(futures, cancel)
-            return [f.result() for f in futures]
+            if cancel.is_set():
+                raise DiscoveryCancelled()
+            summaries = [f.result() for f in futures]
         except BaseException:
             cancel.set()
+            self.discovery_service.cancel()
             raise
         finally:
             pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
+        for summary in summaries:  # applied only once every provider is done, so a cancel changes nothing
+            if summary.error is None:
+                self.providers[summary.provider].merge_valid_models(summary.valid)
+                self.providers[summary.provider].mark_invalid(summary.invalid)
+        return summaries
 
     def _discover_provider(self, name: str, force_refresh: bool, on_progress: Optional[ProgressCallback],
                            cancel: threading.Event) -> DiscoverySummary:
@@ -275,8 +290,6 @@ class ProviderManager:
         summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
         summary.invalid = [m for m in ids if m in remembered or results.get(m) is PingResult.INVALID]
         summary.undecided = [m for m in to_ping if results[m] is PingResult.UNDECIDED]
-        config.merge_valid_models(summary.valid)
-        config.mark_invalid(summary.invalid)
         summary.seconds = time.monotonic() - started
         return summary
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from modules.Errors import ConfigError
-from modules.SafeFiles import atomic_write_text, file_lock, read_text_file
+from modules.SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
 
@@ -21,7 +21,13 @@ def parse_yaml(text: str, path: Path) -> Any:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a providers file") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "problem", None) or exc).split())[:200]
 
 
 class ProvidersYamlStore:
@@ -30,13 +36,18 @@ class ProvidersYamlStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def load_providers(self) -> Dict[str, Dict[str, Any]]:
+    def load_providers(self, warn: Optional[Callable[[str], None]] = None) -> Dict[str, Dict[str, Any]]:
         """The `providers` mapping of the file ({} if the file is absent or empty)."""
         text = read_text_file(self.path, "providers YAML file")
         if text is None:
             return {}
         data = parse_yaml(text, self.path)
-        return self._providers_of(data)
+        providers = self._providers_of(data)
+        if warn and isinstance(data, dict):
+            for key in data:
+                if key != "providers":
+                    warn(f"Warning: {self.path}: unknown top-level key '{key}' ignored")
+        return providers
 
     def _providers_of(self, data: Any) -> Dict[str, Dict[str, Any]]:
         if data is None:
@@ -60,6 +71,13 @@ class ProvidersYamlStore:
         concurrent discovery's results are kept; `name` and `base_api_url` are set only where
         the file has none; `api_key` is never written.
         """
+        try:
+            self._save_locked(updates)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {self.path}: {exc.strerror or exc}; "
+                              "the file is unchanged") from None
+
+    def _save_locked(self, updates: Dict[str, Dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.path):
             yaml, document = self._load_round_trip()
@@ -70,10 +88,24 @@ class ProvidersYamlStore:
                 entry = providers.get(provider_name)
                 if entry is None:
                     entry = providers[provider_name] = {}
+                self._check_model_fields(provider_name, entry)
                 _merge_provider(entry, fields)
             buffer = io.StringIO()
             yaml.dump(document, buffer)
+            remove_stale_temp_files(self.path)  # every writer holds the lock: these are orphans
             atomic_write_text(self.path, buffer.getvalue())
+
+    def _check_model_fields(self, name: str, entry: Dict[str, Any]) -> None:
+        """Refuse to merge into model lists someone edited into another shape since we loaded them."""
+        valid, invalid = entry.get("valid_models"), entry.get("invalid_models")
+        if valid is not None and not (isinstance(valid, dict) and all(
+                _is_text(k) and _is_text(v) for k, v in valid.items())):
+            problem = "valid_models must map model ids to short names"
+        elif invalid is not None and not (isinstance(invalid, list) and all(_is_text(m) for m in invalid)):
+            problem = "invalid_models must be a list of model ids"
+        else:
+            return
+        raise ConfigError(f"{self.path}: provider '{name}': {problem}; not overwritten")
 
     def _load_round_trip(self) -> tuple[Any, Any]:
         from ruamel.yaml import YAML
@@ -84,6 +116,7 @@ class ProvidersYamlStore:
         text = read_text_file(self.path, "providers YAML file")
         if text is None or not text.strip():
             return yaml, {}
+        self._providers_of(parse_yaml(text, self.path))  # what the loader refuses is never rewritten
         try:
             document = yaml.load(text)
         except YAMLError as exc:
@@ -95,6 +128,10 @@ class ProvidersYamlStore:
             return yaml, {}
         self._providers_of(document)
         return yaml, document
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:

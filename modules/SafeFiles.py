@@ -19,7 +19,7 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
 
     The file keeps its current mode; a new file gets `mode` (default 0600).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # write through a symlink instead of replacing it
     new_mode = _existing_mode(path)
     if new_mode is None:
         new_mode = PRIVATE_MODE if mode is None else mode
@@ -36,6 +36,14 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
             os.unlink(tmp_name)
         raise
     _fsync_directory(path.parent)
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Delete temp files a killed writer of `path` left behind; call only while holding its lock."""
+    path = Path(os.path.realpath(path))
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _existing_mode(path: Path) -> int | None:
@@ -87,6 +95,8 @@ def read_text_file(path: Path, what: str = "file") -> str | None:
 def ensure_directory(path: Path) -> Path:
     """Create the data directory (0700) if needed; ConfigError if it cannot be created or written."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"data directory {path} is not a directory")
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:

@@ -11,11 +11,16 @@ class SseParser:
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""        # text after the last complete line
+        self._long_line: List[str] = []  # pieces of a line still waiting for its end
         self._data_lines: List[str] = []
 
     def feed(self, chunk: bytes) -> List[str]:
         """Return the data payloads of the events completed by `chunk`."""
-        text = self._pending + self._decoder.decode(chunk)
+        decoded = self._decoder.decode(chunk)
+        if "\n" not in decoded and "\r" not in decoded and not self._pending.endswith("\r"):
+            self._long_line.append(decoded)  # no line ends here: keep it cheap for long lines
+            return []
+        text = self._take_pending() + decoded
         carry = ""
         if text.endswith("\r"):  # may be the first half of "\r\n"
             text, carry = text[:-1], "\r"
@@ -29,12 +34,16 @@ class SseParser:
     def close(self) -> List[str]:
         """Flush a final event that was not followed by a blank line."""
         events: List[str] = []
-        tail = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
+        tail = self._take_pending() + self._decoder.decode(b"", final=True)
         for line in tail.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
             self._take_line(line, events)
         self._take_line("", events)
         return events
+
+    def _take_pending(self) -> str:
+        text = self._pending + "".join(self._long_line)
+        self._pending, self._long_line = "", []
+        return text
 
     def _take_line(self, line: str, events: List[str]) -> None:
         if not line:

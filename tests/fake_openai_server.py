@@ -214,6 +214,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
         """Bind to 127.0.0.1:port."""
         self.fake = fake
         self.connections: set[socket.socket] = set()
+        self.connections_opened = 0
         self.connections_lock = threading.Lock()
         super().__init__((HOST, port), FakeHandler)
 
@@ -226,6 +227,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
         """Add or remove an open connection."""
         with self.connections_lock:
             (self.connections.add if add else self.connections.discard)(conn)
+            self.connections_opened += add
 
     def close_connections(self) -> None:
         """Shut down every connection still open (wakes handlers blocked on I/O)."""
@@ -412,12 +414,13 @@ class FakeHandler(BaseHTTPRequestHandler):
     # ----- admin ----------------------------------------------------------
 
     def admin(self, method: str, path: str, body: Any) -> None:
-        """Serve /_admin/set, /_admin/fault, /_admin/requests and /_admin/clear."""
+        """Serve /_admin/set, /_admin/fault, /_admin/requests, /_admin/clear and /_admin/clear_faults."""
         actions: dict[tuple[str, str], Callable[[], Any]] = {
             ("POST", "/_admin/set"): lambda: self.fake.set(**(body or {})),
             ("POST", "/_admin/fault"): lambda: self.fake.add_fault(
                 body["path"], body["fault"], int(body.get("times", 1))),
             ("POST", "/_admin/clear"): self.fake.clear_requests,
+            ("POST", "/_admin/clear_faults"): self.fake.clear_faults,
             ("GET", "/_admin/requests"): self.fake.request_log,
         }
         action = actions.get((method, path))
@@ -620,6 +623,11 @@ class FakeOpenAIServer:
         """Stop on leaving the context."""
         self.stop()
 
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted since start (shows whether clients reuse connections)."""
+        return self._httpd.connections_opened if self._httpd is not None else 0
+
     # ----- configuration --------------------------------------------------
 
     def set(self, **options: Any) -> None:
@@ -670,6 +678,12 @@ class FakeOpenAIServer:
         """Return a copy of the request log."""
         with self._lock:
             return copy.deepcopy(self.requests)
+
+    def clear_faults(self) -> None:
+        """Drop every queued one-off fault and the persistent fault_rate ones."""
+        with self._lock:
+            self._faults.clear()
+            self._options["fault_rate"] = {}
 
     def clear_requests(self) -> None:
         """Empty the request log."""

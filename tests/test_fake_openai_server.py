@@ -416,3 +416,13 @@ def test_subprocess_max_seconds() -> None:
     finally:
         proc.kill()
     assert "Traceback" not in proc.communicate(timeout=5)[1]
+
+
+def test_admin_clear_faults_drops_queued_and_persistent_faults(server: FakeOpenAIServer) -> None:
+    """POST /_admin/clear_faults leaves the server answering normally."""
+    server.add_fault("/models", {"status": 500}, times=3)
+    server.set(fault_rate={"/chat/completions": {"status": 503}})
+    root = server.base_url[: -len("/v1")]
+    assert requests.post(root + "/_admin/clear_faults", timeout=5).ok
+    assert requests.get(server.base_url + "/models", headers=AUTH, timeout=5).status_code == 200
+    assert chat(server).status_code == 200

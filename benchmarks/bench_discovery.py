@@ -1,0 +1,110 @@
+"""Discovery: llmc's parallel discovery vs the plan's serial algorithm, side by side on one loopback server.
+
+120 chat models + 3 non-chat models, every request answered after 100 ms. Targets: llmc takes at most
+1/8 of the serial time, and at most 1.5x the ideal (models / concurrency x latency).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import MAIN, PYTHON, fake_server, isolated_env, report, run_timed, write_data_dir  # noqa: E402
+
+CHAT = [f"chat-model-{i:03d}" for i in range(120)]
+NON_CHAT = ["text-embedding-1", "tts-1", "whisper-1"]
+
+
+def serial_plan_discovery(base_url: str, api_key: str) -> tuple[list, list]:
+    """The plan's algorithm, one request at a time: GET /models, then ping each model in turn."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    response = requests.get(f"{base_url}/models", headers=headers, timeout=10)
+    response.raise_for_status()
+    valid, invalid = [], []
+    for model in [m["id"] for m in response.json().get("data", [])]:
+        data = {"model": model, "messages": [
+            {"role": "system", "content": "If I say 'ping', you will respond with 'pong'."},
+            {"role": "user", "content": "ping"}], "max_tokens": 10, "temperature": 0.1}
+        try:
+            reply = requests.post(f"{base_url}/chat/completions", headers=headers, json=data, timeout=10)
+            reply.raise_for_status()
+            content = reply.json().get("choices", [{}])[0].get("message", {}).get("content", "")
+            (valid if "pong" in content.lower() else invalid).append(model)
+        except Exception:
+            invalid.append(model)
+    return valid, invalid
+
+
+def llmc_discovery(data_dir: Path, concurrency: int) -> tuple[float, list, list, object]:
+    """llmc's discovery in this process (the same code `llmc --discover-models fake` runs)."""
+    from modules.Config import Config
+    config = Config(data_directory=data_dir, report=lambda line: None, warn=lambda line: None)
+    config.config.concurrency = concurrency
+    providers = config.config.providers
+    providers.concurrency = concurrency
+    started = time.perf_counter()
+    ok = providers.discover_and_validate_models(provider_filter="fake")
+    seconds = time.perf_counter() - started
+    if not ok:
+        raise RuntimeError("llmc discovery failed")
+    summary = providers.last_summaries[0]
+    throttle = providers.discovery_service.throttle_for(providers["fake"])
+    return seconds, summary.valid, summary.invalid, throttle
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="llmc-bench-discovery-"))
+    env = isolated_env(work / "home")
+    (work / "home").mkdir()
+    os.environ["HOME"] = str(work / "home")
+    requests_total = len(CHAT) + len(NON_CHAT)
+    with fake_server(chat_models=CHAT, non_chat_models=NON_CHAT, latency=args.latency, reply="pong") as url:
+        data_dir = write_data_dir(work / "data", url)
+        seconds, valid, invalid, throttle = llmc_discovery(data_dir, args.concurrency)
+        started = time.perf_counter()
+        ref_valid, ref_invalid = serial_plan_discovery(url, "test-key")
+        serial = time.perf_counter() - started
+        cli_dir = write_data_dir(work / "cli", url)
+        cli = run_timed([PYTHON, MAIN, "-d", str(cli_dir), "--discover-models", "fake",
+                         "--concurrency", str(args.concurrency)], env)[0]
+
+    storm = [{"path": "/chat/completions", "fault": {"status": 429, "retry_after": "0.5"}, "times": 40}]
+    with fake_server(chat_models=CHAT, non_chat_models=NON_CHAT, latency=args.latency, reply="pong",
+                     faults=storm) as url:
+        storm_dir = write_data_dir(work / "storm", url)
+        storm_seconds, storm_valid, storm_invalid, storm_throttle = llmc_discovery(storm_dir, args.concurrency)
+
+    ideal = requests_total / args.concurrency * args.latency
+    rounds = (math.ceil(requests_total / args.concurrency) + 1) * args.latency  # + the GET /models
+    same = (valid, invalid) == (ref_valid, ref_invalid)
+    ok_serial = report(f"Discovery of {len(CHAT)} chat + {len(NON_CHAT)} non-chat models, "
+                       f"{args.latency * 1000:.0f} ms per request",
+                       f"parallel, concurrency {args.concurrency}", seconds,
+                       "plan's serial algorithm", serial, "<= 0.125", seconds <= serial / 8)
+    ok_ideal = report("Discovery vs the ideal", f"parallel, concurrency {args.concurrency}", seconds,
+                      f"ideal {requests_total}/{args.concurrency} x {args.latency:g} s", ideal, "<= 1.5",
+                      seconds <= 1.5 * ideal)
+    print(f"  (lower bound with the GET /models and whole rounds: {rounds:.3f} s; "
+          f"peak in flight {throttle.peak_in_flight}, rate-limit pauses {throttle.backoffs})")
+    print(f"  whole CLI run `llmc --discover-models fake` incl. start-up: {cli:.3f} s")
+    print(f"  same valid/invalid lists, same order as the serial algorithm: {'yes' if same else 'NO'}")
+    storm_ok = (storm_valid, storm_invalid) == (valid, invalid)
+    print(f"429 storm (the first 40 pings answered 429, Retry-After 0.5 s): {storm_seconds:.3f} s, "
+          f"{storm_throttle.backoffs} shared pauses, concurrency settled at {storm_throttle.allowed}, "
+          f"results unchanged (no model marked invalid): {'yes' if storm_ok else 'NO'}")
+    return 0 if ok_serial and ok_ideal and same and storm_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

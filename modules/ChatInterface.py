@@ -1,0 +1,362 @@
+"""The interactive chat: a prompt_toolkit line editor, streamed replies and the chat's key bindings."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
+
+from modules.ChatSession import ChatSession
+from modules.Clipboard import Clipboard
+from modules.CommandHandler import CommandHandler
+from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from modules.PromptRunner import make_reply_writer, resolve_chat_model, stream_reply
+from modules.SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
+
+HISTORY_FILE_NAME = "chat_history.txt"
+HISTORY_ENTRIES_KEPT = 100
+WELCOME = "Welcome to LLM Chat"
+_HISTORY_ENTRY_START = re.compile(r"^# ", re.MULTILINE)
+# Some prompt_toolkit versions map xterm's Ctrl-Shift-Up/Down sequences to the opposite keys:
+# bind whatever key the terminal's actual sequences decode to.
+CTRL_SHIFT_UP = ANSI_SEQUENCES.get("\x1b[1;6A", Keys.ControlShiftUp)
+CTRL_SHIFT_DOWN = ANSI_SEQUENCES.get("\x1b[1;6B", Keys.ControlShiftDown)
+
+
+class ChatInterface:
+    """Reads prompts and commands, sends the chat to the current model and shows the replies."""
+
+    def __init__(self, config: Any, terminal: Any, history_file: Optional[str] = None,
+                 clear: bool = False, echo: bool = False, pt_input: Any = None,
+                 pt_output: Any = None) -> None:
+        """`pt_input`/`pt_output`: prompt_toolkit input and output (tests pass a pipe and a dummy)."""
+        self.config = config
+        self.terminal = terminal
+        self.history_file = history_file
+        self.clear = clear
+        self.echo = echo
+        self.data_directory = Path(config.data_directory)
+        self.session = ChatSession(config.config.system_prompt, self.data_directory)
+        self.clipboard = Clipboard(terminal.stdout)
+        self.commands = CommandHandler(self)
+        self.default_model = config.config.model
+        self.model = config.config.model
+        self._api: Any = None
+        self._walk_role: Optional[str] = None
+        self._walk_index: Optional[int] = None
+        self._recalled_user_index: Optional[int] = None
+        self.history_path = self.data_directory / HISTORY_FILE_NAME
+        self._io = {"input": pt_input, "output": pt_output}
+        self.prompt_session: Optional[PromptSession] = None
+
+    # Start and main loop
+    def run(self) -> int:
+        """Chat until /exit or Ctrl-D; return the exit status."""
+        self._check_model_string(self.model)
+        ensure_directory(self.data_directory)
+        self.prompt_session = self._make_prompt_session()
+        try:
+            self._start()
+            self._loop()
+        finally:
+            self._trim_history()
+        return 0
+
+    def _start(self) -> None:
+        if self.clear:
+            self.clear_screen()
+            self.terminal.print(WELCOME)
+        if self.history_file:
+            self._load_start_file(self.history_file)
+        if not self.echo:
+            try:
+                resolve_chat_model(self.config.config, self.model)
+            except ConfigError as exc:
+                self.terminal.print(f"ERROR: {exc}")
+
+    def _load_start_file(self, name: str) -> None:
+        path = self.session.resolve_path(name)
+        if not path.exists():
+            self.terminal.message(f"Warning: chat file {path} not found; starting an empty chat.")
+            return
+        try:
+            self.session.load(name)
+        except ConfigError as exc:
+            self.terminal.message(f"Warning: {exc}; starting an empty chat.")
+            return
+        self.terminal.print(f"Chat history loaded from {path}.")
+        self.show_chat()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                text = self.prompt_session.prompt(self._prompt_text)
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return
+            if not text.strip():
+                continue
+            if text.lstrip().startswith("/") and "\n" not in text.strip():
+                self._reset_walk()
+                if not self.commands.handle(text.strip()):
+                    return
+                continue
+            self.send(text)
+
+    def _prompt_text(self) -> str:
+        marker = "*>" if self.session.has_user_messages() else ">"
+        return f"{self.short_model()} {marker} "
+
+    # Models
+    def short_model(self) -> str:
+        """The short name of the current model, else its id."""
+        try:
+            provider, long_name = self.config.config.providers.resolve_model(self.model)
+        except ValueError:
+            return self.model
+        return self.config.config.providers.short_name_of(provider, long_name)
+
+    def model_label(self) -> str:
+        """`provider/long-id` of the current model."""
+        provider, long_name = self.config.config.providers.resolve_model(self.model)
+        return f"{provider}/{long_name}"
+
+    def _check_model_string(self, model: str) -> None:
+        try:
+            self.config.config.providers.resolve_model(model)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def set_model(self, model: str) -> str:
+        """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
+        if self.echo:
+            self._check_model_string(model)
+        else:
+            resolve_chat_model(self.config.config, model)
+        provider, long_name = self.config.config.providers.resolve_model(model)
+        self.model = f"{provider}/{long_name}"
+        self._api = None
+        return self.model
+
+    def api(self) -> Any:
+        """The chat API of the current model (ConfigError if its provider has no key)."""
+        if self._api is None:
+            from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+            provider_name, provider_config, long_name = resolve_chat_model(self.config.config, self.model)
+            self._api = OpenAIChatCompletionApi(provider_name, provider_config, long_name,
+                                                self.config.http_settings(self.config.config),
+                                                on_wait=self.terminal.message)
+        return self._api
+
+    def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
+        """What /md asks for a title (the model's non-streamed answer); None in echo mode."""
+        if self.echo:
+            return None
+        try:
+            return self.api().complete
+        except ConfigError:
+            return None
+
+    # Sending
+    def send(self, text: str) -> None:
+        """Send a user message and show the reply; Ctrl-C or an error drops this turn."""
+        if self._recalled_user_index is not None:
+            self.session.truncate_at(self._recalled_user_index)
+        self._reset_walk()
+        self.session.add_user(text)
+        writer = None
+        try:
+            writer = make_reply_writer(self.terminal)
+            reply = self._reply(text, writer)
+        except KeyboardInterrupt:
+            if writer is not None:
+                writer.abort()
+            self.terminal.print("Keyboard interrupt.")
+            self.session.remove_last_user()
+        except IncompleteReplyError as exc:
+            self._keep_partial(writer, exc)
+        except (LlmcError, OSError) as exc:
+            self.terminal.print(f"ERROR: {exc}")
+            self.session.remove_last_user()
+        else:
+            self.session.add_assistant(reply)
+            self.terminal.print()
+
+    def _reply(self, text: str, writer: Any) -> str:
+        if self.echo:
+            writer.on_content(text)
+            writer.finish()
+            return writer.text
+        api = self.api()
+        if self.config.config.stream:
+            return stream_reply(api, self.session.messages, writer, self.terminal)
+        writer.on_content(api.complete(self.session.messages))
+        writer.finish()
+        return writer.text
+
+    def _keep_partial(self, writer: Any, exc: ApiError) -> None:
+        partial = (writer.text if writer is not None else "") or getattr(exc, "partial", "")
+        self.terminal.print(f"ERROR: {exc}")
+        if partial.strip():
+            self.session.add_assistant(partial, incomplete=True)
+        else:
+            self.session.remove_last_user()
+
+    # Showing the chat
+    def show_chat(self) -> None:
+        """Print every message of the chat (replies as Markdown on a colour terminal)."""
+        turns = self.session.turns()
+        if not turns:
+            self.terminal.print("The chat is empty.")
+            return
+        for role, content in turns:
+            self._show_message(role, content)
+
+    def _show_message(self, role: str, content: str) -> None:
+        if not self.terminal.color:
+            self.terminal.print(f"{'User' if role == 'user' else 'Assistant'}:\n{content}\n")
+            return
+        from rich.markdown import Markdown
+        from rich.text import Text
+        console = self.terminal.console()
+        if role == "user":
+            console.print(Text("User:", style="bold cyan"))
+            console.print(Text(content))
+        else:
+            console.print(Text("Assistant:", style="bold green"))
+            console.print(Markdown(content))
+        console.print()
+
+    def clear_screen(self) -> None:
+        """Clear the terminal (nothing when output is not a terminal)."""
+        if self.terminal.color:
+            self.terminal.write("\x1b[2J\x1b[3J\x1b[H")
+
+    # Asking
+    def ask(self, question: str, default: str = "", multiline: bool = False) -> Optional[str]:
+        """One answer from the user; None on Ctrl-C or Ctrl-D."""
+        asker: PromptSession = PromptSession(multiline=multiline, key_bindings=self._submit_bindings(),
+                                             **self._io_arguments())
+        try:
+            return asker.prompt(question, default=default)
+        except (KeyboardInterrupt, EOFError):
+            return None
+
+    def _io_arguments(self) -> dict:
+        return {k: v for k, v in self._io.items() if v is not None}
+
+    # Input history
+    def _make_prompt_session(self) -> PromptSession:
+        session: PromptSession = PromptSession(
+            history=self._make_history(), multiline=True, key_bindings=self._key_bindings(),
+            completer=self.commands, complete_while_typing=False, prompt_continuation=self._continuation,
+            **self._io_arguments())
+        session.default_buffer.on_text_changed += self._forget_recall_when_emptied
+        return session
+
+    def _forget_recall_when_emptied(self, buffer: Any) -> None:
+        # Clearing a recalled message and typing anew must not truncate the chat.
+        if not buffer.text:
+            self._recalled_user_index = None
+
+    @staticmethod
+    def _continuation(width: int, line_number: int, wrap_count: int) -> str:
+        return "...".rjust(max(0, width - 1)) + " "
+
+    def _make_history(self) -> History:
+        """The input history file, created 0600 (prompt_toolkit appends to it) and trimmed."""
+        self._trim_history()
+        try:
+            fd = os.open(self.history_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_MODE)
+            os.close(fd)
+            os.chmod(self.history_path, PRIVATE_MODE)
+        except OSError as exc:
+            self.terminal.message(f"Warning: {self.history_path}: {exc.strerror}; input history "
+                                  "is not saved this time")
+            return InMemoryHistory()
+        return FileHistory(str(self.history_path))
+
+    def _trim_history(self) -> None:
+        """Keep the last HISTORY_ENTRIES_KEPT entries of the history file (atomic rewrite)."""
+        try:
+            text = read_text_file(self.history_path, "chat history file")
+            starts = [m.start() for m in _HISTORY_ENTRY_START.finditer(text or "")]
+            if len(starts) > HISTORY_ENTRIES_KEPT:
+                atomic_write_text(self.history_path, "\n" + text[starts[-HISTORY_ENTRIES_KEPT]:],
+                                  mode=PRIVATE_MODE)
+        except ConfigError as exc:
+            self.terminal.message(f"Warning: {exc}")
+        except OSError as exc:
+            self.terminal.message(f"Warning: {self.history_path}: cannot trim: {exc.strerror}")
+
+    def clear_input_history(self) -> None:
+        """Empty the history file and the history Up/Down walks."""
+        atomic_write_text(self.history_path, "", mode=PRIVATE_MODE)
+        if self.prompt_session is not None:
+            history = FileHistory(str(self.history_path))
+            self.prompt_session.history = history
+            self.prompt_session.default_buffer.history = history
+            self.prompt_session.default_buffer.reset()
+
+    # Key bindings
+    def _submit_bindings(self) -> KeyBindings:
+        bindings = KeyBindings()
+
+        @bindings.add("c-o")
+        def _submit(event: Any) -> None:
+            event.current_buffer.validate_and_handle()
+        return bindings
+
+    def _key_bindings(self) -> KeyBindings:
+        bindings = self._submit_bindings()
+        bindings.add("s-up")(lambda event: self._walk(event, "user", -1))
+        bindings.add("s-down")(lambda event: self._walk(event, "user", 1))
+        bindings.add(CTRL_SHIFT_UP)(lambda event: self._walk(event, "assistant", -1))
+        bindings.add(CTRL_SHIFT_DOWN)(lambda event: self._walk(event, "assistant", 1))
+        bindings.add("escape", "N")(self._reset_key)
+        bindings.add("c-b")(lambda event: self._copy_key(event.current_buffer.text, "input"))
+        bindings.add("c-l")(lambda event: self._copy_key(self.session.last_reply(), "last reply"))
+        return bindings
+
+    def _walk(self, event: Any, role: str, step: int) -> None:
+        """Put the previous/next message of `role` into the input; past the newest, an empty line."""
+        indices = self.session.indices_of(role)
+        if not indices:
+            return
+        position = len(indices) if self._walk_role != role or self._walk_index is None else self._walk_index
+        position = min(max(position + step, 0), len(indices))
+        self._walk_role, self._walk_index = role, position
+        buffer = event.current_buffer
+        if position == len(indices):
+            self._recalled_user_index = None
+            buffer.text = ""
+        else:
+            self._recalled_user_index = indices[position] if role == "user" else None
+            buffer.text = self.session.messages[indices[position]]["content"]
+        buffer.cursor_position = len(buffer.text)
+
+    def _reset_walk(self) -> None:
+        self._walk_role = self._walk_index = self._recalled_user_index = None
+
+    def _reset_key(self, event: Any) -> None:
+        self.session.reset()
+        self._reset_walk()
+        event.current_buffer.reset()
+        run_in_terminal(lambda: self.terminal.print("Chat history reset."))
+
+    def _copy_key(self, text: Optional[str], what: str) -> None:
+        def copy() -> None:
+            if not text:
+                self.terminal.print(f"Nothing to copy: no {what}.")
+                return
+            used = self.clipboard.copy(text)
+            self.terminal.print(f"Copied the {what} to the clipboard ({used}).")
+        run_in_terminal(copy)

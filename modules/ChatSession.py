@@ -1,0 +1,219 @@
+"""The conversation of one chat: its messages, saving/loading them as JSON and Markdown export."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Tuple
+
+from modules.Errors import ConfigError
+from modules.SafeFiles import atomic_write_text, ensure_directory, read_text_file
+
+DEFAULT_SESSION_NAME = "session.json"
+MAX_SESSION_BYTES = 20 * 1024 * 1024
+INCOMPLETE_MARKER = "[reply incomplete]"
+ROLES = ("system", "user", "assistant")
+TITLE_PROMPT = (
+    "Suggest a short title and a file name for the conversation below. Answer with JSON only, "
+    'exactly like {"title": "A short title", "filename": "a-short-file-name"}.\n\n'
+)
+TITLE_EXCERPT_CHARS = 6000
+
+
+class ChatSession:
+    """Messages of a chat (system message first) and the file they were last saved to or loaded from."""
+
+    def __init__(self, system_prompt: str, data_directory: Path) -> None:
+        self.data_directory = Path(data_directory)
+        self.messages: List[dict] = [{"role": "system", "content": system_prompt}]
+        self.path: Optional[Path] = None
+
+    # The conversation
+    @property
+    def system_prompt(self) -> str:
+        """The system message's text."""
+        return self.messages[0]["content"]
+
+    def set_system_prompt(self, text: str) -> None:
+        """Replace the system message."""
+        self.messages[0] = {"role": "system", "content": text}
+
+    def reset(self) -> None:
+        """Forget every message but the system message."""
+        del self.messages[1:]
+
+    def has_user_messages(self) -> bool:
+        """True once the chat holds a user message."""
+        return any(m["role"] == "user" for m in self.messages)
+
+    def add_user(self, text: str) -> None:
+        """Append a user message."""
+        self.messages.append({"role": "user", "content": text})
+
+    def add_assistant(self, text: str, incomplete: bool = False) -> None:
+        """Append a reply; an incomplete one keeps what arrived and is marked as such."""
+        if incomplete:
+            text = f"{text.rstrip()}\n\n{INCOMPLETE_MARKER}"
+        self.messages.append({"role": "assistant", "content": text})
+
+    def remove_last_user(self) -> None:
+        """Drop the last user message and anything after it (an interrupted or failed turn)."""
+        for index in range(len(self.messages) - 1, 0, -1):
+            if self.messages[index]["role"] == "user":
+                del self.messages[index:]
+                return
+
+    def indices_of(self, role: str) -> List[int]:
+        """Positions in `messages` of the messages of one role."""
+        return [i for i, m in enumerate(self.messages) if m["role"] == role]
+
+    def truncate_at(self, index: int) -> None:
+        """Drop the message at `index` and everything after it (never the system message)."""
+        del self.messages[max(1, index):]
+
+    def last_reply(self) -> Optional[str]:
+        """The text of the last assistant message, None if there is none."""
+        replies = self.indices_of("assistant")
+        return self.messages[replies[-1]]["content"] if replies else None
+
+    def turns(self) -> List[Tuple[str, str]]:
+        """(role, content) of every message but the system message."""
+        return [(m["role"], m["content"]) for m in self.messages[1:]]
+
+    # Files
+    def resolve_path(self, name: Optional[str], suffix: str = ".json") -> Path:
+        """The file NAME means: in the data dir unless it is a path; `suffix` added if it has none."""
+        if not name:
+            return self.path or self.data_directory / DEFAULT_SESSION_NAME
+        path = Path(name).expanduser()
+        if not path.suffix:
+            path = path.with_name(path.name + suffix)
+        if os.sep not in name and not name.startswith("~"):
+            path = self.data_directory / path
+        return path
+
+    def would_overwrite(self, name: Optional[str]) -> bool:
+        """True when saving to NAME would replace an existing file other than this chat's own."""
+        path = self.resolve_path(name)
+        return path.exists() and not self._is_own_file(path)
+
+    def _is_own_file(self, path: Path) -> bool:
+        if self.path is None:
+            return False
+        try:
+            return path.resolve() == self.path.resolve()
+        except OSError:
+            return False
+
+    def save(self, name: Optional[str] = None) -> Path:
+        """Write the chat as indented JSON (atomic, mode 0600); ConfigError naming the file if it fails."""
+        path = self.resolve_path(name)
+        if path.parent == self.data_directory:
+            ensure_directory(self.data_directory)
+        text = json.dumps(self.messages, indent=4, ensure_ascii=False) + "\n"
+        try:
+            atomic_write_text(path, text, mode=0o600)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot save the chat: {exc.strerror or exc}") from None
+        self.path = path
+        return path
+
+    def load(self, name: Optional[str] = None) -> Path:
+        """Replace the chat with a saved one; ConfigError naming the file (chat kept) if it is not one."""
+        path = self.resolve_path(name)
+        self.messages = read_session_file(path)
+        self.path = path
+        return path
+
+    # Markdown export
+    def export_markdown(self, complete: Optional[Callable[[List[dict]], str]], model: str,
+                        name: Optional[str] = None, now: Optional[datetime] = None) -> Path:
+        """Write the chat as Markdown; title and file name come from `complete` (the model) if it can."""
+        now = now or datetime.now()
+        title, stem = suggest_title(complete, self.turns())
+        stem = stem or f"chat-{now:%Y%m%d-%H%M%S}"
+        path = self.resolve_path(name or stem, ".md")
+        if path.parent == self.data_directory:
+            ensure_directory(self.data_directory)
+        text = format_markdown(title or f"Chat of {now:%Y-%m-%d %H:%M}", model, now, self.turns())
+        try:
+            atomic_write_text(path, text, mode=0o600)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write the Markdown file: {exc.strerror or exc}") from None
+        return path
+
+
+def read_session_file(path: Path) -> List[dict]:
+    """The messages of a saved chat; ConfigError naming the file if it is missing, huge or not a chat."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such chat file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the chat file: {exc.strerror}") from None
+    if size > MAX_SESSION_BYTES:
+        raise ConfigError(f"{path}: too large for a chat file ({size:,} bytes, at most "
+                          f"{MAX_SESSION_BYTES:,})")
+    text = read_text_file(path, "chat file")
+    if text is None:
+        raise ConfigError(f"{path}: no such chat file")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a chat file: invalid JSON ({exc})") from None
+    return check_messages(data, path)
+
+
+def check_messages(data: Any, path: Path) -> List[dict]:
+    """The list of {"role", "content"} messages in `data`, system message first; ConfigError otherwise."""
+    if not isinstance(data, list) or not data:
+        raise ConfigError(f"{path}: not a chat file: expected a non-empty list of messages")
+    messages = []
+    for number, item in enumerate(data, 1):
+        if (not isinstance(item, dict) or item.get("role") not in ROLES
+                or not isinstance(item.get("content"), str)):
+            raise ConfigError(f"{path}: not a chat file: message {number} is not a "
+                              f'{{"role": system|user|assistant, "content": text}} object')
+        messages.append({"role": item["role"], "content": item["content"]})
+    if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
+        raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
+    return messages
+
+
+def suggest_title(complete: Optional[Callable[[List[dict]], str]],
+                  turns: List[Tuple[str, str]]) -> Tuple[str, str]:
+    """(title, file stem) proposed by the model; ("", "") if there is no model or its answer is unusable."""
+    if complete is None or not turns:
+        return "", ""
+    excerpt = "\n\n".join(f"{role.upper()}: {content}" for role, content in turns)[:TITLE_EXCERPT_CHARS]
+    try:
+        answer = complete([{"role": "user", "content": TITLE_PROMPT + excerpt}])
+    except Exception:  # any failure of the title request falls back to a timestamped name
+        return "", ""
+    match = re.search(r"\{.*\}", answer or "", re.DOTALL)
+    try:
+        data = json.loads(match.group(0)) if match else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        return "", ""
+    title = str(data.get("title") or "").strip().splitlines()[0:1]
+    return (title[0][:120] if title else ""), slugify(str(data.get("filename") or ""))
+
+
+def slugify(text: str) -> str:
+    """A safe file stem: lower-case letters, digits and dashes, at most 60 characters."""
+    stem = Path(text.strip()).stem if text.strip().lower().endswith(".md") else text
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+    return slug[:60].strip("-")
+
+
+def format_markdown(title: str, model: str, now: datetime, turns: List[Tuple[str, str]]) -> str:
+    """`# Title`, the model, the date, then `## User` / `## Assistant` sections."""
+    parts = [f"# {title}\n({model})\n\nDate: {now:%Y-%m-%d %H:%M:%S}\n\n"]
+    for role, content in turns:
+        heading = "User" if role == "user" else "Assistant"
+        parts.append(f"## {heading}\n\n{content.strip()}\n\n")
+    return "".join(parts)

@@ -1,0 +1,357 @@
+"""The chat's slash commands: one table drives dispatch, /help and tab completion."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from modules import __version__
+from modules.Clipboard import code_blocks
+from modules.Errors import LlmcError
+from modules.ProviderConfig import api_key_variable
+
+UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
+FORCE_REFRESH = "--force-refresh"
+YES = ("y", "yes")
+
+
+class Command(NamedTuple):
+    """One slash command: its name, aliases, argument synopsis, help line and handler method."""
+
+    name: str
+    aliases: Tuple[str, ...]
+    args: str
+    help: str
+    method: str
+
+
+COMMANDS: Tuple[Command, ...] = (
+    Command("help", ("h",), "", "list the commands", "_help"),
+    Command("clear", ("c",), "", "clear the screen", "_clear"),
+    Command("exit", ("e", "q"), "", "leave the chat (Ctrl-D on an empty line too)", "_exit"),
+    Command("reset", ("r",), "", "start over: forget the chat's messages (Shift-Alt-N too)", "_reset"),
+    Command("print", ("p",), "", "show the whole chat", "_print"),
+    Command("save", ("s",), "[FILE]", "save the chat as JSON (in the data dir unless FILE is a path)",
+            "_save"),
+    Command("load", ("l",), "[FILE]", "load a saved chat and show it", "_load"),
+    Command("clear_history", ("ch",), "", "clear the input history (Up/Down) file", "_clear_history"),
+    Command("sp", (), "[TEXT]", "edit the system prompt", "_system_prompt"),
+    Command("cb", (), "[N]", "copy a code block of the last reply to the clipboard", "_copy_block"),
+    Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown"),
+    Command("config", ("con",), "", "show the settings (API key masked)", "_config"),
+    Command("mod", (), "MODEL", "switch to MODEL (provider/long-id or short name)", "_model"),
+    Command("dm", (), "", "switch back to the default model", "_default_model"),
+    Command("list", (), "[PROVIDER]", "list the known valid models (no network)", "handle_models_command"),
+    Command("models", (), "[PROVIDER]", "same as /list", "handle_models_command"),
+    Command("discover-models", (), f"[PROVIDER] [{FORCE_REFRESH}]",
+            "ask providers for their models, test them and save the valid ones", "_discover"),
+)
+PROVIDER_ARGUMENT = {"list", "models", "discover-models"}
+FILE_ARGUMENT = {"save": ".json", "load": ".json", "md": ".md"}
+
+
+def find_command(word: str) -> Optional[Command]:
+    """The command named or aliased exactly `word` (without its slash), else None."""
+    for command in COMMANDS:
+        if word == command.name or word in command.aliases:
+            return command
+    return None
+
+
+class CommandHandler(Completer):
+    """Runs slash commands against the chat (a ChatInterface) and completes them on Tab."""
+
+    def __init__(self, chat_interface: Any) -> None:
+        self.chat_interface = chat_interface
+
+    @property
+    def terminal(self) -> Any:
+        return self.chat_interface.terminal
+
+    @property
+    def providers(self) -> Any:
+        return self.chat_interface.config.config.providers
+
+    # Dispatch
+    def handle(self, line: str) -> bool:
+        """Run one command line; False when the chat should end."""
+        word, _, rest = line.strip().partition(" ")
+        command = find_command(word[1:]) if word.startswith("/") else None
+        if command is None:
+            self.terminal.print(UNKNOWN_COMMAND)
+            return True
+        try:
+            return getattr(self, command.method)(rest.strip()) is not False
+        except (LlmcError, ValueError) as exc:  # ValueError: an invalid model string
+            self._error(str(exc))
+        except OSError as exc:
+            self._error(f"{getattr(exc, 'filename', None) or 'file'}: {exc.strerror or exc}")
+        except KeyboardInterrupt:
+            self.terminal.print("Keyboard interrupt.")
+        return True
+
+    def _error(self, text: str) -> None:
+        self.terminal.print(f"ERROR: {text}")
+
+    def _help(self, _: str) -> None:
+        rows = [(", ".join("/" + n for n in (c.name, *c.aliases)) + (" " + c.args if c.args else ""), c.help)
+                for c in COMMANDS]
+        width = max(len(synopsis) for synopsis, _ in rows)
+        lines = ["Commands:", *(f"  {synopsis.ljust(width)}  {text}" for synopsis, text in rows), "",
+                 "Keys: Enter = new line; Alt-Enter, Esc Enter or Ctrl-O = send; Ctrl-C clears the line; "
+                 "Ctrl-D exits.",
+                 "  Up/Down: input history; Shift-Up/Down: this chat's messages (sending an edited one "
+                 "restarts the chat there);",
+                 "  Ctrl-Shift-Up/Down: replies; Ctrl-B: copy the input; Ctrl-L: copy the last reply; "
+                 "Tab: complete."]
+        self.terminal.print("\n".join(lines))
+
+    def _clear(self, _: str) -> None:
+        self.chat_interface.clear_screen()
+
+    def _exit(self, _: str) -> bool:
+        return False
+
+    def _reset(self, _: str) -> None:
+        self.chat_interface.session.reset()
+        self.terminal.print("Chat history reset.")
+
+    def _print(self, _: str) -> None:
+        self.chat_interface.show_chat()
+
+    def _save(self, name: str) -> None:
+        session = self.chat_interface.session
+        if session.would_overwrite(name or None):
+            path = session.resolve_path(name or None)
+            answer = self.chat_interface.ask(f"{path} exists. Overwrite it? [y/N] ")
+            if (answer or "").strip().lower() not in YES:
+                self.terminal.print("Not saved.")
+                return
+        path = session.save(name or None)
+        self.terminal.print(f"Chat history saved to {path}.")
+
+    def _load(self, name: str) -> None:
+        path = self.chat_interface.session.load(name or None)
+        self.terminal.print(f"Chat history loaded from {path}.")
+        self.chat_interface.show_chat()
+
+    def _clear_history(self, _: str) -> None:
+        self.chat_interface.clear_input_history()
+        self.terminal.print("Chat file history cleared.")
+
+    def _system_prompt(self, text: str) -> None:
+        if not text:
+            answer = self.chat_interface.ask("System prompt (Alt-Enter saves, Ctrl-C cancels):\n",
+                                   default=self.chat_interface.session.system_prompt, multiline=True)
+            if answer is None or not answer.strip():
+                self.terminal.print("System prompt unchanged.")
+                return
+            text = answer.strip()
+        self.chat_interface.session.set_system_prompt(text)
+        self.terminal.print("System prompt updated.")
+
+    def _copy_block(self, choice: str) -> None:
+        reply = self.chat_interface.session.last_reply()
+        if reply is None:
+            self.terminal.print("No reply yet: nothing to copy.")
+            return
+        blocks = code_blocks(reply)
+        if not blocks:
+            self.terminal.print("The last reply has no code blocks.")
+            return
+        number = self._choose_block(blocks, choice)
+        if number is None:
+            return
+        used = self.chat_interface.clipboard.copy(blocks[number - 1][1])
+        self.terminal.print(f"Code block {number} copied to the clipboard ({used}).")
+
+    def _choose_block(self, blocks: List[Tuple[str, str]], choice: str) -> Optional[int]:
+        if not choice and len(blocks) == 1:
+            return 1
+        if not choice:
+            for number, (language, code) in enumerate(blocks, 1):
+                first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+                lines = len(code.splitlines())
+                self.terminal.print(f"  {number}. [{language or 'text'}, {lines} lines] {first[:60]}")
+            choice = (self.chat_interface.ask(f"Copy which code block? [1-{len(blocks)}] ") or "").strip()
+            if not choice:
+                self.terminal.print("Nothing copied.")
+                return None
+        if not choice.isdigit() or not 1 <= int(choice) <= len(blocks):
+            self.terminal.print(f"No code block {choice}: choose 1 to {len(blocks)}.")
+            return None
+        return int(choice)
+
+    def _markdown(self, name: str) -> None:
+        session = self.chat_interface.session
+        if not session.has_user_messages():
+            self.terminal.print("Nothing to export: the chat is empty.")
+            return
+        chat = self.chat_interface
+        path = session.export_markdown(chat.title_completer(), chat.model_label(), name or None)
+        self.terminal.print(f"Chat exported to {path}.")
+
+    def _config(self, _: str) -> None:
+        model = self.chat_interface.config.config
+        provider_name, long_name = self.providers.resolve_model(self.chat_interface.model)
+        provider = self.providers[provider_name]
+        short_name = self.providers.short_name_of(provider_name, long_name)
+        rows = [("Version", __version__),
+                ("Model", f"{provider_name}/{long_name} ({short_name})"),
+                ("Provider", f"{provider_name} ({provider.name})"),
+                ("Base URL", provider.base_api_url),
+                ("API key", mask_key(provider.api_key, provider_name)),
+                ("Sassy", "yes" if model.sassy else "no"),
+                ("Stream", "yes" if model.stream else "no"),
+                ("Data directory", str(self.chat_interface.config.data_directory)),
+                ("System prompt", self.chat_interface.session.system_prompt)]
+        self.terminal.print("\n".join(f"{label + ':':<16}{value}" for label, value in rows))
+
+    def _model(self, model: str) -> None:
+        if not model:
+            self.terminal.print(f"Current model: {self.chat_interface.model_label()}. Usage: /mod MODEL "
+                                "(Tab completes, /list shows the models)")
+            return
+        self.terminal.print(f"Model set to {self.chat_interface.set_model(model)}.")
+
+    def _default_model(self, _: str) -> None:
+        chat = self.chat_interface
+        self.terminal.print(f"Model set to {chat.set_model(chat.default_model)}.")
+
+    def handle_models_command(self, provider: str) -> None:
+        """/list and /models: the known valid models of every provider or one (never the network)."""
+        name = self._provider_name(provider) if provider else None
+        if provider and name is None:
+            return
+        lines = self.providers.valid_scoped_models(name)
+        self.terminal.print("\n".join(lines) if lines else "No known valid models.")
+
+    def _provider_name(self, provider: str) -> Optional[str]:
+        name = self.providers.resolve_provider_name(provider)
+        if name is None:
+            self._error(f"unknown provider '{provider}'. Known providers: "
+                        f"{', '.join(self.providers.get_all_provider_names())}")
+        return name
+
+    def _discover(self, arguments: str) -> None:
+        words = arguments.split()
+        force = FORCE_REFRESH in words
+        words = [w for w in words if w != FORCE_REFRESH]
+        if len(words) > 1 or any(w.startswith("-") for w in words):
+            self._error(f"usage: /discover-models [PROVIDER] [{FORCE_REFRESH}]")
+            return
+        provider = self._provider_name(words[0]) if words else None
+        if words and provider is None:
+            return
+        self._run_discovery(provider, force)
+
+    def _run_discovery(self, provider: Optional[str], force: bool) -> None:
+        from modules.ProgressDisplay import ProgressDisplay
+        from modules.ProviderManager import DiscoveryCancelled
+        from modules.SafeFiles import ensure_directory
+        ensure_directory(self.chat_interface.config.data_directory)
+        progress = ProgressDisplay(self.terminal.stderr, live=self.terminal.stderr_is_terminal)
+        cancel = threading.Event()
+        lock = threading.Lock()
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            # Pings still in flight after a Ctrl-C must not draw over the prompt.
+            with lock:
+                if not cancel.is_set():
+                    progress(name, done, total)
+
+        def report_below_progress(line: str) -> None:
+            with lock:
+                progress.close()
+            self.terminal.print(line)
+        report, self.providers.report = self.providers.report, report_below_progress
+        try:
+            self.providers.discover_and_validate_models(force_refresh=force, provider_filter=provider,
+                                                        on_progress=on_progress, cancel=cancel)
+        except (KeyboardInterrupt, DiscoveryCancelled):
+            with lock:
+                cancel.set()
+                progress.close()
+            self.terminal.print("Discovery cancelled; nothing was saved.")
+        finally:
+            self.providers.report = report
+            with lock:
+                progress.close()
+
+    # Completion
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
+        """Command names, then each command's argument: models, providers or file names."""
+        text = document.text_before_cursor
+        if not text.startswith("/") or "\n" in text:
+            return
+        if " " not in text:
+            yield from self._complete_command(text)
+            return
+        word, _, rest = text.partition(" ")
+        command = find_command(word[1:])
+        if command is None:
+            return
+        if command.name == "mod":
+            yield from _matching(rest.lstrip(), self.model_names())
+        elif command.name in PROVIDER_ARGUMENT:
+            current = rest.split(" ")[-1]
+            extra = [FORCE_REFRESH] if command.name == "discover-models" else []
+            yield from _matching(current, self.providers.get_all_provider_names() + extra)
+        elif command.name in FILE_ARGUMENT:
+            current = rest.lstrip()
+            yield from _matching(current, self.file_names(current, FILE_ARGUMENT[command.name]))
+
+    def _complete_command(self, text: str) -> Iterator[Completion]:
+        for command in COMMANDS:
+            if ("/" + command.name).startswith(text):
+                yield Completion("/" + command.name, start_position=-len(text),
+                                 display_meta=command.help)
+
+    def model_names(self) -> List[str]:
+        """Every short name and provider/long-id of the known valid models."""
+        names: Dict[str, None] = {}
+        for provider, (long_name, short_name) in self.providers.merged_models():
+            names.setdefault(short_name, None)
+            names.setdefault(f"{provider}/{long_name}", None)
+        return list(names)
+
+    def file_names(self, typed: str, suffix: str) -> List[str]:
+        """Saved files in the data dir, or entries of the directory `typed` points into."""
+        if os.sep in typed or typed.startswith("~"):
+            head = typed.rsplit(os.sep, 1)[0] + os.sep if os.sep in typed else ""
+            directory = Path(os.path.expanduser(head or "."))
+        else:
+            head, directory = "", Path(self.chat_interface.config.data_directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return []
+        names = []
+        for entry in entries:
+            if entry.is_dir() and head:
+                names.append(head + entry.name + os.sep)
+            elif entry.name.endswith(suffix) and not entry.name.startswith("."):
+                names.append(head + entry.name)
+        return names
+
+
+def _matching(word: str, candidates: Iterable[str]) -> Iterator[Completion]:
+    """Candidates starting with `word` (any case) first, then those containing it."""
+    lowered = word.lower()
+    candidates = list(candidates)
+    starts = [c for c in candidates if c.lower().startswith(lowered)]
+    contains = [c for c in candidates if lowered in c.lower() and c not in starts]
+    for candidate in starts + contains:
+        yield Completion(candidate, start_position=-len(word))
+
+
+def mask_key(key: str, provider_name: str) -> str:
+    """`********` and the key's last 4 characters; how to set it when there is none."""
+    key = (key or "").strip()
+    if not key or key.endswith("not-configured"):
+        return f"not set (set {api_key_variable(provider_name)})"
+    return "********" + key[-4:]

@@ -1,0 +1,550 @@
+"""Live markdown rendering of a streamed LLM reply, in time linear in the reply length.
+
+Finished blocks are rendered once (rich Markdown) into scrollback; only the open block is
+drawn in a small transient live region, repainted at a bounded rate and cut to the screen.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from pygments.lexer import Lexer
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.rule import Rule
+from rich.segment import Segment
+from rich.syntax import Syntax
+from rich.text import Text
+
+__all__ = ["Block", "BlockSplitter", "Fence", "MarkdownStreamRenderer", "starts_top_level_block"]
+
+_FENCE_OPEN = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
+_FENCE_CLOSE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+_ATX_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
+# After a blank line, these usually continue the list or quote above rather than start anew.
+_LIST_OR_QUOTE = re.compile(r">|[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)")
+_TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
+
+# Rendered before a block, this empty HTML comment sets rich's "blank line before the next
+# element" state exactly as the previous block would have in a single whole-reply render.
+_NEWLINE_PRIMER = "<!-- -->\n\n"
+_PRIMER_LINES = 2
+_CONTEXT_LINES = 40  # code lines re-lexed before a slice so multi-line tokens keep their colour
+_TAB_SIZE = 4
+
+_IDLE, _REASONING, _ANSWER = "idle", "reasoning", "answer"
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip(" \t")
+
+
+@dataclass
+class Fence:
+    """An open fenced code block: ``` or ~~~ of some length, and its info string."""
+
+    char: str
+    length: int
+    info: str
+
+    @classmethod
+    def opened_by(cls, line: str) -> Fence | None:
+        """The fence `line` opens (indent up to 3, as in CommonMark), or None."""
+        match = _FENCE_OPEN.fullmatch(line)
+        if match is None:
+            return None
+        marker, info = match.group(2), match.group(3)
+        if marker[0] == "`" and "`" in info:
+            return None
+        return cls(marker[0], len(marker), info.strip())
+
+    def closed_by(self, line: str) -> bool:
+        """True when `line` closes this fence: same character, at least as long, nothing after."""
+        match = _FENCE_CLOSE.fullmatch(line)
+        return bool(match) and match.group(1)[0] == self.char and len(match.group(1)) >= self.length
+
+    @property
+    def language(self) -> str:
+        """The lexer name rich would use: the first word of the info string."""
+        return self.info.partition(" ")[0] or "text"
+
+
+@dataclass
+class Block:
+    """Complete source lines of one block; `fence` is set when the block is a top-level code fence."""
+
+    lines: list[str] = field(default_factory=list)
+    fence: Fence | None = None
+    closed: bool = False  # the fence's closing line has arrived
+    printed: int = 0  # code lines already printed to scrollback (renderer bookkeeping)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def code_count(self) -> int:
+        """Number of complete code lines (fence blocks only)."""
+        return max(0, len(self.lines) - 1 - self.closed)
+
+    def code(self, start: int, end: int) -> list[str]:
+        """Code lines start..end (fence blocks only)."""
+        return self.lines[1 + start : 1 + min(end, self.code_count)]
+
+
+class _LineAssembler:
+    """Joins streamed text into complete lines without quadratic string concatenation."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def feed(self, text: str) -> list[str]:
+        """Add text; return the lines it completed."""
+        if "\n" not in text:
+            if text:
+                self._parts.append(text)
+            return []
+        pieces = text.split("\n")
+        self._parts.append(pieces[0])
+        lines = ["".join(self._parts), *pieces[1:-1]]
+        self._parts = [pieces[-1]] if pieces[-1] else []
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+    @property
+    def partial(self) -> str:
+        """The incomplete last line."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def flush(self) -> list[str]:
+        """End of text: the partial line, if any, as a complete line."""
+        partial, self._parts = self.partial, []
+        return [partial] if partial else []
+
+
+@functools.lru_cache(maxsize=1)
+def _block_parser() -> MarkdownIt:
+    parser = MarkdownIt().enable("strikethrough").enable("table")  # as rich's Markdown
+    parser.core.ruler.disable("inline")  # block structure is all we need
+    return parser
+
+
+def starts_top_level_block(lines: list[str], line: str) -> bool:
+    """True when markdown-it parses `line`, after `lines`, as the start of a new top-level block."""
+    index = len(lines)
+    tokens = _block_parser().parse("\n".join([*lines, line]))
+    return any(t.level == 0 and t.nesting >= 0 and t.map and t.map[0] == index for t in tokens)
+
+
+class BlockSplitter:
+    """Cuts streamed markdown into blocks at boundaries that later text cannot change.
+
+    Candidate cuts: an unindented line after a blank line outside any fence (list items and
+    quote lines there continue their list or quote), a fence opener, an ATX heading, or the
+    line after a heading or closing fence.  markdown-it confirms each candidate (the line must
+    begin a top-level block), so the cost is one parse per block.  A top-level code fence is
+    complete at its closing line.
+    """
+
+    def __init__(self) -> None:
+        self.open = Block()
+        self._done: list[Block] = []
+        self._lines = _LineAssembler()
+        self._fence: Fence | None = None  # the fence we are inside, at any depth
+        self._after_blank = False
+        self._after_block_end = False  # previous line was a heading or a closing fence
+
+    @property
+    def partial(self) -> str:
+        """The incomplete last line, which belongs to the open block."""
+        return self._lines.partial
+
+    def feed(self, text: str) -> None:
+        for line in self._lines.feed(text):
+            self._add_line(line)
+
+    def close(self) -> None:
+        """End of stream: the partial line and the open block are complete."""
+        for line in self._lines.flush():
+            self._add_line(line)
+        if self.open.lines:
+            self._complete()
+
+    def pop_done(self) -> list[Block]:
+        """Blocks completed since the last call, in order."""
+        done, self._done = self._done, []
+        return done
+
+    def _complete(self) -> None:
+        self._done.append(self.open)
+        self.open = Block()
+        self._after_blank = self._after_block_end = False
+
+    def _add_line(self, line: str) -> None:
+        if self._fence is not None:
+            self._add_fenced_line(line)
+            return
+        blank = _is_blank(line)
+        if blank and not self.open.lines:
+            return  # blank lines between blocks render as nothing
+        if not blank and self.open.lines and self._may_start_block(line):
+            if starts_top_level_block(self.open.lines, line):
+                self._complete()
+        fence = Fence.opened_by(line)
+        if fence is not None and not self.open.lines and not line.startswith(" "):
+            self.open.fence = fence
+        self.open.lines.append(line)
+        self._fence = fence
+        self._after_blank = blank
+        self._after_block_end = bool(_ATX_HEADING.match(line))
+
+    def _add_fenced_line(self, line: str) -> None:
+        assert self._fence is not None
+        self.open.lines.append(line)
+        if not self._fence.closed_by(line):
+            return
+        self._fence = None
+        if self.open.fence is not None:
+            self.open.closed = True
+            self._complete()
+        else:
+            self._after_blank, self._after_block_end = False, True
+
+    def _may_start_block(self, line: str) -> bool:
+        """Cheap pre-check, so that markdown-it only confirms likely cuts."""
+        if line[0] in " \t":
+            return False  # continues a list item, quote or indented code
+        if self._after_blank:
+            return not _LIST_OR_QUOTE.match(line)
+        return self._after_block_end or bool(Fence.opened_by(line) or _ATX_HEADING.match(line))
+
+
+class _CodeSlice(Syntax):
+    """Syntax for a run of lines from a code block, highlighted as if `context` preceded it."""
+
+    def __init__(self, code: str, lexer: Lexer, *, context: str = "", **kwargs: object) -> None:
+        super().__init__(code, lexer, **kwargs)  # type: ignore[arg-type]
+        self._context = context.expandtabs(self.tab_size)
+
+    def highlight(self, code: str, line_range: tuple[int | None, int | None] | None = None) -> Text:
+        if not self._context:
+            return super().highlight(code, line_range)
+        text = super().highlight(self._context + code, line_range)
+        tail = text.divide([len(self._context)])[-1]
+        tail.no_wrap = text.no_wrap
+        return tail
+
+
+class _Frame:
+    """Pre-rendered lines shown in the live region (cheap to redraw)."""
+
+    def __init__(self) -> None:
+        self.lines: list[list[Segment]] = []
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for index, line in enumerate(self.lines):
+            if index:
+                yield Segment.line()
+            yield from line
+
+
+class _Ticker(threading.Thread):
+    """Repaints when the stream stalls, so text that arrived since the last paint shows up."""
+
+    def __init__(self, renderer: MarkdownStreamRenderer, interval: float) -> None:
+        super().__init__(name="markdown-stream-refresh", daemon=True)
+        self._renderer, self._interval = renderer, interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._renderer._paint_if_stale()
+            except Exception:  # a broken terminal must not kill the app from a helper thread
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _heading(title: str) -> Rule:
+    return Rule(Text(title, style="dim bold"), style="dim", align="left")
+
+
+class MarkdownStreamRenderer:
+    """Renders reasoning and answer deltas of one reply to a rich console, markdown and all."""
+
+    background_refresh = True  # class-level switch; tests turn it off for determinism
+    code_theme = "monokai"
+
+    def __init__(self, console: Console, refresh_per_second: float = 12.0) -> None:
+        self._console = console
+        self._interval = 1.0 / refresh_per_second
+        self._clock = time.monotonic
+        self._lock = threading.RLock()
+        self._interactive = console.is_terminal and not console.is_dumb_terminal
+        self._splitter = BlockSplitter()
+        self._thought = _LineAssembler()
+        self._answer: list[str] = []
+        self._reasoning: list[str] = []
+        self._phase = _IDLE
+        self._queue: list[RenderableType] = []  # scrollback output waiting for the next paint
+        self._newline_due = False  # rich would put a blank line before the next block
+        self._lexers: dict[str, Lexer] = {}
+        self._frame = _Frame()
+        self._live: Live | None = None
+        self._ticker: _Ticker | None = None
+        self._last_paint = float("-inf")
+        self._dirty = False
+        self._closed = False
+
+    @property
+    def text(self) -> str:
+        """The full answer text received so far."""
+        return "".join(self._answer)
+
+    @property
+    def reasoning(self) -> str:
+        """The full reasoning text received so far."""
+        return "".join(self._reasoning)
+
+    def on_reasoning(self, text: str) -> None:
+        """Take a reasoning delta; it is shown dim, line by line, before the answer."""
+        with self._lock:
+            if not text or self._closed:
+                return
+            self._reasoning.append(text)
+            if self._phase == _ANSWER:
+                return  # reasoning after the answer began is kept but not shown
+            if self._phase == _IDLE:
+                self._phase = _REASONING
+                self._queue.append(_heading("Reasoning"))
+            self._queue.extend(self._reasoning_lines(self._thought.feed(text)))
+            self._changed()
+
+    def on_content(self, text: str) -> None:
+        """Take an answer delta."""
+        with self._lock:
+            if not text or self._closed:
+                return
+            if self._phase != _ANSWER and text.strip():  # whitespace may precede the end of reasoning
+                self._start_answer()
+            self._answer.append(text)
+            self._splitter.feed(text)
+            self._changed()
+
+    def finish(self) -> None:
+        """The stream ended normally: print everything still pending and stop the live region."""
+        self._close(note=None)
+
+    def abort(self, note: str | None = None) -> None:
+        """The stream was interrupted: print what we have as-is, then `note` dim on its own line."""
+        self._close(note=note)
+
+    # -- state changes -------------------------------------------------------------------
+
+    def _start_answer(self) -> None:
+        if self._phase == _REASONING:
+            self._queue.extend(self._reasoning_lines(self._thought.flush()))
+            self._queue.append(_heading("Answer"))
+        self._phase = _ANSWER
+
+    def _changed(self) -> None:
+        self._dirty = True
+        if self._clock() - self._last_paint >= self._interval:
+            self._paint()
+        elif self._ticker is None and self._interactive and self.background_refresh:
+            self._ticker = _Ticker(self, self._interval)
+            self._ticker.start()
+
+    def _close(self, note: str | None) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._flush(note)
+            finally:
+                if self._live is not None:
+                    self._live.stop()
+                    self._live = None
+
+    def _flush(self, note: str | None) -> None:
+        if self._phase == _REASONING:
+            self._queue.extend(self._reasoning_lines(self._thought.flush()))
+        self._splitter.close()
+        out = self._take_output()
+        if note:
+            out.append(Text(note, style="dim"))
+        self._frame.lines = []
+        self._write(out)
+
+    # -- painting ------------------------------------------------------------------------
+
+    def _paint_if_stale(self) -> None:
+        with self._lock:
+            if self._dirty and not self._closed and self._clock() - self._last_paint >= self._interval:
+                self._paint()
+
+    def _paint(self) -> None:
+        out = self._take_output()
+        rows = self._rows()
+        if self._phase == _ANSWER and self._splitter.open.fence is not None:
+            out.extend(self._code_output(self._splitter.open, final=False, keep=rows - 2))
+        if self._interactive:
+            self._frame.lines = self._live_lines(rows)
+        self._write(out)
+        self._last_paint = self._clock()
+        self._dirty = False
+
+    def _take_output(self) -> list[RenderableType]:
+        """Queued scrollback output plus every block completed since the last paint."""
+        out, self._queue = self._queue, []
+        for block in self._splitter.pop_done():
+            out.extend(self._finished_block(block))
+        return out
+
+    def _write(self, out: list[RenderableType]) -> None:
+        """Print `out` above the live region and redraw the region, in a single write."""
+        if not self._interactive or (self._live is None and not self._frame.lines):
+            if out:
+                self._console.print(Group(*out))
+            return
+        if self._live is None:
+            self._live = Live(self._frame, console=self._console, transient=True, auto_refresh=False)
+            self._live.start()
+        if out:
+            self._console.print(Group(*out))  # Live's hook erases the old frame, draws the new
+        else:
+            self._live.refresh()
+
+    def _rows(self) -> int:
+        """Height of the live region: the screen minus a margin, so it never overflows."""
+        return max(3, self._console.height - 2)
+
+    def _live_lines(self, rows: int) -> list[list[Segment]]:
+        """The preview of the open text, cut to its last rows so it always fits the screen."""
+        preview = self._preview(rows)
+        if preview is None:
+            return []
+        options = self._console.options.update(height=None)
+        return self._console.render_lines(preview, options, pad=False)[-rows:]
+
+    def _preview(self, rows: int) -> RenderableType | None:
+        chars = 2 * rows * self._console.width
+        if self._phase == _REASONING:
+            tail = self._thought.partial[-chars:]
+            return Text(tail, style="dim") if tail else None
+        if self._phase != _ANSWER:
+            return None
+        block, partial = self._splitter.open, self._splitter.partial
+        if block.fence is not None:
+            return self._code_preview(block, partial, rows)
+        source = _tail_source(block.lines, partial, 2 * rows, chars)
+        return self._markdown(source) if source.strip() else None
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _reasoning_lines(self, lines: list[str]) -> list[RenderableType]:
+        return [Text("\n".join(lines), style="dim")] if lines else []
+
+    def _markdown(self, source: str) -> Markdown:
+        if self._newline_due:
+            source = _NEWLINE_PRIMER + source
+        return Markdown(source, code_theme=self.code_theme)
+
+    def _finished_block(self, block: Block) -> list[RenderableType]:
+        if block.fence is not None:
+            return self._code_output(block, final=True)
+        markdown = self._markdown(block.text)
+        offset = _PRIMER_LINES if self._newline_due else 0
+        tops = [t for t in markdown.parsed if t.level == 0 and t.map and t.map[0] >= offset]
+        if tops:  # rich puts no blank line after a horizontal rule
+            self._newline_due = tops[-1].type != "hr"
+        return [markdown]
+
+    def _code_output(self, block: Block, final: bool, keep: int = 0) -> list[RenderableType]:
+        """Code lines of a fence block that can go to scrollback now (all of them if final).
+
+        While the fence is open, its last `keep` lines stay in the live region: they fit there,
+        and the lookahead lets the lexer settle tokens that span lines (comments, strings).
+        """
+        start = block.printed
+        end = block.code_count if final else _printable_end(block, start, keep)
+        if end <= start and not (final and start == 0):
+            return []
+        out: list[RenderableType] = [Text()] if start == 0 and self._newline_due else []
+        out.append(self._code_slice(block, block.code(start, end), start, final=final))
+        block.printed = end
+        if final:
+            self._newline_due = True
+        return out
+
+    def _code_preview(self, block: Block, partial: str, rows: int) -> RenderableType:
+        start = max(block.printed, block.code_count + bool(partial) - rows)
+        lines = block.code(start, block.code_count) + ([partial] if partial else [])
+        code = self._code_slice(block, lines, start, final=False)
+        return Group(Text(), code) if start == 0 and self._newline_due else code
+
+    def _code_slice(self, block: Block, lines: list[str], start: int, final: bool) -> _CodeSlice:
+        """Lines of a code block rendered exactly as rich's Markdown renders the whole block."""
+        assert block.fence is not None
+        code = "\n".join(lines)
+        if final:
+            code = code.rstrip()  # as rich's CodeBlock; earlier slices never end the code
+        context = "".join(f"{line}\n" for line in block.code(max(0, start - _CONTEXT_LINES), start))
+        width = self._console.width - 2
+        wrap = any(cell_len(line.expandtabs(_TAB_SIZE)) > width for line in lines)
+        return _CodeSlice(
+            code,
+            self._lexer(block.fence.language),
+            context=context,
+            theme=self.code_theme,
+            word_wrap=wrap,  # same output as rich's word_wrap=True when nothing wraps, but faster
+            padding=(int(start == 0), 1, int(final), 1),
+            tab_size=_TAB_SIZE,
+        )
+
+    def _lexer(self, name: str) -> Lexer:
+        if name not in self._lexers:
+            probe = Syntax("", name, tab_size=_TAB_SIZE)
+            self._lexers[name] = probe.lexer or probe.default_lexer
+        return self._lexers[name]
+
+
+def _printable_end(block: Block, start: int, keep: int) -> int:
+    """End of the code lines that may be printed while the fence is open, keeping `keep` back.
+
+    The last non-blank line is always held back: rich strips trailing whitespace from the
+    whole block, so only lines followed by more code are final.
+    """
+    end = block.code_count
+    while end > start and _is_blank(block.lines[end]):
+        end -= 1
+    return max(start, min(end - 1, block.code_count - keep))
+
+
+def _tail_source(lines: list[str], partial: str, max_lines: int, max_chars: int) -> str:
+    """The end of an open block's source, bounded, for the live preview."""
+    tail = lines[-max_lines:] + ([partial] if partial else [])
+    if len(lines) > max_lines and _is_table_head(lines):
+        tail = lines[:2] + tail  # keep the header so the tail still renders as a table
+    source = "\n".join(tail)
+    if len(source) > max_chars:
+        source = source[-max_chars:]
+        source = source[source.find(" ") + 1 :]  # start on a word boundary
+    return source
+
+
+def _is_table_head(lines: list[str]) -> bool:
+    return len(lines) > 1 and "|" in lines[0] and bool(_TABLE_DELIMITER.fullmatch(lines[1]))

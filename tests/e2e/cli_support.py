@@ -1,0 +1,139 @@
+"""Helpers for end-to-end tests: run `main.py` as a subprocess, fake servers as processes, file snapshots."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "main.py"
+SERVER_SCRIPT = ROOT / "tests" / "fake_openai_server.py"
+YAML_NAME = "openaicompat-providers.yaml"
+ANSI = re.compile(r"\x1b[\[\]()#;?]*[0-9;]*[A-Za-z]")
+
+
+def clean_env(home: Path, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The environment of a test run: own HOME, no real keys or llmc settings, no colour hints."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_API_KEY") and not k.startswith("LLMC_") and k not in ("NO_COLOR", "TERM")}
+    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+                "NO_PROXY": "*", "no_proxy": "*"})
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def run_llmc(args: Sequence[str], home: Path, stdin: Optional[str] = None,
+             env: Optional[Mapping[str, str]] = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python main.py ARGS` with its own HOME; stdin is /dev/null unless text is given."""
+    return subprocess.run([sys.executable, str(MAIN), *args], cwd=str(home), env=clean_env(home, env),
+                          input=stdin, stdin=subprocess.DEVNULL if stdin is None else None,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_config(data_dir: Path, providers: Mapping[str, Mapping[str, Any]], extra: str = "") -> Path:
+    """Write `<data dir>/config.toml` with top-level `extra` and one [providers.NAME] table each."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lines = [extra] if extra else []
+    for name, fields in providers.items():
+        lines.append(f"[providers.{name}]")
+        for key, value in fields.items():
+            if isinstance(value, dict):
+                inner = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{key} = {json.dumps(value)}")
+    path = data_dir / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fake_provider(base_url: str, key: str = "test-key", **fields: Any) -> Dict[str, Any]:
+    """A [providers.NAME] table for a fake server."""
+    return {"name": "Fake", "base_api_url": base_url, "api_key": key, **fields}
+
+
+def snapshot(directory: Path) -> Dict[str, tuple]:
+    """(bytes, mtime_ns, mode) of every file under `directory`, by relative path."""
+    result = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            info = path.stat()
+            result[str(path.relative_to(directory))] = (path.read_bytes(), info.st_mtime_ns, info.st_mode)
+    return result
+
+
+class ServerProcess:
+    """tests/fake_openai_server.py as a separate process, driven through its admin endpoints."""
+
+    def __init__(self, options: Optional[Dict[str, Any]] = None, faults: Optional[List[dict]] = None,
+                 workdir: Optional[Path] = None, max_seconds: float = 120) -> None:
+        self.options = dict(options or {})
+        if faults:
+            self.options["faults"] = faults
+        self.workdir = workdir
+        self.max_seconds = max_seconds
+        self.process: Optional[subprocess.Popen] = None
+        self.base_url = ""
+
+    def start(self) -> "ServerProcess":
+        args = [sys.executable, str(SERVER_SCRIPT), "--max-seconds", str(self.max_seconds)]
+        if self.options:
+            config = (self.workdir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"fake-{id(self)}.json"
+            config.write_text(json.dumps(self.options))
+            args += ["--config", str(config)]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise RuntimeError(f"fake server did not start: {line!r}")
+        self.base_url = line
+        return self
+
+    @property
+    def admin_url(self) -> str:
+        return self.base_url[: -len("/v1")] + "/_admin"
+
+    def set(self, **options: Any) -> None:
+        requests.post(f"{self.admin_url}/set", json=options, timeout=5).raise_for_status()
+
+    def add_fault(self, path: str, fault: dict, times: int = 1) -> None:
+        requests.post(f"{self.admin_url}/fault", json={"path": path, "fault": fault, "times": times},
+                      timeout=5).raise_for_status()
+
+    def clear_requests(self) -> None:
+        requests.post(f"{self.admin_url}/clear", timeout=5).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.post(f"{self.admin_url}/clear_faults", timeout=5).raise_for_status()
+
+    def requests_log(self) -> List[dict]:
+        return requests.get(f"{self.admin_url}/requests", timeout=5).json()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream:
+                    stream.close()
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

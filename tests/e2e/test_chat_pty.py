@@ -1,0 +1,147 @@
+"""The interactive chat in a real pseudo-terminal (pexpect) against the fake server."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pexpect
+import pytest
+
+from tests.fake_openai_server import FakeOpenAIServer
+
+REPO = Path(__file__).resolve().parents[2]
+SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
+TIMEOUT = 15
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=["fake-chat-1", "fake-chat-2", "fake-chat-3"],
+                          reply="Hello from the fake server.") as srv:
+        yield srv
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, server: FakeOpenAIServer) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text(
+        f'model = "fake/fc1"\n[providers.fake]\nname = "Fake"\nbase_api_url = "{server.base_url}"\n'
+        'api_key = "test-key"\nvalid_models = { "fake-chat-1" = "fc1", "fake-chat-2" = "fc2" }\n')
+    return data
+
+
+def spawn(data_dir: Path, *args: str) -> pexpect.spawn:
+    home = data_dir.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
+           "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
+           "PROMPT_TOOLKIT_NO_CPR": "1"}  # pexpect does not answer cursor-position requests
+    child = pexpect.spawn(sys.executable, ["main.py", "-d", str(data_dir), *args], cwd=str(REPO), env=env,
+                          dimensions=(40, 120), encoding="utf-8", timeout=TIMEOUT)
+    child.logfile_read = io.StringIO()
+    return child
+
+
+def send(child: pexpect.spawn, text: str) -> None:
+    # Callers wait for the prompt first: keys typed before it is up would meet the tty's cooked mode.
+    child.send(text + SUBMIT)
+
+
+def finish(child: pexpect.spawn) -> str:
+    """Leave with /exit; return the whole session's output after checking the exit status."""
+    send(child, "/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    output = child.logfile_read.getvalue()
+    assert child.exitstatus == 0, output[-2000:]
+    assert "Traceback" not in output
+    return output
+
+
+def test_chat_switch_model_discover_save_and_load_in_a_new_run(server: FakeOpenAIServer,
+                                                                data_dir: Path) -> None:
+    child = spawn(data_dir)
+    child.expect_exact("fc1 >")
+    send(child, "hello")
+    child.expect_exact("Hello from the fake server.")
+    child.expect_exact("fc1 *>")
+    send(child, "/mod fc2")
+    child.expect_exact("Model set to fake/fake-chat-2.")
+    child.expect_exact("fc2 *>")
+    send(child, "/discover-models fake")
+    child.expect_exact("fake: 4 models found, 3 valid, 1 invalid")
+    child.expect_exact("Provider configurations persisted to")
+    child.expect_exact("fc2 *>")
+    child.send("/mod fake-chat-")
+    child.send("\t")  # completion offers the newly discovered model
+    child.expect_exact("fake-chat-3")
+    child.send("\x15")  # Ctrl-U: clear the line
+    send(child, "/mod fake-chat-3")
+    child.expect_exact("Model set to fake/fake-chat-3.")
+    child.expect_exact("fake-chat-3 *>")
+    send(child, "again")
+    child.expect_exact("Hello from the fake server.")
+    child.expect_exact("fake-chat-3 *>")
+    send(child, "/save first")
+    child.expect_exact(f"Chat history saved to {data_dir / 'first.json'}.")
+    child.expect_exact("fake-chat-3 *>")
+    finish(child)
+    assert "fake-chat-3" in (data_dir / "openaicompat-providers.yaml").read_text()
+    models = [r["json"]["model"] for r in server.requests if r["path"].endswith("/chat/completions")
+              and r["json"].get("stream")]
+    assert models == ["fake-chat-1", "fake-chat-3"]
+    assert (data_dir / "chat_history.txt").stat().st_mode & 0o777 == 0o600
+
+    second = spawn(data_dir)  # a new run loads what the first one saved
+    second.expect_exact("fc1 >")
+    send(second, "/load first")
+    second.expect_exact(f"Chat history loaded from {data_dir / 'first.json'}.")
+    second.expect_exact("again")
+    second.expect_exact("fc1 *>")
+    finish(second)
+
+
+def test_load_in_a_new_run_and_ctrl_c_during_a_reply(server: FakeOpenAIServer, data_dir: Path) -> None:
+    (data_dir / "saved.json").write_text(
+        '[{"role": "system", "content": "s"}, {"role": "user", "content": "old question"},'
+        ' {"role": "assistant", "content": "old answer"}]')
+    child = spawn(data_dir)
+    child.expect_exact("fc1 >")
+    send(child, "/load saved")
+    child.expect_exact(f"Chat history loaded from {data_dir / 'saved.json'}.")
+    child.expect_exact("old answer")
+    child.expect_exact("fc1 *>")
+    server.set(reply="\n\n".join(f"Paragraph {i} of a long reply." for i in range(300)),
+               stream_delay=0.02, chunk_size=8)
+    send(child, "tell me a long story")
+    child.expect_exact("Paragraph 2 ")
+    child.sendintr()
+    child.expect_exact("Keyboard interrupt.")
+    child.expect_exact("fc1 *>")
+    send(child, "/save after")
+    child.expect_exact("Chat history saved to")
+    child.expect_exact("fc1 *>")
+    output = finish(child)
+    assert "Paragraph 299" not in output
+    saved = json.loads((data_dir / "after.json").read_text())
+    assert [m["content"] for m in saved[1:]] == ["old question", "old answer"]  # the turn was removed
+
+
+def test_start_with_a_file_clear_screen_and_ctrl_d(server: FakeOpenAIServer, data_dir: Path) -> None:
+    child = spawn(data_dir, "-c", "-f", "missing")
+    child.expect_exact("Welcome to LLM Chat")
+    child.expect_exact("not found; starting an empty chat.")
+    child.expect_exact("fc1 >")
+    send(child, "/models")
+    child.expect_exact("fake/fake-chat-2 (fc2)")
+    child.expect_exact("fc1 >")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.logfile_read.getvalue()

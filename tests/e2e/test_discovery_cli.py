@@ -1,0 +1,166 @@
+"""`llmc --discover-models` end to end: a real process against the fake server on 127.0.0.1."""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pexpect
+import pytest
+import yaml
+
+from tests.fake_openai_server import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = ["chat-a", "chat-b", "org/chat-c"]
+NON_CHAT = ["embed-1"]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(chat_models=CHAT, non_chat_models=NON_CHAT) as srv:
+        yield srv
+
+
+@pytest.fixture
+def env(tmp_path) -> dict:
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LLMC_")}
+    environ.update(HOME=str(home), NO_COLOR="1", PYTHONPATH=str(ROOT))
+    return environ
+
+
+def write_config(data: Path, srv_url: str, name: str = "fake", key: str = "test-key") -> None:
+    data.mkdir(exist_ok=True)
+    with open(data / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write(f'[providers.{name}]\nname = "Fake"\nbase_api_url = "{srv_url}"\napi_key = "{key}"\n')
+
+
+def llmc(args: List[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=60, cwd=str(ROOT))
+
+
+def test_discover_then_list_offline(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fake: 4 models found, 3 valid, 1 invalid, 0 undecided (")
+    assert lines[1] == f"Provider configurations persisted to {data / 'openaicompat-providers.yaml'}"
+    assert "fake: pinging 4 models" in result.stderr and "fake: pinged 4/4" in result.stderr
+    assert "\x1b" not in result.stderr  # not a terminal: plain lines, no control codes
+    saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
+    assert saved["valid_models"] == {m: m for m in CHAT} and saved["invalid_models"] == NON_CHAT
+    assert "api_key" not in saved
+    assert oct((data / "openaicompat-providers.yaml").stat().st_mode & 0o777) == "0o600"
+
+    server.stop()  # listing must not need the network
+    listed = llmc(["-d", str(data), "--list-models", "--provider", "fake"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [f"fake/{m} ({m})" for m in CHAT]
+
+
+def test_second_run_does_not_ping_remembered_invalid_models(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    assert llmc(["-d", str(data), "--discover-models", "fake"], env).returncode == 0
+    server.clear_requests()
+    assert llmc(["-d", str(data), "--discover-models", "fake"], env).returncode == 0
+    pinged = [r["json"]["model"] for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert sorted(pinged) == sorted(CHAT)
+    server.clear_requests()
+    assert llmc(["-d", str(data), "--discover-models", "fake", "--force-refresh"], env).returncode == 0
+    pinged = [r["json"]["model"] for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert sorted(pinged) == sorted(CHAT + NON_CHAT)
+
+
+def test_concurrency_flag_limits_requests_in_flight(tmp_path, env):
+    with FakeOpenAIServer(chat_models=[f"m{i}" for i in range(12)], non_chat_models=[], latency=0.05) as srv:
+        data = tmp_path / "data"
+        write_config(data, srv.base_url)
+        result = llmc(["-d", str(data), "--discover-models", "fake", "--concurrency", "3"], env)
+        assert result.returncode == 0, result.stderr
+        assert srv.connections_opened <= 3
+
+
+def test_concurrency_from_config_toml(tmp_path, env):
+    with FakeOpenAIServer(chat_models=[f"m{i}" for i in range(12)], non_chat_models=[], latency=0.05) as srv:
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "config.toml").write_text("concurrency = 2\n")
+        write_config(data, srv.base_url)
+        assert llmc(["-d", str(data), "--discover-models", "fake"], env).returncode == 0
+        assert srv.connections_opened <= 2
+
+
+@pytest.mark.parametrize("value", ["0", "257", "many"])
+def test_bad_concurrency_is_one_line_and_exit_2(tmp_path, env, value):
+    result = llmc(["-d", str(tmp_path), "--discover-models", "--concurrency", value], env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("llmc: error: argument --concurrency: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_provider_lists_known_ones_and_fails(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "--discover-models", "nope"], env)
+    assert result.returncode == 1
+    assert "Provider 'nope' not found. Known providers: openai, deepseek, hyperbolic, fake" in result.stdout
+
+
+def test_providers_without_keys_are_skipped(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "--discover-models"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Skipping openai: no API key configured (set OPENAI_API_KEY)" in result.stdout
+    assert "Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)" in result.stdout
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+@pytest.mark.parametrize("failure", ["dead", "wrong_key"])
+def test_a_failing_provider_leaves_every_file_as_it_was(tmp_path, server, env, failure):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    write_config(data, _dead_url() if failure == "dead" else server.base_url, name="broken",
+                 key="test-key" if failure == "dead" else "wrong")
+    yaml_path = data / "openaicompat-providers.yaml"
+    yaml_path.write_text("# kept\nproviders:\n  fake:\n    valid_models: {old: o}\n")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    result = llmc(["-d", str(data), "--discover-models"], env)
+    assert result.returncode == 1
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    cause = "connection refused" if failure == "dead" else "HTTP 401"
+    assert any(line.startswith("broken: failed: ") and cause in line for line in result.stdout.splitlines())
+    assert "Discovery failed for broken; nothing was saved." in result.stdout
+    assert "wrong" not in result.stdout + result.stderr.replace("wrong_key", "")
+
+
+def test_live_progress_bar_on_a_terminal(tmp_path, env):
+    with FakeOpenAIServer(chat_models=[f"m{i}" for i in range(8)], non_chat_models=[], latency=0.02) as srv:
+        data = tmp_path / "data"
+        write_config(data, srv.base_url)
+        child = pexpect.spawn(sys.executable, [str(ROOT / "main.py"), "-d", str(data), "--discover-models", "fake"],
+                              env=env, cwd=str(ROOT), encoding="utf-8", timeout=30, dimensions=(24, 100))
+        child.logfile_read = transcript = io.StringIO()
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        output = transcript.getvalue()
+        assert "\r\x1b[2Kfake [####################] 8/8" in output
+        # The bar is cleared before the summary, so the summary starts on a clean line.
+        assert "8/8\r\x1b[2Kfake: 8 models found, 8 valid, 0 invalid, 0 undecided (" in output
+        assert "pinging" not in output  # no plain progress lines on a terminal

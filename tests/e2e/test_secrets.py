@@ -1,0 +1,137 @@
+"""A full CLI session with known keys never shows or writes them: every output and file is scanned."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List
+
+from tests.e2e.cli_support import YAML_NAME, ServerProcess, run_llmc, write_config
+
+ENV_KEY = "sk-llmc-env-SECRET-0123456789abcdef"
+TOML_KEY = "sk-llmc-toml-SECRET-fedcba9876543210"
+YAML_KEY = "yaml-SECRET-key-5555666677778888"
+
+
+def secret_parts(key: str) -> List[str]:
+    """The key and its long tails: a key cut or prefixed differently still counts as leaked."""
+    return [key, key[3:], key[-16:]]
+
+
+def test_keys_never_appear_in_output_or_files(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    data = tmp_path / "data"
+    with ServerProcess({"api_key": ENV_KEY, "chat_models": ["chat"], "non_chat_models": ["embed"],
+                        "reply": "fine"}, workdir=tmp_path) as good, \
+            ServerProcess({"api_key": "another-key-entirely", "chat_models": ["other"]},
+                          workdir=tmp_path) as wrong:
+        write_config(data, {
+            "fake": {"name": "Fake", "base_api_url": good.base_url, "valid_models": {"chat": "c"}},
+            "tomlprov": {"name": "T", "base_api_url": wrong.base_url, "api_key": TOML_KEY,
+                         "valid_models": {"other": "o"}},
+        }, "max_retries = 0")
+        (data / YAML_NAME).write_text(f"providers:\n  yamlprov:\n    base_api_url: {wrong.base_url}\n"
+                                      f"    api_key: {YAML_KEY}\n    valid_models: {{other: yo}}\n")
+        (data / YAML_NAME).chmod(0o644)
+        env = {"FAKE_API_KEY": ENV_KEY}
+        echo_body = json.dumps({"error": {"message": f"Incorrect API key provided: {ENV_KEY}"}})
+        runs: Dict[str, object] = {}
+
+        def llmc(label: str, *args: str, stdin: str | None = None) -> None:
+            runs[label] = run_llmc(["-d", str(data), *args], home, stdin=stdin, env=env)
+
+        llmc("discover", "--discover-models", "fake")
+        llmc("discover all", "--discover-models")
+        llmc("list", "--list-models")
+        llmc("prompt", "-m", "fake/chat", "-p", "hello")
+        llmc("stdin", "-m", "c", "-p", "-", stdin="from stdin")
+        good.add_fault("/chat/completions", {"status": 401, "body": echo_body, "content_type": "application/json"})
+        llmc("401 echoing the key", "-m", "c", "-p", "hello")
+        good.add_fault("/chat/completions", {"kind": "html_error", "status": 502,
+                                             "body": f"<html><title>bad {ENV_KEY}</title></html>"})
+        llmc("html echoing the key", "-m", "c", "-p", "hello")
+        good.add_fault("/chat/completions", {"status": 200, "body": f"oops {ENV_KEY}",
+                                             "content_type": "text/plain"})
+        llmc("non-stream body echoing the key", "-m", "c", "-p", "hello")
+        good.add_fault("/models", {"status": 401, "body": echo_body, "content_type": "application/json"})
+        llmc("discovery 401", "--discover-models", "fake")
+        llmc("wrong key from config.toml", "-m", "tomlprov/o", "-p", "hello")
+        llmc("wrong key from the YAML", "-m", "yamlprov/yo", "-p", "hello")
+        llmc("discovery with wrong keys", "--discover-models", "tomlprov")
+        llmc("unknown model", "-m", "nosuch", "-p", "hello")
+        llmc("create config", "--create-config")
+
+    assert runs["prompt"].returncode == 0 and runs["prompt"].stdout == "fine\n"
+    assert runs["discover"].returncode == 0
+    for label in ("401 echoing the key", "wrong key from config.toml", "wrong key from the YAML"):
+        assert runs[label].returncode == 1 and "HTTP 401" in runs[label].stderr, label
+    assert "run: chmod 600" in runs["list"].stderr  # the YAML holds a key and others may read it
+
+    outputs = {label: run.stdout + run.stderr for label, run in runs.items()}
+    for label, text in outputs.items():
+        assert "Traceback" not in text, label
+        for key in (ENV_KEY, TOML_KEY, YAML_KEY):
+            for part in secret_parts(key):
+                assert part not in text, (label, part)
+
+    files = [p for p in list(data.rglob("*")) + list(home.rglob("*")) if p.is_file()]
+    assert (data / YAML_NAME) in files
+    for path in files:
+        content = path.read_bytes().decode("utf-8", "replace")
+        for key in (ENV_KEY, TOML_KEY, YAML_KEY):
+            if (path.name, key) in {("config.toml", TOML_KEY), (YAML_NAME, YAML_KEY)}:
+                continue  # the user put this key in this file; llmc must merely leave it there
+            for part in secret_parts(key):
+                assert part not in content, (path, part)
+    yaml_text = (data / YAML_NAME).read_text()
+    assert yaml_text.count(YAML_KEY) == 1 and "- embed" in yaml_text  # discovery did save
+
+
+def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path) -> None:
+    import io
+    import sys
+
+    import pexpect
+
+    from tests.e2e.cli_support import MAIN, ROOT, clean_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    data = tmp_path / "data"
+    with ServerProcess({"api_key": ENV_KEY, "chat_models": ["chat"], "reply": "fine"}, workdir=tmp_path) as good:
+        write_config(data, {"fake": {"name": "Fake", "base_api_url": good.base_url,
+                                     "valid_models": {"chat": "c"}}}, 'model = "fake/c"\nmax_retries = 0')
+        env = clean_env(home, {"FAKE_API_KEY": ENV_KEY, "TERM": "xterm-256color", "LANG": "C.UTF-8",
+                               "PROMPT_TOOLKIT_NO_CPR": "1"})
+        child = pexpect.spawn(sys.executable, [str(MAIN), "-d", str(data)], cwd=str(ROOT), env=env,
+                              dimensions=(40, 120), encoding="utf-8", timeout=20)
+        child.logfile_read = io.StringIO()
+        submit = "\x1b\r"
+        child.expect_exact("c >")
+        child.send("hello" + submit)
+        child.expect_exact("fine")
+        child.expect_exact("c *>")
+        good.add_fault("/chat/completions", {"status": 401, "content_type": "application/json", "body": json.dumps(
+            {"error": {"message": f"Incorrect API key provided: {ENV_KEY}"}})})
+        child.send("again" + submit)
+        child.expect_exact("HTTP 401")
+        child.expect_exact("c *>")
+        child.send("/config" + submit)
+        child.expect_exact("********" + ENV_KEY[-4:])
+        child.expect_exact("c *>")
+        child.send("/save session" + submit)
+        child.expect_exact("c *>")
+        child.send("/md export" + submit)
+        child.expect_exact("c *>")
+        child.send("/exit" + submit)
+        child.expect(pexpect.EOF)
+        child.close()
+    output = child.logfile_read.getvalue()
+    assert "Traceback" not in output
+    assert (data / "session.json").is_file() and (data / "export.md").is_file()
+    texts = {"terminal": output}
+    texts.update({str(p): p.read_bytes().decode("utf-8", "replace")
+                  for p in [*data.rglob("*"), *home.rglob("*")] if p.is_file()})
+    for where, text in texts.items():
+        for part in secret_parts(ENV_KEY):
+            assert part not in text, (where, part)

@@ -1,0 +1,52 @@
+"""Start-up stays light: what `--version` and `--list-models` import (structural, not timed)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Set
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY_FOR_LISTING = {"requests", "urllib3", "rich", "prompt_toolkit", "ruamel", "ruamel.yaml", "pygments"}
+PROBE = """
+import json, sys
+import main
+status = main.main(sys.argv[1:])
+sys.stdout.flush()
+print("\\nMODULES=" + json.dumps(sorted(sys.modules)))
+sys.exit(status)
+"""
+
+
+def imported_modules(args: List[str], tmp_path: Path) -> Set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env,
+                            stdin=subprocess.DEVNULL, timeout=60, cwd=str(ROOT))
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith("MODULES="))
+    return set(json.loads(line[len("MODULES="):]))
+
+
+def top_level(modules: Set[str]) -> Set[str]:
+    return modules | {name.split(".")[0] for name in modules}
+
+
+def test_version_imports_nothing_heavy(tmp_path):
+    modules = top_level(imported_modules(["--version"], tmp_path))
+    assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "modules.Config"})
+
+
+def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text('[providers.local]\nbase_api_url = "http://127.0.0.1:1/v1"\n'
+                                      'api_key = "k"\nvalid_models = { "m1" = "one" }\n')
+    (data / "openaicompat-providers.yaml").write_text(
+        "providers:\n  openai:\n    valid_models:\n      gpt-x: x\n    invalid_models: [emb]\n")
+    modules = top_level(imported_modules(["-d", str(data), "--list-models"], tmp_path))
+    assert "pydantic" in modules  # the plan's data models are real pydantic models
+    assert not modules & HEAVY_FOR_LISTING, sorted(modules & HEAVY_FOR_LISTING)
+    assert "modules.HttpClient" not in modules and "modules.OpenAIChatCompletionApi" not in modules

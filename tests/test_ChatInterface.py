@@ -1,0 +1,310 @@
+"""ChatInterface: the REPL driven through a prompt_toolkit pipe input against the fake server."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import stat
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from modules.ChatInterface import HISTORY_ENTRIES_KEPT, ChatInterface
+from modules.ChatSession import INCOMPLETE_MARKER
+from modules.Clipboard import Clipboard
+from modules.Config import Config
+from modules.Errors import ConfigError
+from modules.Terminal import Terminal
+from tests.fake_openai_server import FakeOpenAIServer
+
+SUBMIT = "\x1b\r"      # Esc Enter (what Alt-Enter sends)
+CTRL_O = "\x0f"
+SHIFT_UP = "\x1b[1;2A"
+SHIFT_DOWN = "\x1b[1;2B"
+CTRL_SHIFT_UP = "\x1b[1;6A"
+SHIFT_ALT_N = "\x1bN"
+
+
+class TtyBuffer(io.StringIO):
+    """A StringIO that says it is a terminal (so replies are rendered as markdown)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class InterruptingBuffer(io.StringIO):
+    """Sends this process SIGINT (a real Ctrl-C) as soon as `trigger` has been written."""
+
+    def __init__(self, trigger: str) -> None:
+        super().__init__()
+        self.trigger = trigger
+        self.fired = False
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if not self.fired and self.trigger in self.getvalue():
+            self.fired = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return written
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=["fake-chat-1", "fake-chat-2", "fake-chat-3"],
+                          reply="Hello **there**.") as srv:
+        yield srv
+
+
+def write_config(data_dir: Path, base_url: str, api_key: str = "test-key", extra: str = "") -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "config.toml").write_text(
+        f'model = "fake/fc1"\n{extra}\n[providers.fake]\nname = "Fake"\nbase_api_url = "{base_url}"\n'
+        f'api_key = "{api_key}"\nvalid_models = {{ "fake-chat-1" = "fc1", "fake-chat-2" = "fc2" }}\n')
+
+
+def make_chat(tmp_path: Path, server: Optional[FakeOpenAIServer], pipe, stdout=None, echo: bool = False,
+              history_file: Optional[str] = None, clear: bool = False, api_key: str = "test-key",
+              extra: str = "") -> ChatInterface:
+    """A ChatInterface on the fake server, reading keys from `pipe`, writing to StringIOs."""
+    data_dir = tmp_path / "data"
+    write_config(data_dir, server.base_url if server else "http://127.0.0.1:9/v1", api_key, extra)
+    config = Config(data_directory=data_dir, environ={}, warn=lambda text: None, report=lambda text: None)
+    terminal = Terminal(stdout=stdout or io.StringIO(), stderr=io.StringIO(), environ={})
+    chat = ChatInterface(config, terminal, history_file=history_file, clear=clear, echo=echo,
+                         pt_input=pipe, pt_output=DummyOutput())
+    chat.clipboard = Clipboard(terminal.stdout, environ={}, which=lambda name: None)
+    return chat
+
+
+def run_keys(chat: ChatInterface, pipe, keys: str) -> int:
+    pipe.send_text(keys)
+    return chat.run()
+
+
+def chat_messages(chat: ChatInterface) -> list:
+    return [(m["role"], m["content"]) for m in chat.session.messages[1:]]
+
+
+def test_a_message_streams_the_reply_and_the_prompt_marks_the_chat(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        assert chat._prompt_text() == "fc1 > "
+        status = run_keys(chat, pipe, "hello" + SUBMIT + "/exit" + SUBMIT)
+    assert status == 0
+    assert chat_messages(chat) == [("user", "hello"), ("assistant", "Hello **there**.")]
+    assert "Hello **there**." in chat.terminal.stdout.getvalue()
+    assert chat._prompt_text() == "fc1 *> "
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][0]["json"]
+    assert sent["model"] == "fake-chat-1" and sent["stream"] is True
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+
+
+def test_a_colour_terminal_renders_markdown(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, stdout=TtyBuffer())
+        chat.terminal.environ = {"TERM": "xterm-256color"}
+        run_keys(chat, pipe, "hello" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert "there" in out and "**there**" not in out and "\x1b[" in out
+
+
+def test_enter_is_a_newline_and_ctrl_o_submits(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "line one\rline two" + CTRL_O + "\x04")
+    assert chat_messages(chat) == [("user", "line one\nline two"), ("assistant", "line one\nline two")]
+    assert server.requests == []  # echo mode never calls the API
+
+
+def test_ctrl_c_clears_the_line_and_ctrl_d_exits(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        assert run_keys(chat, pipe, "typed then dropped\x03" + "kept" + SUBMIT + "\x04") == 0
+    assert chat_messages(chat) == [("user", "kept"), ("assistant", "kept")]
+
+
+def test_an_api_error_prints_error_and_the_chat_goes_on(tmp_path, server) -> None:
+    server.add_fault("/chat/completions", {"status": 500, "body": "boom"})
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, extra="max_retries = 0")
+        run_keys(chat, pipe, "first" + SUBMIT + "second" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert "ERROR: " in out and "500" in out
+    assert chat_messages(chat) == [("user", "second"), ("assistant", "Hello **there**.")]
+
+
+def test_a_broken_stream_keeps_the_partial_reply_marked(tmp_path, server) -> None:
+    server.set(reply="0123456789abcdefghij")
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 8})
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "tell" + SUBMIT + "/exit" + SUBMIT)
+    assert "ERROR: " in chat.terminal.stdout.getvalue()
+    assert chat_messages(chat) == [("user", "tell"), ("assistant", f"01234567\n\n{INCOMPLETE_MARKER}")]
+
+
+def test_ctrl_c_during_a_reply_stops_it_and_drops_the_message(tmp_path, server) -> None:
+    server.set(reply="".join(f"part {i} " for i in range(400)), chunk_size=8, stream_delay=0.01)
+    stdout = InterruptingBuffer("part 3 ")
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, stdout=stdout)
+        run_keys(chat, pipe, "long" + SUBMIT + "/exit" + SUBMIT)
+    out = stdout.getvalue()
+    assert stdout.fired and "Keyboard interrupt." in out and "part 399" not in out
+    assert chat_messages(chat) == []
+
+
+def test_a_missing_key_is_reported_with_the_variable(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, api_key="")
+        run_keys(chat, pipe, "hi" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert out.count("ERROR: No API key for provider fake: set FAKE_API_KEY") == 2
+    assert chat_messages(chat) == [] and server.requests == []
+
+
+def test_an_invalid_model_at_start_is_a_config_error(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        chat.model = "nope-model"
+        with pytest.raises(ConfigError, match="Invalid model: nope-model"):
+            chat.run()
+
+
+def test_history_file_is_private_and_trimmed(tmp_path, server) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True)
+    history = data_dir / "chat_history.txt"
+    history.write_text("".join(f"\n# 2026-01-01 00:00:{i:02d}\n+entry {i}\n" for i in range(150)))
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "newest" + SUBMIT + "\x04")
+    text = history.read_text()
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    assert text.count("\n# ") == HISTORY_ENTRIES_KEPT
+    assert "+entry 50\n" not in text and "+entry 149\n" in text and "+newest\n" in text
+
+
+def test_up_walks_the_input_history(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "from history" + SUBMIT + "\x04")
+    with create_pipe_input() as pipe:
+        again = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(again, pipe, "\x1b[A" + SUBMIT + "\x04")
+    assert chat_messages(again)[0] == ("user", "from history")
+
+
+def test_shift_up_recalls_a_message_and_sending_it_truncates_the_chat(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        keys = ("first" + SUBMIT + "second" + SUBMIT + SHIFT_UP + SHIFT_UP + SHIFT_UP + SHIFT_DOWN
+                + SHIFT_UP + " again" + SUBMIT + "\x04")
+        run_keys(chat, pipe, keys)
+    assert chat_messages(chat) == [("user", "first again"), ("assistant", "first again")]
+
+
+def test_a_recalled_message_cleared_and_retyped_does_not_truncate(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        keys = "first" + SUBMIT + SHIFT_UP + "\x15" + "fresh" + SUBMIT + "\x04"  # Ctrl-U empties the line
+        run_keys(chat, pipe, keys)
+    assert [text for role, text in chat_messages(chat) if role == "user"] == ["first", "fresh"]
+
+
+def test_ctrl_shift_up_recalls_a_reply_and_shift_alt_n_resets(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "q" + SUBMIT + CTRL_SHIFT_UP + " quoted" + SUBMIT + "/exit" + SUBMIT)
+    assert chat_messages(chat)[2] == ("user", "Hello **there**. quoted")
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "q" + SUBMIT + SHIFT_ALT_N + "\x04")
+    assert chat_messages(chat) == []
+    assert "Chat history reset." in chat.terminal.stdout.getvalue()
+
+
+def test_ctrl_b_copies_the_input_and_ctrl_l_the_last_reply(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "\x0c" + "reply me" + SUBMIT + "draft\x02\x0c\x03\x04")
+    out = chat.terminal.stdout.getvalue()
+    assert "Nothing to copy: no last reply." in out
+    assert "Copied the input to the clipboard (OSC 52)." in out
+    assert "Copied the last reply to the clipboard (OSC 52)." in out
+    assert "\x1b]52;c;ZHJhZnQ=\x07" in out and "\x1b]52;c;cmVwbHkgbWU=\x07" in out  # draft, reply me
+
+
+def test_clear_prints_the_welcome(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, clear=True, echo=True)
+        run_keys(chat, pipe, "\x04")
+    assert "Welcome to LLM Chat" in chat.terminal.stdout.getvalue()
+
+
+def test_history_file_flag_loads_and_shows_the_chat(tmp_path, server) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "old.json").write_text('[{"role": "system", "content": "s"}, '
+                                        '{"role": "user", "content": "earlier question"}, '
+                                        '{"role": "assistant", "content": "earlier answer"}]')
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True, history_file="old")
+        run_keys(chat, pipe, "\x04")
+    out = chat.terminal.stdout.getvalue()
+    assert f"Chat history loaded from {data_dir / 'old.json'}." in out
+    assert "earlier question" in out and "earlier answer" in out
+    assert chat._prompt_text() == "fc1 *> "
+
+
+def test_a_missing_history_file_warns_and_starts_empty(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True, history_file="absent")
+        assert run_keys(chat, pipe, "\x04") == 0
+    assert "Warning: chat file" in chat.terminal.stderr.getvalue()
+    assert chat_messages(chat) == []
+
+
+def test_commands_run_from_the_prompt_and_models_is_not_mod(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "/models" + SUBMIT + "/mod fc2" + SUBMIT + "hi" + SUBMIT + "/q" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert "fake/fake-chat-1 (fc1)" in out and "Model set to fake/fake-chat-2." in out
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]
+    assert sent["model"] == "fake-chat-2"
+    assert chat._prompt_text() == "fc2 *> "
+
+
+def test_non_streaming_config_prints_the_whole_reply(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, extra="stream = false")
+        run_keys(chat, pipe, "hi" + SUBMIT + "/exit" + SUBMIT)
+    assert "Hello **there**." in chat.terminal.stdout.getvalue()
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][0]["json"]
+    assert sent["stream"] is False
+
+
+def test_questions_are_answered_at_their_own_prompt(tmp_path, server) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "taken.json").write_text("[]")
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "hi" + SUBMIT + "/save taken" + SUBMIT + "y\r" + "/sp" + SUBMIT
+                 + " Be brief." + SUBMIT + "\x04")
+    out = chat.terminal.stdout.getvalue()
+    assert f"Chat history saved to {data_dir / 'taken.json'}." in out
+    assert '"content": "hi"' in (data_dir / "taken.json").read_text()
+    # The editor starts with the current prompt, so typing appends to it.
+    assert "System prompt updated." in out
+    assert chat.session.system_prompt == chat.config.config.system_prompt + " Be brief."

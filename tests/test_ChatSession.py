@@ -1,0 +1,171 @@
+"""ChatSession: the conversation, JSON sessions in the data dir, refusals, Markdown export."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from modules.ChatSession import (INCOMPLETE_MARKER, MAX_SESSION_BYTES, ChatSession, format_markdown,
+                                 slugify, suggest_title)
+from modules.Errors import ConfigError
+
+NOW = datetime(2026, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> ChatSession:
+    chat = ChatSession("be brief", tmp_path / "data")
+    chat.add_user("What is 2+2?")
+    chat.add_assistant("4")
+    return chat
+
+
+def test_system_message_first_and_reset_keeps_it(session: ChatSession) -> None:
+    assert session.messages[0] == {"role": "system", "content": "be brief"}
+    assert session.has_user_messages()
+    session.reset()
+    assert session.messages == [{"role": "system", "content": "be brief"}]
+    assert not session.has_user_messages()
+
+
+def test_remove_last_user_drops_the_turn(session: ChatSession) -> None:
+    session.add_user("and 3+3?")
+    session.remove_last_user()
+    assert [m["role"] for m in session.messages] == ["system", "user", "assistant"]
+    session.remove_last_user()
+    assert [m["role"] for m in session.messages] == ["system"]
+
+
+def test_incomplete_reply_is_kept_and_marked(session: ChatSession) -> None:
+    session.add_user("tell a story")
+    session.add_assistant("Once upon", incomplete=True)
+    assert session.last_reply() == f"Once upon\n\n{INCOMPLETE_MARKER}"
+
+
+def test_truncate_at_never_drops_the_system_message(session: ChatSession) -> None:
+    session.truncate_at(0)
+    assert [m["role"] for m in session.messages] == ["system"]
+
+
+def test_save_writes_indented_json_in_the_data_dir_mode_0600(session: ChatSession, tmp_path: Path) -> None:
+    path = session.save("mychat")
+    assert path == tmp_path / "data" / "mychat.json"
+    text = path.read_text()
+    assert json.loads(text) == session.messages
+    assert text.startswith('[\n    {\n        "role": "system"')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_path_or_an_extension_is_kept(session: ChatSession, tmp_path: Path) -> None:
+    assert session.resolve_path("notes.txt") == tmp_path / "data" / "notes.txt"
+    assert session.resolve_path("./here") == Path("here.json")
+    assert session.resolve_path(str(tmp_path / "sub" / "x")) == tmp_path / "sub" / "x.json"
+    assert session.resolve_path("~/s") == tmp_path / "home" / "s.json"
+
+
+def test_load_round_trip_in_a_new_session(session: ChatSession, tmp_path: Path) -> None:
+    session.save("round")
+    other = ChatSession("other prompt", tmp_path / "data")
+    path = other.load("round")
+    assert path == tmp_path / "data" / "round.json"
+    assert other.messages == session.messages
+
+
+def test_no_name_uses_the_current_file(session: ChatSession, tmp_path: Path) -> None:
+    first = session.save("named")
+    session.add_user("more")
+    assert session.save() == first
+    assert json.loads(first.read_text())[-1]["content"] == "more"
+
+
+def test_would_overwrite_only_a_different_existing_file(session: ChatSession, tmp_path: Path) -> None:
+    assert not session.would_overwrite("fresh")
+    session.save("mine")
+    assert not session.would_overwrite("mine")
+    (tmp_path / "data" / "theirs.json").write_text("[]")
+    assert session.would_overwrite("theirs")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "invalid JSON"),
+    ('{"role": "user"}', "expected a non-empty list"),
+    ("[]", "expected a non-empty list"),
+    ('[{"role": "user", "content": 3}]', "message 1"),
+    ('[{"role": "wizard", "content": "x"}]', "message 1"),
+    ('[{"role": "user", "content": "x"}]', "system message must come first"),
+])
+def test_a_file_that_is_not_a_chat_is_refused_and_the_chat_kept(
+        session: ChatSession, tmp_path: Path, content: str, expected: str) -> None:
+    bad = tmp_path / "data" / "bad.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text(content)
+    before = list(session.messages)
+    with pytest.raises(ConfigError) as info:
+        session.load("bad")
+    message = str(info.value)
+    assert str(bad) in message and expected in message and "\n" not in message
+    assert session.messages == before
+
+
+def test_missing_and_huge_files_are_refused(session: ChatSession, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such chat file"):
+        session.load("absent")
+    huge = tmp_path / "data" / "huge.json"
+    huge.parent.mkdir(parents=True, exist_ok=True)
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_SESSION_BYTES + 1)
+    with pytest.raises(ConfigError, match="too large"):
+        session.load("huge")
+
+
+def test_save_failure_names_the_file(session: ChatSession, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot save the chat"):
+        session.save(str(tmp_path / "no-such-dir" / "x.json"))
+
+
+def test_markdown_format_skips_the_system_prompt() -> None:
+    text = format_markdown("Sums", "fake/fake-chat-1", NOW, [("user", "2+2?"), ("assistant", "4")])
+    assert text == ("# Sums\n(fake/fake-chat-1)\n\nDate: 2026-01-02 03:04:05\n\n"
+                    "## User\n\n2+2?\n\n## Assistant\n\n4\n\n")
+
+
+def test_export_uses_the_models_title_and_file_name(session: ChatSession, tmp_path: Path) -> None:
+    asked = []
+
+    def complete(messages):
+        asked.append(messages)
+        return 'Sure: {"title": "Adding Numbers", "filename": "Adding numbers!.md"}'
+    path = session.export_markdown(complete, "fake/m", now=NOW)
+    assert path == tmp_path / "data" / "adding-numbers.md"
+    text = path.read_text()
+    assert text.startswith("# Adding Numbers\n(fake/m)\n\nDate: 2026-01-02 03:04:05\n\n## User\n\n")
+    assert "be brief" not in text
+    assert "What is 2+2?" in asked[0][0]["content"]
+
+
+def test_export_falls_back_to_a_timestamped_name(session: ChatSession, tmp_path: Path) -> None:
+    def failing(messages):
+        raise ConfigError("no network")
+    path = session.export_markdown(failing, "fake/m", now=NOW)
+    assert path.name == "chat-20260102-030405.md"
+    assert path.read_text().startswith("# Chat of 2026-01-02 03:04\n(fake/m)")
+    path = session.export_markdown(lambda m: "no json here", "fake/m", name="given", now=NOW)
+    assert path == tmp_path / "data" / "given.md"
+
+
+def test_suggest_title_and_slugify() -> None:
+    assert suggest_title(None, [("user", "x")]) == ("", "")
+    assert suggest_title(lambda m: '{"title": "T"}', [("user", "x")]) == ("T", "")
+    assert slugify("  Hello, World / 2 ") == "hello-world-2"
+    assert slugify("../../etc/passwd") == "etc-passwd"
+    assert os.sep not in slugify("a/b")

@@ -1,0 +1,250 @@
+"""CommandHandler: every slash command, its messages, and Tab completion, on a real chat and fake server."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import List
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+from prompt_toolkit.input import create_pipe_input
+
+from modules.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key
+from modules.ProgressDisplay import ProgressDisplay
+from tests.fake_openai_server import FakeOpenAIServer
+from tests.test_ChatInterface import make_chat
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(chat_models=["fake-chat-1", "fake-chat-2", "fake-chat-3"],
+                          reply="Answer.") as srv:
+        yield srv
+
+
+@pytest.fixture
+def chat(tmp_path: Path, server: FakeOpenAIServer):
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        chat.answers: List[str] = []
+        chat.ask = lambda question, default="", multiline=False: (
+            chat.answers.pop(0) if chat.answers else None)
+        yield chat
+
+
+def run(chat, line: str) -> str:
+    """Run one command line and return what it printed."""
+    out = chat.terminal.stdout
+    start = len(out.getvalue())
+    assert chat.commands.handle(line) is True
+    return out.getvalue()[start:]
+
+
+def completions(chat, text: str) -> List[str]:
+    return [c.text for c in chat.commands.get_completions(Document(text), CompleteEvent())]
+
+
+def converse(chat) -> None:
+    chat.session.add_user("question")
+    chat.session.add_assistant("Answer.")
+
+
+def test_names_are_matched_exactly() -> None:
+    assert find_command("models").name == "models"
+    assert find_command("mod").name == "mod"
+    assert find_command("mode") is None and find_command("model") is None
+    assert find_command("q").name == "exit" and find_command("con").name == "config"
+    names = [n for c in COMMANDS for n in (c.name, *c.aliases)]
+    assert len(names) == len(set(names))
+
+
+def test_help_lists_every_command_with_its_aliases(chat) -> None:
+    out = run(chat, "/h")
+    for command in COMMANDS:
+        line = next(line for line in out.splitlines() if line.strip().startswith("/" + command.name))
+        assert command.help in line
+        for alias in command.aliases:
+            assert "/" + alias in line
+
+
+def test_unknown_command_and_exit(chat) -> None:
+    assert run(chat, "/frobnicate") == UNKNOWN_COMMAND + "\n"
+    assert run(chat, "/modx fc2") == UNKNOWN_COMMAND + "\n"
+    for line in ("/exit", "/e", "/q"):
+        assert chat.commands.handle(line) is False
+
+
+def test_reset_and_print(chat) -> None:
+    converse(chat)
+    out = run(chat, "/p")
+    assert "question" in out and "Answer." in out
+    assert run(chat, "/r") == "Chat history reset.\n"
+    assert chat.session.turns() == []
+    assert run(chat, "/print") == "The chat is empty.\n"
+
+
+def test_save_and_load_round_trip(chat, tmp_path: Path) -> None:
+    converse(chat)
+    path = tmp_path / "data" / "mine.json"
+    assert run(chat, "/save mine") == f"Chat history saved to {path}.\n"
+    assert json.loads(path.read_text())[1] == {"role": "user", "content": "question"}
+    run(chat, "/reset")
+    out = run(chat, "/l mine")
+    assert out.startswith(f"Chat history loaded from {path}.\n") and "question" in out
+    assert chat.session.turns() == [("user", "question"), ("assistant", "Answer.")]
+
+
+def test_save_asks_before_overwriting_a_different_file(chat, tmp_path: Path) -> None:
+    converse(chat)
+    other = tmp_path / "data" / "other.json"
+    other.write_text("keep me")
+    chat.answers = ["n"]
+    assert run(chat, "/s other") == "Not saved.\n"
+    assert other.read_text() == "keep me"
+    chat.answers = ["y"]
+    assert run(chat, "/s other") == f"Chat history saved to {other}.\n"
+    assert json.loads(other.read_text())[1]["content"] == "question"
+    assert run(chat, "/s other") == f"Chat history saved to {other}.\n"  # its own file: no question
+    assert chat.answers == []
+
+
+def test_loading_a_bad_file_keeps_the_chat(chat, tmp_path: Path) -> None:
+    converse(chat)
+    bad = tmp_path / "data" / "bad.json"
+    bad.write_text("{oops")
+    out = run(chat, "/load bad")
+    assert out.startswith(f"ERROR: {bad}: not a chat file") and out.count("\n") == 1
+    assert chat.session.turns() == [("user", "question"), ("assistant", "Answer.")]
+
+
+def test_clear_history_empties_the_file(chat, tmp_path: Path) -> None:
+    chat.prompt_session = chat._make_prompt_session()
+    history = tmp_path / "data" / "chat_history.txt"
+    history.write_text("\n# t\n+old entry\n")
+    assert run(chat, "/ch") == "Chat file history cleared.\n"
+    assert history.read_text() == ""
+    assert list(chat.prompt_session.history.load_history_strings()) == []
+
+
+def test_system_prompt_from_argument_or_editor(chat) -> None:
+    assert run(chat, "/sp Be terse.") == "System prompt updated.\n"
+    assert chat.session.messages[0] == {"role": "system", "content": "Be terse."}
+    chat.answers = ["Edited\nprompt"]
+    assert run(chat, "/sp") == "System prompt updated.\n"
+    assert chat.session.system_prompt == "Edited\nprompt"
+    assert run(chat, "/sp") == "System prompt unchanged.\n"
+
+
+def test_cb_copies_the_chosen_code_block(chat) -> None:
+    assert run(chat, "/cb") == "No reply yet: nothing to copy.\n"
+    chat.session.add_user("code please")
+    chat.session.add_assistant("plain")
+    assert run(chat, "/cb") == "The last reply has no code blocks.\n"
+    chat.session.add_assistant("```python\nprint(1)\n```\n\n```sh\necho two\n```")
+    chat.answers = ["2"]
+    out = run(chat, "/cb")
+    assert "1. [python, 1 lines] print(1)" in out and "2. [sh, 1 lines] echo two" in out
+    assert "\x1b]52;c;ZWNobyB0d28=\x07" in out  # "echo two" via OSC 52
+    assert out.endswith("Code block 2 copied to the clipboard (OSC 52).\n")
+    assert run(chat, "/cb 7") == "No code block 7: choose 1 to 2.\n"
+
+
+def test_md_exports_with_the_models_title(chat, server, tmp_path: Path) -> None:
+    assert run(chat, "/md") == "Nothing to export: the chat is empty.\n"
+    converse(chat)
+    server.set(reply='{"title": "A Question", "filename": "a-question"}')
+    path = tmp_path / "data" / "a-question.md"
+    assert run(chat, "/md") == f"Chat exported to {path}.\n"
+    text = path.read_text()
+    assert text.startswith("# A Question\n(fake/fake-chat-1)\n\nDate: ")
+    assert "## User\n\nquestion\n\n## Assistant\n\nAnswer.\n" in text
+
+
+def test_md_falls_back_to_a_timestamped_name(chat, server, tmp_path: Path) -> None:
+    converse(chat)
+    server.set(fault_rate={"/chat/completions": {"status": 400, "body": "no"}})
+    out = run(chat, "/md")
+    assert out.startswith(f"Chat exported to {tmp_path / 'data' / 'chat-'}") and out.endswith(".md.\n")
+
+
+def test_config_masks_the_key(chat, server, tmp_path: Path) -> None:
+    out = run(chat, "/con")
+    assert "0.1.0" in out and "********-key" in out and "test-key" not in out
+    assert "fake/fake-chat-1 (fc1)" in out and server.base_url in out
+    assert "Sassy:          no" in out and "Stream:         yes" in out
+    assert str(tmp_path / "data") in out and chat.session.system_prompt in out
+    assert mask_key("", "my-prov") == "not set (set MY_PROV_API_KEY)"
+
+
+def test_mod_dm_and_invalid_models(chat) -> None:
+    assert run(chat, "/mod fc2") == "Model set to fake/fake-chat-2.\n"
+    assert chat.short_model() == "fc2"
+    out = run(chat, "/mod nonsense")
+    assert out.startswith("ERROR: Invalid model: nonsense.") and chat.model == "fake/fake-chat-2"
+    out = run(chat, "/mod openai/4o")
+    assert "OPENAI_API_KEY" in out and out.startswith("ERROR: ") and chat.model == "fake/fake-chat-2"
+    assert run(chat, "/dm") == "Model set to fake/fake-chat-1.\n"
+    assert run(chat, "/mod").startswith("Current model: fake/fake-chat-1.")
+
+
+def test_list_and_models_need_no_network(chat, server) -> None:
+    out = run(chat, "/models fake")
+    assert out == "fake/fake-chat-1 (fc1)\nfake/fake-chat-2 (fc2)\n"
+    assert run(chat, "/list FAKE") == out
+    assert "openai/gpt-4o-2024-08-06 (4o)" in run(chat, "/list")
+    assert run(chat, "/list nope").startswith("ERROR: unknown provider 'nope'. Known providers: ")
+    assert server.requests == []
+
+
+def test_discover_models_persists_and_new_models_are_usable(chat, server, tmp_path: Path) -> None:
+    out = run(chat, "/discover-models fake")
+    assert "fake: 4 models found, 3 valid, 1 invalid" in out
+    yaml_text = (tmp_path / "data" / "openaicompat-providers.yaml").read_text()
+    assert "fake-chat-3" in yaml_text and "fake-embed-1" in yaml_text
+    assert "fake/fake-chat-3" in completions(chat, "/mod fake/fake-chat-")
+    assert run(chat, "/mod fake-chat-3") == "Model set to fake/fake-chat-3.\n"
+    assert run(chat, "/discover-models a b").startswith("ERROR: usage: /discover-models")
+    assert run(chat, "/discover-models --bogus").startswith("ERROR: usage: /discover-models")
+
+
+def test_ctrl_c_cancels_discovery_and_saves_nothing(chat, server, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    server.set(latency=0.3)
+    original = ProgressDisplay.__call__
+
+    def interrupt_on_start(self, provider, done, total):
+        original(self, provider, done, total)
+        if done == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C while the pings are in flight
+    monkeypatch.setattr(ProgressDisplay, "__call__", interrupt_on_start)
+    out = run(chat, "/discover-models fake --force-refresh")
+    assert "Discovery cancelled; nothing was saved." in out
+    assert not (tmp_path / "data" / "openaicompat-providers.yaml").exists()
+    assert "fake-chat-3" not in chat.config.config.providers["fake"].valid_models
+
+
+def test_completion_of_commands_models_providers_and_files(chat, tmp_path: Path) -> None:
+    assert completions(chat, "/mo") == ["/mod", "/models"]
+    assert "/discover-models" in completions(chat, "/d")
+    assert completions(chat, "/mod fc") == ["fc1", "fc2"]
+    assert "openai/gpt-4o-2024-08-06" in completions(chat, "/mod openai/gpt-4o")
+    assert completions(chat, "/list fa") == ["fake"]
+    assert completions(chat, "/models de") == ["deepseek"]
+    assert completions(chat, "/discover-models fake --f") == ["--force-refresh"]
+    (tmp_path / "data" / "saved-one.json").write_text("[]")
+    (tmp_path / "data" / "notes.txt").write_text("")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.json").write_text("[]")
+    assert completions(chat, "/load sa") == ["saved-one.json"]
+    assert completions(chat, "/save ./s") == ["./sub/"]
+    assert completions(chat, "/l ./sub/") == ["./sub/x.json"]
+    assert completions(chat, "hello") == [] and completions(chat, "/unknown x") == []

@@ -1,0 +1,358 @@
+"""Config: the loading sequence, merging, environment keys, model precedence and bad files."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from modules.Config import Config, default_config_text, load_toml_file, merge_dicts
+from modules.Errors import ConfigError
+from modules.HttpClient import HttpSettings
+from modules.ProviderManager import ProviderManager
+from modules.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASSY_SYSTEM_PROMPT
+
+YAML_NAME = "openaicompat-providers.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def load(data_dir: Path, environ: Dict[str, str] | None = None, **kwargs) -> tuple[Config, List[str]]:
+    warnings: List[str] = []
+    config = Config(data_directory=data_dir, environ=environ or {}, warn=warnings.append, **kwargs)
+    return config, warnings
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_merge_dicts_is_recursive_later_wins_and_skips_none() -> None:
+    base = {"a": {"x": 1, "y": 2}, "b": 1, "c": [1]}
+    merge_dicts(base, {"a": {"y": 3, "z": None}, "b": None, "c": [2], "d": {"e": 1}})
+    assert base == {"a": {"x": 1, "y": 3}, "b": 1, "c": [2], "d": {"e": 1}}
+
+
+def test_no_files_gives_the_builtin_providers_and_defaults(tmp_path: Path) -> None:
+    config, warnings = load(tmp_path / "absent")
+    model = config.config
+    assert isinstance(model.providers, ProviderManager)
+    assert model.providers.keys() == list(PROVIDER_DATA)
+    assert model.model == DEFAULT_MODEL and model.system_prompt == DEFAULT_SYSTEM_PROMPT
+    assert model.stream is True and model.sassy is False
+    assert model.providers["openai"].valid_models == PROVIDER_DATA["openai"]["valid_models"]
+    assert warnings == []
+    assert not (tmp_path / "absent").exists()  # loading never creates anything
+
+
+def test_loading_sequence_builtin_then_yaml_then_toml(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, """providers:
+  openai:
+    base_api_url: http://yaml.example/v1
+    valid_models:
+      yaml-model: ym
+  deepseek:
+    name: DeepSeek from YAML
+""")
+    write(tmp_path / "config.toml", """[providers.openai]
+base_api_url = "http://toml.example/v1"
+[providers.local]
+name = "Local"
+base_api_url = "http://127.0.0.1:8080/v1"
+api_key = "none"
+valid_models = { "qwen" = "q" }
+""")
+    providers = load(tmp_path)[0].config.providers
+    assert providers["openai"].base_api_url == "http://toml.example/v1"  # config.toml beats the YAML
+    assert providers["openai"].valid_models["yaml-model"] == "ym"  # recursive: YAML models kept
+    assert providers["openai"].valid_models["gpt-4o-2024-08-06"] == "4o"  # and the built-in ones
+    assert providers["deepseek"].name == "DeepSeek from YAML"
+    assert providers["deepseek"].base_api_url == "https://api.deepseek.com/v1"
+    assert providers["local"].valid_models == {"qwen": "q"}
+
+
+def test_yaml_without_invalid_models_works(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, "providers:\n  openai:\n    valid_models:\n      m: m\n")
+    providers = load(tmp_path)[0].config.providers
+    assert providers["openai"].invalid_models == []
+    assert providers["openai"].find_model("m") == "m"
+
+
+def test_yaml_null_values_are_skipped(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, "providers:\n  openai:\n    base_api_url: null\n    name: ~\n")
+    providers = load(tmp_path)[0].config.providers
+    assert providers["openai"].base_api_url == "https://api.openai.com/v1"
+    assert providers["openai"].name == "OpenAI"
+
+
+def test_environment_key_fills_a_placeholder_and_says_so(tmp_path: Path) -> None:
+    config, warnings = load(tmp_path, {"OPENAI_API_KEY": "sk-env-1234", "HYPERBOLIC_API_KEY": "hk-5678"})
+    providers = config.config.providers
+    assert providers["openai"].api_key == "sk-env-1234"  # was "not-configured"
+    assert providers["hyperbolic"].api_key == "hk-5678"  # was empty
+    assert "Using API key from environment variable OPENAI_API_KEY for provider openai" in warnings
+    assert "Using API key from environment variable HYPERBOLIC_API_KEY for provider hyperbolic" in warnings
+    assert not any("sk-env-1234" in w for w in warnings)
+
+
+def test_environment_key_does_not_replace_a_real_key(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", '[providers.deepseek]\napi_key = "file-key"\n')
+    config, warnings = load(tmp_path, {"DEEPSEEK_API_KEY": "env-key"})
+    assert config.config.providers["deepseek"].api_key == "file-key"
+    assert not any("DEEPSEEK_API_KEY" in w for w in warnings)
+
+
+def test_environment_key_works_for_any_provider(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", '[providers.my-local]\nbase_api_url = "http://127.0.0.1:9/v1"\n')
+    config, warnings = load(tmp_path, {"MY_LOCAL_API_KEY": "local-key"})
+    assert config.config.providers["my-local"].api_key == "local-key"
+    assert any("MY_LOCAL_API_KEY" in w for w in warnings)
+
+
+@pytest.mark.parametrize("flag, env, file, expected", [
+    ("deepseek/r1", "openai/4o", "openai/5", "deepseek/r1"),
+    (None, "openai/4o", "openai/5", "openai/4o"),
+    (None, None, "openai/5", "openai/5"),
+    (None, None, None, DEFAULT_MODEL),
+])
+def test_model_precedence(tmp_path: Path, flag, env, file, expected) -> None:
+    if file:
+        write(tmp_path / "config.toml", f'model = "{file}"\n')
+    environ = {"LLMC_DEFAULT_MODEL": env} if env else {}
+    assert load(tmp_path, environ, model=flag)[0].config.model == expected
+
+
+def test_system_prompt_precedence(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", 'system_prompt = "from file"\n')
+    assert load(tmp_path)[0].config.system_prompt == "from file"
+    assert load(tmp_path, {"LLMC_SYSTEM_PROMPT": "from env"})[0].config.system_prompt == "from env"
+    assert load(tmp_path, {"LLMC_SYSTEM_PROMPT": "from env"},
+                system_prompt="from flag")[0].config.system_prompt == "from flag"
+
+
+def test_sassy_from_flag_or_file(tmp_path: Path) -> None:
+    config = load(tmp_path, sassy=True)[0].config
+    assert config.sassy is True and config.system_prompt == SASSY_SYSTEM_PROMPT
+    write(tmp_path / "config.toml", "sassy = true\n")
+    config = load(tmp_path, {"LLMC_SYSTEM_PROMPT": "env"})[0].config
+    assert config.sassy is True and config.system_prompt == SASSY_SYSTEM_PROMPT
+
+
+def test_timeouts_and_retries_reach_the_http_settings(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "connect_timeout = 2.5\nread_timeout = 7\nmax_retries = 1\n")
+    config = load(tmp_path)[0]
+    settings = Config.http_settings(config.config)
+    assert isinstance(settings, HttpSettings)
+    assert (settings.connect_timeout, settings.read_timeout, settings.max_retries) == (2.5, 7.0, 1)
+    assert config.config.providers.discovery_service.settings == settings
+
+
+def test_create_config_writes_every_setting_and_never_overwrites(tmp_path: Path) -> None:
+    path = Config.write_default_config(tmp_path / "new")
+    text = path.read_text()
+    assert text == default_config_text()
+    for setting in ("model", "system_prompt", "sassy", "stream", "connect_timeout", "read_timeout",
+                    "max_retries", "concurrency"):
+        assert f"\n{setting} = " in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_toml_file(path)["model"] == DEFAULT_MODEL  # the file is valid TOML
+    path.write_text("model = 'mine'\n")
+    with pytest.raises(ConfigError, match="already exists"):
+        Config.write_default_config(tmp_path / "new")
+    assert path.read_text() == "model = 'mine'\n"
+
+
+def test_default_config_loads_back_to_the_defaults(tmp_path: Path) -> None:
+    Config.write_default_config(tmp_path)
+    config, warnings = load(tmp_path)
+    assert config.config.model == DEFAULT_MODEL and warnings == []
+
+
+# ----- bad input -------------------------------------------------------------------------------
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", 'model = "a"\nstream = tru\n')
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(path) in str(info.value) and "line 2" in str(info.value)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / YAML_NAME, "providers:\n  openai:\n    name: [unclosed\n    x: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(path) in str(info.value) and "line " in str(info.value)
+
+
+@pytest.mark.parametrize("yaml_text, expected", [
+    ("providers:\n  openai:\n    valid_models: [a, b]\n", "provider 'openai': field 'valid_models'"),
+    ("providers:\n  x:\n    base_api_url: 42\n", "provider 'x': field 'base_api_url' must be text, not a number"),
+    ("providers:\n  x:\n    invalid_models: {a: b}\n", "provider 'x': field 'invalid_models'"),
+    ("providers:\n  x:\n    valid_models: {a: 3}\n", "valid_models['a']"),
+    ("providers:\n  x: [1, 2]\n", "provider 'x' must be a mapping"),
+    ("providers: [openai]\n", "'providers' must be a mapping"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("providers:\n  7:\n    name: seven\n", "provider name a number (7)"),
+])
+def test_yaml_wrong_types_name_provider_and_field(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    write(tmp_path / YAML_NAME, yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert expected in str(info.value) and YAML_NAME in str(info.value)
+
+
+def test_wrong_key_type_never_shows_the_value(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "[providers.openai]\napi_key = 123456789\n")
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert "api_key" in str(info.value) and "123456789" not in str(info.value)
+
+
+@pytest.mark.parametrize("toml_text, expected", [
+    ('model = 5\n', "field 'model'"),
+    ('read_timeout = -1\n', "field 'read_timeout'"),
+    ('providers = "x"\n', "'providers' must be a table"),
+    ('[providers.openai]\nvalid_models = ["a"]\n', "provider 'openai': field 'valid_models'"),
+])
+def test_toml_wrong_types(tmp_path: Path, toml_text: str, expected: str) -> None:
+    write(tmp_path / "config.toml", toml_text)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert expected in str(info.value) and "config.toml" in str(info.value)
+
+
+def test_unknown_fields_are_warned_and_ignored(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", 'modle = "x"\n[providers.openai]\napikey = "oops"\n')
+    write(tmp_path / YAML_NAME, "provider: {}\nproviders:\n  deepseek:\n    colour: blue\n")
+    config, warnings = load(tmp_path)
+    assert any("unknown setting 'modle'" in w for w in warnings)
+    assert any("provider 'openai': unknown field 'apikey'" in w for w in warnings)
+    assert any("provider 'deepseek': unknown field 'colour'" in w for w in warnings)
+    assert any("unknown top-level key 'provider'" in w for w in warnings)
+    assert not any("oops" in w for w in warnings)
+    assert config.config.model == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_empty_files_are_fine(tmp_path: Path, name: str) -> None:
+    write(tmp_path / name, "")
+    assert load(tmp_path)[0].config.providers.keys() == list(PROVIDER_DATA)
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_a_directory_in_place_of_a_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_unreadable_file(tmp_path: Path, name: str) -> None:
+    write(tmp_path / name, "", mode=0o000)
+    with pytest.raises(ConfigError, match="permission denied"):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_unreadable_file_simulated(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = write(tmp_path / name, "")
+    real_read_text = Path.read_text
+
+    def deny(self: Path, *args, **kwargs):
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", deny)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(target) in str(info.value) and "permission denied" in str(info.value)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_bytes(b"model = \"\xff\xfe\"\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(tmp_path)
+
+
+def test_data_directory_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not a directory"):
+        load(tmp_path / "file")
+
+
+def test_yaml_provider_without_base_url_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, "providers:\n  orphan:\n    api_key: k\n    valid_models: {m: m}\n")
+    config, warnings = load(tmp_path)
+    assert "orphan" not in config.config.providers  # never sends its key to a placeholder URL
+    assert any("provider 'orphan' has no base_api_url" in w for w in warnings)
+
+
+def test_yaml_with_keys_readable_by_others_warns_with_the_fix(tmp_path: Path) -> None:
+    path = write(tmp_path / YAML_NAME, "providers:\n  openai:\n    api_key: sk-abcdef123456\n", mode=0o644)
+    warnings = load(tmp_path)[1]
+    assert f"run: chmod 600 {path}" in " ".join(warnings)
+    assert not any("sk-abcdef123456" in w for w in warnings)
+    path.chmod(0o600)
+    assert not any("chmod" in w for w in load(tmp_path)[1])
+
+
+def test_yaml_without_keys_readable_by_others_is_fine(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, "providers:\n  openai:\n    name: O\n", mode=0o644)
+    assert load(tmp_path)[1] == []
+
+
+def test_bad_files_are_never_modified(tmp_path: Path) -> None:
+    toml = write(tmp_path / "config.toml", "model = \n")
+    yaml = write(tmp_path / YAML_NAME, "providers: [\n")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (toml, yaml)}
+    with pytest.raises(ConfigError):
+        load(tmp_path)
+    toml.write_text('model = "openai/4o"\n')
+    before[toml] = (toml.read_bytes(), toml.stat().st_mtime_ns)
+    with pytest.raises(ConfigError):
+        load(tmp_path)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (toml, yaml)} == before
+
+
+def test_models_remembered_invalid_beat_builtin_ones_and_config_toml_wins(tmp_path: Path) -> None:
+    write(tmp_path / YAML_NAME, "providers:\n  openai:\n    invalid_models: [gpt-5, gpt-5-nano]\n"
+                                "  deepseek:\n    valid_models: {both: b}\n    invalid_models: [both]\n")
+    write(tmp_path / "config.toml", '[providers.openai]\nvalid_models = { "gpt-5-nano" = "nano" }\n')
+    providers = load(tmp_path)[0].config.providers
+    assert "gpt-5" not in providers["openai"].valid_models and "gpt-5" in providers["openai"].invalid_models
+    assert providers["openai"].valid_models["gpt-5-nano"] == "nano"
+    assert "gpt-5-nano" not in providers["openai"].invalid_models
+    assert "both" not in providers["deepseek"].valid_models
+    for provider in providers.values():
+        assert not set(provider.valid_models) & set(provider.invalid_models)
+
+
+def test_environment_key_notice_goes_to_stderr_by_default(tmp_path: Path, capsys) -> None:
+    Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"})
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "Using API key from environment variable DEEPSEEK_API_KEY for provider deepseek\n"
+
+
+def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:
+    from tests.fake_openai_server import FakeOpenAIServer
+    with FakeOpenAIServer(chat_models=["c1"], non_chat_models=["e1"]) as server:
+        write(tmp_path / "config.toml", f'[providers.fake]\nbase_api_url = "{server.base_url}"\n'
+                                        'api_key = "test-key"\n')
+        reports: List[str] = []
+        config = Config(data_directory=tmp_path, environ={}, warn=lambda _: None, report=reports.append,
+                        update_valid_models=True)
+    assert config.config.providers["fake"].valid_models == {"c1": "c1"}
+    assert config.config.providers["fake"].invalid_models == ["e1"]
+    assert any(line.startswith("fake: 2 models found, 1 valid, 1 invalid") for line in reports)
+    assert "c1: c1" in (tmp_path / YAML_NAME).read_text()

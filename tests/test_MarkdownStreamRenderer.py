@@ -1,0 +1,586 @@
+"""Tests for modules/MarkdownStreamRenderer.py: block splitter, rendering, live region, cost."""
+
+import io
+import itertools
+import random
+import re
+import time
+
+import pytest
+from rich.console import Console
+from rich.markdown import Markdown
+
+from modules import MarkdownStreamRenderer as msr
+from modules.MarkdownStreamRenderer import BlockSplitter, MarkdownStreamRenderer, starts_top_level_block
+
+# -- helpers ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x1b\x07]*(?:\x1b\\|\x07)|\r|\n|[^\x1b\r\n]+")
+_UP_ERASE = "\x1b[1A\x1b[2K"
+
+
+class Screen:
+    """A minimal terminal with unlimited scrollback: what the user sees once output stops.
+
+    Supports what rich's live display emits: CR, LF, cursor up, erase line, SGR, cursor
+    visibility and hyperlinks.  Cells keep their SGR so colours can be compared too.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows: list[list[tuple[str, str]]] = [[]]
+        self.row = self.col = 0
+        self.sgr = ""
+
+    def feed(self, data: str) -> "Screen":
+        for match in _TOKEN.finditer(data):
+            token, args, command = match.group(0), match.group(1), match.group(2)
+            if token == "\n":
+                self._newline()
+            elif token == "\r":
+                self.col = 0
+            elif command == "m":
+                self.sgr = "" if args in ("", "0") else args
+            elif command == "A":
+                self.row = max(0, self.row - int(args or 1))
+            elif command == "K":
+                assert args == "2", token
+                self.rows[self.row] = []
+            elif command in ("h", "l") or token.startswith("\x1b]"):
+                pass
+            elif command:
+                raise AssertionError(f"unexpected escape {token!r}")
+            else:
+                for char in token:
+                    self._put(char)
+        return self
+
+    def _newline(self) -> None:
+        self.row, self.col = self.row + 1, 0
+        while len(self.rows) <= self.row:
+            self.rows.append([])
+
+    def _put(self, char: str) -> None:
+        if self.col >= self.width:
+            self._newline()
+        line = self.rows[self.row]
+        line.extend([(" ", "")] * (self.col - len(line)))
+        if self.col < len(line):
+            line[self.col] = (char, self.sgr)
+        else:
+            line.append((char, self.sgr))
+        self.col += 1
+
+    def lines(self, styled: bool = False) -> list[str]:
+        out = ["".join(f"{{{sgr}}}{c}" if styled and sgr else c for c, sgr in row).rstrip() for row in self.rows]
+        while out and not out[-1]:
+            out.pop()
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def make_console(width: int = 80, height: int = 25, color: bool = True, terminal: bool = True) -> Console:
+    return Console(
+        file=io.StringIO(),
+        force_terminal=terminal,
+        width=width,
+        height=height,
+        color_system="truecolor" if color else None,
+    )
+
+
+def make_renderer(console: Console, clock_step: float = 0.05) -> MarkdownStreamRenderer:
+    """A renderer without the helper thread, on a fake clock that advances per delta."""
+    renderer = MarkdownStreamRenderer(console)
+    renderer.background_refresh = False
+    ticks = itertools.count(0.0, clock_step)
+    renderer._clock = lambda: next(ticks)
+    return renderer
+
+
+def chunked(text: str, sizes) -> list[str]:
+    chunks, index = [], 0
+    for size in sizes:
+        if index >= len(text):
+            break
+        chunks.append(text[index : index + size])
+        index += size
+    return chunks
+
+
+def random_sizes(seed: int = 7):
+    rnd = random.Random(seed)
+    return (rnd.randint(1, 40) for _ in itertools.count())
+
+
+def stream(text: str, console: Console, sizes=itertools.repeat(4), clock_step: float = 0.05) -> MarkdownStreamRenderer:
+    renderer = make_renderer(console, clock_step)
+    for chunk in chunked(text, sizes):
+        renderer.on_content(chunk)
+    renderer.finish()
+    return renderer
+
+
+def screen_of(console: Console) -> Screen:
+    return Screen(console.width).feed(console.file.getvalue())
+
+
+def one_shot(text: str, width: int = 80, height: int = 25) -> list[str]:
+    console = make_console(width, height)
+    console.print(Markdown(text))
+    return screen_of(console).lines(styled=True)
+
+
+def split(text: str, sizes=None) -> list[str]:
+    splitter = BlockSplitter()
+    for chunk in chunked(text, sizes) if sizes else [text]:
+        splitter.feed(chunk)
+    splitter.close()
+    return [block.text.rstrip("\n") for block in splitter.pop_done()]
+
+
+SAMPLE = """\
+# Release notes
+Intro with **bold**, *italic*, `inline code` and a [link](https://example.com).
+## Setup right after the heading
+Install it:
+```python
+def marker_alpha(x):
+    \"\"\"Docstring
+    spanning lines.\"\"\"
+
+    return x  # comment
+
+
+class Beta:
+\tpass
+```
+After the code, without a blank line.
+
+1. First item
+
+   Continued paragraph of the first item.
+
+   ```bash
+   echo "nested fence"
+
+   ls -la
+   ```
+
+2. Second item
+   - nested bullet
+   - another
+
+     indented paragraph in the nested list
+
+- loose a
+
+- loose b
+
+> A quote line
+> continues
+
+> Second quote after a blank
+
+---
+
+Paragraph after the rule.
+
+| Col A | Col B | Col C |
+|:------|:-----:|------:|
+| 1 | two | three |
+| 4 | five | six |
+
+````markdown
+A fence inside:
+```js
+let x = 1;
+
+```
+still inside
+````
+
+~~~
+tilde fence
+```
+not a closer
+~~~
+
+<!-- an html comment -->
+
+A long line that goes on and on and on and on and on and on and on and on and on and on and on to wrap.
+
+```
+a line of code that is definitely longer than eighty characters so that it must wrap inside the box
+short
+```
+
+    indented code block
+
+    more indented code
+
+Final paragraph.
+***
+End.
+"""
+
+
+def long_reply(lines: int, seed: int = 3) -> str:
+    """A reply mixing headings, paragraphs, lists, tables and code; about `lines` lines."""
+    rnd = random.Random(seed)
+    words = "stream render block fence table list token buffer terminal width cost layout".split()
+
+    def sentence() -> str:
+        return " ".join(rnd.choice(words) for _ in range(12)).capitalize() + "."
+
+    out = ["# Report", "", sentence(), "", "```python"]
+    out += [f"def f{i}(x):\n    return x * {i}\n" for i in range(lines // 8)]
+    out += ["```", ""]
+    section = 0
+    while sum(part.count("\n") + 1 for part in out) < lines:
+        section += 1
+        out += [f"## Section {section}", "", sentence() + " " + sentence(), ""]
+        out += [f"- item {k}: {sentence()}" for k in range(4)] + [""]
+        out += ["| n | word |", "|---|---|"] + [f"| {k} | {rnd.choice(words)} |" for k in range(4)] + [""]
+        out += ["```js"] + [f"const v{k} = {k};" for k in range(8)] + ["```", ""]
+    return "\n".join(out) + "\n"
+
+
+# -- block splitter -----------------------------------------------------------------------
+
+
+def test_blank_line_outside_fence_splits():
+    assert split("one\ntwo\n\nthree\n") == ["one\ntwo", "three"]
+
+
+def test_blank_lines_inside_fence_do_not_split():
+    text = "```python\nx = 1\n\n\ny = 2\n```\nafter\n"
+    assert split(text) == ["```python\nx = 1\n\n\ny = 2\n```", "after"]
+
+
+def test_tilde_fence_is_not_closed_by_backticks():
+    text = "~~~\na\n```\n\nb\n~~~\n\nafter\n"
+    assert split(text) == ["~~~\na\n```\n\nb\n~~~", "after"]
+
+
+def test_long_fence_closes_only_with_as_many_backticks():
+    text = "````md\n```js\nx\n\n```\n\nstill code\n````\n\nafter\n"
+    assert split(text) == ["````md\n```js\nx\n\n```\n\nstill code\n````", "after"]
+    assert split("````\ncode\n\n`````\ntext\n") == ["````\ncode\n\n`````", "text"]
+
+
+def test_fence_marks_block_as_code_with_language():
+    splitter = BlockSplitter()
+    splitter.feed("Here:\n```py extra\nx = 1\n```\nafter\n")
+    splitter.close()
+    para, code, after = splitter.pop_done()
+    assert (para.fence, after.fence) == (None, None)
+    assert code.fence.language == "py" and code.closed and code.code(0, 9) == ["x = 1"]
+
+
+def test_loose_list_stays_one_block_until_unindented_text():
+    text = "- a\n\n- b\n\n  more of b\n\n1. c\n\n2. d\n\nafter\n"
+    assert split(text) == ["- a\n\n- b\n\n  more of b\n\n1. c\n\n2. d", "after"]
+
+
+def test_list_item_with_nested_fence_and_blank_lines_is_kept_whole():
+    text = "1. a\n   ```\n   x\n\n   y\n   ```\n2. b\n\nafter\n"
+    assert split(text) == ["1. a\n   ```\n   x\n\n   y\n   ```\n2. b", "after"]
+
+
+def test_table_ends_at_blank_line_and_rows_stay_together():
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\nafter\n"
+    assert split(text) == ["| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |", "after"]
+
+
+def test_block_quote_continued_after_blank_line_stays_whole():
+    assert split("> a\n\n> b\n\nafter\n") == ["> a\n\n> b", "after"]
+
+
+def test_indented_line_after_blank_is_kept_with_the_block():
+    assert split("para\n\n    code\n\nnext\n") == ["para\n\n    code", "next"]
+
+
+def test_headings_split_without_blank_lines():
+    assert split("# Title\ntext\n## Sub\nmore\n") == ["# Title", "text", "## Sub", "more"]
+
+
+def test_html_block_with_blank_line_is_confirmed_by_the_parser():
+    # The blank line inside <pre> looks like a boundary; markdown-it says it is not one.
+    assert split("<pre>\n\nx\n</pre>\n\nafter\n") == ["<pre>\n\nx\n</pre>", "after"]
+
+
+def test_split_is_independent_of_chunking_and_line_endings():
+    expected = split(SAMPLE)
+    assert split(SAMPLE, itertools.repeat(1)) == expected
+    assert split(SAMPLE, random_sizes()) == expected
+    assert split(SAMPLE.replace("\n", "\r\n"), itertools.repeat(3)) == expected
+
+
+def test_unclosed_fence_is_flushed_at_close():
+    assert split("text\n\n```py\nx = 1") == ["text", "```py\nx = 1"]
+
+
+def test_starts_top_level_block():
+    assert starts_top_level_block(["para", ""], "next")
+    assert not starts_top_level_block(["- a", ""], "- b")
+    assert starts_top_level_block(["para"], "```")
+    assert not starts_top_level_block(["para"], "more para")
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [itertools.repeat(1), itertools.repeat(4), random_sizes()], ids=["1", "4", "random"])
+def test_final_output_equals_one_shot_render(sizes):
+    console = make_console()
+    stream(SAMPLE, console, sizes)
+    assert screen_of(console).lines(styled=True) == one_shot(SAMPLE)
+
+
+@pytest.mark.parametrize("height", [8, 25])
+def test_long_code_printed_progressively_matches_one_shot(height):
+    text = long_reply(400)
+    console = make_console(height=height)
+    stream(text, console, random_sizes(11))
+    assert screen_of(console).lines(styled=True) == one_shot(text, height=height)
+
+
+def test_open_code_block_goes_to_scrollback_progressively():
+    console = make_console(height=10)
+    renderer = make_renderer(console)
+    for chunk in chunked("```python\n" + "".join(f"value_{i} = {i}\n" for i in range(200)), itertools.repeat(4)):
+        renderer.on_content(chunk)
+    before_finish = screen_of(console).lines()
+    assert len(before_finish) > 190  # far more than the 8-row live region: printed as it came
+    assert sum("value_0 =" in line for line in before_finish) == 1
+    renderer.finish()
+    assert screen_of(console).text().count("value_199 = 199") == 1
+
+
+def test_chunking_invariance():
+    results = []
+    for sizes in (itertools.repeat(1), itertools.repeat(4), random_sizes(1), random_sizes(2)):
+        console = make_console()
+        stream(SAMPLE, console, sizes, clock_step=0.03)
+        results.append(screen_of(console).lines(styled=True))
+    assert all(result == results[0] for result in results)
+
+
+def test_headings_lists_tables_and_code_render():
+    console = make_console()
+    stream(SAMPLE, console)
+    screen = screen_of(console)
+    text = screen.text()
+    assert "# Release notes" not in text and "Release notes" in text
+    assert "• nested bullet" in text
+    assert re.search(r"Col A\s+Col B\s+Col C", text)
+    assert "```" not in text.split("A fence inside:")[0]  # fences are not shown raw
+    styled = "\n".join(screen.lines(styled=True))
+    keyword = re.search(r"\{([0-9;]+)\}d\{\1\}e\{\1\}f", styled)  # 'def' coloured as a keyword
+    assert keyword and "48;2;39;40;34" in keyword.group(1)
+
+
+def test_every_block_is_printed_exactly_once():
+    markers = [f"marker{n}x" for n in range(40)]
+    text = "".join(f"Paragraph {p} here.\n\n- item {i}\n\n" for p, i in zip(markers[:10], markers[10:20]))
+    text += "```\n" + "".join(f"code {m}\n" for m in markers[20:30]) + "```\n\n"
+    text += "| a |\n|---|\n" + "".join(f"| {m} |\n" for m in markers[30:])
+    console = make_console(height=10)
+    stream(text, console, clock_step=0.2)
+    raw = console.file.getvalue()
+    assert _UP_ERASE in raw  # the live region was used, and erased
+    final = screen_of(console).text()
+    assert all(final.count(m) == 1 for m in markers)
+
+
+def test_live_region_never_exceeds_the_screen():
+    height = 12
+    text = "word " * 5000 + "\n\n```\n" + "".join(f"line {i}\n" for i in range(500)) + "```\n"
+    console = make_console(height=height)
+    stream(text, console, itertools.repeat(16), clock_step=0.1)
+    raw = console.file.getvalue()
+    tallest = max(len(run) // len(_UP_ERASE) + 1 for run in re.findall(f"(?:{re.escape(_UP_ERASE)})+", raw))
+    assert tallest <= height - 2
+    final = screen_of(console).text()
+    assert final.count("line 499") == 1 and final.count("word") == 5000
+
+
+def test_reasoning_is_shown_first_and_set_apart():
+    console = make_console()
+    renderer = make_renderer(console)
+    for chunk in chunked("Let me think.\nStep one: consider it.\nStep two", itertools.repeat(5)):
+        renderer.on_reasoning(chunk)
+    for chunk in chunked("## Answer title\n\nThe **answer** is 42.\n", itertools.repeat(5)):
+        renderer.on_content(chunk)
+    renderer.finish()
+    screen = screen_of(console)
+    lines = screen.lines()
+    text = screen.text()
+    order = [text.index(s) for s in ("Reasoning", "Let me think.", "Step two", "Answer ─", "Answer title", "42")]
+    assert order == sorted(order)
+    assert re.fullmatch(r"Reasoning ─+", lines[0]) and any(re.fullmatch(r"Answer ─+", line) for line in lines)
+    styled = "\n".join(screen.lines(styled=True))
+    assert "{2}L{2}e{2}t" in styled  # reasoning is dim
+    assert renderer.reasoning.startswith("Let me think.") and renderer.text.endswith("42.\n")
+
+
+def test_whitespace_content_does_not_end_the_reasoning():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_reasoning("thinking")
+    renderer.on_content("\n\n")
+    renderer.on_reasoning(" more")
+    renderer.on_content("Answer text.")
+    renderer.finish()
+    lines = screen_of(console).lines()
+    assert lines[1] == "thinking more" and lines[-1] == "Answer text."
+
+
+def test_abort_keeps_partial_text_and_prints_the_note():
+    console = make_console()
+    renderer = make_renderer(console)
+    partial = "Intro paragraph.\n\n```python\nprint('partial')\nx = "
+    for chunk in chunked(partial, itertools.repeat(4)):
+        renderer.on_content(chunk)
+    renderer.abort("[interrupted]")
+    renderer.on_content("ignored after abort")
+    lines = screen_of(console).lines()
+    assert "Intro paragraph." in lines[0]
+    assert any("print('partial')" in line for line in lines) and any("x =" in line for line in lines)
+    assert lines[-1] == "[interrupted]"
+    assert "{2}[" in "".join(screen_of(console).lines(styled=True)[-1:])
+    assert renderer.text == partial
+
+
+def test_abort_during_reasoning():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_reasoning("half a tho")
+    renderer.abort("stopped")
+    assert screen_of(console).lines()[-2:] == ["half a tho", "stopped"]
+
+
+def test_non_terminal_console_prints_finished_blocks_without_live_region():
+    console = make_console(terminal=False, color=False)
+    renderer = make_renderer(console, clock_step=1.0)
+    renderer.on_content("# Title\n\nFirst paragraph.\n\nSecond paragraph.\n")
+    assert "First paragraph." in console.file.getvalue()
+    assert "Second" not in console.file.getvalue()  # the open block may still grow
+    renderer.finish()
+    out = console.file.getvalue()
+    assert "\x1b" not in out and "#" not in out
+    assert out.count("First paragraph.") == 1 and out.count("Second paragraph.") == 1
+
+
+def test_width_change_applies_to_later_blocks():
+    console = make_console(width=80)
+    renderer = make_renderer(console, clock_step=1.0)
+    renderer.on_content("First " * 30 + "\n\n")
+    renderer.on_content("x\n\n")  # a paint: the first block is now in scrollback
+    console.width = 40
+    renderer.on_content("Second " * 30 + "\n")
+    renderer.finish()
+    lines = Screen(80).feed(console.file.getvalue()).lines()
+    first = [line for line in lines if "First" in line]
+    second = [line for line in lines if "Second" in line]
+    assert max(map(len, first)) > 60 and max(map(len, second)) <= 40
+
+
+def test_stalled_stream_is_painted_by_the_helper_thread():
+    console = make_console()
+    renderer = MarkdownStreamRenderer(console, refresh_per_second=50)
+    renderer.on_content("Hello")
+    renderer.on_content(" stalled world")  # arrives within the interval: not painted yet
+    deadline = time.monotonic() + 10
+    while "stalled" not in console.file.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "stalled" in console.file.getvalue()
+    renderer.finish()
+    assert screen_of(console).text() == "Hello stalled world"
+
+
+def test_finish_is_idempotent_and_text_accumulates():
+    console = make_console()
+    renderer = stream("a *b* c\n", console)
+    renderer.finish()
+    assert renderer.text == "a *b* c\n"
+    assert screen_of(console).text() == "a b c"
+
+
+# -- cost ---------------------------------------------------------------------------------
+
+
+_MARKDOWN, _CODE_SLICE = msr.Markdown, msr._CodeSlice
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.chars = 0
+
+
+def _count_work(monkeypatch, text: str) -> tuple[_Counter, _Counter]:
+    """Feed `text` in 4-char chunks, painting every third chunk; count markdown and code renders."""
+    markdown, code = _Counter(), _Counter()
+
+    class CountingMarkdown(_MARKDOWN):
+        def __init__(self, source, **kwargs):
+            markdown.calls += 1
+            markdown.chars += len(source)
+            super().__init__(source, **kwargs)
+
+    class CountingCode(_CODE_SLICE):
+        def __init__(self, source, lexer, **kwargs):
+            code.calls += 1
+            code.chars += len(source) + len(kwargs.get("context", ""))
+            super().__init__(source, lexer, **kwargs)
+
+    monkeypatch.setattr(msr, "Markdown", CountingMarkdown)
+    monkeypatch.setattr(msr, "_CodeSlice", CountingCode)
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, height=25)
+    stream(text, console, clock_step=0.03)  # far more paints than a real 12/s clock would do
+    return markdown, code
+
+
+def test_preview_of_a_giant_paragraph_is_bounded(monkeypatch):
+    sources = []
+
+    class RecordingMarkdown(_MARKDOWN):
+        def __init__(self, source, **kwargs):
+            sources.append(len(source))
+            super().__init__(source, **kwargs)
+
+    monkeypatch.setattr(msr, "Markdown", RecordingMarkdown)
+    text = "word " * 4000
+    stream(text, make_console(width=80, height=25), clock_step=0.03)  # a paint every 3 deltas
+    previews, final = sources[:-1], sources[-1]
+    assert final == len(text) and len(previews) > 1000
+    assert max(previews) <= 2 * 23 * 80
+
+
+def test_render_work_is_linear_in_reply_length(monkeypatch):
+    small_md, small_code = _count_work(monkeypatch, long_reply(500))
+    big_md, big_code = _count_work(monkeypatch, long_reply(1000))
+    small = small_md.chars + small_code.chars
+    big = big_md.chars + big_code.chars
+    assert 1.6 < big / small < 2.4  # quadratic work would give about 4
+    assert 1.6 < big_md.calls / small_md.calls < 2.4
+
+
+def test_each_finished_block_is_rendered_once(monkeypatch):
+    text = long_reply(1000)
+    splitter = BlockSplitter()
+    splitter.feed(text)
+    splitter.close()
+    prose_blocks = sum(block.fence is None for block in splitter.pop_done())
+    renders = []
+    original = MarkdownStreamRenderer._finished_block
+    monkeypatch.setattr(
+        MarkdownStreamRenderer, "_finished_block", lambda self, block: renders.append(block) or original(self, block)
+    )
+    stream(text, make_console(), clock_step=0.01)
+    assert len(renders) == len(set(map(id, renders)))
+    assert sum(block.fence is None for block in renders) == prose_blocks

@@ -1,0 +1,247 @@
+"""ModelDiscoveryService: /models parsing and caching, ping classification, key checks (one request each)."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import responses
+
+from modules.HttpClient import HttpSettings
+from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
+from modules.ProviderConfig import ProviderConfig
+
+BASE = "http://127.0.0.1:9/v1"
+MODELS_URL = BASE + "/models"
+CHAT_URL = BASE + "/chat/completions"
+CHAT_REPLY = {"id": "c1", "object": "chat.completion",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "pong"},
+                           "finish_reason": "stop"}]}
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def config() -> ProviderConfig:
+    return ProviderConfig(name="Fake", base_api_url=BASE, api_key="test-key")
+
+
+@pytest.fixture
+def service() -> ModelDiscoveryService:
+    # No retries and no waiting: each test is about exactly one request.
+    return ModelDiscoveryService(HttpSettings(max_retries=0, connect_timeout=1, read_timeout=1))
+
+
+def models_body(*ids: str) -> dict:
+    return {"object": "list", "data": [{"id": i, "object": "model"} for i in ids]}
+
+
+def sent_json(call) -> dict:
+    return json.loads(call.request.body)
+
+
+# GET /models
+
+@responses.activate
+def test_discover_models_returns_the_data_list_and_sends_the_key(service, config):
+    responses.get(MODELS_URL, json=models_body("a", "b"))
+    models = service.discover_models(config)
+    assert [m["id"] for m in models] == ["a", "b"]
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer test-key"
+
+
+@responses.activate
+def test_cache_is_honoured_for_five_minutes(service, config):
+    responses.get(MODELS_URL, json=models_body("a"))
+    service.discover_models(config)
+    assert service.discover_models(config)[0]["id"] == "a"
+    assert len(responses.calls) == 1
+    assert config.cache_duration == 300 and service.cache_duration == 300
+
+
+@responses.activate
+def test_force_refresh_bypasses_the_cache(service, config):
+    responses.get(MODELS_URL, json=models_body("a"))
+    service.discover_models(config)
+    responses.replace(responses.GET, MODELS_URL, json=models_body("a", "b"))
+    assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a", "b"]
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_stale_cache_is_refetched(service, config):
+    responses.get(MODELS_URL, json=models_body("a"))
+    service.discover_models(config)
+    config._cache_timestamp = time.time() - 301
+    service.discover_models(config)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, config, capsys):
+    responses.get(MODELS_URL, json=models_body("a"))
+    service.discover_models(config)
+    responses.replace(responses.GET, MODELS_URL, status=500, json={"error": {"message": "boom"}})
+    assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a"]
+    err = capsys.readouterr().err
+    assert err.startswith("Warning: Failed to query models from Fake: ")
+    assert "HTTP 500" in err and "boom" in err
+
+
+@responses.activate
+def test_request_error_without_cache_gives_empty_list(service, config, capsys):
+    responses.get(MODELS_URL, body=requests.ConnectionError("refused"))
+    assert service.discover_models(config) == []
+    assert capsys.readouterr().err.startswith("Warning: Failed to query models from Fake: ")
+
+
+@responses.activate
+def test_unexpected_error_is_reported_as_error_and_falls_back(service, config, capsys, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("surprise")
+    monkeypatch.setattr(service, "fetch_models", explode)
+    assert service.discover_models(config) == []
+    assert capsys.readouterr().err == "Error: Unexpected error querying models from Fake: surprise\n"
+
+
+@pytest.mark.parametrize("body", [{"object": "list"}, {"data": "nope"}, {"data": []}, {"data": [{"x": 1}]}])
+@responses.activate
+def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body, capsys):
+    responses.get(MODELS_URL, json=body)
+    assert service.discover_models(config) == []
+    assert "Warning: Failed to query models from Fake: " in capsys.readouterr().err
+    assert config._cached_models == []
+
+
+@responses.activate
+def test_cache_is_runtime_only(service, config):
+    responses.get(MODELS_URL, json=models_body("a"))
+    service.discover_models(config)
+    dumped = config.model_dump()
+    assert "_cached_models" not in dumped and "cache_duration" not in dumped
+
+
+# Ping classification
+
+@responses.activate
+def test_chat_reply_is_valid(service, config):
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    assert service.ping_model("fake", config, "m") is PingResult.VALID
+    assert service.validate_model(config, "m") is True
+
+
+@responses.activate
+def test_reply_without_pong_is_still_valid(service, config):
+    reply = json.loads(json.dumps(CHAT_REPLY))
+    reply["choices"][0]["message"]["content"] = "Hello! How can I help?"
+    responses.post(CHAT_URL, json=reply)
+    assert service.ping_model("fake", config, "m") is PingResult.VALID
+
+
+@responses.activate
+def test_reply_without_choices_decides_nothing(service, config):
+    responses.post(CHAT_URL, json={"id": "x", "object": "chat.completion"})
+    assert service.ping_model("fake", config, "m") is PingResult.UNDECIDED
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+@responses.activate
+def test_a_4xx_refusal_is_invalid(service, config, status):
+    responses.post(CHAT_URL, status=status, json={"error": {"message": "not a chat model"}})
+    assert service.ping_model("fake", config, "m") is PingResult.INVALID
+    assert service.validate_model(config, "m") is False
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+@responses.activate
+def test_5xx_and_429_decide_nothing(service, config, status):
+    responses.post(CHAT_URL, status=status, json={"error": {"message": "later"}})
+    assert service.ping_model("fake", config, "m") is PingResult.UNDECIDED
+
+
+@pytest.mark.parametrize("error", [requests.ConnectTimeout("slow"), requests.ReadTimeout("slow"),
+                                   requests.ConnectionError("refused")])
+@responses.activate
+def test_timeouts_and_connection_errors_decide_nothing(service, config, error):
+    responses.post(CHAT_URL, body=error)
+    assert service.ping_model("fake", config, "m") is PingResult.UNDECIDED
+
+
+@pytest.mark.parametrize("model", ["gpt-5", "gpt-5-mini", "o1", "o3-mini", "o4-mini"])
+@responses.activate
+def test_new_openai_models_get_max_completion_tokens_and_temperature_1(service, config, model):
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    service.ping_model("fake", config, model)
+    body = sent_json(responses.calls[0])
+    assert "max_tokens" not in body and body["max_completion_tokens"] >= 100
+    assert body["temperature"] == 1 and body["model"] == model and body["stream"] is False
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "deepseek-chat", "Qwen/QwQ-32B"])
+@responses.activate
+def test_other_models_get_max_tokens_and_temperature_0(service, config, model):
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    service.ping_model("fake", config, model)
+    body = sent_json(responses.calls[0])
+    assert "max_completion_tokens" not in body and body["max_tokens"] >= 100
+    assert body["temperature"] == 0.0
+    assert body["messages"][-1] == {"role": "user", "content": "ping"}
+
+
+@pytest.mark.parametrize("sent, other", [("max_tokens", "max_completion_tokens"),
+                                         ("max_completion_tokens", "max_tokens")])
+@responses.activate
+def test_refused_token_field_is_retried_with_the_other_one(service, config, sent, other):
+    model = "gpt-5" if sent == "max_completion_tokens" else "gpt-4o"
+    message = f"Unsupported parameter: '{sent}' is not supported with this model. Use '{other}' instead."
+    responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    assert service.ping_model("fake", config, model) is PingResult.VALID
+    first, second = (sent_json(call) for call in responses.calls)
+    assert sent in first and other not in first
+    assert other in second and sent not in second and second[other] == first[sent]
+
+
+@responses.activate
+def test_a_400_not_about_tokens_is_not_retried(service, config):
+    responses.post(CHAT_URL, status=400, json={"error": {"message": "model does not support chat"}})
+    assert service.ping_model("fake", config, "embed-1") is PingResult.INVALID
+    assert len(responses.calls) == 1
+
+
+# Keys
+
+@pytest.mark.parametrize("key", ["", "   ", "not-configured", "ds-not-configured"])
+def test_validate_api_key_refuses_empty_blank_and_placeholder_keys(service, key):
+    assert service.validate_api_key(ProviderConfig(api_key=key)) is False
+
+
+def test_validate_api_key_accepts_a_real_looking_key(service):
+    assert service.validate_api_key(ProviderConfig(api_key="sk-abc")) is True
+
+
+# Pooling
+
+@responses.activate
+def test_one_client_per_provider_is_reused(service, config):
+    other = ProviderConfig(name="Other", base_api_url=BASE, api_key="k2")
+    assert service.client_for("fake", config) is service.client_for("fake", config)
+    assert service.client_for("fake", config) is not service.client_for("other", other)
+
+
+def test_use_concurrency_sizes_the_connection_pool():
+    service = ModelDiscoveryService(lambda: HttpSettings(pool_size=4))
+    service.use_concurrency(32)
+    assert service.settings.pool_size == 32 and service.concurrency == 32
+
+
+def test_settings_factory_is_called_only_on_first_use():
+    calls = []
+    service = ModelDiscoveryService(lambda: calls.append(1) or HttpSettings(max_retries=1))
+    assert calls == []
+    assert service.settings.max_retries == 1 and service.settings.max_retries == 1
+    assert calls == [1]

@@ -1,0 +1,250 @@
+"""OpenAIChatCompletionApi: request shaping, streaming from a real loopback server, error mapping."""
+from __future__ import annotations
+
+from typing import Iterator, List, Tuple
+
+import pytest
+import responses
+
+from modules.Errors import ApiError, IncompleteReplyError
+from modules.HttpClient import HttpSettings
+from modules.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
+                                             swap_token_limit, uses_fixed_temperature)
+from modules.ProviderConfig import ProviderConfig
+from tests.fake_openai_server import FakeOpenAIServer
+
+MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+REPLY = "Héllo wörld, 世界! " * 5
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(reply=REPLY, chunk_size=5) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _reset(server: FakeOpenAIServer) -> None:
+    server.set(reply=REPLY, reasoning="", chunk_size=5, stream_chunked=True, keepalive_every=0,
+               replies_by_model={}, fault_rate={})
+    server.clear_requests()
+
+
+def api_for(srv: FakeOpenAIServer, key: str = "test-key", model: str = "fake-chat-1",
+            **settings) -> OpenAIChatCompletionApi:
+    config = ProviderConfig(name="Fake", base_api_url=srv.base_url, api_key=key)
+    return OpenAIChatCompletionApi("fake", config, model, HttpSettings(**settings))
+
+
+def collect(api: OpenAIChatCompletionApi) -> List[Tuple[str, str]]:
+    return list(api.stream_chat(MESSAGES))
+
+
+def text_of(deltas: List[Tuple[str, str]], kind: str) -> str:
+    return "".join(text for k, text in deltas if k == kind)
+
+
+# ----- request shaping --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, fixed", [
+    ("gpt-4o", False), ("gpt-4.1-mini-2025-04-14", False), ("gpt-3.5-turbo", False),
+    ("gpt-5", True), ("gpt-5-mini", True), ("o1-mini", True), ("o3", True),
+    ("deepseek-chat", False), ("Qwen/QwQ-32B", False), ("my-gpt-5", False),
+])
+def test_temperature_rule(model: str, fixed: bool) -> None:
+    assert uses_fixed_temperature(model) is fixed
+    assert build_request_body(model, MESSAGES, stream=True)["temperature"] == (1 if fixed else 0.0)
+
+
+def test_request_body_fields() -> None:
+    body = build_request_body("gpt-4o", MESSAGES, stream=False)
+    assert body == {"model": "gpt-4o", "messages": MESSAGES, "temperature": 0.0, "stream": False}
+
+
+def test_token_limit_field_follows_the_model() -> None:
+    assert build_request_body("gpt-5-nano", MESSAGES, False, max_tokens=50)["max_completion_tokens"] == 50
+    assert "max_tokens" not in build_request_body("gpt-5-nano", MESSAGES, False, max_tokens=50)
+    assert build_request_body("deepseek-chat", MESSAGES, False, max_tokens=50)["max_tokens"] == 50
+
+
+def test_swap_token_limit_after_a_refusal() -> None:
+    body = build_request_body("custom", MESSAGES, False, max_tokens=9)
+    error = ApiError("x: HTTP 400: Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens'.",
+                     status=400)
+    swapped = swap_token_limit(body, error)
+    assert swapped["max_completion_tokens"] == 9 and "max_tokens" not in swapped
+    assert swap_token_limit(body, ApiError("other", status=400)) is None
+    assert swap_token_limit(body, ApiError("max_completion_tokens", status=500)) is None
+
+
+def test_no_model_listing_or_cross_provider_methods() -> None:
+    removed = ["get_available_models", "create_for_model_querying", "merged_models", "valid_scoped_models",
+               "get_api_for_model_string", "validate_model", "split_first_slash",
+               "get_provider_and_model_for_model_string", "discover_models", "_cached_models",
+               "_cache_timestamp"]
+    for name in removed:
+        assert not hasattr(OpenAIChatCompletionApi, name), name
+    api = OpenAIChatCompletionApi("p", ProviderConfig(), "m")
+    assert not any(hasattr(api, name) for name in removed)
+
+
+# ----- streaming against the fake server --------------------------------------------------------
+
+def test_streams_content_and_sends_the_request(server: FakeOpenAIServer) -> None:
+    deltas = collect(api_for(server))
+    assert text_of(deltas, "content") == REPLY
+    assert len([d for d in deltas if d[0] == "content"]) > 5  # really streamed in pieces
+    request = server.requests[-1]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["Authorization"] == "Bearer test-key"
+    assert request["json"]["stream"] is True and request["json"]["messages"] == MESSAGES
+    assert request["json"]["temperature"] == 0.0
+
+
+def test_reasoning_content_comes_first(server: FakeOpenAIServer) -> None:
+    server.set(reasoning="Let me think… carefully.")
+    deltas = collect(api_for(server))
+    assert text_of(deltas, "reasoning") == "Let me think… carefully."
+    kinds = [k for k, _ in deltas]
+    assert kinds.index("content") > max(i for i, k in enumerate(kinds) if k == "reasoning")
+
+
+@pytest.mark.parametrize("options", [
+    {"stream_chunked": False}, {"keepalive_every": 1}, {"chunk_size": 1}, {"chunk_size": 1000}])
+def test_stream_variants(server: FakeOpenAIServer, options: dict) -> None:
+    server.set(**options)
+    assert text_of(collect(api_for(server)), "content") == REPLY
+
+
+def test_split_utf8_bytes(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "split_utf8"})
+    assert text_of(collect(api_for(server)), "content") == REPLY
+
+
+def test_complete_without_streaming(server: FakeOpenAIServer) -> None:
+    assert api_for(server).complete(MESSAGES) == REPLY
+    assert server.requests[-1]["json"]["stream"] is False
+
+
+def test_a_server_that_ignores_stream_true() -> None:
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", json={
+            "choices": [{"message": {"role": "assistant", "content": "whole", "reasoning_content": "r"}}]})
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        assert list(api.stream_chat(MESSAGES)) == [("reasoning", "r"), ("content", "whole")]
+
+
+# ----- errors -----------------------------------------------------------------------------------
+
+def test_wrong_key(server: FakeOpenAIServer) -> None:
+    with pytest.raises(ApiError) as info:
+        collect(api_for(server, key="wrong-key-1234"))
+    assert info.value.status == 401
+    assert "FAKE_API_KEY" in str(info.value) and "wrong-key-1234" not in str(info.value)
+
+
+def test_non_chat_model_refused(server: FakeOpenAIServer) -> None:
+    with pytest.raises(ApiError) as info:
+        collect(api_for(server, model="fake-embed-1"))
+    assert info.value.status == 400 and "not a chat model" in str(info.value)
+
+
+def test_stream_cut_keeps_the_partial_reply(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 12})
+    received: List[str] = []
+    with pytest.raises(IncompleteReplyError) as info:
+        for kind, text in api_for(server).stream_chat(MESSAGES):
+            received.append(text)
+    assert info.value.partial == REPLY[:12] == "".join(received)
+    assert str(info.value) == "fake: connection lost after 12 characters"
+
+
+def test_stalled_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "stall", "after_chars": 10, "seconds": 5})
+    with pytest.raises(IncompleteReplyError) as info:
+        collect(api_for(server, read_timeout=0.3))
+    assert info.value.partial == REPLY[:10]
+    assert "stalled: nothing received for 0.3 s after 10 characters" in str(info.value)
+
+
+def test_stalled_unchunked_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
+    server.set(stream_chunked=False)
+    server.add_fault("/chat/completions", {"kind": "stall", "after_chars": 10, "seconds": 5})
+    with pytest.raises(IncompleteReplyError, match="stalled"):
+        collect(api_for(server, read_timeout=0.3))
+
+
+def test_malformed_chunk_is_skipped_with_one_warning(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "malformed_chunk", "after_chars": 10})
+    deltas = collect(api_for(server))
+    assert text_of(deltas, "content") == REPLY
+    warnings = [text for kind, text in deltas if kind == "warning"]
+    assert warnings == ["fake: skipped a malformed stream chunk: '{not valid json'"]
+
+
+def test_bad_shape_chunk_is_skipped(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "bad_shape_chunk", "after_chars": 10})
+    deltas = collect(api_for(server))
+    assert text_of(deltas, "content") == REPLY
+    assert len([d for d in deltas if d[0] == "warning"]) == 1
+
+
+def test_stream_without_choices_fails_clearly(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "missing_choices"})
+    with pytest.raises(ApiError, match="no usable text"):
+        collect(api_for(server))
+
+
+def test_missing_choices_without_streaming(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "missing_choices"})
+    with pytest.raises(ApiError, match="fake: the reply has no choices"):
+        api_for(server).complete(MESSAGES)
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ({"kind": "non_json"}, "fake: the reply is not JSON: 'not json at all'"),
+    ({"kind": "html_error", "status": 502}, "HTTP 502 Bad Gateway: HTML error page"),
+    ({"status": 500}, "fake: HTTP 500 Internal Server Error: Internal Server Error"),
+    ({"kind": "drop"}, "(fake) closed the connection without replying"),
+])
+def test_server_faults_give_api_errors(server: FakeOpenAIServer, fault: dict, expected: str) -> None:
+    server.add_fault("/chat/completions", fault)
+    with pytest.raises(ApiError) as info:
+        collect(api_for(server, max_retries=0))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_error_event_inside_the_stream() -> None:
+    body = b'data: {"error": {"message": "overloaded"}}\n\n'
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="text/event-stream")
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        with pytest.raises(ApiError, match="fake: error in stream: overloaded"):
+            collect(api)
+
+
+def test_stream_errors_never_contain_the_key() -> None:
+    key = "sk-live-0123456789abcdef"
+    body = f'data: {{"bad": "{key}"\n\ndata: {{"error": {{"message": "key {key} revoked"}}}}\n\n'.encode()
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="text/event-stream")
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1",
+                                                             api_key=key), "m")
+        seen: List[str] = []
+        with pytest.raises(ApiError) as info:
+            for _, text in api.stream_chat(MESSAGES):
+                seen.append(text)
+    assert key not in str(info.value) and not any(key in text for text in seen)
+
+
+def test_non_streaming_reply_cut_off(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "cut"})
+    with pytest.raises(ApiError) as info:
+        api_for(server).complete(MESSAGES)
+    assert str(info.value).endswith("(fake) lost in the middle of the reply")
+
+
+def test_non_streaming_reply_stalled(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "stall", "seconds": 5})
+    with pytest.raises(ApiError, match=r"\(fake\) sent nothing for 0.3 s \(read timeout\)"):
+        api_for(server, read_timeout=0.3).complete(MESSAGES)

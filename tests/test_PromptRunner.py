@@ -1,0 +1,153 @@
+"""PromptRunner: model resolution, prompt reading, streaming into the plain writer, failures."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from modules.Config import Config
+from modules.Errors import ApiError, ConfigError, IncompleteReplyError
+from modules.PlainReplyWriter import PlainReplyWriter
+from modules.PromptRunner import PromptRunner, make_reply_writer, read_prompt, resolve_chat_model
+from modules.Terminal import Terminal
+from tests.fake_openai_server import FakeOpenAIServer
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(reply="The answer.", reasoning="") as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _reset(server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server.set(reply="The answer.", reasoning="", echo=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def setup(tmp_path: Path, srv: FakeOpenAIServer, key: str = "test-key", extra: str = "",
+          model: str = "fake/f1") -> tuple[PromptRunner, io.StringIO, io.StringIO]:
+    (tmp_path / "config.toml").write_text(
+        f'{extra}\n[providers.fake]\nname = "Fake"\nbase_api_url = "{srv.base_url}"\napi_key = "{key}"\n'
+        'valid_models = { "fake-chat-1" = "f1", "fake-embed-1" = "e1" }\n')
+    config = Config(data_directory=tmp_path, model=model, environ={}, warn=lambda _: None)
+    out, err = io.StringIO(), io.StringIO()
+    terminal = Terminal(out, err, environ={})
+    return PromptRunner(config.config, terminal, Config.http_settings(config.config)), out, err
+
+
+def test_streams_the_answer_to_stdout(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, err = setup(tmp_path, server)
+    assert runner.run("hello") == 0
+    assert out.getvalue() == "The answer.\n" and err.getvalue() == ""
+    body = server.requests[-1]["json"]
+    assert body["model"] == "fake-chat-1" and body["stream"] is True
+    assert body["messages"][-1] == {"role": "user", "content": "hello"}
+    assert body["messages"][0]["role"] == "system"
+
+
+def test_reasoning_goes_to_stderr(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.set(reasoning="thinking hard")
+    runner, out, err = setup(tmp_path, server)
+    runner.run("hello")
+    assert out.getvalue() == "The answer.\n"
+    assert err.getvalue() == "REASONING:\nthinking hard\n\nANSWER:\n"
+
+
+def test_non_streaming_mode(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, _ = setup(tmp_path, server, extra="stream = false")
+    assert runner.run("hello") == 0
+    assert out.getvalue() == "The answer.\n"
+    assert server.requests[-1]["json"]["stream"] is False
+
+
+def test_echo_mode_sends_nothing(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, _ = setup(tmp_path, server)
+    count = len(server.requests)
+    assert runner.run("just echo", echo=True) == 0
+    assert out.getvalue() == "just echo\n" and len(server.requests) == count
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t"])
+def test_empty_prompt_is_refused(tmp_path: Path, server: FakeOpenAIServer, prompt: str) -> None:
+    runner, _, _ = setup(tmp_path, server)
+    with pytest.raises(ConfigError, match="empty prompt"):
+        runner.run(prompt)
+
+
+def test_cut_stream_keeps_the_partial_answer_and_marks_it(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.set(reply="x" * 1500)
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 1234})
+    runner, out, err = setup(tmp_path, server)
+    with pytest.raises(IncompleteReplyError) as info:
+        runner.run("hello")
+    assert "connection lost after 1,234 characters" in str(info.value)
+    assert out.getvalue() == "x" * 1234 + "\n"
+    assert err.getvalue() == "[reply incomplete]\n"
+
+
+def test_malformed_chunk_warning_goes_to_stderr(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "malformed_chunk", "after_chars": 3})
+    runner, out, err = setup(tmp_path, server)
+    assert runner.run("hello") == 0
+    assert out.getvalue() == "The answer.\n"
+    assert err.getvalue() == "Warning: fake: skipped a malformed stream chunk: '{not valid json'\n"
+
+
+def test_rate_limit_waits_are_shown(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"status": 429, "retry_after": "0"})
+    runner, out, err = setup(tmp_path, server)
+    assert runner.run("hello") == 0
+    assert err.getvalue() == "fake: rate limited (429); retrying in 0 s (retry 1 of 3)\n"
+
+
+def test_api_error_is_raised_once(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, err = setup(tmp_path, server, key="wrong")
+    with pytest.raises(ApiError, match="HTTP 401"):
+        runner.run("hello")
+    assert out.getvalue() == "" and err.getvalue() == ""
+
+
+def test_resolve_chat_model(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, _, _ = setup(tmp_path, server)
+    assert resolve_chat_model(runner.config_model, "fake/f1")[::2] == ("fake", "fake-chat-1")
+    assert resolve_chat_model(runner.config_model, "FAKE/fake-chat-1")[::2] == ("fake", "fake-chat-1")
+    with pytest.raises(ConfigError, match="Invalid model for provider fake: f2"):
+        resolve_chat_model(runner.config_model, "fake/f2")
+
+
+def test_unknown_model_lists_close_matches(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, _, _ = setup(tmp_path, server)
+    with pytest.raises(ConfigError) as info:
+        resolve_chat_model(runner.config_model, "fake-chat-2")
+    assert "Invalid model: fake-chat-2." in str(info.value)
+    assert "Did you mean: fake/fake-chat-1 (f1)" in str(info.value)
+
+
+def test_missing_key_names_the_variable(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, _, _ = setup(tmp_path, server, model="deepseek/r1")
+    with pytest.raises(ConfigError) as info:
+        runner.run("hello")
+    assert "No API key for provider deepseek: set DEEPSEEK_API_KEY" in str(info.value)
+
+
+def test_read_prompt() -> None:
+    assert read_prompt("text", io.StringIO("ignored")) == "text"
+    assert read_prompt("-", io.StringIO("from stdin\n")) == "from stdin\n"
+    assert read_prompt(None, io.StringIO("piped")) == "piped"
+    assert read_prompt(None, FakeTty("typed")) is None
+    assert read_prompt("-", FakeTty("tty too")) == "tty too"
+
+
+def test_make_reply_writer_is_plain_unless_colour(tmp_path: Path) -> None:
+    assert isinstance(make_reply_writer(Terminal(io.StringIO(), io.StringIO(), environ={})), PlainReplyWriter)
+    no_color = Terminal(FakeTty(), io.StringIO(), environ={"NO_COLOR": "1"})
+    assert isinstance(make_reply_writer(no_color), PlainReplyWriter)
+    assert not no_color.color and Terminal(FakeTty(), io.StringIO(), environ={}).color

@@ -1,0 +1,398 @@
+"""ProviderManager: dict-like access, model resolution, and discovery against the fake server on 127.0.0.1."""
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+import yaml
+
+from modules.HttpClient import HttpSettings
+from modules.ModelDiscoveryService import ModelDiscoveryService
+from modules.ProviderConfig import ProviderConfig
+from modules.ProviderManager import DiscoveryCancelled, ProviderManager, split_first_slash
+from modules.ProvidersYamlStore import ProvidersYamlStore
+from tests.fake_openai_server import FakeOpenAIServer
+
+FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def sample_manager() -> ProviderManager:
+    return ProviderManager({
+        "openai": ProviderConfig(name="OpenAI", api_key="sk-x", valid_models={
+            "gpt-4o-2024-08-06": "4o", "gpt-4o-mini-2024-07-18": "4o-mini", "gpt-5": "5"}),
+        "hyperbolic": ProviderConfig(name="Hyperbolic", api_key="hk", valid_models={
+            "Qwen/QwQ-32B": "qdub", "moonshotai/Kimi-K2-Instruct": "k2"}),
+        "deepseek": ProviderConfig(name="DeepSeek", api_key="dk", valid_models={
+            "deepseek-chat": "dschat", "deepseek-reasoner": "r1"}),
+    }, report=lambda line: None)
+
+
+# Dict-like interface and lookups
+
+def test_dict_like_interface():
+    manager = sample_manager()
+    assert manager.keys() == ["openai", "hyperbolic", "deepseek"]
+    assert "openai" in manager and "nope" not in manager
+    assert manager["deepseek"].name == "DeepSeek" and manager.get("nope") is None
+    assert [name for name, _ in manager.items()] == manager.keys() == list(manager)
+    assert [c.name for c in manager.values()] == ["OpenAI", "Hyperbolic", "DeepSeek"]
+    assert len(manager) == 3
+    assert manager.get_provider_config("openai") is manager["openai"]
+    assert manager.get_all_provider_names() == ["openai", "hyperbolic", "deepseek"]
+    with pytest.raises(KeyError):
+        manager["nope"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("openai/gpt-4o", ("openai", "gpt-4o")),
+    ("gpt-4o", ("", "gpt-4o")),
+    ("hyperbolic/Qwen/QwQ-32B", ("hyperbolic", "Qwen/QwQ-32B")),
+    ("", ("", "")),
+])
+def test_split_first_slash(text, expected):
+    assert split_first_slash(text) == expected
+
+
+@pytest.mark.parametrize("model_string, expected", [
+    ("openai/gpt-4o-2024-08-06", ("openai", "gpt-4o-2024-08-06")),
+    ("OpenAI/4o", ("openai", "gpt-4o-2024-08-06")),
+    ("DEEPSEEK/r1", ("deepseek", "deepseek-reasoner")),
+    ("hyperbolic/Qwen/QwQ-32B", ("hyperbolic", "Qwen/QwQ-32B")),
+    ("hyperbolic/qdub", ("hyperbolic", "Qwen/QwQ-32B")),
+    ("Qwen/QwQ-32B", ("hyperbolic", "Qwen/QwQ-32B")),
+    ("k2", ("hyperbolic", "moonshotai/Kimi-K2-Instruct")),
+    ("4o-mini", ("openai", "gpt-4o-mini-2024-07-18")),
+    ("deepseek-chat", ("deepseek", "deepseek-chat")),
+])
+def test_resolution(model_string, expected):
+    manager = sample_manager()
+    assert manager.resolve_model(model_string) == expected
+    provider_config, long_name = manager.get_api_for_model_string(model_string)
+    assert provider_config is manager[expected[0]] and long_name == expected[1]
+    assert manager.validate_model(model_string) == expected[1]
+
+
+def test_unprefixed_search_follows_provider_order():
+    manager = ProviderManager({
+        "a": ProviderConfig(valid_models={"shared": "s"}),
+        "b": ProviderConfig(valid_models={"shared": "s", "only-b": "ob"}),
+    }, report=lambda line: None)
+    assert manager.resolve_model("shared") == ("a", "shared")
+    assert manager.resolve_model("b/shared") == ("b", "shared")
+    assert manager.resolve_model("ob") == ("b", "only-b")
+
+
+def test_invalid_model_lists_choices_and_close_matches():
+    manager = sample_manager()
+    with pytest.raises(ValueError) as info:
+        manager.validate_model("deepseek-chatt")
+    text = str(info.value)
+    assert text.startswith("Invalid model: deepseek-chatt.")
+    assert "Did you mean: deepseek/deepseek-chat (dschat)" in text
+    assert "Valid models: openai/gpt-4o-2024-08-06 (4o)" in text and "hyperbolic/Qwen/QwQ-32B (qdub)" in text
+
+
+def test_invalid_model_for_a_provider_lists_that_providers_models_only():
+    manager = sample_manager()
+    with pytest.raises(ValueError) as info:
+        manager.get_api_for_model_string("openai/deepseek-chat")
+    text = str(info.value)
+    assert text.startswith("Invalid model for provider openai: deepseek-chat.")
+    assert "openai/gpt-5 (5)" in text and "deepseek/" not in text
+
+
+def test_unknown_prefix_is_searched_as_a_whole_id():
+    manager = ProviderManager({"hyperbolic": ProviderConfig(valid_models={"Qwen/QwQ-32B": "qdub"})},
+                              report=lambda line: None)
+    assert manager.resolve_model("Qwen/QwQ-32B") == ("hyperbolic", "Qwen/QwQ-32B")
+    with pytest.raises(ValueError, match="^Invalid model: nobody/x"):
+        manager.resolve_model("nobody/x")
+
+
+def test_long_choice_lists_are_cut_with_a_pointer_to_the_listing():
+    manager = ProviderManager({"p": ProviderConfig(valid_models={f"m{i}": f"s{i}" for i in range(30)})},
+                              report=lambda line: None)
+    with pytest.raises(ValueError, match=r"and 10 more \(see llmc --list-models\)"):
+        manager.resolve_model("zzz")
+
+
+def test_listing_helpers():
+    manager = sample_manager()
+    assert manager.get_available_models("deepseek") == ["deepseek-chat", "deepseek-reasoner"]
+    assert len(manager.get_available_models()) == 7
+    assert manager.merged_models()[0] == ("openai", ("gpt-4o-2024-08-06", "4o"))
+    assert manager.valid_scoped_models()[-1] == "deepseek/deepseek-reasoner (r1)"
+    assert manager.valid_scoped_models("hyperbolic") == [
+        "hyperbolic/Qwen/QwQ-32B (qdub)", "hyperbolic/moonshotai/Kimi-K2-Instruct (k2)"]
+    assert ProviderManager.get_short_name("gpt-5") == "gpt-5"
+    assert manager.short_name_of("openai", "gpt-5") == "5"
+    assert manager.short_name_of("openai", "unknown") == "unknown"
+
+
+def test_find_model_returns_each_matching_provider():
+    manager = sample_manager()
+    found = manager.find_model("4o")
+    assert [(c.name, m) for c, m in found] == [("OpenAI", "gpt-4o-2024-08-06")]
+    assert [(c.name, m) for c, m in manager.find_model("Qw")] == [("Hyperbolic", "Qwen/QwQ-32B")]
+    assert manager.find_model("nothing-like-it") == []
+
+
+def test_resolve_provider_name_ignores_case():
+    manager = sample_manager()
+    assert manager.resolve_provider_name("HyperBolic") == "hyperbolic"
+    assert manager.resolve_provider_name("x") is None
+
+
+# Discovery against the fake server
+
+CHAT = ["chat-a", "chat-b", "gpt-5-mini"]
+NON_CHAT = ["embed-1", "tts-1"]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(chat_models=CHAT, non_chat_models=NON_CHAT) as srv:
+        yield srv
+
+
+class Harness:
+    """A ProviderManager over the fake server with a YAML store in a temp dir and captured reports."""
+
+    def __init__(self, tmp_path: Path, providers: Dict[str, ProviderConfig],
+                 settings: HttpSettings = FAST, concurrency: int = 4) -> None:
+        self.path = tmp_path / "openaicompat-providers.yaml"
+        self.lines: List[str] = []
+        self.manager = ProviderManager(providers, store=ProvidersYamlStore(self.path),
+                                       discovery_service=ModelDiscoveryService(settings),
+                                       concurrency=concurrency, report=self.lines.append)
+
+    def run(self, **kwargs) -> bool:
+        return self.manager.discover_and_validate_models(**kwargs)
+
+    def saved(self) -> Optional[dict]:
+        return yaml.safe_load(self.path.read_text()) if self.path.exists() else None
+
+    def pings(self, srv: FakeOpenAIServer) -> List[str]:
+        return [r["json"]["model"] for r in srv.requests if r["path"].endswith("/chat/completions")]
+
+
+def fake_config(srv: FakeOpenAIServer, **fields) -> ProviderConfig:
+    return ProviderConfig(**{"name": "Fake", "base_api_url": srv.base_url, "api_key": "test-key", **fields})
+
+
+def test_discovery_persists_valid_and_invalid_models(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})})
+    assert h.run() is True
+    config = h.manager["fake"]
+    assert config.valid_models == {"chat-a": "a", "chat-b": "chat-b", "gpt-5-mini": "gpt-5-mini"}
+    assert config.invalid_models == ["embed-1", "tts-1"]
+    saved = h.saved()["providers"]["fake"]
+    assert saved["valid_models"] == config.valid_models
+    assert saved["invalid_models"] == ["embed-1", "tts-1"]
+    assert saved["name"] == "Fake" and "api_key" not in saved
+    assert h.lines[0] == "fake: 5 models found, 3 valid, 2 invalid, 0 undecided (" + h.lines[0].split("(")[1]
+    assert h.lines[-1] == f"Provider configurations persisted to {h.path}"
+    assert sorted(h.pings(server)) == sorted(CHAT + NON_CHAT)
+
+
+def test_ping_uses_the_token_field_of_the_model(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    h.run(persist_on_success=False)
+    bodies = {r["json"]["model"]: r["json"] for r in server.requests if r["json"]}
+    assert "max_completion_tokens" in bodies["gpt-5-mini"] and bodies["gpt-5-mini"]["temperature"] == 1
+    assert "max_tokens" in bodies["chat-a"] and bodies["chat-a"]["temperature"] == 0.0
+
+
+def test_remembered_invalid_models_are_not_pinged_again(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server, invalid_models=["embed-1"])})
+    assert h.run(persist_on_success=False)
+    assert "embed-1" not in h.pings(server)
+    assert h.manager["fake"].invalid_models == ["embed-1", "tts-1"]
+
+
+def test_force_refresh_pings_remembered_invalid_models_and_can_revalidate_them(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server, invalid_models=["chat-b", "embed-1"])})
+    assert h.run(force_refresh=True, persist_on_success=False)
+    assert {"chat-b", "embed-1"} <= set(h.pings(server))
+    config = h.manager["fake"]
+    assert "chat-b" in config.valid_models and "chat-b" not in config.invalid_models
+
+
+def test_a_model_that_stops_chatting_leaves_the_valid_list(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"embed-1": "e1", "chat-a": "a"})})
+    assert h.run()
+    config = h.manager["fake"]
+    assert "embed-1" not in config.valid_models and "embed-1" in config.invalid_models
+    assert not set(config.valid_models) & set(config.invalid_models)
+    saved = h.saved()["providers"]["fake"]
+    assert not set(saved["valid_models"]) & set(saved["invalid_models"])
+
+
+def test_undecided_pings_change_nothing(tmp_path, server):
+    server.set(fault_rate={"/chat/completions": {"status": 500}})
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"},
+                                               invalid_models=["tts-1"])})
+    assert h.run() is True
+    config = h.manager["fake"]
+    assert config.valid_models == {"chat-a": "a"} and config.invalid_models == ["tts-1"]
+    assert h.lines[0].startswith("fake: 5 models found, 0 valid, 1 invalid, 4 undecided (")
+
+
+def test_timeouts_are_undecided(tmp_path, server):
+    server.set(fault_rate={"/chat/completions": {"kind": "stall", "seconds": 2}})
+    settings = HttpSettings(connect_timeout=1, read_timeout=0.3, max_retries=0)
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})}, settings, concurrency=8)
+    assert h.run(persist_on_success=False)
+    summary = h.manager.last_summaries[0]
+    assert summary.undecided == CHAT and summary.invalid == NON_CHAT  # non-chat models refuse at once
+    assert h.manager["fake"].valid_models == {"chat-a": "a"}
+
+
+def test_unknown_provider_filter_names_the_known_providers(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server), "other": fake_config(server)})
+    assert h.run(provider_filter="nope") is False
+    assert h.lines == ["Provider 'nope' not found. Known providers: fake, other"]
+    assert server.requests == [] and not h.path.exists()
+
+
+def test_provider_filter_ignores_case_and_limits_discovery(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server), "other": fake_config(server, api_key="bad")})
+    assert h.run(provider_filter="FAKE") is True
+    assert list(h.saved()["providers"]) == ["fake"]
+
+
+def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, server):
+    h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured"),
+                           "fake": fake_config(server)})
+    assert h.run() is True
+    assert h.lines[:2] == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+                           "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
+    assert list(h.saved()["providers"]) == ["fake"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("failure", ["refused", "401", "no_data", "html_500"])
+def test_one_failing_provider_means_nothing_is_persisted(tmp_path, server, failure):
+    with FakeOpenAIServer(chat_models=CHAT, non_chat_models=NON_CHAT) as other:
+        broken = fake_config(other, name="Broken")
+        if failure == "refused":
+            broken.base_api_url = f"http://127.0.0.1:{_free_port()}/v1"
+        elif failure == "401":
+            broken.api_key = "wrong-key"
+        else:
+            kind = {"no_data": {"kind": "no_data"}, "html_500": {"kind": "html_error", "status": 500}}[failure]
+            other.set(fault_rate={"/models": kind})
+        _check_nothing_persisted(tmp_path, server, broken, failure)
+
+
+def _check_nothing_persisted(tmp_path, server, broken, failure):
+    h = Harness(tmp_path, {"broken": broken, "fake": fake_config(server)})
+    h.path.write_text("# my providers\nproviders:\n  fake:\n    valid_models: {old: o}\n")
+    before = h.path.read_bytes()
+    assert h.run() is False
+    assert h.path.read_bytes() == before
+    failed = [line for line in h.lines if line.startswith("broken: failed: ")]
+    assert len(failed) == 1
+    assert {"refused": "connection refused", "401": "HTTP 401", "no_data": "no 'data' list",
+            "html_500": "HTTP 500"}[failure] in failed[0]
+    assert h.lines[-1] == "Discovery failed for broken; nothing was saved."
+    assert h.manager["broken"].valid_models == {}
+
+
+def test_several_providers_are_discovered_in_one_run(tmp_path):
+    with FakeOpenAIServer(chat_models=["x1", "x2"], non_chat_models=["xe"]) as one, \
+            FakeOpenAIServer(chat_models=["y1"], non_chat_models=[]) as two:
+        h = Harness(tmp_path, {"one": fake_config(one), "two": fake_config(two)})
+        assert h.run() is True
+        assert h.manager["one"].valid_models == {"x1": "x1", "x2": "x2"}
+        assert h.manager["two"].valid_models == {"y1": "y1"}
+        assert [line.split(":")[0] for line in h.lines[:2]] == ["one", "two"]
+
+
+def test_parallel_results_equal_serial_results_in_the_same_order(tmp_path):
+    chat = [f"c{i:02d}" for i in range(40)]
+    non_chat = [f"e{i:02d}" for i in range(0, 40, 7)]
+    results = []
+    for concurrency in (1, 12):
+        with FakeOpenAIServer(chat_models=chat, non_chat_models=non_chat) as srv:
+            h = Harness(tmp_path / str(concurrency), {"fake": fake_config(srv)}, concurrency=concurrency)
+            h.path.parent.mkdir()
+            assert h.run()
+            summary = h.manager.last_summaries[0]
+            results.append((list(h.manager["fake"].valid_models), h.manager["fake"].invalid_models,
+                            summary.valid, summary.invalid, h.path.read_text().replace(srv.base_url, "URL")))
+    assert results[0] == results[1]
+    assert results[0][0] == chat and results[0][1] == non_chat
+
+
+def test_connections_are_pooled_and_reused(tmp_path):
+    chat = [f"c{i:02d}" for i in range(96)]
+    with FakeOpenAIServer(chat_models=chat, non_chat_models=[]) as srv:
+        h = Harness(tmp_path, {"fake": fake_config(srv)}, HttpSettings(pool_size=2, max_retries=0), concurrency=8)
+        assert h.run(persist_on_success=False)
+        assert len(h.pings(srv)) == 96
+        # The pool grows to the concurrency, so no connection is discarded and re-opened.
+        assert srv.connections_opened <= 8
+
+
+def test_progress_reports_every_ping(tmp_path, server):
+    updates = []
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    h.run(persist_on_success=False, on_progress=lambda p, d, t: updates.append((p, d, t)))
+    assert updates[0] == ("fake", 0, 5) and updates[-1] == ("fake", 5, 5)
+    assert sorted(d for _, d, _ in updates) == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_rate_limit_storm_slows_down_and_marks_nothing_invalid(tmp_path):
+    chat = [f"c{i:02d}" for i in range(12)]
+    with FakeOpenAIServer(chat_models=chat, non_chat_models=["e1"]) as srv:
+        srv.add_fault("/chat/completions", {"status": 429, "retry_after": "0.2"}, times=6)
+        settings = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=5)
+        h = Harness(tmp_path, {"fake": fake_config(srv)}, settings, concurrency=6)
+        notices = []
+        h.manager.discovery_service.on_wait = notices.append
+        assert h.run(persist_on_success=False)
+        throttle = h.manager.discovery_service.throttle_for(h.manager["fake"])
+        summary = h.manager.last_summaries[0]
+        assert summary.valid == chat and summary.invalid == ["e1"] and summary.undecided == []
+        assert throttle.backoffs >= 1 and throttle.allowed < 6
+        assert 1 <= len(notices) < 6  # one notice per pause, not one per rate-limited request
+        assert "rate limited (429)" in notices[0]
+
+
+def test_an_exhausted_rate_limit_is_undecided_not_invalid(tmp_path, server):
+    server.set(fault_rate={"/chat/completions": {"status": 429, "retry_after": "0"}})
+    settings = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=1)
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})}, settings)
+    assert h.run(persist_on_success=False)
+    assert h.manager.last_summaries[0].undecided == CHAT + NON_CHAT
+    assert h.manager["fake"].invalid_models == []
+
+
+def test_cancel_changes_and_persists_nothing(tmp_path):
+    chat = [f"c{i:02d}" for i in range(20)]
+    with FakeOpenAIServer(chat_models=chat, non_chat_models=["e1"], latency=0.05) as srv:
+        h = Harness(tmp_path, {"fake": fake_config(srv, valid_models={"keep": "k"})}, concurrency=2)
+        cancel = threading.Event()
+
+        def progress(provider, done, total):
+            if done >= 3:
+                cancel.set()
+        with pytest.raises(DiscoveryCancelled):
+            h.run(on_progress=progress, cancel=cancel)
+        assert h.manager["fake"].valid_models == {"keep": "k"}
+        assert h.manager["fake"].invalid_models == []
+        assert not h.path.exists()

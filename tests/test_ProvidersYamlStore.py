@@ -1,0 +1,195 @@
+"""ProvidersYamlStore and persistence: format, what is (never) written, comments, modes, atomicity."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import yaml
+
+from modules import SafeFiles
+from modules.Config import Config
+from modules.Errors import ConfigError
+from modules.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
+
+YAML_NAME = "openaicompat-providers.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def load(data_dir: Path, environ: Dict[str, str] | None = None) -> Config:
+    return Config(data_directory=data_dir, environ=environ or {}, warn=lambda _: None)
+
+
+def read_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_persist_format(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    providers = config.config.providers
+    providers["deepseek"].merge_valid_models(["deepseek-v4"])
+    providers["deepseek"].mark_invalid(["deepseek-embed"])
+    providers.persist_provider_configs()
+    data = read_yaml(tmp_path / YAML_NAME)
+    assert list(data) == ["providers"]
+    assert set(data["providers"]) == {"openai", "deepseek", "hyperbolic"}
+    deepseek = data["providers"]["deepseek"]
+    assert deepseek == {"name": "DeepSeek", "base_api_url": "https://api.deepseek.com/v1",
+                        "valid_models": {"deepseek-chat": "dschat", "deepseek-reasoner": "r1",
+                                         "deepseek-v4": "deepseek-v4"},
+                        "invalid_models": ["deepseek-embed"]}
+    for entry in data["providers"].values():
+        assert "api_key" not in entry
+        assert not {"_cached_models", "_cache_timestamp", "cache_duration"} & set(entry)
+    assert stat.S_IMODE((tmp_path / YAML_NAME).stat().st_mode) == 0o600
+
+
+def test_persisted_file_loads_back(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    config.config.providers["openai"].mark_invalid(["gpt-5"])
+    config.config.providers.persist_provider_configs()
+    again = load(tmp_path).config.providers["openai"]
+    assert "gpt-5" in again.invalid_models and "gpt-5" not in again.valid_models
+
+
+def test_keys_from_environment_and_config_toml_are_never_written(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[providers.deepseek]\napi_key = "sk-toml-key-9999"\n')
+    config = load(tmp_path, {"OPENAI_API_KEY": "sk-env-key-8888"})
+    config.config.providers.persist_provider_configs()
+    text = (tmp_path / YAML_NAME).read_text()
+    assert "sk-env-key-8888" not in text and "sk-toml-key-9999" not in text and "api_key" not in text
+
+
+def test_a_key_the_yaml_held_stays_and_no_other_is_added(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers:\n  hyperbolic:\n    api_key: hk-yaml-key-7777\n")
+    path.chmod(0o600)
+    config = load(tmp_path, {"OPENAI_API_KEY": "sk-env-key-8888"})
+    config.config.providers.persist_provider_configs()
+    data = read_yaml(path)
+    assert data["providers"]["hyperbolic"]["api_key"] == "hk-yaml-key-7777"
+    assert "api_key" not in data["providers"]["openai"]
+    assert "sk-env-key-8888" not in path.read_text()
+
+
+def test_config_toml_overrides_are_not_copied(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[providers.openai]\nbase_api_url = "http://127.0.0.1:1/v1"\nname = "Local OpenAI"\n'
+        'valid_models = { "toml-only" = "t" }\n'
+        '[providers.local]\nbase_api_url = "http://127.0.0.1:2/v1"\napi_key = "k"\n')
+    config = load(tmp_path)
+    config.config.providers["local"].merge_valid_models(["found-model"])
+    config.config.providers.persist_provider_configs()
+    data = read_yaml(tmp_path / YAML_NAME)["providers"]
+    assert data["openai"]["base_api_url"] == "https://api.openai.com/v1"
+    assert data["openai"]["name"] == "OpenAI"
+    assert "toml-only" not in data["openai"]["valid_models"]
+    assert "base_api_url" not in data["local"] and "api_key" not in data["local"]
+    assert data["local"]["valid_models"] == {"found-model": "found-model"}
+
+
+def test_comments_and_unknown_keys_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("# my providers\nproviders:\n  openai:\n    # keep me\n    colour: blue\n"
+                    "    valid_models:\n      gpt-4o-2024-08-06: 4o  # favourite\nextra: 1\n")
+    store = ProvidersYamlStore(path)
+    store.save({"openai": {"valid_models": {"new": "new"}, "invalid_models": ["bad"]}})
+    text = path.read_text()
+    for kept in ("# my providers", "# keep me", "colour: blue", "# favourite", "extra: 1"):
+        assert kept in text
+    data = read_yaml(path)["providers"]["openai"]
+    assert data["valid_models"] == {"gpt-4o-2024-08-06": "4o", "new": "new"}
+    assert data["invalid_models"] == ["bad"]
+
+
+def test_save_merges_with_what_the_file_holds_now(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    store = ProvidersYamlStore(path)
+    store.save({"a": {"valid_models": {"m1": "m1"}, "invalid_models": ["x1"]}})
+    store.save({"b": {"valid_models": {"m2": "m2"}, "invalid_models": []}})
+    store.save({"a": {"valid_models": {"x1": "x1"}, "invalid_models": ["m1"]}})
+    data = read_yaml(path)["providers"]
+    assert data["a"] == {"valid_models": {"x1": "x1"}, "invalid_models": ["m1"]}
+    assert data["b"] == {"valid_models": {"m2": "m2"}, "invalid_models": []}
+
+
+def test_existing_mode_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers: {}\n")
+    path.chmod(0o640)
+    ProvidersYamlStore(path).save({"a": {"valid_models": {}, "invalid_models": []}})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("text", ["providers: [\n", "providers:\n  a: [1\n", "- a\n- b\n",
+                                  "providers: 3\n", "providers:\n  a: 1\n", "a: 1\na: 2\n"])
+def test_unparseable_or_wrong_file_is_never_overwritten(tmp_path: Path, text: str) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text(text)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).save({"a": {"valid_models": {"m": "m"}, "invalid_models": []}})
+    assert str(path) in str(info.value)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_write_is_atomic_a_failure_mid_write_leaves_the_old_file(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers:\n  a:\n    valid_models: {old: old}\n")
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SafeFiles.os, "replace", fail)
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).save({"a": {"valid_models": {"new": "new"}, "invalid_models": []}})
+    assert str(info.value) == f"cannot write {path}: No space left on device; the file is unchanged"
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [YAML_NAME, YAML_NAME + ".lock"]
+
+
+def test_load_providers(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    store = ProvidersYamlStore(path)
+    assert store.load_providers() == {}
+    path.write_text("")
+    assert store.load_providers() == {}
+    path.write_text("providers:\n")
+    assert store.load_providers() == {}
+    warnings: List[str] = []
+    path.write_text("other: 1\nproviders:\n  a: {name: A}\n")
+    assert store.load_providers(warn=warnings.append) == {"a": {"name": "A"}}
+    assert warnings == [f"Warning: {path}: unknown top-level key 'other' ignored"]
+
+
+def test_parse_yaml_error_names_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_yaml("a: 1\nb: [\n", tmp_path / "f.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'f.yaml'}: line ")
+
+
+def test_save_creates_the_directory(tmp_path: Path) -> None:
+    path = tmp_path / "new" / YAML_NAME
+    ProvidersYamlStore(path).save({"a": {"valid_models": {}, "invalid_models": []}})
+    assert read_yaml(path) == {"providers": {"a": {"valid_models": {}, "invalid_models": []}}}
+    assert os.access(path, os.R_OK)
+
+
+def test_a_read_only_directory_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def deny(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(SafeFiles.tempfile, "mkstemp", deny)  # chmod does not stop root
+    with pytest.raises(ConfigError, match="Permission denied; the file is unchanged"):
+        ProvidersYamlStore(tmp_path / YAML_NAME).save({"a": {"valid_models": {}, "invalid_models": []}})
+    with pytest.raises(ConfigError, match="cannot write .*config.toml: Permission denied"):
+        Config.write_default_config(tmp_path)

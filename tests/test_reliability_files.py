@@ -1,0 +1,201 @@
+"""Files are never lost: atomic writes keep modes, private files are 0600, concurrent discoveries keep
+both results, and a process killed or interrupted mid-write leaves the old file intact."""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modules import SafeFiles
+from modules.Config import Config
+from modules.Errors import ConfigError
+from modules.SafeFiles import atomic_write_text, ensure_directory, file_lock, read_text_file
+from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
+from tests.fake_openai_server import FakeOpenAIServer
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_files_are_private(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "new.txt", "x")
+    assert mode_of(tmp_path / "new.txt") == 0o600
+    atomic_write_text(tmp_path / "public.txt", "x", mode=0o644)
+    assert mode_of(tmp_path / "public.txt") == 0o644
+
+
+def test_rewrite_keeps_the_mode(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("old")
+    for mode in (0o640, 0o600, 0o604):
+        path.chmod(mode)
+        atomic_write_text(path, "new", mode=0o600)
+        assert mode_of(path) == mode and path.read_text() == "new"
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "file"
+    path.write_text("old")
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SafeFiles.os, "fsync", fail)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file"]
+
+
+def test_config_and_yaml_written_by_llmc_are_0600(tmp_path: Path) -> None:
+    config_path = Config.write_default_config(tmp_path)
+    assert mode_of(config_path) == 0o600
+    config = Config(data_directory=tmp_path, environ={}, warn=lambda _: None)
+    config.config.providers.persist_provider_configs()
+    assert mode_of(tmp_path / YAML_NAME) == 0o600
+    assert mode_of(tmp_path / (YAML_NAME + ".lock")) == 0o600
+
+
+def test_ensure_directory(tmp_path: Path) -> None:
+    created = ensure_directory(tmp_path / "a" / "b")
+    assert created.is_dir() and mode_of(created) == 0o700
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="cannot create data directory"):
+        ensure_directory(tmp_path / "file" / "sub")
+    with pytest.raises(ConfigError, match="is not a directory"):
+        ensure_directory(tmp_path / "file")
+
+
+def test_ensure_directory_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chmod cannot make a directory unwritable for root, so the access check is simulated
+    monkeypatch.setattr(SafeFiles.os, "access", lambda path, mode: False)
+    with pytest.raises(ConfigError, match="is not writable"):
+        ensure_directory(tmp_path)
+
+
+def test_read_text_file(tmp_path: Path) -> None:
+    assert read_text_file(tmp_path / "absent") is None
+    (tmp_path / "f").write_text("text")
+    assert read_text_file(tmp_path / "f") == "text"
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_text_file(tmp_path)
+
+
+def test_file_lock_is_exclusive_between_processes(tmp_path: Path) -> None:
+    target = tmp_path / "data.yaml"
+    script = ("import sys, time; sys.path.insert(0, sys.argv[1]);"
+              "from modules.SafeFiles import file_lock;"
+              "t = time.monotonic();"
+              "ctx = file_lock(sys.argv[2]); ctx.__enter__();"
+              "print(time.monotonic() - t, flush=True)")
+    with file_lock(target):
+        child = subprocess.Popen([sys.executable, "-c", script, str(ROOT), str(target)],
+                                 stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        time.sleep(0.5)
+        assert child.poll() is None  # still waiting for our lock
+    assert child.communicate(timeout=10)[0]
+    assert child.returncode == 0
+
+
+# ----- processes -------------------------------------------------------------------------------
+
+def test_two_concurrent_discoveries_lose_neither_result(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    with FakeOpenAIServer(chat_models=["alpha-chat"], non_chat_models=["alpha-embed"], latency=0.3) as alpha, \
+            FakeOpenAIServer(chat_models=["beta-chat"], non_chat_models=["beta-embed"], latency=0.3) as beta:
+        for round_number in range(2):
+            data = tmp_path / f"data{round_number}"
+            write_config(data, {"alpha": fake_provider(alpha.base_url), "beta": fake_provider(beta.base_url)})
+            (data / YAML_NAME).write_text("# mine\nproviders:\n  openai:\n    invalid_models: [kept]\n")
+            runs = [subprocess.Popen([sys.executable, str(MAIN), "-d", str(data), "--discover-models", name],
+                                     env=clean_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for name in ("alpha", "beta")]
+            for run in runs:
+                out, err = run.communicate(timeout=60)
+                assert run.returncode == 0, err
+            text = (data / YAML_NAME).read_text()
+            providers = yaml.safe_load(text)["providers"]
+            assert providers["alpha"] == {"valid_models": {"alpha-chat": "alpha-chat"},
+                                          "invalid_models": ["alpha-embed"]}
+            assert providers["beta"] == {"valid_models": {"beta-chat": "beta-chat"},
+                                         "invalid_models": ["beta-embed"]}
+            assert providers["openai"]["invalid_models"] == ["kept"] and "# mine" in text
+
+
+PAUSE_SCRIPT = """
+import os, runpy, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+real_replace = os.replace
+
+def paused_replace(source, target):
+    if str(target).endswith({name!r}):
+        Path({marker!r}).write_text(str(source))
+        time.sleep(60)
+    return real_replace(source, target)
+
+os.replace = paused_replace  # the rename inside SafeFiles.atomic_write_text
+sys.argv = ["main.py", "-d", {data!r}, "--discover-models", "fake"]
+runpy.run_path({main!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_process_stopped_mid_write_leaves_the_old_file(tmp_path: Path, how: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    data = tmp_path / "data"
+    marker = tmp_path / "marker"
+    with FakeOpenAIServer(chat_models=["new-chat"], non_chat_models=[]) as server:
+        write_config(data, {"fake": fake_provider(server.base_url)})
+        old = "# old file\nproviders:\n  fake:\n    valid_models: {old-chat: old}\n"
+        (data / YAML_NAME).write_text(old)
+        script = PAUSE_SCRIPT.format(root=str(ROOT), name=YAML_NAME, marker=str(marker), data=str(data),
+                                     main=str(MAIN))
+        process = subprocess.Popen([sys.executable, "-c", script], env=clean_env(home),
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        assert marker.exists(), process.communicate()[1]
+        temp_file = Path(marker.read_text())
+        assert temp_file.parent == data and "new-chat" in temp_file.read_text()  # the new text was ready
+        process.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert (data / YAML_NAME).read_text() == old
+    assert "Traceback" not in err
+    if how == "SIGINT":
+        assert process.returncode == 130
+        assert not temp_file.exists()  # an interrupted write cleans up after itself
+    else:
+        assert process.returncode == -signal.SIGKILL
+    # the next run still reads the old file and saves cleanly
+    with FakeOpenAIServer(chat_models=["new-chat"], non_chat_models=[]) as server:
+        write_config(data, {"fake": fake_provider(server.base_url)})
+        result = run_llmc(["-d", str(data), "--discover-models", "fake"], home)
+    assert result.returncode == 0, result.stderr
+    saved = yaml.safe_load((data / YAML_NAME).read_text())["providers"]["fake"]["valid_models"]
+    assert saved == {"old-chat": "old", "new-chat": "new-chat"}
+    assert not temp_file.exists()  # the orphan of the killed writer was cleaned up under the lock
+
+
+def test_writes_go_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / YAML_NAME
+    real.parent.mkdir()
+    real.write_text("providers: {}\n")
+    real.chmod(0o640)
+    link = tmp_path / YAML_NAME
+    link.symlink_to(real)
+    atomic_write_text(link, "providers:\n  a: {}\n")
+    assert link.is_symlink() and real.read_text() == "providers:\n  a: {}\n"
+    assert mode_of(real) == 0o640

@@ -1,0 +1,251 @@
+"""Fuzz-style tests: random bytes and random structures into the loaders, the SSE parser and the
+stream decoder must end in success or a clean LlmcError, never another exception (seeded, bounded)."""
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+import responses
+import yaml
+
+from modules.Config import Config, load_toml_file
+from modules.Errors import ApiError, ConfigError, LlmcError
+from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+from modules.ProviderConfig import ProviderConfig
+from modules.ProvidersYamlStore import ProvidersYamlStore
+from modules.SseParser import SseParser
+
+YAML_NAME = "openaicompat-providers.yaml"
+FIELDS = ["name", "base_api_url", "api_key", "valid_models", "invalid_models", "other"]
+SETTINGS = ["model", "system_prompt", "sassy", "stream", "connect_timeout", "read_timeout", "max_retries",
+            "concurrency", "unknown"]
+TOML_SNIPPETS = ["=", "[", "]", "[[", "\"", "'", "\n", "model", "providers", ".", "{", "}", ",", "1", "true",
+                 "x", " ", "#", "\\", "1979-05-27", "inf", "\"\"\"", "[providers.a]", "valid_models"]
+YAML_SNIPPETS = ["providers:", "\n", "  ", "- ", ":", "{", "}", "[", "]", "&a", "*a", "!!str", "!!python/tuple",
+                 "? ", "|", ">", "'", "\"", "#", "---", "...", "%YAML 1.1", "\t", "valid_models", "a", "1",
+                 "null", "~", "<<: *a", "2024-01-01", "\\x00", "\x85", "\ufeff"]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def random_scalar(rng: random.Random) -> Any:
+    return rng.choice([None, True, False, 0, -7, 3.5, float("inf"), "", "text", "http://127.0.0.1:1/v1",
+                       "sk-x", datetime.date(2024, 1, 1), "ünïcødé", "a" * 300])
+
+
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.5:
+        return random_scalar(rng)
+    if roll < 0.75:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    keys = FIELDS + ["x", "providers", "1"]
+    return {rng.choice(keys): random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def random_provider(rng: random.Random) -> Any:
+    if rng.random() < 0.1:
+        return random_value(rng)
+    return {rng.choice(FIELDS): rng.choice([random_value(rng), {"m": "s"}, ["m"], "text"])
+            for _ in range(rng.randint(0, 5))}
+
+
+def random_yaml_document(rng: random.Random) -> Any:
+    if rng.random() < 0.1:
+        return random_value(rng)
+    names = ["openai", "fake", "x y", 3, None, True]
+    providers = {rng.choice(names): random_provider(rng) for _ in range(rng.randint(0, 3))}
+    document = {"providers": providers if rng.random() < 0.9 else random_value(rng)}
+    if rng.random() < 0.2:
+        document[rng.choice(["extra", "provider"])] = random_value(rng)
+    return document
+
+
+def toml_value(rng: random.Random, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return '""'
+    if isinstance(value, float):
+        return "inf" if value == float("inf") else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(rng, v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {toml_value(rng, v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def random_toml_document(rng: random.Random) -> str:
+    lines = [f"{rng.choice(SETTINGS)} = {toml_value(rng, random_value(rng))}" for _ in range(rng.randint(0, 4))]
+    for _ in range(rng.randint(0, 3)):
+        lines.append(f"[providers.{rng.choice(['openai', 'fake', 'a-b'])}]")
+        for _ in range(rng.randint(0, 4)):
+            lines.append(f"{rng.choice(FIELDS)} = {toml_value(rng, random_value(rng))}")
+    if rng.random() < 0.1:
+        lines.insert(0, f"providers = {toml_value(rng, random_value(rng))}")
+    return "\n".join(lines) + "\n"
+
+
+def mutate(rng: random.Random, text: str, snippets: List[str]) -> str:
+    chars = list(text)
+    for _ in range(rng.randint(1, 6)):
+        position = rng.randint(0, len(chars))
+        if rng.random() < 0.5 and chars:
+            del chars[min(position, len(chars) - 1)]
+        else:
+            chars.insert(position, rng.choice(snippets))
+    return "".join(chars)
+
+
+def random_bytes(rng: random.Random, size: int = 200) -> bytes:
+    return bytes(rng.getrandbits(8) for _ in range(rng.randint(0, size)))
+
+
+def load_cleanly(data_dir: Path) -> None:
+    """Config loading either works or raises ConfigError; the files are never changed."""
+    files = {p: p.read_bytes() for p in data_dir.iterdir() if p.is_file()}
+    try:
+        config = Config(data_directory=data_dir, environ={}, warn=lambda _: None)
+    except ConfigError as exc:
+        assert "\n" not in str(exc).strip() and str(exc)
+    else:
+        assert config.config.providers.keys()
+    assert {p: p.read_bytes() for p in files} == files
+
+
+def test_random_bytes_into_config_toml(tmp_path: Path) -> None:
+    rng = random.Random(101)
+    for _ in range(150):
+        (tmp_path / "config.toml").write_bytes(random_bytes(rng))
+        load_cleanly(tmp_path)
+
+
+def test_random_bytes_into_the_providers_yaml(tmp_path: Path) -> None:
+    rng = random.Random(202)
+    for _ in range(150):
+        (tmp_path / YAML_NAME).write_bytes(random_bytes(rng))
+        load_cleanly(tmp_path)
+
+
+def test_random_toml_structures_and_mutations(tmp_path: Path) -> None:
+    rng = random.Random(303)
+    for _ in range(300):
+        text = random_toml_document(rng)
+        if rng.random() < 0.3:
+            text = mutate(rng, text, TOML_SNIPPETS)
+        (tmp_path / "config.toml").write_text(text)
+        load_cleanly(tmp_path)
+
+
+def test_random_yaml_structures_and_mutations(tmp_path: Path) -> None:
+    rng = random.Random(404)
+    for _ in range(300):
+        text = yaml.safe_dump(random_yaml_document(rng), allow_unicode=rng.random() < 0.5)
+        if rng.random() < 0.3:
+            text = mutate(rng, text, YAML_SNIPPETS)
+        (tmp_path / YAML_NAME).write_text(text)
+        load_cleanly(tmp_path)
+
+
+def test_saving_over_random_yaml_never_loses_an_unreadable_file(tmp_path: Path) -> None:
+    rng = random.Random(505)
+    path = tmp_path / YAML_NAME
+    update = {"fake": {"valid_models": {"m": "m"}, "invalid_models": ["x"]}}
+    for _ in range(150):
+        text = yaml.safe_dump(random_yaml_document(rng))
+        if rng.random() < 0.4:
+            text = mutate(rng, text, YAML_SNIPPETS)
+        path.write_text(text)
+        try:
+            ProvidersYamlStore(path).save(update)
+        except ConfigError:
+            assert path.read_text() == text
+        else:
+            saved = yaml.safe_load(path.read_text())["providers"]["fake"]
+            assert saved["valid_models"]["m"] == "m" and "x" in saved["invalid_models"]
+
+
+def test_deep_nesting(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    load_cleanly(tmp_path)
+    (tmp_path / "config.toml").unlink()
+    (tmp_path / YAML_NAME).write_text("providers: " + "[" * 5000 + "]" * 5000 + "\n")
+    load_cleanly(tmp_path)
+
+
+def test_load_toml_file_on_random_bytes(tmp_path: Path) -> None:
+    rng = random.Random(606)
+    path = tmp_path / "f.toml"
+    for _ in range(200):
+        path.write_bytes(random_bytes(rng, 80))
+        try:
+            assert isinstance(load_toml_file(path), dict)
+        except ConfigError as exc:
+            assert str(exc).startswith(str(path))
+
+
+def test_random_bytes_into_the_sse_parser() -> None:
+    rng = random.Random(707)
+    for _ in range(300):
+        parser = SseParser()
+        events: List[str] = []
+        for _ in range(rng.randint(1, 8)):
+            events += parser.feed(random_bytes(rng, 100))
+        events += parser.close()
+        assert all(isinstance(e, str) for e in events)
+
+
+STREAM_PIECES = [
+    b'data: {"choices":[{"delta":{"content":"ok"}}]}\n\n',
+    b'data: {"choices":[{"delta":{"reasoning_content":"hm"}}]}\n\n',
+    b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
+    b"data: [DONE]\n\n", b": keep-alive\n\n", b"\n", b"\r\n", b"data: ", b"data: {", b"data: null\n\n",
+    b'data: {"choices": "oops"}\n\n', b'data: {"choices": [1]}\n\n', b'data: {"choices": []}\n\n',
+    b'data: {"choices":[{"delta":{"content":5}}]}\n\n', b'data: {"error": {"message": "boom"}}\n\n',
+    b'data: {"error": 3}\n\n', b"data: " + b"[" * 3000 + b"\n\n", b"event: x\n", b"\xff\xfe", b"\xe4\xb8",
+]
+
+
+def stream_through_the_api(body: bytes, content_type: str = "text/event-stream") -> List[tuple]:
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type=content_type)
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        return list(api.stream_chat([{"role": "user", "content": "hi"}]))
+
+
+def assert_clean_stream(body: bytes, content_type: str = "text/event-stream") -> None:
+    try:
+        deltas = stream_through_the_api(body, content_type)
+    except ApiError as exc:  # includes IncompleteReplyError
+        assert str(exc).startswith("fake: ") and "\n" not in str(exc)
+    else:
+        assert all(kind in ("content", "reasoning", "warning") and isinstance(text, str)
+                   for kind, text in deltas)
+
+
+def test_random_bytes_into_the_stream_decoder() -> None:
+    rng = random.Random(808)
+    for _ in range(150):
+        assert_clean_stream(random_bytes(rng, 300), rng.choice(["text/event-stream", "text/plain",
+                                                                 "application/json", ""]))
+
+
+def test_random_event_sequences_into_the_stream_decoder() -> None:
+    rng = random.Random(909)
+    for _ in range(300):
+        assert_clean_stream(b"".join(rng.choice(STREAM_PIECES) for _ in range(rng.randint(0, 10))))
+
+
+def test_every_failure_is_an_llmc_error() -> None:
+    assert issubclass(ConfigError, LlmcError) and issubclass(ApiError, LlmcError)

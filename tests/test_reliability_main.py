@@ -1,0 +1,69 @@
+"""main.main(): every failure becomes one line and an exit status; nothing leaks a key or a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import main
+from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("NO_COLOR", "LLMC_DEFAULT_MODEL", "LLMC_SYSTEM_PROMPT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def failing(exc: BaseException):
+    def dispatch(args):
+        raise exc
+    return dispatch
+
+
+@pytest.mark.parametrize("exc, status", [
+    (LlmcError("plain"), 1), (ConfigError("bad file"), 2), (ApiError("http"), 1),
+    (IncompleteReplyError("cut", "part"), 1)])
+def test_llmc_errors_become_one_line(exc, status, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(main, "_dispatch", failing(exc))
+    assert main.main(["-p", "x"]) == status
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"llmc: error: {exc}\n"
+
+
+def test_unexpected_errors_are_one_line_without_the_key(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SOMEPROVIDER_API_KEY", "k-0123456789-secret")
+    monkeypatch.setattr(main, "_dispatch", failing(RuntimeError("boom with k-0123456789-secret inside")))
+    assert main.main([]) == 70
+    err = capsys.readouterr().err
+    assert err == "llmc: internal error: RuntimeError: boom with ******** inside\n"
+
+
+def test_keys_from_loaded_config_are_redacted_too(tmp_path: Path, monkeypatch, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text('[providers.openai]\napi_key = "cfg-key-abcdefgh"\n')
+    monkeypatch.setattr(main, "_list_models", failing(ValueError("leak cfg-key-abcdefgh")))
+    assert main.main(["-d", str(data), "--list-models"]) == 70
+    assert "cfg-key-abcdefgh" not in capsys.readouterr().err
+
+
+def test_keyboard_interrupt_is_exit_130(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(main, "_dispatch", failing(KeyboardInterrupt()))
+    assert main.main([]) == 130
+    assert capsys.readouterr().err == "\nInterrupted.\n"
+
+
+def test_broken_pipe_is_exit_141_and_quiet(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(main, "_dispatch", failing(BrokenPipeError()))
+    monkeypatch.setattr(main, "_silence_stdout", lambda: None)
+    assert main.main([]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_argparse_errors_keep_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main.main(["--no-such-flag"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
