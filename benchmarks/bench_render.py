@@ -292,7 +292,7 @@ def main() -> None:
     print(f"  ours/plain {ours_sse / plain_sse:8.1f} x")
 
     print("\nlinearity (ours, /dev/null, best of several runs):")
-    small, big = per_line_cost(20, 20), per_line_cost(2000, 3)
+    small, big = per_line_cost(20, 20), per_line_cost(2000, 5)
     print(f"  20-line reply    {small * 1e6:8.1f} us/line")
     print(f"  2,000-line reply {big * 1e6:8.1f} us/line   ratio {big / small:.2f}")
 
