@@ -44,8 +44,10 @@ def fake_server(**options) -> Iterator[str]:
 
 def isolated_env(home: Path, **extra: str) -> dict:
     """The environment for a run: its own HOME, no provider keys or llmc settings from the caller."""
+    # Bytecode is written as an installed package would have it: without it every start compiles.
+    dropped = ("NO_COLOR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and not k.startswith("LLMC_") and k != "NO_COLOR"}
+           if not k.endswith("_API_KEY") and not k.startswith("LLMC_") and k not in dropped}
     env.update(HOME=str(home), PYTHONPATH=str(ROOT), TERM="xterm-256color", **extra)
     return env
 

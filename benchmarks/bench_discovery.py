@@ -101,7 +101,8 @@ def main() -> int:
     print(f"  same valid/invalid lists, same order as the serial algorithm: {'yes' if same else 'NO'}")
     storm_ok = (storm_valid, storm_invalid) == (valid, invalid)
     print(f"429 storm (the first 40 pings answered 429, Retry-After 0.5 s): {storm_seconds:.3f} s, "
-          f"{storm_throttle.backoffs} shared pauses, concurrency settled at {storm_throttle.allowed}, "
+          f"{storm_throttle.backoffs} shared pauses, concurrency down to {storm_throttle.lowest_allowed} "
+          f"and back to {storm_throttle.allowed}, "
           f"results unchanged (no model marked invalid): {'yes' if storm_ok else 'NO'}")
     return 0 if ok_serial and ok_ideal and same and storm_ok else 1
 

@@ -22,6 +22,7 @@ class DiscoveryThrottle:
                  on_notice: Optional[Callable[[str], None]] = None) -> None:
         self.limit = max(1, limit)
         self.allowed = self.limit
+        self.lowest_allowed = self.limit
         self.in_flight = 0
         self.peak_in_flight = 0
         self.paused_until = 0.0
@@ -63,6 +64,7 @@ class DiscoveryThrottle:
             if self.paused_until <= now:  # the 429s of requests sent together are one signal, not many
                 self.backoffs += 1
                 self.allowed = max(1, self.allowed // 2)
+                self.lowest_allowed = min(self.lowest_allowed, self.allowed)
             self._successes = 0
             self.paused_until = max(self.paused_until, now + seconds)
             if getattr(self._local, "holding", False):

@@ -211,7 +211,9 @@ class HttpClient:
                 return f"{where} closed the connection without replying"
             if "Connection reset" in text:
                 return f"{where} reset the connection"
-            return f"connection to {where} failed: {_one_line(text, 160)}"
+            errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+            cause = errno_text.group(1).strip() if errno_text else _one_line(text, 160)
+            return f"connection to {where} failed: {cause}"
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
             return f"invalid base_api_url for {self.provider_name}: {self.base_url}"

@@ -1,8 +1,6 @@
 """The one interface to providers: lookup, cross-provider model resolution, discovery, persistence."""
 from __future__ import annotations
 
-import difflib
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -148,6 +146,7 @@ class ProviderManager:
         raise ValueError(self._invalid_model_message(wanted, head))
 
     def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None) -> str:
+        import difflib  # only an error needs it; start-up does not pay for it
         choices = self.valid_scoped_models(provider)
         names = {}
         for provider_name, (long_name, short_name) in self.merged_models():

@@ -42,7 +42,8 @@ def test_back_off_halves_the_limit_and_pauses_every_worker_until_the_clock_says_
     for thread in threads:
         thread.start()
     assert not entered.wait(0.1) and not backed_off.is_set()  # both wait for the pause to end
-    assert throttle.allowed == 4 and throttle.backoffs == 1 and throttle.paused_until == 105.0
+    assert throttle.allowed == 4 and throttle.lowest_allowed == 4 and throttle.backoffs == 1
+    assert throttle.paused_until == 105.0
     with throttle._condition:
         now[0] = 105.5
         throttle._condition.notify_all()

@@ -264,3 +264,15 @@ def test_deeply_nested_json_bodies() -> None:
             http.get_json("/models")
         with pytest.raises(ApiError, match="HTTP 500"):
             http.get_json("/models")
+
+
+def test_other_connection_errors_keep_only_the_cause() -> None:
+    http = client()[0]
+    text = ("HTTPConnectionPool(host='10.0.0.1', port=80): Max retries exceeded with url: /v1/models "
+            "(Caused by NewConnectionError('<urllib3.connection.HTTPConnection object at 0x7f>: Failed to "
+            "establish a new connection: [Errno 101] Network is unreachable'))")
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/models", body=requests.exceptions.ConnectionError(text))
+        with pytest.raises(ApiError) as info:
+            http.get_json("/models")
+    assert str(info.value) == "connection to 127.0.0.1:9 (fake) failed: Network is unreachable"

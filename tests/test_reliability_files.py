@@ -91,18 +91,18 @@ def test_read_text_file(tmp_path: Path) -> None:
 
 def test_file_lock_is_exclusive_between_processes(tmp_path: Path) -> None:
     target = tmp_path / "data.yaml"
-    script = ("import sys, time; sys.path.insert(0, sys.argv[1]);"
-              "from modules.SafeFiles import file_lock;"
-              "t = time.monotonic();"
-              "ctx = file_lock(sys.argv[2]); ctx.__enter__();"
-              "print(time.monotonic() - t, flush=True)")
+    probe = ("import fcntl, os, sys\n"
+             "fd = os.open(sys.argv[1] + '.lock', os.O_RDWR | os.O_CREAT)\n"
+             "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    print('free')\n"
+             "except BlockingIOError:\n    print('busy')\n")
+
+    def other_process_sees() -> str:
+        return subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=30).stdout.strip()
+
     with file_lock(target):
-        child = subprocess.Popen([sys.executable, "-c", script, str(ROOT), str(target)],
-                                 stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        time.sleep(0.5)
-        assert child.poll() is None  # still waiting for our lock
-    assert child.communicate(timeout=10)[0]
-    assert child.returncode == 0
+        assert other_process_sees() == "busy"
+    assert other_process_sees() == "free"
 
 
 # ----- processes -------------------------------------------------------------------------------

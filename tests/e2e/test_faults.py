@@ -283,7 +283,7 @@ def test_connect_timeout_from_config_toml(tmp_path: Path, home: Path) -> None:
             except BlockingIOError:
                 pass
             fillers.append(filler)
-        data = configure(tmp_path, f"http://127.0.0.1:{port}/v1", "connect_timeout = 0.5\nmax_retries = 0")
+        data = configure(tmp_path, f"http://127.0.0.1:{port}/v1", "connect_timeout = 0.5\nread_timeout = 1\nmax_retries = 0")
         expected = f"cannot connect to 127.0.0.1:{port} (fake): no answer within 0.5 s"
         result = llmc(home, data, *CHAT)
         assert result.returncode == 1 and error_line(result) == f"llmc: error: {expected}"
