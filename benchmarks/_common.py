@@ -23,6 +23,16 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]")
 sys.path.insert(0, str(ROOT))
 
 
+def work_dir(prefix: str) -> Path:
+    """A temporary directory (with a `home` inside) removed when the benchmark exits."""
+    import atexit
+    import shutil
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    (path / "home").mkdir()
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @contextmanager
 def fake_server(**options) -> Iterator[str]:
     """Run tests/fake_openai_server.py as its own process (so it never shares a GIL with a client)."""

@@ -9,14 +9,14 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MAIN, PYTHON, fake_server, isolated_env, report, run_timed, write_data_dir  # noqa: E402
+from _common import (MAIN, PYTHON, fake_server, isolated_env, report, run_timed, work_dir,  # noqa: E402
+                     write_data_dir)
 
 CHAT = [f"chat-model-{i:03d}" for i in range(120)]
 NON_CHAT = ["text-embedding-1", "tts-1", "whisper-1"]
@@ -64,9 +64,8 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="llmc-bench-discovery-"))
+    work = work_dir("llmc-bench-discovery-")
     env = isolated_env(work / "home")
-    (work / "home").mkdir()
     os.environ["HOME"] = str(work / "home")
     requests_total = len(CHAT) + len(NON_CHAT)
     with fake_server(chat_models=CHAT, non_chat_models=NON_CHAT, latency=args.latency, reply="pong") as url:

@@ -17,7 +17,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (MAIN, PYTHON, ROOT, fake_server, isolated_env, median, report,  # noqa: E402
-                     run_in_pty, run_timed, strip_ansi, write_data_dir)
+                     run_in_pty, run_timed, strip_ansi, work_dir, write_data_dir)
 
 LLM_VENV = Path(tempfile.gettempdir()) / "llmc-bench-llm-venv"
 
@@ -71,8 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=15, help="runs per command (the median is reported)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="llmc-bench-startup-"))
-    (work / "home").mkdir()
+    work = work_dir("llmc-bench-startup-")
     env = isolated_env(work / "home")
     data = write_data_dir(work / "data", "http://127.0.0.1:9/v1")
     (data / "openaicompat-providers.yaml").write_text(providers_yaml())

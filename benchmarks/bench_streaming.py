@@ -10,12 +10,11 @@ import argparse
 import cProfile
 import pstats
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (MAIN, PYTHON, ROOT, fake_server, isolated_env, median, pty_dialog,  # noqa: E402
-                     report, run_in_pty, strip_ansi, write_data_dir)
+                     report, run_in_pty, strip_ansi, work_dir, write_data_dir)
 
 LINES = 2471
 LAST_LINE = "Final line of the benchmark reply: all 2471 lines arrived."
@@ -160,8 +159,7 @@ def main() -> int:
     args = parser.parse_args()
     reply = markdown_reply()
     assert reply.count("\n") + 1 == LINES
-    work = Path(tempfile.mkdtemp(prefix="llmc-bench-stream-"))
-    (work / "home").mkdir()
+    work = work_dir("llmc-bench-stream-")
     env = isolated_env(work / "home")
     events = (len(reply) + 3) // 4
     with fake_server(chat_models=["bench-chat"], non_chat_models=[], reply=reply, chunk_size=4) as url:
