@@ -166,26 +166,15 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
 
 
 def _discover(config, args: argparse.Namespace, terminal) -> int:
-    from modules.ProgressDisplay import ProgressDisplay
-    from modules.ProviderManager import DiscoveryCancelled
+    from modules.ProgressDisplay import discover_with_progress
     from modules.SafeFiles import ensure_directory
     ensure_directory(config.data_directory)
-    providers = config.config.providers
-    progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
-    report, on_wait = providers.report, providers.discovery_service.on_wait
-    providers.report = progress.around(report)
-    providers.discovery_service.on_wait = progress.note  # rate-limit notices above the live bar
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
-    try:
-        ok = providers.discover_and_validate_models(force_refresh=args.force_refresh,
-                                                    provider_filter=provider, on_progress=progress)
-    except DiscoveryCancelled:
-        progress.close()
+    ok = discover_with_progress(config.config.providers, terminal.stderr, terminal.stderr_is_terminal,
+                                terminal.print, provider_filter=provider, force_refresh=args.force_refresh)
+    if ok is None:
         terminal.message("Discovery cancelled; nothing was saved.")
         return 130
-    finally:
-        progress.close()
-        providers.report, providers.discovery_service.on_wait = report, on_wait
     return 0 if ok else 1
 
 

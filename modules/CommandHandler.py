@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -250,37 +249,13 @@ class CommandHandler(Completer):
         self._run_discovery(provider, force)
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
-        from modules.ProgressDisplay import ProgressDisplay
-        from modules.ProviderManager import DiscoveryCancelled
+        from modules.ProgressDisplay import discover_with_progress
         from modules.SafeFiles import ensure_directory
         ensure_directory(self.chat_interface.config.data_directory)
-        progress = ProgressDisplay(self.terminal.stderr, live=self.terminal.stderr_is_terminal)
-        cancel = threading.Event()
-        lock = threading.Lock()
-
-        def on_progress(name: str, done: int, total: int) -> None:
-            # Pings still in flight after a Ctrl-C must not draw over the prompt.
-            with lock:
-                if not cancel.is_set():
-                    progress(name, done, total)
-
-        def report_below_progress(line: str) -> None:
-            with lock:
-                progress.close()
-            self.terminal.print(line)
-        report, self.providers.report = self.providers.report, report_below_progress
-        try:
-            self.providers.discover_and_validate_models(force_refresh=force, provider_filter=provider,
-                                                        on_progress=on_progress, cancel=cancel)
-        except (KeyboardInterrupt, DiscoveryCancelled):
-            with lock:
-                cancel.set()
-                progress.close()
+        outcome = discover_with_progress(self.providers, self.terminal.stderr, self.terminal.stderr_is_terminal,
+                                         self.terminal.print, provider_filter=provider, force_refresh=force)
+        if outcome is None:
             self.terminal.print("Discovery cancelled; nothing was saved.")
-        finally:
-            self.providers.report = report
-            with lock:
-                progress.close()
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:

@@ -5,7 +5,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Callable, Dict, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, Optional, TextIO, Tuple
 
 BAR_WIDTH = 20
 
@@ -92,3 +92,32 @@ class ProgressDisplay:
 def _bar(done: int, total: int) -> str:
     filled = BAR_WIDTH if total == 0 else BAR_WIDTH * done // total
     return "#" * filled + "-" * (BAR_WIDTH - filled)
+
+
+def discover_with_progress(providers: Any, stream: TextIO, live: bool, print_line: Callable[[str], None],
+                           provider_filter: Optional[str] = None, force_refresh: bool = False) -> Optional[bool]:
+    """Run discovery with a progress display; True/False as discovery returns, None if cancelled.
+
+    Summary lines go through `print_line` below the bar, rate-limit notices above it, and pings
+    still in flight after a Ctrl-C never draw again.
+    """
+    from modules.ProviderManager import DiscoveryCancelled
+    progress = ProgressDisplay(stream, live=live)
+    cancel = threading.Event()
+
+    def on_progress(name: str, done: int, total: int) -> None:
+        if not cancel.is_set():
+            progress(name, done, total)
+
+    service = providers.discovery_service
+    saved = providers.report, service.on_wait
+    providers.report, service.on_wait = progress.around(print_line), progress.note
+    try:
+        return providers.discover_and_validate_models(force_refresh=force_refresh, provider_filter=provider_filter,
+                                                      on_progress=on_progress, cancel=cancel)
+    except (KeyboardInterrupt, DiscoveryCancelled):
+        cancel.set()
+        return None
+    finally:
+        progress.close()
+        providers.report, service.on_wait = saved

@@ -37,7 +37,7 @@ class DiscoverySummary:
     def line(self) -> str:
         """One summary line for the user."""
         if self.error:
-            return f"{self.provider}: failed: {self.error}"
+            return f"{self.provider}: failed: {self.error.removeprefix(self.provider + ': ')}"
         return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
                 f"{len(self.invalid)} invalid, {len(self.undecided)} undecided "
                 f"({self.seconds:.1f} s)")

@@ -231,7 +231,7 @@ def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: P
     server.set(fault_rate={"/models": fault})
     result = llmc(home, data, "--discover-models", "fake")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"fake: failed: fake: {cause}" in result.stdout
+    assert f"fake: failed: {cause}" in result.stdout
     assert snapshot(data) == before
 
 
@@ -244,7 +244,7 @@ def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Pat
         result = llmc(home, data, "--discover-models")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "fake: 2 models found, 1 valid, 1 invalid, 0 undecided" in result.stdout
-    assert "broken: failed: broken: HTTP 500 Internal Server Error" in result.stdout
+    assert "broken: failed: HTTP 500 Internal Server Error" in result.stdout
     assert "nothing was saved" in result.stdout
     assert not (data / YAML_NAME).exists()
 
