@@ -1,0 +1,54 @@
+"""PlainReplyWriter: the answer alone on stdout, reasoning set apart on stderr."""
+import io
+
+from modules.PlainReplyWriter import PlainReplyWriter
+
+
+def make_writer() -> tuple[PlainReplyWriter, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    return PlainReplyWriter(out, err), out, err
+
+
+def test_answer_goes_to_stdout_as_it_arrives_and_ends_with_a_newline() -> None:
+    writer, out, err = make_writer()
+    writer.on_content("Hel")
+    assert out.getvalue() == "Hel"
+    writer.on_content("lo")
+    writer.finish()
+    assert out.getvalue() == "Hello\n"
+    assert err.getvalue() == ""
+    assert writer.text == "Hello"
+
+
+def test_reasoning_goes_to_stderr_under_headings_before_the_answer() -> None:
+    writer, out, err = make_writer()
+    writer.on_reasoning("think")
+    writer.on_reasoning("ing")
+    writer.on_content("answer")
+    writer.finish()
+    assert err.getvalue() == "REASONING:\nthinking\n\nANSWER:\n"
+    assert out.getvalue() == "answer\n"
+
+
+def test_no_extra_newline_after_an_answer_that_ends_with_one() -> None:
+    writer, out, _ = make_writer()
+    writer.on_content("line\n")
+    writer.finish()
+    assert out.getvalue() == "line\n"
+
+
+def test_abort_keeps_the_partial_answer_and_puts_the_note_on_stderr() -> None:
+    writer, out, err = make_writer()
+    writer.on_content("partial")
+    writer.abort("[reply incomplete]")
+    assert out.getvalue() == "partial\n"
+    assert err.getvalue() == "[reply incomplete]\n"
+    assert writer.text == "partial"
+
+
+def test_abort_during_reasoning_ends_the_reasoning_line() -> None:
+    writer, out, err = make_writer()
+    writer.on_reasoning("half a thought")
+    writer.abort()
+    assert err.getvalue() == "REASONING:\nhalf a thought\n"
+    assert out.getvalue() == ""

@@ -1,0 +1,52 @@
+"""Terminal: answers on stdout, messages on stderr, colour only on a real terminal."""
+import io
+import os
+import pty
+
+from modules.Terminal import Terminal
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_write_print_and_message_go_to_the_right_stream() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    terminal = Terminal(out, err, environ={})
+    terminal.write("a")
+    terminal.print("b")
+    terminal.message("note")
+    assert out.getvalue() == "ab\n"
+    assert err.getvalue() == "note\n"
+
+
+def test_no_colour_when_stdout_is_not_a_terminal() -> None:
+    terminal = Terminal(io.StringIO(), io.StringIO(), environ={"TERM": "xterm-256color"})
+    assert not terminal.is_interactive
+    assert not terminal.color
+
+
+def test_colour_on_a_terminal_unless_no_color_or_dumb() -> None:
+    assert Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm"}).color
+    assert not Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm", "NO_COLOR": ""}).color
+    assert not Terminal(FakeTty(), io.StringIO(), environ={"TERM": "dumb"}).color
+
+
+def test_stderr_terminal_is_detected_on_a_real_pty() -> None:
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as stream:
+            assert Terminal(io.StringIO(), stream, environ={}).stderr_is_terminal
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_console_is_plain_when_piped() -> None:
+    out = io.StringIO()
+    terminal = Terminal(out, io.StringIO(), environ={})
+    console = terminal.console()
+    assert console is terminal.console()
+    console.print("[bold]plain[/bold]")
+    assert out.getvalue() == "plain\n"

@@ -1,0 +1,39 @@
+"""Types: the built-in providers of the behaviour spec and the ConfigModel defaults."""
+import pytest
+from pydantic import ValidationError
+
+from modules.ProviderConfig import ProviderConfig
+from modules.ProviderManager import ProviderManager
+from modules.Types import DEFAULT_MODEL, PROVIDER_DATA, ConfigModel
+
+
+def test_built_in_providers_match_the_spec() -> None:
+    assert list(PROVIDER_DATA) == ["openai", "deepseek", "hyperbolic"]
+    assert PROVIDER_DATA["openai"]["base_api_url"] == "https://api.openai.com/v1"
+    assert PROVIDER_DATA["openai"]["valid_models"]["gpt-4.1-mini-2025-04-14"] == "4.1-mini"
+    assert PROVIDER_DATA["deepseek"]["valid_models"] == {"deepseek-chat": "dschat", "deepseek-reasoner": "r1"}
+    assert PROVIDER_DATA["hyperbolic"]["valid_models"]["Qwen/QwQ-32B"] == "qdub"
+    assert [PROVIDER_DATA[p]["api_key"] for p in PROVIDER_DATA] == ["not-configured", "ds-not-configured", ""]
+
+
+def test_every_built_in_provider_is_a_valid_provider_config() -> None:
+    for entry in PROVIDER_DATA.values():
+        assert ProviderConfig(**entry).valid_models == entry["valid_models"]
+
+
+def test_config_model_defaults_and_provider_manager() -> None:
+    manager = ProviderManager({name: ProviderConfig(**entry) for name, entry in PROVIDER_DATA.items()})
+    model = ConfigModel(providers=manager)
+    assert model.model == DEFAULT_MODEL == "openai/4.1-mini"
+    assert model.stream is True and model.sassy is False
+    assert model.providers is manager
+    assert manager.validate_model(model.model) == "gpt-4.1-mini-2025-04-14"
+
+
+def test_config_model_rejects_wrong_types_and_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        ConfigModel(stream="often")
+    with pytest.raises(ValidationError):
+        ConfigModel(colour=True)
+    with pytest.raises(ValidationError):
+        ConfigModel(concurrency=0)
