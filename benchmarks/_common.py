@@ -96,15 +96,8 @@ def run_in_pty(cmd: Sequence[str], env: dict, until: Optional[Callable[[str], bo
                timeout: float = 120.0, columns: int = 100, rows: int = 40,
                send: Optional[bytes] = None) -> Tuple[float, str]:
     """Run a command in a real pseudo-terminal; (seconds until EOF or `until(output)`, output)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
     started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execvpe(cmd[0], list(cmd), env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    pid, fd = _spawn_in_pty(cmd, env, columns, rows)
     chunks: List[bytes] = []
     elapsed = None
     deadline = started + timeout
@@ -145,15 +138,8 @@ def pty_dialog(cmd: Sequence[str], env: dict, steps: Sequence[Tuple[str, bytes]]
     Returns the seconds since launch at which each text showed, or None if one never did. Only a
     rolling tail of the output is searched, so a long reply costs the search nothing extra.
     """
-    import fcntl
-    import pty
-    import struct
-    import termios
     started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execvpe(cmd[0], list(cmd), env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    pid, fd = _spawn_in_pty(cmd, env, columns, rows)
     seen: List[float] = []
     tail = ""
     deadline = started + timeout
@@ -181,6 +167,19 @@ def pty_dialog(cmd: Sequence[str], env: dict, steps: Sequence[Tuple[str, bytes]]
         return seen
     finally:
         _reap(pid, fd)
+
+
+def _spawn_in_pty(cmd: Sequence[str], env: dict, columns: int, rows: int) -> Tuple[int, int]:
+    """Fork `cmd` onto a new pseudo-terminal of the given size; (child pid, master fd)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvpe(cmd[0], list(cmd), env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    return pid, fd
 
 
 def _reap(pid: int, fd: int) -> None:

@@ -250,6 +250,18 @@ def per_line_cost(lines: int, repeats: int) -> float:
     return best / lines
 
 
+def compare_in_pty(title: str, ours_mode: str, plain_mode: str, show_bytes: bool) -> None:
+    """Print best-of-3 pty timings of our renderer and the plain writer, and their ratio."""
+    print("\n" + title)
+    ours, ours_bytes = min(in_pty(ours_mode) for _ in range(3))
+    plain, plain_bytes = min(in_pty(plain_mode) for _ in range(3))
+    ours_note = f"   {ours_bytes:>9} bytes written" if show_bytes else ""
+    plain_note = f"   {plain_bytes:>9} bytes written" if show_bytes else ""
+    print(f"  (a) ours   {ours:8.3f} s{ours_note}")
+    print(f"  (c) plain  {plain:8.3f} s{plain_note}")
+    print(f"  ours/plain {ours / plain:8.1f} x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=20.0, help="time budget for the naive renderer (s)")
@@ -277,19 +289,9 @@ def main() -> None:
     print(f"  (c) plain  {plain:8.3f} s")
     print(f"  ours/plain {ours / plain:8.1f} x    naive/ours {naive / ours:8.1f} x")
 
-    print("\npseudo-terminal (output drained by the parent):")
-    ours_pty, ours_bytes = min(in_pty("ours") for _ in range(3))
-    plain_pty, plain_bytes = min(in_pty("plain") for _ in range(3))
-    print(f"  (a) ours   {ours_pty:8.3f} s   {ours_bytes:>9} bytes written")
-    print(f"  (c) plain  {plain_pty:8.3f} s   {plain_bytes:>9} bytes written")
-    print(f"  ours/plain {ours_pty / plain_pty:8.1f} x")
-
-    print("\npseudo-terminal, each delta decoded from an SSE JSON event first (as a real client):")
-    ours_sse, _ = min(in_pty("ours-sse") for _ in range(3))
-    plain_sse, _ = min(in_pty("plain-sse") for _ in range(3))
-    print(f"  (a) ours   {ours_sse:8.3f} s")
-    print(f"  (c) plain  {plain_sse:8.3f} s")
-    print(f"  ours/plain {ours_sse / plain_sse:8.1f} x")
+    compare_in_pty("pseudo-terminal (output drained by the parent):", "ours", "plain", show_bytes=True)
+    compare_in_pty("pseudo-terminal, each delta decoded from an SSE JSON event first (as a real client):",
+                   "ours-sse", "plain-sse", show_bytes=False)
 
     print("\nlinearity (ours, /dev/null, best of several runs):")
     small, big = per_line_cost(20, 20), per_line_cost(2000, 5)
