@@ -94,14 +94,16 @@ class Config:
         merge_dicts(providers, yaml_providers)
         for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one
             _drop_models(entry, "valid_models", entry.get("invalid_models"))
-        persist_base = {name: {k: entry[k] for k in ("name", "base_api_url") if k in entry}
+        # What is persisted is what the files held before config.toml: its overrides stay its own.
+        persist_base = {name: {k: copy.deepcopy(entry[k]) for k in ("name", "base_api_url", "valid_models")
+                               if k in entry}
                         for name, entry in providers.items()}
-        base_models = {name: set(entry.get("valid_models") or {}) for name, entry in providers.items()}
         merge_dicts(providers, providers_overrides)
         for name, override in providers_overrides.items():  # what config.toml says explicitly wins
             _drop_models(providers[name], "invalid_models", override.get("valid_models"))
             _drop_models(providers[name], "valid_models", override.get("invalid_models"))
-        exclusions = {name: set(entry.get("valid_models") or {}) - base_models.get(name, set())
+        exclusions = {name: set(entry.get("valid_models") or {})
+                      - set(persist_base.get(name, {}).get("valid_models") or {})
                       for name, entry in providers_overrides.items()}
         self._apply_environment_keys(providers)
 

@@ -5,7 +5,7 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from modules.ProviderConfig import ProviderConfig, api_key_variable
@@ -53,7 +53,7 @@ class ProviderManager:
     def __init__(self, providers: Dict[str, ProviderConfig], store: object = None,
                  discovery_service: Optional[ModelDiscoveryService] = None,
                  concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
-                 persist_base: Optional[Dict[str, Dict[str, str]]] = None,
+                 persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
                  report: Callable[[str], None] = print) -> None:
         self.providers = providers
         self.discovery_service = discovery_service or ModelDiscoveryService()
@@ -332,9 +332,11 @@ class ProviderManager:
             excluded = self.persist_exclusions.get(name, set())
             base = (self.persist_base.get(name, {}) if self.persist_base is not None
                     else {"name": config.name, "base_api_url": config.base_api_url})
+            base_short_names = base.get("valid_models") or {}
             updates[name] = {
                 **{k: v for k, v in base.items() if k in ("name", "base_api_url")},
-                "valid_models": {k: v for k, v in config.valid_models.items() if k not in excluded},
+                "valid_models": {k: base_short_names.get(k, v) for k, v in config.valid_models.items()
+                                 if k not in excluded},
                 "invalid_models": list(config.invalid_models),
             }
         self.store.save(updates)

@@ -81,7 +81,7 @@ def test_a_key_the_yaml_held_stays_and_no_other_is_added(tmp_path: Path) -> None
 def test_config_toml_overrides_are_not_copied(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         '[providers.openai]\nbase_api_url = "http://127.0.0.1:1/v1"\nname = "Local OpenAI"\n'
-        'valid_models = { "toml-only" = "t" }\n'
+        'valid_models = { "toml-only" = "t", "gpt-5" = "five" }\n'
         '[providers.local]\nbase_api_url = "http://127.0.0.1:2/v1"\napi_key = "k"\n')
     config = load(tmp_path)
     config.config.providers["local"].merge_valid_models(["found-model"])
@@ -90,6 +90,8 @@ def test_config_toml_overrides_are_not_copied(tmp_path: Path) -> None:
     assert data["openai"]["base_api_url"] == "https://api.openai.com/v1"
     assert data["openai"]["name"] == "OpenAI"
     assert "toml-only" not in data["openai"]["valid_models"]
+    assert data["openai"]["valid_models"]["gpt-5"] == "5"  # the built-in short name, not config.toml's
+    assert config.config.providers["openai"].valid_models["gpt-5"] == "five"
     assert "base_api_url" not in data["local"] and "api_key" not in data["local"]
     assert data["local"]["valid_models"] == {"found-model": "found-model"}
 
