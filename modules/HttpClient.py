@@ -148,11 +148,14 @@ class HttpClient:
     def _http_error(self, response: requests.Response) -> ApiError:
         status = response.status_code
         detail = self.provider_message(response)
-        text = f"{self.provider_name}: HTTP {status}"
+        # The first sentence is the one users of the original client know.
+        text = f"{self.provider_name}: API request failed with status code {status}."
+        if status == 401:
+            text += "  Is your API key valid?"
         if response.reason:
             text += f" {response.reason}"
         if detail:
-            text += f": {detail}"
+            text += f"{':' if response.reason else ''} {detail}"
         if status == 401:
             text += f" (check {api_key_variable(self.provider_name)} or the provider's api_key)"
         elif status in RETRYABLE_STATUSES:

@@ -71,7 +71,7 @@ def test_backoff_without_retry_after_is_exponential_and_capped() -> None:
             http.get_json("/models")
     assert sleeps == [1.0, 2.0, 3.0, 3.0, 3.0]
     assert len(waits) == 5
-    assert str(info.value).startswith("fake: HTTP 503")
+    assert str(info.value).startswith("fake: API request failed with status code 503.")
     assert "gave up after 6 tries" in str(info.value)
     assert info.value.status == 503 and info.value.retryable
 
@@ -93,7 +93,7 @@ def test_a_very_long_retry_after_is_not_waited_for() -> None:
         with pytest.raises(ApiError) as info:
             http.get_json("/models")
     assert sleeps == []
-    assert str(info.value) == ("fake: HTTP 429 Too Many Requests: Rate limit reached "
+    assert str(info.value) == ("fake: API request failed with status code 429. Too Many Requests: Rate limit reached "
                                "(the provider asks to wait 3600 s; not retried)")
 
 
@@ -101,7 +101,7 @@ def test_no_retries_when_max_retries_is_zero() -> None:
     http, sleeps, _ = client(max_retries=0)
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/models", status=429)
-        with pytest.raises(ApiError, match="HTTP 429"):
+        with pytest.raises(ApiError, match="API request failed with status code 429."):
             http.get_json("/models")
     assert sleeps == []
 
@@ -116,7 +116,7 @@ def test_other_errors_are_not_retried_and_name_status_provider_and_message(statu
             http.post_json("/chat/completions", {})
         assert len(mock.calls) == 1
     text = str(info.value)
-    assert text.startswith(f"fake: HTTP {status} ")
+    assert text.startswith(f"fake: API request failed with status code {status}. ")
     assert text.count("The provider says no.") == 1
     assert "\n" not in text and sleeps == []
     assert ("FAKE_API_KEY" in text) == (status == 401)
@@ -128,7 +128,7 @@ def test_401_names_the_key_variable() -> None:
         mock.get(f"{BASE}/models", status=401, json={"error": {"message": "Incorrect API key provided."}})
         with pytest.raises(ApiError) as info:
             http.get_json("/models")
-    assert str(info.value) == ("fake: HTTP 401 Unauthorized: Incorrect API key provided. "
+    assert str(info.value) == ("fake: API request failed with status code 401.  Is your API key valid? Unauthorized: Incorrect API key provided. "
                                "(check FAKE_API_KEY or the provider's api_key)")
 
 
@@ -145,7 +145,7 @@ def test_provider_message_shapes(body, expected) -> None:
         mock.get(f"{BASE}/models", status=400, **kwargs)
         with pytest.raises(ApiError) as info:
             http.get_json("/models")
-    assert str(info.value) == "fake: HTTP 400 Bad Request" + (f": {expected}" if expected else "")
+    assert str(info.value) == "fake: API request failed with status code 400. Bad Request" + (f": {expected}" if expected else "")
 
 
 def test_html_error_page_is_summarised() -> None:
@@ -159,8 +159,8 @@ def test_html_error_page_is_summarised() -> None:
             http.get_json("/models")
         with pytest.raises(ApiError) as second:
             http.get_json("/models")
-    assert str(first.value) == "fake: HTTP 502 Bad Gateway: HTML error page"
-    assert str(second.value) == "fake: HTTP 500 Internal Server Error: Upstream & co down (HTML error page)"
+    assert str(first.value) == "fake: API request failed with status code 502. Bad Gateway: HTML error page"
+    assert str(second.value) == "fake: API request failed with status code 500. Internal Server Error: Upstream & co down (HTML error page)"
 
 
 def test_non_json_success_body() -> None:
@@ -262,7 +262,7 @@ def test_deeply_nested_json_bodies() -> None:
         mock.get(f"{BASE}/models", status=500, body="[" * 100000)
         with pytest.raises(ApiError, match="not JSON"):
             http.get_json("/models")
-        with pytest.raises(ApiError, match="HTTP 500"):
+        with pytest.raises(ApiError, match="API request failed with status code 500."):
             http.get_json("/models")
 
 

@@ -89,7 +89,7 @@ def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, con
     assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a"]
     err = capsys.readouterr().err
     assert err.startswith("Warning: Failed to query models from Fake: ")
-    assert "HTTP 500" in err and "boom" in err
+    assert "API request failed with status code 500." in err and "boom" in err
 
 
 @responses.activate

@@ -110,7 +110,7 @@ def test_rate_limit_waits_are_shown(tmp_path: Path, server: FakeOpenAIServer) ->
 
 def test_api_error_is_raised_once(tmp_path: Path, server: FakeOpenAIServer) -> None:
     runner, out, err = setup(tmp_path, server, key="wrong")
-    with pytest.raises(ApiError, match="HTTP 401"):
+    with pytest.raises(ApiError, match="API request failed with status code 401."):
         runner.run("hello")
     assert out.getvalue() == "" and err.getvalue() == ""
 

@@ -306,8 +306,8 @@ def _check_nothing_persisted(tmp_path, server, broken, failure):
     assert h.path.read_bytes() == before
     failed = [line for line in h.lines if line.startswith("broken: failed: ")]
     assert len(failed) == 1
-    assert {"refused": "connection refused", "401": "HTTP 401", "no_data": "no 'data' list",
-            "html_500": "HTTP 500"}[failure] in failed[0]
+    assert {"refused": "connection refused", "401": "API request failed with status code 401.", "no_data": "no 'data' list",
+            "html_500": "API request failed with status code 500."}[failure] in failed[0]
     assert h.lines[-1] == "Discovery failed for broken; nothing was saved."
     assert h.manager["broken"].valid_models == {}
 

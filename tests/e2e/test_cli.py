@@ -138,7 +138,7 @@ def test_failures_give_one_line_and_leave_files_alone(case: str, home: Path, dat
         assert "Traceback" not in result.stderr and "wrong-key-123" not in result.stderr + result.stdout
         if args[0] == "-m" or case.startswith("broken"):
             line = one_error_line(result)
-            expected = {"wrong key": "HTTP 401", "dead server": "connection refused",
+            expected = {"wrong key": "API request failed with status code 401.", "dead server": "connection refused",
                         "broken YAML": f"{data / YAML_NAME}: line 3", "broken TOML": "config.toml"}[case]
             assert expected in line
         assert snapshot(data) == before

@@ -143,7 +143,7 @@ def test_a_failing_provider_leaves_every_file_as_it_was(tmp_path, server, env, f
     result = llmc(["-d", str(data), "--discover-models"], env)
     assert result.returncode == 1
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
-    cause = "connection refused" if failure == "dead" else "HTTP 401"
+    cause = "connection refused" if failure == "dead" else "API request failed with status code 401."
     assert any(line.startswith("broken: failed: ") and cause in line for line in result.stdout.splitlines())
     assert "Discovery failed for broken; nothing was saved." in result.stdout
     assert "wrong" not in result.stdout + result.stderr.replace("wrong_key", "")

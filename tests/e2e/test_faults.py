@@ -111,7 +111,7 @@ def test_gives_up_after_the_last_try(tmp_path: Path, home: Path, server: ServerP
     server.add_fault("/chat/completions", {"status": status, "retry_after": "0"}, times=2)
     result = llmc(home, data, *CHAT)
     assert result.returncode == 1 and result.stdout == ""
-    assert error_line(result) == f"llmc: error: fake: HTTP {status} {label} (gave up after 2 tries)"
+    assert error_line(result) == f"llmc: error: fake: API request failed with status code {status}. {label} (gave up after 2 tries)"
     assert len(result.stderr.splitlines()) == 2  # one visible wait, then the error
 
 
@@ -127,9 +127,10 @@ def test_http_errors_name_status_provider_and_message(tmp_path: Path, home: Path
     server.add_fault("/chat/completions", {"status": status, "body": body, "content_type": "application/json"})
     result = llmc(home, data, *CHAT)
     assert result.returncode == 1 and result.stdout == ""
-    expected = f"llmc: error: fake: HTTP {status} {reason}: provider says {status}"
+    expected = f"llmc: error: fake: API request failed with status code {status}. {reason}: provider says {status}"
     if status == 401:
-        expected += " (check FAKE_API_KEY or the provider's api_key)"
+        expected = ("llmc: error: fake: API request failed with status code 401.  Is your API key valid? "
+                    "Unauthorized: provider says 401 (check FAKE_API_KEY or the provider's api_key)")
     assert error_line(result) == expected
     assert len(result.stderr.splitlines()) == 1
 
@@ -138,12 +139,12 @@ def test_real_wrong_key(tmp_path: Path, home: Path, server: ServerProcess) -> No
     data = configure(tmp_path, server.base_url, key="sk-wrong-key-000111")
     result = llmc(home, data, *CHAT)
     assert result.returncode == 1
-    assert error_line(result) == ("llmc: error: fake: HTTP 401 Unauthorized: Incorrect API key provided. "
+    assert error_line(result) == ("llmc: error: fake: API request failed with status code 401.  Is your API key valid? Unauthorized: Incorrect API key provided. "
                                   "(check FAKE_API_KEY or the provider's api_key)")
 
 
 @pytest.mark.parametrize("fault, expected", [
-    ({"kind": "html_error", "status": 502}, "llmc: error: fake: HTTP 502 Bad Gateway: HTML error page"),
+    ({"kind": "html_error", "status": 502}, "llmc: error: fake: API request failed with status code 502. Bad Gateway: HTML error page"),
     ({"kind": "non_json"}, "llmc: error: fake: the reply is not JSON: 'not json at all'"),
     ({"kind": "missing_choices"}, "llmc: error: fake: the reply held no usable text (1 malformed chunk skipped)"),
     ({"status": 200, "body": "<html>captive portal</html>", "content_type": "text/html"},
@@ -218,10 +219,10 @@ def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, ser
 
 @pytest.mark.parametrize("fault, cause", [
     ({"kind": "non_json"}, "/models returned a reply that is not JSON"),
-    ({"kind": "html_error", "status": 503}, "HTTP 503 Service Unavailable: HTML error page"),
+    ({"kind": "html_error", "status": 503}, "API request failed with status code 503. Service Unavailable: HTML error page"),
     ({"kind": "empty_data"}, "the /models reply lists no models"),
     ({"kind": "no_data"}, "the /models reply has no 'data' list"),
-    ({"status": 500}, "HTTP 500 Internal Server Error"),
+    ({"status": 500}, "API request failed with status code 500. Internal Server Error"),
 ])
 def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: Path, server: ServerProcess,
                                                          fault: dict, cause: str) -> None:
@@ -244,7 +245,7 @@ def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Pat
         result = llmc(home, data, "--discover-models")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "fake: 2 models found, 1 valid, 1 invalid, 0 undecided" in result.stdout
-    assert "broken: failed: HTTP 500 Internal Server Error" in result.stdout
+    assert "broken: failed: API request failed with status code 500. Internal Server Error" in result.stdout
     assert "nothing was saved" in result.stdout
     assert not (data / YAML_NAME).exists()
 

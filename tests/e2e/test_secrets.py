@@ -64,7 +64,7 @@ def test_keys_never_appear_in_output_or_files(tmp_path: Path) -> None:
     assert runs["prompt"].returncode == 0 and runs["prompt"].stdout == "fine\n"
     assert runs["discover"].returncode == 0
     for label in ("401 echoing the key", "wrong key from config.toml", "wrong key from the YAML"):
-        assert runs[label].returncode == 1 and "HTTP 401" in runs[label].stderr, label
+        assert runs[label].returncode == 1 and "API request failed with status code 401." in runs[label].stderr, label
     assert "run: chmod 600" in runs["list"].stderr  # the YAML holds a key and others may read it
 
     outputs = {label: run.stdout + run.stderr for label, run in runs.items()}
@@ -114,7 +114,7 @@ def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path) -> None:
         good.add_fault("/chat/completions", {"status": 401, "content_type": "application/json", "body": json.dumps(
             {"error": {"message": f"Incorrect API key provided: {ENV_KEY}"}})})
         child.send("again" + submit)
-        child.expect_exact("HTTP 401")
+        child.expect_exact("API request failed with status code 401.")
         child.expect_exact("c *>")
         child.send("/config" + submit)
         child.expect_exact("********" + ENV_KEY[-4:])
