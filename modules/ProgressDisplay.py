@@ -109,15 +109,15 @@ def discover_with_progress(providers: Any, stream: TextIO, live: bool, print_lin
         if not cancel.is_set():
             progress(name, done, total)
 
-    service = providers.discovery_service
-    saved = providers.report, service.on_wait
-    providers.report, service.on_wait = progress.around(print_line), progress.note
+    saved_report = providers.report
+    providers.report = progress.around(print_line)
     try:
         return providers.discover_and_validate_models(force_refresh=force_refresh, provider_filter=provider_filter,
-                                                      on_progress=on_progress, cancel=cancel)
+                                                      on_progress=on_progress, cancel=cancel,
+                                                      on_notice=progress.note)
     except (KeyboardInterrupt, DiscoveryCancelled):
         cancel.set()
         return None
     finally:
         progress.close()
-        providers.report, service.on_wait = saved
+        providers.report = saved_report

@@ -16,7 +16,7 @@ def resolve_chat_model(config_model: Any, model_string: str) -> Tuple[str, Provi
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     provider_config = providers[provider_name]
-    if not providers.discovery_service.validate_api_key(provider_config):
+    if not providers.has_usable_key(provider_name):
         raise ConfigError(f"No API key for provider {provider_name}: set {api_key_variable(provider_name)} "
                           f"or [providers.{provider_name}] api_key in config.toml")
     return provider_name, provider_config, long_name

@@ -203,13 +203,23 @@ class ProviderManager:
     def discover_and_validate_models(self, force_refresh: bool = False, persist_on_success: bool = True,
                                      provider_filter: Optional[str] = None,
                                      on_progress: Optional[ProgressCallback] = None,
-                                     cancel: Optional[threading.Event] = None) -> bool:
-        """Fetch every targeted provider's models, ping them, update the lists; persist on full success."""
+                                     cancel: Optional[threading.Event] = None,
+                                     on_notice: Optional[Callable[[str], None]] = None) -> bool:
+        """Fetch every targeted provider's models, ping them, update the lists; persist on full success.
+
+        `on_notice`, when given, receives this run's rate-limit notices instead of the service's default.
+        """
         targets = self._discovery_targets(provider_filter)
-        if targets is None:
+        if not targets:
             return False
         cancel = cancel or threading.Event()
-        summaries = self._discover_all(targets, force_refresh, on_progress, cancel)
+        service = self.discovery_service
+        saved_notice = service.on_wait
+        service.on_wait = on_notice or saved_notice
+        try:
+            summaries = self._discover_all(targets, force_refresh, on_progress, cancel)
+        finally:
+            service.on_wait = saved_notice
         self.last_summaries = summaries
         for summary in summaries:
             self.report(summary.line())
@@ -237,11 +247,17 @@ class ProviderManager:
             candidates = list(self.providers)
         targets = []
         for name in candidates:
-            if self.discovery_service.validate_api_key(self.providers[name]):
+            if self.has_usable_key(name):
                 targets.append(name)
             else:
                 self.report(f"Skipping {name}: no API key configured (set {api_key_variable(name)})")
+        if not targets:
+            self.report("Nothing to discover: no provider asked for has an API key.")
         return targets
+
+    def has_usable_key(self, provider_name: str) -> bool:
+        """True when the provider's key is set and not a placeholder."""
+        return self.discovery_service.validate_api_key(self.providers[provider_name])
 
     def _discover_all(self, targets: List[str], force_refresh: bool,
                       on_progress: Optional[ProgressCallback],

@@ -278,6 +278,21 @@ def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, se
     assert list(h.saved()["providers"]) == ["fake"]
 
 
+def test_a_named_provider_without_a_key_fails(tmp_path, server):
+    h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "fake": fake_config(server)})
+    assert h.run(provider_filter="nokey") is False
+    assert h.lines == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+                       "Nothing to discover: no provider asked for has an API key."]
+    assert server.requests == [] and not h.path.exists()
+
+
+def test_no_provider_with_a_key_is_a_failure(tmp_path, server):
+    h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured")})
+    assert h.run() is False
+    assert h.lines[-1] == "Nothing to discover: no provider asked for has an API key."
+    assert not h.path.exists()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -125,6 +125,16 @@ def test_providers_without_keys_are_skipped(tmp_path, server, env):
     assert "Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)" in result.stdout
 
 
+def test_a_named_provider_without_a_key_exits_non_zero(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "--discover-models", "hyperbolic"], env)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-2:] == ["Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)",
+                                               "Nothing to discover: no provider asked for has an API key."]
+    assert not (data / "openaicompat-providers.yaml").exists()
+
+
 def _dead_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
