@@ -90,16 +90,20 @@ class ModelDiscoveryService:
         if self.on_wait is not None:
             self.on_wait(message)
 
-    def discover_models(self, provider_config: ProviderConfig,
-                        force_refresh: bool = False) -> List[Dict[str, Any]]:
-        """The provider's model list (cached 5 minutes); on error the cached list, else []."""
+    def discover_models(self, provider_config: ProviderConfig, force_refresh: bool = False,
+                        provider_name: Optional[str] = None) -> List[Dict[str, Any]]:
+        """The provider's model list (cached 5 minutes); on error the cached list, else [].
+
+        `provider_name` is the provider's key (it names the key variable); by default its display name.
+        """
+        name = provider_name or provider_config.name
         try:
-            return self.fetch_models(provider_config.name, provider_config, force_refresh)
+            return self.fetch_models(name, provider_config, force_refresh)
         except ApiError as exc:
-            print(f"Warning: Failed to query models from {provider_config.name}: {exc}", file=sys.stderr)
-        except Exception as exc:  # the old code's catch-all fallback, kept on purpose
-            print(f"Error: Unexpected error querying models from {provider_config.name}: {exc}",
+            print(f"Warning: Failed to query models from {name}: {_without_prefix(str(exc), name)}",
                   file=sys.stderr)
+        except Exception as exc:  # the old code's catch-all fallback, kept on purpose
+            print(f"Error: Unexpected error querying models from {name}: {exc}", file=sys.stderr)
         return provider_config._cached_models or []
 
     def fetch_models(self, provider_name: str, provider_config: ProviderConfig,
@@ -158,9 +162,11 @@ class ModelDiscoveryService:
                 raise
             return client.post_json("/chat/completions", retry_body)
 
-    def validate_model(self, provider_config: ProviderConfig, model: str) -> bool:
+    def validate_model(self, provider_config: ProviderConfig, model: str,
+                       provider_name: Optional[str] = None) -> bool:
         """True if `model` answers a chat ping."""
-        return self.ping_model(provider_config.name, provider_config, model) is PingResult.VALID
+        name = provider_name or provider_config.name
+        return self.ping_model(name, provider_config, model) is PingResult.VALID
 
     def validate_api_key(self, provider_config: ProviderConfig) -> bool:
         """False when the key is empty, blank or a `…not-configured` placeholder."""
@@ -184,6 +190,12 @@ class ModelDiscoveryService:
             client.close()
         self._clients.clear()
         self._throttles.clear()
+
+
+def _without_prefix(message: str, provider_name: str) -> str:
+    """The message without a leading "provider: ", which the caller already names."""
+    prefix = f"{provider_name}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _is_chat_reply(reply: Any) -> bool:

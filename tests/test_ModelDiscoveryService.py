@@ -88,8 +88,18 @@ def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, con
     responses.replace(responses.GET, MODELS_URL, status=500, json={"error": {"message": "boom"}})
     assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a"]
     err = capsys.readouterr().err
-    assert err.startswith("Warning: Failed to query models from Fake: ")
-    assert "API request failed with status code 500." in err and "boom" in err
+    assert err.startswith("Warning: Failed to query models from Fake: API request failed with status code 500.")
+    assert "boom" in err
+
+
+@responses.activate
+def test_the_provider_key_names_the_key_variable(service, capsys):
+    local = ProviderConfig(name="llama.cpp", base_api_url=BASE, api_key="wrong")
+    responses.get(MODELS_URL, status=401, json={"error": {"message": "bad key"}})
+    assert service.discover_models(local, provider_name="local") == []
+    err = capsys.readouterr().err
+    assert err.startswith("Warning: Failed to query models from local: API request failed with status code 401.")
+    assert "LOCAL_API_KEY" in err and "LLAMA" not in err
 
 
 @responses.activate
