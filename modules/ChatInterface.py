@@ -113,10 +113,10 @@ class ChatInterface:
 
     def _prompt_text(self) -> str:
         marker = "*>" if self.session.has_user_messages() else ">"
-        return f"{self.short_model()} {marker} "
+        return f"{self.brief_model()} {marker} "
 
     # Models
-    def short_model(self) -> str:
+    def brief_model(self) -> str:
         """The short name of the current model, else its id."""
         try:
             provider, long_name = self.config.config.providers.resolve_model(self.model)

@@ -326,7 +326,7 @@ class MarkdownStreamRenderer:
                 return  # reasoning after the answer began is kept but not shown
             if self._phase == _IDLE:
                 self._phase = _REASONING
-                self._queue.append(_heading("Reasoning"))
+                self._queue.append(_heading("REASONING:"))
             self._queue.extend(self._reasoning_lines(self._thought.feed(text)))
             self._changed()
 
@@ -354,7 +354,7 @@ class MarkdownStreamRenderer:
     def _start_answer(self) -> None:
         if self._phase == _REASONING:
             self._queue.extend(self._reasoning_lines(self._thought.flush()))
-            self._queue.append(_heading("Answer"))
+            self._queue.append(_heading("ANSWER:"))
         self._phase = _ANSWER
 
     def _changed(self) -> None:

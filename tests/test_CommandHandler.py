@@ -187,7 +187,7 @@ def test_config_masks_the_key(chat, server, tmp_path: Path) -> None:
 
 def test_mod_dm_and_invalid_models(chat) -> None:
     assert run(chat, "/mod fc2") == "Model set to fake/fake-chat-2.\n"
-    assert chat.short_model() == "fc2"
+    assert chat.brief_model() == "fc2"
     out = run(chat, "/mod nonsense")
     assert out.startswith("ERROR: Invalid model: nonsense.") and chat.model == "fake/fake-chat-2"
     out = run(chat, "/mod openai/4o")

@@ -419,9 +419,9 @@ def test_reasoning_is_shown_first_and_set_apart():
     screen = screen_of(console)
     lines = screen.lines()
     text = screen.text()
-    order = [text.index(s) for s in ("Reasoning", "Let me think.", "Step two", "Answer ─", "Answer title", "42")]
+    order = [text.index(s) for s in ("REASONING:", "Let me think.", "Step two", "ANSWER:", "Answer title", "42")]
     assert order == sorted(order)
-    assert re.fullmatch(r"Reasoning ─+", lines[0]) and any(re.fullmatch(r"Answer ─+", line) for line in lines)
+    assert re.fullmatch(r"REASONING: ─+", lines[0]) and any(re.fullmatch(r"ANSWER: ─+", line) for line in lines)
     styled = "\n".join(screen.lines(styled=True))
     assert "{2}L{2}e{2}t" in styled  # reasoning is dim
     assert renderer.reasoning.startswith("Let me think.") and renderer.text.endswith("42.\n")
