@@ -95,19 +95,20 @@ class HttpClient:
         """`text` with this provider's key (and anything shaped like a key) masked."""
         return redact(text, self._api_key)
 
-    def get_json(self, path: str) -> Any:
-        """GET a JSON document."""
-        return self._json_body(self.request("GET", path), path)
+    def get_json(self, path: str, read_timeout: Optional[float] = None) -> Any:
+        """GET a JSON document (`read_timeout` replaces the settings' one for this request)."""
+        return self._json_body(self.request("GET", path, read_timeout=read_timeout), path)
 
     def post_json(self, path: str, body: dict) -> Any:
         """POST JSON and return the JSON reply."""
         return self._json_body(self.request("POST", path, body), path)
 
     def request(self, method: str, path: str, body: Optional[dict] = None,
-                stream: bool = False) -> requests.Response:
+                stream: bool = False, read_timeout: Optional[float] = None) -> requests.Response:
         """Send a request, retrying 429/503 with capped backoff; raise ApiError on failure."""
         url = f"{self.base_url}{path}"
-        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        read_timeout = read_timeout or self.settings.read_timeout
+        timeout = (self.settings.connect_timeout, read_timeout)
         for attempt in range(self.settings.max_retries + 1):
             try:
                 response = self.session.request(method, url, json=body, stream=stream, timeout=timeout)
@@ -116,7 +117,7 @@ class HttpClient:
                                f"sent (a line break?); check {api_key_variable(self.provider_name)} "
                                "or the provider's api_key") from None
             except requests.RequestException as exc:
-                raise ApiError(redact(self.describe_network_error(exc), self._api_key)) from None
+                raise ApiError(redact(self.describe_network_error(exc, read_timeout), self._api_key)) from None
             except (UnicodeError, ValueError):
                 raise ApiError(f"cannot send a request to {self.provider_name}: its API key or "
                                f"base_api_url holds characters that are not allowed there") from None
@@ -191,14 +192,15 @@ class HttpClient:
             return _html_summary(body, response.status_code, response.reason or "")
         return _one_line(body)
 
-    def describe_network_error(self, exc: requests.RequestException) -> str:
+    def describe_network_error(self, exc: requests.RequestException,
+                               read_timeout: Optional[float] = None) -> str:
         """One line naming the host and what went wrong."""
         where = f"{self.host} ({self.provider_name})"
         text = str(exc)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return f"cannot connect to {where}: no answer within {self.settings.connect_timeout:g} s"
         if isinstance(exc, requests.exceptions.ReadTimeout):
-            return f"{where} sent nothing for {self.settings.read_timeout:g} s (read timeout)"
+            return f"{where} sent nothing for {read_timeout or self.settings.read_timeout:g} s (read timeout)"
         if "IncompleteRead" in text or isinstance(exc, requests.exceptions.ChunkedEncodingError):
             return f"connection to {where} lost in the middle of the reply"
         if isinstance(exc, requests.exceptions.SSLError):

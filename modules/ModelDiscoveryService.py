@@ -19,6 +19,7 @@ PING_MESSAGES = [
 PING_TOKEN_BUDGET = 256  # room for a reasoning model to think and still answer
 PING_ROUNDS = 3  # rounds of the HTTP client's own 429/503 retries before a ping is left undecided
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
+MODELS_READ_TIMEOUT = 10.0  # the original client's timeout for listing models
 _REFUSAL_IS_UNDECIDED = {401, 408, 409, 425, 429}
 
 
@@ -114,7 +115,7 @@ class ModelDiscoveryService:
             return provider_config._cached_models
         client = self.client_for(provider_name, provider_config)
         with self.throttle_for(provider_config).slot():
-            body = client.get_json("/models")
+            body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
         models = body.get("data") if isinstance(body, dict) else None
         if not isinstance(models, list):
             raise ApiError(f"{provider_name}: the /models reply has no 'data' list")

@@ -255,3 +255,14 @@ def test_settings_factory_is_called_only_on_first_use():
     assert calls == []
     assert service.settings.max_retries == 1 and service.settings.max_retries == 1
     assert calls == [1]
+
+
+@responses.activate
+def test_listing_models_waits_at_most_10_s_while_pings_use_the_read_timeout(config):
+    service = ModelDiscoveryService(HttpSettings(max_retries=0, connect_timeout=3, read_timeout=60))
+    responses.get(MODELS_URL, json=models_body("a"))
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    service.discover_models(config)
+    service.ping_model("fake", config, "a")
+    assert responses.calls[0].request.req_kwargs["timeout"] == (3, 10.0)
+    assert responses.calls[1].request.req_kwargs["timeout"] == (3, 60)
