@@ -124,6 +124,7 @@ _KNOWN_KEYS: List[str] = []
 def _dispatch(args: argparse.Namespace) -> int:
     from modules.Config import Config
     from modules.Terminal import Terminal
+    _check_flag_combinations(args)
     terminal = Terminal()
     if args.create_config:
         path = Config.write_default_config(args.data_directory)
@@ -131,17 +132,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, warn=terminal.message)
-    _KNOWN_KEYS.extend(p.api_key for p in config.config.providers.values()
-                       if p.api_key and not p.api_key.endswith("not-configured"))
+    providers = config.config.providers
+    _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
     if args.concurrency:
         config.config.concurrency = args.concurrency
         config.config.providers.concurrency = args.concurrency
     if args.list_models:
         return _list_models(config, args.provider, terminal)
-    if args.discover_models or args.update_valid_models:
-        status = _discover(config, args, terminal)
-        if args.discover_models:
-            return status
+    if args.discover_models:
+        return _discover(config, args, terminal, terminal.print)
+    if args.update_valid_models:
+        # Summaries go to stderr here: stdout may be a -p answer that a script reads.
+        if _discover(config, args, terminal, terminal.message) == 130:
+            return 130
     from modules.PromptRunner import PromptRunner, read_prompt
     prompt = read_prompt(args.prompt, sys.stdin)
     if prompt is not None:
@@ -151,6 +154,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                          echo=args.echo).run()
 
 
+def _check_flag_combinations(args: argparse.Namespace) -> None:
+    """Refuse flags that would be silently ignored in this combination."""
+    from modules.Errors import ConfigError
+    if args.provider and not args.list_models:
+        raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
+    if args.force_refresh and not (args.discover_models or args.update_valid_models):
+        raise ConfigError("--force-refresh works only with --discover-models or --update-valid-models")
+
+
 def _list_models(config, provider: Optional[str], terminal) -> int:
     from modules.Errors import LlmcError
     providers = config.config.providers
@@ -158,22 +170,18 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
     if provider:
         name = providers.resolve_provider_name(provider)
         if name is None:
-            raise LlmcError(f"unknown provider '{provider}'. Known providers: "
-                              f"{', '.join(providers.get_all_provider_names())}")
+            raise LlmcError(providers.unknown_provider_message(provider))
     for line in providers.valid_scoped_models(name):
         terminal.print(line)
     return 0
 
 
-def _discover(config, args: argparse.Namespace, terminal) -> int:
+def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
     from modules.ProgressDisplay import discover_with_progress
-    from modules.SafeFiles import ensure_directory
-    ensure_directory(config.data_directory)
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
-    ok = discover_with_progress(config.config.providers, terminal.stderr, terminal.stderr_is_terminal,
-                                terminal.print, provider_filter=provider, force_refresh=args.force_refresh)
+    ok = discover_with_progress(config.config.providers, terminal, config.data_directory, print_line,
+                                provider_filter=provider, force_refresh=args.force_refresh)
     if ok is None:
-        terminal.message("Discovery cancelled; nothing was saved.")
         return 130
     return 0 if ok else 1
 

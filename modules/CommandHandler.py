@@ -232,8 +232,7 @@ class CommandHandler(Completer):
     def _provider_name(self, provider: str) -> Optional[str]:
         name = self.providers.resolve_provider_name(provider)
         if name is None:
-            self._error(f"unknown provider '{provider}'. Known providers: "
-                        f"{', '.join(self.providers.get_all_provider_names())}")
+            self._error(self.providers.unknown_provider_message(provider))
         return name
 
     def _discover(self, arguments: str) -> None:
@@ -250,12 +249,8 @@ class CommandHandler(Completer):
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
         from modules.ProgressDisplay import discover_with_progress
-        from modules.SafeFiles import ensure_directory
-        ensure_directory(self.chat_interface.config.data_directory)
-        outcome = discover_with_progress(self.providers, self.terminal.stderr, self.terminal.stderr_is_terminal,
-                                         self.terminal.print, provider_filter=provider, force_refresh=force)
-        if outcome is None:
-            self.terminal.print("Discovery cancelled; nothing was saved.")
+        discover_with_progress(self.providers, self.terminal, self.chat_interface.config.data_directory,
+                               self.terminal.print, provider_filter=provider, force_refresh=force)
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:

@@ -94,15 +94,16 @@ def _bar(done: int, total: int) -> str:
     return "#" * filled + "-" * (BAR_WIDTH - filled)
 
 
-def discover_with_progress(providers: Any, stream: TextIO, live: bool, print_line: Callable[[str], None],
+def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, print_line: Callable[[str], None],
                            provider_filter: Optional[str] = None, force_refresh: bool = False) -> Optional[bool]:
-    """Run discovery with a progress display; True/False as discovery returns, None if cancelled.
+    """Run discovery with a progress bar on stderr; True/False as discovery returns, None if cancelled.
 
-    Summary lines go through `print_line` below the bar, rate-limit notices above it, and pings
-    still in flight after a Ctrl-C never draw again.
+    Summary lines go through `print_line` below the bar, rate-limit notices above it.
     """
     from modules.ProviderManager import DiscoveryCancelled
-    progress = ProgressDisplay(stream, live=live)
+    from modules.SafeFiles import ensure_directory
+    ensure_directory(data_directory)
+    progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
     cancel = threading.Event()
 
     def on_progress(name: str, done: int, total: int) -> None:
@@ -112,12 +113,15 @@ def discover_with_progress(providers: Any, stream: TextIO, live: bool, print_lin
     saved_report = providers.report
     providers.report = progress.around(print_line)
     try:
-        return providers.discover_and_validate_models(force_refresh=force_refresh, provider_filter=provider_filter,
-                                                      on_progress=on_progress, cancel=cancel,
-                                                      on_notice=progress.note)
+        outcome = providers.discover_and_validate_models(
+            force_refresh=force_refresh, provider_filter=provider_filter, on_progress=on_progress,
+            cancel=cancel, on_notice=progress.note)
     except (KeyboardInterrupt, DiscoveryCancelled):
-        cancel.set()
-        return None
+        cancel.set()  # pings still in flight never draw again
+        outcome = None
     finally:
         progress.close()
         providers.report = saved_report
+    if outcome is None:
+        terminal.message("Discovery cancelled; nothing was saved.")
+    return outcome

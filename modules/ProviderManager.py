@@ -104,6 +104,10 @@ class ProviderManager:
         lowered = name.lower()
         return next((p for p in self.providers if p.lower() == lowered), None)
 
+    def unknown_provider_message(self, name: str) -> str:
+        """What to tell a user who named a provider that is not configured."""
+        return f"Provider '{name}' not found. Known providers: {', '.join(self.providers)}"
+
     # Cross-provider model resolution
     def merged_models(self) -> List[Tuple[str, Tuple[str, str]]]:
         """(provider, (long name, short name)) for every valid model of every provider."""
@@ -239,8 +243,7 @@ class ProviderManager:
         if provider_filter:
             name = self.resolve_provider_name(provider_filter)
             if name is None:
-                self.report(f"Provider '{provider_filter}' not found. Known providers: "
-                            f"{', '.join(self.providers)}")
+                self.report(self.unknown_provider_message(provider_filter))
                 return None
             candidates = [name]
         else:

@@ -81,7 +81,7 @@ def test_list_models_all_and_unknown_provider(home: Path, data: Path) -> None:
     assert "openai/gpt-4o-2024-08-06 (4o)" in result.stdout and "deepseek/deepseek-reasoner (r1)" in result.stdout
     unknown = llmc(home, data, "--list-models", "--provider", "nosuch")
     assert unknown.returncode == 1 and unknown.stdout == ""
-    assert one_error_line(unknown) == ("llmc: error: unknown provider 'nosuch'. Known providers: "
+    assert one_error_line(unknown) == ("llmc: error: Provider 'nosuch' not found. Known providers: "
                                        "openai, deepseek, hyperbolic, fake")
 
 
@@ -219,6 +219,18 @@ def test_unknown_provider(home: Path, data: Path) -> None:
     discovery = llmc(home, data, "--discover-models", "nosuch")
     assert discovery.returncode == 1
     assert "Provider 'nosuch' not found. Known providers: openai, deepseek, hyperbolic, fake" in discovery.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--provider", "fake", "-p", "hi"], "llmc: error: --provider works only with --list-models "
+                                         "(use --discover-models PROVIDER to discover)"),
+    (["--force-refresh", "-l"], "llmc: error: --force-refresh works only with --discover-models or "
+                                "--update-valid-models"),
+])
+def test_flags_that_would_be_ignored_are_refused(home: Path, data: Path, args: list, expected: str) -> None:
+    result = llmc(home, data, *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_error_line(result) == expected
 
 
 def test_missing_key_names_the_variable(home: Path, data: Path) -> None:

@@ -135,6 +135,17 @@ def test_a_named_provider_without_a_key_exits_non_zero(tmp_path, server, env):
     assert not (data / "openaicompat-providers.yaml").exists()
 
 
+def test_update_valid_models_discovers_then_answers_with_a_new_model(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "-uvm", "-m", "fake/org/chat-c", "-p", "hello"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello from the fake server.\n"  # summaries stay off the answer's stream
+    assert "fake: 4 models found, 3 valid, 1 invalid, 0 undecided (" in result.stderr
+    saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
+    assert saved["valid_models"] == {m: m for m in CHAT}
+
+
 def _dead_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
