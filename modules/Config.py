@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from pydantic import ValidationError
 
@@ -71,7 +71,6 @@ class Config:
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
-        self.env_key_providers: Set[str] = set()
         self.config = self.load_config(model, system_prompt, sassy, report)
         if update_valid_models:
             self.config.providers.discover_and_validate_models()
@@ -188,7 +187,6 @@ class Config:
             current = (entry.get("api_key") or "").strip()
             if value and (not current or current.endswith(PLACEHOLDER_KEY_SUFFIX)):
                 entry["api_key"] = value
-                self.env_key_providers.add(name)
                 self.warn(f"Using API key from environment variable {variable} for provider {name}")
 
     def _provider_configs(self, providers: Dict[str, Dict[str, Any]]) -> Dict[str, ProviderConfig]:

@@ -1,6 +1,12 @@
 """Exceptions that end in a one-line message for the user instead of a traceback."""
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` with all whitespace runs as single spaces, cut to `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class LlmcError(Exception):
     """A failure the user can act on; its text is the whole message."""
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from modules.Errors import ApiError
+from modules.Errors import ApiError, one_line
 from modules.ProviderConfig import api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
@@ -183,14 +183,14 @@ class HttpClient:
         if isinstance(data, dict):
             error = data.get("error")
             if isinstance(error, dict) and isinstance(error.get("message"), str):
-                return _one_line(error["message"])
+                return one_line(error["message"])
             if isinstance(error, str):
-                return _one_line(error)
+                return one_line(error)
             if isinstance(data.get("message"), str):
-                return _one_line(data["message"])
+                return one_line(data["message"])
         if "<" in body and ">" in body:
             return _html_summary(body, response.status_code, response.reason or "")
-        return _one_line(body)
+        return one_line(body)
 
     def describe_network_error(self, exc: requests.RequestException,
                                read_timeout: Optional[float] = None) -> str:
@@ -217,18 +217,18 @@ class HttpClient:
             if "Connection reset" in text:
                 return f"{where} reset the connection"
             errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-            cause = errno_text.group(1).strip() if errno_text else _one_line(text, 160)
+            cause = errno_text.group(1).strip() if errno_text else one_line(text, 160)
             return f"connection to {where} failed: {cause}"
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
             return f"invalid base_api_url for {self.provider_name}: {self.base_url}"
-        return f"request to {where} failed: {_one_line(text, 160)}"
+        return f"request to {where} failed: {one_line(text, 160)}"
 
     def _json_body(self, response: requests.Response, path: str) -> Any:
         try:
             return response.json()
         except (ValueError, RecursionError):
-            snippet = redact(_one_line(response.text, 60), self._api_key)
+            snippet = redact(one_line(response.text, 60), self._api_key)
             kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"
             raise ApiError(f"{self.provider_name}: {path} returned {kind} that is not JSON: "
                            f"{snippet!r}") from None
@@ -236,11 +236,6 @@ class HttpClient:
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _seconds(value: float) -> str:
@@ -251,7 +246,7 @@ def _html_summary(body: str, status: int, reason: str) -> str:
     """The title (else the text) of an HTML error page, unless it only repeats the status."""
     match = _TITLE_PATTERN.search(body)
     text = match.group(1) if match else _TAG_PATTERN.sub(" ", body)
-    text = _one_line(html.unescape(_TAG_PATTERN.sub(" ", text)), 120)
+    text = one_line(html.unescape(_TAG_PATTERN.sub(" ", text)), 120)
     if text.lower() in {f"{status} {reason}".lower(), reason.lower(), str(status)}:
         return "HTML error page"
     return f"{text} (HTML error page)"
@@ -259,4 +254,4 @@ def _html_summary(body: str, status: int, reason: str) -> str:
 
 def _tls_reason(text: str) -> str:
     match = re.search(r"\[SSL: [A-Z_]+\] ([^(]+)", text) or re.search(r"SSLError\((.+?)\)", text)
-    return _one_line(match.group(1) if match else text, 160)
+    return one_line(match.group(1) if match else text, 160)

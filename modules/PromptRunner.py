@@ -5,7 +5,7 @@ from typing import Any, List, Optional, Tuple
 
 from modules.Errors import ConfigError, IncompleteReplyError
 from modules.ProviderConfig import ProviderConfig, api_key_variable
-from modules.Terminal import Terminal
+from modules.Terminal import Terminal, is_terminal
 
 
 def resolve_chat_model(config_model: Any, model_string: str) -> Tuple[str, ProviderConfig, str]:
@@ -81,16 +81,9 @@ class PromptRunner:
 
 def read_prompt(argument: Optional[str], stdin: Any) -> Optional[str]:
     """The prompt text: the -p argument, stdin for `-p -` or when stdin is piped, else None."""
-    if argument == "-" or (argument is None and not _isatty(stdin)):
+    if argument == "-" or (argument is None and not is_terminal(stdin)):
         try:
             return stdin.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the prompt from standard input: {exc}") from None
     return argument
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream and stream.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -6,7 +6,10 @@ from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-PERSISTED_FIELDS = ("name", "base_api_url", "api_key", "valid_models", "invalid_models")
+
+def default_short_name(long_name: str) -> str:
+    """The short name a newly discovered model gets: for now its long id (the plan's rule)."""
+    return long_name
 
 
 def api_key_variable(provider_name: str) -> str:
@@ -61,7 +64,7 @@ class ProviderConfig(BaseModel):
         """Add `models` to valid_models, keeping existing short names; a new id is its own short name."""
         merged = dict(self.valid_models)
         for model in models:
-            merged.setdefault(model, model)
+            merged.setdefault(model, default_short_name(model))
         self.valid_models = merged
         self.invalid_models = [m for m in self.invalid_models if m not in merged]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
-from modules.ProviderConfig import ProviderConfig, api_key_variable
+from modules.ProviderConfig import ProviderConfig, api_key_variable, default_short_name
 
 MAX_LISTED_CHOICES = 20
 ProgressCallback = Callable[[str, int, int], None]
@@ -196,7 +196,7 @@ class ProviderManager:
     @classmethod
     def get_short_name(cls, long_name: str) -> str:
         """The short name for a newly discovered model: for now its long id."""
-        return long_name
+        return default_short_name(long_name)
 
     def short_name_of(self, provider_name: str, long_name: str) -> str:
         """The short name a provider's model is known by, else its long id."""

@@ -5,7 +5,7 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from modules.Errors import ConfigError
+from modules.Errors import ConfigError, one_line
 from modules.SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
@@ -21,13 +21,10 @@ def parse_yaml(text: str, path: Path) -> Any:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_one_line(exc)}") from None
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"{path}: not valid YAML: {one_line(str(problem), 200)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a providers file") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "problem", None) or exc).split())[:200]
 
 
 class ProvidersYamlStore:
@@ -153,7 +150,3 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
     entry["invalid_models"] = merged_invalid
 
-
-def default_store(data_directory: Path, path: Optional[Path] = None) -> ProvidersYamlStore:
-    """The store for a data directory."""
-    return ProvidersYamlStore(path or Path(data_directory) / YAML_FILE_NAME)

@@ -19,7 +19,7 @@ class Terminal:
     @property
     def is_interactive(self) -> bool:
         """True when stdout is a terminal."""
-        return _isatty(self.stdout)
+        return is_terminal(self.stdout)
 
     @property
     def color(self) -> bool:
@@ -30,7 +30,7 @@ class Terminal:
     @property
     def stderr_is_terminal(self) -> bool:
         """True when stderr is a terminal (progress displays may redraw)."""
-        return _isatty(self.stderr)
+        return is_terminal(self.stderr)
 
     def write(self, text: str) -> None:
         """Write answer text to stdout as is."""
@@ -56,8 +56,9 @@ class Terminal:
         return self._console
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_terminal(stream: Optional[TextIO]) -> bool:
+    """True when `stream` is an open terminal (False for None, files, pipes and closed streams)."""
     try:
-        return stream.isatty()
+        return bool(stream and stream.isatty())
     except (AttributeError, ValueError):
         return False

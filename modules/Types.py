@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modules.ProviderManager import ProviderManager
 
-from modules import __version__ as VERSION
 DEFAULT_MODEL = "openai/4.1-mini"
 DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"
 DEFAULT_SYSTEM_PROMPT = (
@@ -76,7 +75,8 @@ class ConfigModel(BaseModel):
     concurrency: int = Field(default=16, ge=1, le=256, description=(
         "Model pings in flight per provider during discovery"))
     data_directory: str = Field(default=DEFAULT_DATA_DIRECTORY, description="Data directory")
-    providers: ProviderManager = Field(default=None, description="Configured providers")
+    providers: ProviderManager = Field(default_factory=lambda: ProviderManager({}),
+                                       description="Configured providers")
 
     @classmethod
     def file_settings(cls) -> Dict[str, Any]:
