@@ -19,6 +19,7 @@ from modules.CommandHandler import CommandHandler
 from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 from modules.PromptRunner import make_reply_writer, resolve_chat_model, stream_reply
 from modules.SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
+from modules.Terminal import visible_text
 
 HISTORY_FILE_NAME = "chat_history.txt"
 HISTORY_ENTRIES_KEPT = 100
@@ -52,6 +53,7 @@ class ChatInterface:
         self._walk_role: Optional[str] = None
         self._walk_index: Optional[int] = None
         self._recalled_user_index: Optional[int] = None
+        self._recall_working_index: Optional[int] = None  # input-history position when it was recalled
         self.history_path = self.data_directory / HISTORY_FILE_NAME
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
@@ -98,7 +100,8 @@ class ChatInterface:
         while True:
             try:
                 text = self.prompt_session.prompt(self._prompt_text)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
+                self._reset_walk()
                 continue
             except EOFError:
                 return
@@ -198,7 +201,7 @@ class ChatInterface:
         api = self.api()
         if self.config.config.stream:
             return stream_reply(api, self.session.messages, writer, self.terminal)
-        writer.on_content(api.complete(self.session.messages))
+        writer.on_content(visible_text(api.complete(self.session.messages)))
         writer.finish()
         return writer.text
 
@@ -221,6 +224,7 @@ class ChatInterface:
             self._show_message(role, content)
 
     def _show_message(self, role: str, content: str) -> None:
+        content = visible_text(content)  # a loaded session file is not trusted to drive the terminal
         if not self.terminal.color:
             self.terminal.print(f"{'User' if role == 'user' else 'Assistant'}:\n{content}\n")
             return
@@ -263,8 +267,9 @@ class ChatInterface:
         return session
 
     def _forget_recall_when_emptied(self, buffer: Any) -> None:
-        # Clearing a recalled message and typing anew must not truncate the chat.
-        if not buffer.text:
+        # Clearing a recalled message and typing anew, or taking a line from the input history
+        # instead, must not truncate the chat.
+        if not buffer.text or buffer.working_index != self._recall_working_index:
             self._recalled_user_index = None
 
     @staticmethod
@@ -340,6 +345,7 @@ class ChatInterface:
             buffer.text = ""
         else:
             self._recalled_user_index = indices[position] if role == "user" else None
+            self._recall_working_index = buffer.working_index
             buffer.text = self.session.messages[indices[position]]["content"]
         buffer.cursor_position = len(buffer.text)
 

@@ -5,7 +5,7 @@ from typing import Any, List, Optional, Tuple
 
 from modules.Errors import ConfigError, IncompleteReplyError
 from modules.ProviderConfig import ProviderConfig, api_key_variable
-from modules.Terminal import Terminal, is_terminal
+from modules.Terminal import Terminal, is_terminal, visible_text
 
 
 def resolve_chat_model(config_model: Any, model_string: str) -> Tuple[str, ProviderConfig, str]:
@@ -35,6 +35,7 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
     """Stream a reply into `writer`; return the answer. Partial replies end marked and re-raised."""
     try:
         for kind, text in api.stream_chat(messages):
+            text = visible_text(text)  # a reply never drives the terminal
             if kind == "content":
                 writer.on_content(text)
             elif kind == "reasoning":
@@ -75,7 +76,7 @@ class PromptRunner:
         if self.config_model.stream:
             stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal)
         else:
-            self.terminal.print(api.complete(messages))
+            self.terminal.print(visible_text(api.complete(messages)))
         return 0
 
 

@@ -56,6 +56,19 @@ class Terminal:
         return self._console
 
 
+# Control characters a reply might carry could drive the terminal (clear it, retitle it, write the
+# clipboard with OSC 52): each is shown as its visible Unicode symbol instead. Tabs and newlines stay,
+# carriage returns go (CRLF becomes LF).
+_VISIBLE_CONTROLS = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
+_VISIBLE_CONTROLS.update({0x0D: None, 0x7F: "\u2421"})
+_VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0x80, 0xA0)})
+
+
+def visible_text(text: str) -> str:
+    """`text` safe to print: terminal control characters replaced by visible symbols."""
+    return text.translate(_VISIBLE_CONTROLS)
+
+
 def is_terminal(stream: Optional[TextIO]) -> bool:
     """True when `stream` is an open terminal (False for None, files, pipes and closed streams)."""
     try:

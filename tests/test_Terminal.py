@@ -50,3 +50,11 @@ def test_console_is_plain_when_piped() -> None:
     assert console is terminal.console()
     console.print("[bold]plain[/bold]")
     assert out.getvalue() == "plain\n"
+
+
+def test_visible_text_shows_control_characters_instead_of_sending_them() -> None:
+    from modules.Terminal import visible_text
+    raw = "a\x1b[31mred\x1b]0;title\x07 b\r\nc\td\x9b2J\x7f"
+    shown = visible_text(raw)
+    assert shown == "a\u241b[31mred\u241b]0;title\u2407 b\nc\td\ufffd2J\u2421"
+    assert not any(ord(ch) < 0x20 and ch not in "\n\t" for ch in shown)

@@ -145,3 +145,59 @@ def test_start_with_a_file_clear_screen_and_ctrl_d(server: FakeOpenAIServer, dat
     child.close()
     assert child.exitstatus == 0
     assert "Traceback" not in child.logfile_read.getvalue()
+
+
+def test_control_sequences_in_a_reply_never_reach_the_terminal(server: FakeOpenAIServer, data_dir: Path) -> None:
+    server.set(reply="before \x1b[31mRED\x1b[0m and \x1b]0;PWNED\x07 after\n\n```\ncode \x1b[2J inside\n```\n")
+    child = spawn(data_dir)
+    child.expect_exact("fc1 >")
+    send(child, "hello")
+    child.expect_exact("inside")
+    child.expect_exact("fc1 *>")
+    send(child, "/print")
+    child.expect_exact("Assistant:")
+    child.expect_exact("inside")
+    child.expect_exact("fc1 *>")
+    output = finish(child)
+    assert "\x1b]0;" not in output and "\x1b[2J" not in output and "\x1b[31mRED" not in output
+    assert "\u241b]0;PWNED\u2407" in output
+
+
+def test_ctrl_c_after_recalling_a_message_cancels_the_recall(server: FakeOpenAIServer, data_dir: Path) -> None:
+    server.set(echo=True)
+    child = spawn(data_dir)
+    child.expect_exact("fc1 >")
+    for text in ("alpha", "beta"):
+        send(child, text)
+        child.expect_exact(f"echo: {text}")
+        child.expect_exact("fc1 *>")
+    child.send("\x1b[1;2A")  # Shift-Up: recall "beta"
+    child.expect_exact("beta")
+    child.send("\x03")  # Ctrl-C clears the line, and the recall with it
+    child.expect_exact("fc1 *>")
+    send(child, "delta")
+    child.expect_exact("echo: delta")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    last = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
+    assert [m["content"] for m in last if m["role"] == "user"] == ["alpha", "beta", "delta"]
+
+
+def test_a_line_from_the_input_history_after_a_recall_does_not_truncate(server: FakeOpenAIServer,
+                                                                         data_dir: Path) -> None:
+    server.set(echo=True)
+    child = spawn(data_dir)
+    child.expect_exact("fc1 >")
+    for text in ("one", "two", "three"):
+        send(child, text)
+        child.expect_exact(f"echo: {text}")
+        child.expect_exact("fc1 *>")
+    child.send("\x1b[1;2A" * 3)  # Shift-Up three times: recall "one"
+    child.send("\x1b[A")  # Up: the input history's newest line instead
+    child.expect_exact("three")
+    child.send(SUBMIT)
+    child.expect_exact("echo: three")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    last = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
+    assert [m["content"] for m in last if m["role"] == "user"] == ["one", "two", "three", "three"]
