@@ -90,8 +90,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _print_error(text: str) -> None:
+    from modules.Terminal import visible_text
     try:
-        print(text, file=sys.stderr, flush=True)
+        print(visible_text(text), file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
 

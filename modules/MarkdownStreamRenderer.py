@@ -256,6 +256,39 @@ class _Frame:
             yield from line
 
 
+class _Trimmed:
+    """A renderable without the trailing blank padding rich adds to fill the width.
+
+    Padded lines end at the right margin, where any echoed key or a narrower window wraps them and
+    breaks the live region's arithmetic; unpadded lines also copy without trailing spaces.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.renderable, options, pad=False):
+            yield from _trim_line(line)
+            yield Segment.line()
+
+
+def _trim_line(line: list[Segment]) -> list[Segment]:
+    """`line` without trailing spaces that show nothing (no background, underline or reverse)."""
+    line = list(line)
+    while line:
+        segment = line[-1]
+        style = segment.style
+        if segment.control or (style is not None and (style.bgcolor is not None or style.underline
+                                                      or style.reverse)):
+            break
+        text = segment.text.rstrip(" ")
+        if text:
+            line[-1] = Segment(text, style)
+            break
+        line.pop()
+    return line
+
+
 class _Ticker(threading.Thread):
     """Repaints when the stream stalls, so text that arrived since the last paint shows up."""
 
@@ -341,6 +374,15 @@ class MarkdownStreamRenderer:
             self._splitter.feed(text)
             self._changed()
 
+    def on_warning(self, text: str) -> None:
+        """Show a notice about the stream on its own line, after what is already complete."""
+        with self._lock:
+            if self._closed:
+                return
+            self._queue = self._take_output()
+            self._queue.append(Text(text, style="yellow"))
+            self._changed()
+
     def finish(self) -> None:
         """The stream ended normally: print everything still pending and stop the live region."""
         self._close(note=None)
@@ -418,13 +460,13 @@ class MarkdownStreamRenderer:
         """Print `out` above the live region and redraw the region, in a single write."""
         if not self._interactive or (self._live is None and not self._frame.lines):
             if out:
-                self._console.print(Group(*out))
+                self._console.print(_Trimmed(Group(*out)))
             return
         if self._live is None:
             self._live = Live(self._frame, console=self._console, transient=True, auto_refresh=False)
             self._live.start()
         if out:
-            self._console.print(Group(*out))  # Live's hook erases the old frame, draws the new
+            self._console.print(_Trimmed(Group(*out)))  # Live's hook erases the old frame, draws the new
         else:
             self._live.refresh()
 
@@ -438,7 +480,7 @@ class MarkdownStreamRenderer:
         if preview is None:
             return []
         options = self._console.options.update(height=None)
-        return self._console.render_lines(preview, options, pad=False)[-rows:]
+        return [_trim_line(line) for line in self._console.render_lines(preview, options, pad=False)[-rows:]]
 
     def _preview(self, rows: int) -> RenderableType | None:
         chars = 2 * rows * self._console.width

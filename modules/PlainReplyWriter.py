@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import List, Optional, TextIO
 
+from modules.Terminal import is_terminal
+
 
 class PlainReplyWriter:
     """The reply renderer for pipes and NO_COLOR: same interface as MarkdownStreamRenderer."""
@@ -12,6 +14,8 @@ class PlainReplyWriter:
         self.stderr = stderr
         self._parts: List[str] = []
         self._in_reasoning = False
+        self._reasoning_ended_line = True
+        self._answer_ended_line = True  # on the screen: a notice may have broken the line
 
     def on_reasoning(self, text: str) -> None:
         """Reasoning goes to stderr under a REASONING: heading."""
@@ -19,6 +23,19 @@ class PlainReplyWriter:
             self.stderr.write("REASONING:\n")
             self._in_reasoning = True
         self.stderr.write(text)
+        self.stderr.flush()
+        self._reasoning_ended_line = text.endswith("\n")
+
+    def on_warning(self, text: str) -> None:
+        """A notice about the stream: stderr, on a line of its own."""
+        if self._in_reasoning and not self._reasoning_ended_line:
+            self.stderr.write("\n")
+            self._reasoning_ended_line = True
+        if not self._answer_ended_line and is_terminal(self.stdout):
+            self.stdout.write("\n")  # both streams share the screen: do not glue the notice to the answer
+            self.stdout.flush()
+            self._answer_ended_line = True
+        self.stderr.write(text + "\n")
         self.stderr.flush()
 
     def on_content(self, text: str) -> None:
@@ -30,6 +47,8 @@ class PlainReplyWriter:
         self._parts.append(text)
         self.stdout.write(text)
         self.stdout.flush()
+        if text:
+            self._answer_ended_line = text.endswith("\n")
 
     def finish(self) -> None:
         """End the answer with a newline."""
@@ -46,8 +65,9 @@ class PlainReplyWriter:
         if self._in_reasoning:
             self.stderr.write("\n")
             self._in_reasoning = False
-        if self._parts and not self._parts[-1].endswith("\n"):
+        if not self._answer_ended_line:
             self.stdout.write("\n")
+            self._answer_ended_line = True
         self.stdout.flush()
 
     @property

@@ -34,14 +34,15 @@ def make_reply_writer(terminal: Terminal) -> Any:
 def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal) -> str:
     """Stream a reply into `writer`; return the answer. Partial replies end marked and re-raised."""
     try:
-        for kind, text in api.stream_chat(messages):
-            text = visible_text(text)  # a reply never drives the terminal
-            if kind == "content":
-                writer.on_content(text)
-            elif kind == "reasoning":
-                writer.on_reasoning(text)
-            else:
-                terminal.message(f"Warning: {text}")
+        with terminal.keys_not_echoed():
+            for kind, text in api.stream_chat(messages):
+                text = visible_text(text)  # a reply never drives the terminal
+                if kind == "content":
+                    writer.on_content(text)
+                elif kind == "reasoning":
+                    writer.on_reasoning(text)
+                else:
+                    writer.on_warning(f"Warning: {text}")
     except IncompleteReplyError as exc:
         writer.abort("[reply incomplete]")
         raise exc

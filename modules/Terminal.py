@@ -1,9 +1,10 @@
 """The one object all terminal output goes through: answers on stdout, messages on stderr."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any, Mapping, Optional, TextIO
+from typing import Any, Iterator, Mapping, Optional, TextIO
 
 
 class Terminal:
@@ -24,7 +25,7 @@ class Terminal:
     @property
     def color(self) -> bool:
         """True when colour and control codes may be written to stdout."""
-        return (self.is_interactive and "NO_COLOR" not in self.environ
+        return (self.is_interactive and not self.environ.get("NO_COLOR")  # set but empty: colour stays
                 and self.environ.get("TERM") != "dumb")
 
     @property
@@ -42,9 +43,34 @@ class Terminal:
         self.write(text + "\n")
 
     def message(self, text: str) -> None:
-        """Write a line to stderr (notices, warnings, errors)."""
-        self.stderr.write(text + "\n")
+        """Write a line to stderr (notices, warnings, errors); control characters are made visible."""
+        self.stderr.write(visible_text(text) + "\n")
         self.stderr.flush()
+
+    @contextlib.contextmanager
+    def keys_not_echoed(self, stdin: Optional[TextIO] = None) -> Iterator[None]:
+        """While a reply streams, keys typed (Ctrl-C's ^C too) are not echoed into the rendered text.
+
+        Typed-ahead keys stay queued for the next prompt; Ctrl-C still interrupts.
+        """
+        import termios
+        saved = None
+        stdin = stdin or sys.stdin
+        try:
+            # A background job touching the terminal's modes would be stopped (SIGTTOU): leave it be.
+            if is_terminal(stdin) and os.tcgetpgrp(stdin.fileno()) == os.getpgrp():
+                saved = termios.tcgetattr(stdin.fileno())
+                quiet = list(saved)
+                quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+                termios.tcsetattr(stdin.fileno(), termios.TCSANOW, quiet)
+        except (OSError, termios.error, ValueError):
+            saved = None
+        try:
+            yield
+        finally:
+            if saved is not None:
+                with contextlib.suppress(OSError, termios.error, ValueError):
+                    termios.tcsetattr(stdin.fileno(), termios.TCSANOW, saved)
 
     def console(self) -> Any:
         """A rich Console on stdout (created on first use; rich is imported only here)."""

@@ -9,9 +9,12 @@ import time
 import pytest
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.style import Style
 
 from modules import MarkdownStreamRenderer as msr
-from modules.MarkdownStreamRenderer import BlockSplitter, MarkdownStreamRenderer, starts_top_level_block
+from modules.MarkdownStreamRenderer import (BlockSplitter, MarkdownStreamRenderer, _Trimmed, _trim_line,
+                                           starts_top_level_block)
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -128,8 +131,9 @@ def screen_of(console: Console) -> Screen:
 
 
 def one_shot(text: str, width: int = 80, height: int = 25) -> list[str]:
+    """rich's own render of the whole reply, without the invisible padding to the right margin."""
     console = make_console(width, height)
-    console.print(Markdown(text))
+    console.print(_Trimmed(Markdown(text)))
     return screen_of(console).lines(styled=True)
 
 
@@ -584,3 +588,30 @@ def test_each_finished_block_is_rendered_once(monkeypatch):
     stream(text, make_console(), clock_step=0.01)
     assert len(renders) == len(set(map(id, renders)))
     assert sum(block.fence is None for block in renders) == prose_blocks
+
+
+def test_trailing_padding_is_trimmed_unless_it_shows():
+    plain, magenta, code_bg = Style(), Style(color="magenta"), Style(bgcolor="grey11")
+    line = [Segment("quote", magenta), Segment("   ", magenta), Segment("  ", plain)]
+    assert _trim_line(line) == [Segment("quote", magenta)]
+    assert _trim_line([Segment("x = 1  ", plain)]) == [Segment("x = 1", plain)]
+    assert _trim_line([Segment("code", code_bg), Segment("    ", code_bg)]) == [Segment("code", code_bg),
+                                                                                Segment("    ", code_bg)]
+    assert _trim_line([Segment("   ", plain)]) == []
+    console = make_console(40)
+    console.print(_Trimmed(Markdown("Some words.")))
+    assert console.file.getvalue().endswith("Some words.\n")
+
+
+def test_a_warning_is_printed_on_its_own_line_after_what_is_complete():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_content("First paragraph.\n\nSecond par")
+    renderer.on_warning("Warning: skipped a malformed stream chunk")
+    renderer.on_content("agraph.\n")
+    renderer.finish()
+    lines = [line for line in screen_of(console).lines() if line]
+    # The first paragraph may still be open when the warning comes (a blank line alone does not
+    # end every block), but nothing is glued together and nothing is printed twice.
+    assert sorted(lines) == ["First paragraph.", "Second paragraph.", "Warning: skipped a malformed stream chunk"]
+    assert lines.index("Warning: skipped a malformed stream chunk") < lines.index("Second paragraph.")

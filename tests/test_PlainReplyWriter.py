@@ -52,3 +52,29 @@ def test_abort_during_reasoning_ends_the_reasoning_line() -> None:
     writer.abort()
     assert err.getvalue() == "REASONING:\nhalf a thought\n"
     assert out.getvalue() == ""
+
+
+class TtyBuffer(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_warnings_get_a_line_of_their_own() -> None:
+    writer, out, err = make_writer()
+    writer.on_reasoning("thinking")
+    writer.on_warning("Warning: skipped a chunk")
+    writer.on_content("answer")
+    writer.on_warning("Warning: again")
+    writer.finish()
+    assert err.getvalue() == "REASONING:\nthinking\nWarning: skipped a chunk\n\n\nANSWER:\nWarning: again\n"
+    assert out.getvalue() == "answer\n"  # piped: the answer is not broken up
+
+
+def test_on_a_terminal_a_warning_does_not_glue_to_the_answer() -> None:
+    out, err = TtyBuffer(), io.StringIO()
+    writer = PlainReplyWriter(out, err)
+    writer.on_content("Hello **")
+    writer.on_warning("Warning: skipped a chunk")
+    writer.on_content("world**\n")
+    writer.finish()
+    assert out.getvalue() == "Hello **\nworld**\n" and writer.text == "Hello **world**\n"

@@ -29,7 +29,8 @@ def test_no_colour_when_stdout_is_not_a_terminal() -> None:
 
 def test_colour_on_a_terminal_unless_no_color_or_dumb() -> None:
     assert Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm"}).color
-    assert not Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm", "NO_COLOR": ""}).color
+    assert not Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm", "NO_COLOR": "1"}).color
+    assert Terminal(FakeTty(), io.StringIO(), environ={"TERM": "xterm", "NO_COLOR": ""}).color  # no-color.org
     assert not Terminal(FakeTty(), io.StringIO(), environ={"TERM": "dumb"}).color
 
 

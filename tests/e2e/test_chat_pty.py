@@ -120,8 +120,10 @@ def test_load_in_a_new_run_and_ctrl_c_during_a_reply(server: FakeOpenAIServer, d
                stream_delay=0.02, chunk_size=8)
     send(child, "tell me a long story")
     child.expect_exact("Paragraph 2 ")
+    child.send("typed ahead")  # keys pressed while a reply streams are not echoed into it
     child.sendintr()
     child.expect_exact("Keyboard interrupt.")
+    assert "^C" not in child.before and "typed ahead" not in child.before
     child.expect_exact("fc1 *>")
     send(child, "/save after")
     child.expect_exact("Chat history saved to")
