@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from typing import List, Optional
 
@@ -10,6 +11,7 @@ from modules import __version__
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
 MAX_CONCURRENCY = 256  # the ConfigModel's bound for `concurrency`
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +70,9 @@ def run(argv: Optional[List[str]] = None) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run llmc and return the exit status; every failure becomes one line on stderr."""
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-`: nowhere to put the answer
+        _print_error("llmc: error: standard output or standard error is closed")
+        return 1
     try:
         args = build_parser().parse_args(argv)
         if args.version:
@@ -80,13 +85,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 141
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            return _internal_error(exc)
+        _silence_stdout()
+        _print_error(f"llmc: error: cannot write the output: {exc.strerror}")
+        return 74  # EX_IOERR
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
         from modules.Errors import LlmcError
         if isinstance(exc, LlmcError):
             _print_error(f"llmc: error: {_without_secrets(str(exc))}")
             return exc.exit_code
-        _print_error(f"llmc: internal error: {type(exc).__name__}: {_without_secrets(str(exc))}")
-        return 70
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    _print_error(f"llmc: internal error: {type(exc).__name__}: {_without_secrets(str(exc))}")
+    return 70
 
 
 def _print_error(text: str) -> None:
@@ -156,8 +171,21 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:
-    """Refuse flags that would be silently ignored in this combination."""
+    """Refuse empty values and flags that would be silently ignored in this combination."""
     from modules.Errors import ConfigError
+    for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
+                        ("--discover-models", args.discover_models), ("--provider", args.provider),
+                        ("-f/--history-file", args.history_file)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{flag} needs a value, not an empty one")
+    exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
+                     ("--discover-models", args.discover_models)]
+    starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models)]
+    chosen = [flag for flag, given in exits_at_once if given]
+    if chosen:
+        chosen += [flag for flag, given in starts if given]
+    if len(chosen) > 1:
+        raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     if args.force_refresh and not (args.discover_models or args.update_valid_models):

@@ -67,3 +67,18 @@ def test_argparse_errors_keep_exit_2(capsys) -> None:
         main.main(["--no-such-flag"])
     assert info.value.code == 2
     assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_74(monkeypatch, capsys) -> None:
+    import errno
+    monkeypatch.setattr(main, "_dispatch", failing(OSError(errno.ENOSPC, "No space left on device")))
+    monkeypatch.setattr(main, "_silence_stdout", lambda: None)
+    assert main.main(["-l"]) == 74
+    assert capsys.readouterr().err == "llmc: error: cannot write the output: No space left on device\n"
+
+
+def test_other_os_errors_stay_internal_errors(monkeypatch, capsys) -> None:
+    import errno
+    monkeypatch.setattr(main, "_dispatch", failing(OSError(errno.EACCES, "Permission denied")))
+    assert main.main(["-l"]) == 70
+    assert capsys.readouterr().err.startswith("llmc: internal error: PermissionError: ")

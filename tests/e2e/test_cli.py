@@ -222,6 +222,14 @@ def test_unknown_provider(home: Path, data: Path) -> None:
 
 
 @pytest.mark.parametrize("args, expected", [
+    (["--discover-models", "fake", "-p", "hi"], "llmc: error: --discover-models and -p/--prompt cannot be used "
+                                                "together: pick one"),
+    (["--create-config", "-l"], "llmc: error: --create-config and -l/--list-models cannot be used together: "
+                                "pick one"),
+    (["-l", "-uvm"], "llmc: error: -l/--list-models and -uvm/--update-valid-models cannot be used together: "
+                     "pick one"),
+    (["-m", "", "-p", "hi"], "llmc: error: -m/--model needs a value, not an empty one"),
+    (["--discover-models", ""], "llmc: error: --discover-models needs a value, not an empty one"),
     (["--provider", "fake", "-p", "hi"], "llmc: error: --provider works only with --list-models "
                                          "(use --discover-models PROVIDER to discover)"),
     (["--force-refresh", "-l"], "llmc: error: --force-refresh works only with --discover-models or "
@@ -287,3 +295,17 @@ def test_unknown_fields_are_warned_not_fatal(home: Path, data: Path, server: Fak
     assert sorted(result.stderr.splitlines()) == [
         f"Warning: {data / 'config.toml'}: provider 'fake': unknown field 'colour' ignored",
         f"Warning: {data / 'config.toml'}: unknown setting 'modle' ignored"]
+
+
+def test_output_to_a_full_disk_or_a_closed_stdout_is_one_line(home: Path, data: Path) -> None:
+    import subprocess
+    import sys
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, str(ROOT / "main.py"), "-d", str(data), "-l"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, env=clean_env(home), timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 74
+    assert result.stderr == "llmc: error: cannot write the output: No space left on device\n"
+    closed = subprocess.run(["bash", "-c", f'"{sys.executable}" "{ROOT / "main.py"}" -d "{data}" -l >&-'],
+                            stderr=subprocess.PIPE, text=True, env=clean_env(home), timeout=30, stdin=subprocess.DEVNULL)
+    assert closed.returncode == 1
+    assert closed.stderr == "llmc: error: standard output or standard error is closed\n"
