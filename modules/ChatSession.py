@@ -134,7 +134,7 @@ class ChatSession:
         now = now or datetime.now()
         title, stem = suggest_title(complete, self.turns())
         stem = stem or f"chat-{now:%Y%m%d-%H%M%S}"
-        path = self.resolve_path(name or stem, ".md")
+        path = unused_path(self.resolve_path(name or stem, ".md"))  # an earlier export is never replaced
         if path.parent == self.data_directory:
             ensure_directory(self.data_directory)
         text = format_markdown(title or f"Chat of {now:%Y-%m-%d %H:%M}", model, now, self.turns())
@@ -143,6 +143,15 @@ class ChatSession:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write the Markdown file: {exc.strerror or exc}") from None
         return path
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or the first of `stem-2.ext`, `stem-3.ext`, … that does not exist yet."""
+    candidate, number = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def read_session_file(path: Path) -> List[dict]:

@@ -268,12 +268,19 @@ class CommandHandler(Completer):
         if command.name == "mod":
             yield from _matching(rest.lstrip(), self.model_names())
         elif command.name in PROVIDER_ARGUMENT:
-            current = rest.split(" ")[-1]
-            extra = [FORCE_REFRESH] if command.name == "discover-models" else []
-            yield from _matching(current, self.providers.get_all_provider_names() + extra)
+            *done, current = rest.split(" ")
+            yield from _matching(current, self._argument_choices(command.name, [w for w in done if w]))
         elif command.name in FILE_ARGUMENT:
             current = rest.lstrip()
             yield from _matching(current, self.file_names(current, FILE_ARGUMENT[command.name]))
+
+    def _argument_choices(self, command_name: str, typed: List[str]) -> List[str]:
+        """What may come next: one provider (if none yet), and --force-refresh once for discovery."""
+        providers = self.providers.get_all_provider_names()
+        if command_name != "discover-models":
+            return [] if typed else providers
+        choices = [] if any(self.providers.resolve_provider_name(w) for w in typed) else providers
+        return choices + ([] if FORCE_REFRESH in typed else [FORCE_REFRESH])
 
     def _complete_command(self, text: str) -> Iterator[Completion]:
         for command in COMMANDS:

@@ -163,6 +163,18 @@ def test_export_falls_back_to_a_timestamped_name(session: ChatSession, tmp_path:
     assert path == tmp_path / "data" / "given.md"
 
 
+def test_an_export_never_replaces_an_earlier_one(session: ChatSession, tmp_path: Path) -> None:
+    def complete(messages):
+        return '{"title": "Same", "filename": "same"}'
+    first = session.export_markdown(complete, "fake/m", now=NOW)
+    first_text = first.read_text()
+    session.add_user("another question")
+    second = session.export_markdown(complete, "fake/m", now=NOW)
+    third = session.export_markdown(complete, "fake/m", name="same", now=NOW)
+    assert [p.name for p in (first, second, third)] == ["same.md", "same-2.md", "same-3.md"]
+    assert first.read_text() == first_text and "another question" in second.read_text()
+
+
 def test_suggest_title_and_slugify() -> None:
     assert suggest_title(None, [("user", "x")]) == ("", "")
     assert suggest_title(lambda m: '{"title": "T"}', [("user", "x")]) == ("T", "")

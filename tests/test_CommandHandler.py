@@ -240,6 +240,9 @@ def test_completion_of_commands_models_providers_and_files(chat, tmp_path: Path)
     assert completions(chat, "/list fa") == ["fake"]
     assert completions(chat, "/models de") == ["deepseek"]
     assert completions(chat, "/discover-models fake --f") == ["--force-refresh"]
+    assert completions(chat, "/discover-models fake ") == ["--force-refresh"]
+    assert completions(chat, "/discover-models --force-refresh ") == ["openai", "deepseek", "hyperbolic", "fake"]
+    assert completions(chat, "/list fake ") == []
     (tmp_path / "data" / "saved-one.json").write_text("[]")
     (tmp_path / "data" / "notes.txt").write_text("")
     (tmp_path / "sub").mkdir()
