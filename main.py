@@ -164,10 +164,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     from modules.PromptRunner import PromptRunner, read_prompt
     prompt = read_prompt(args.prompt, sys.stdin)
     if prompt is not None:
-        return PromptRunner(config.config, terminal, config.http_settings(config.config)).run(prompt, args.echo)
+        history = _saved_chat(config, args.history_file) if args.history_file else None
+        runner = PromptRunner(config.config, terminal, config.http_settings(config.config))
+        return runner.run(prompt, args.echo, history)
     from modules.ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo).run()
+
+
+def _saved_chat(config, name: str) -> list:
+    """The messages of the chat `-f NAME` names, for a one-shot prompt that follows it up."""
+    from modules.ChatSession import ChatSession, read_session_file
+    session = ChatSession(config.config.system_prompt, config.data_directory)
+    return read_session_file(session.resolve_start_file(name))
 
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:

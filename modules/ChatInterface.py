@@ -84,12 +84,12 @@ class ChatInterface:
                 self.terminal.print(f"ERROR: {exc}")
 
     def _load_start_file(self, name: str) -> None:
-        path = self.session.resolve_path(name)
+        path = self.session.resolve_start_file(name)
         if not path.exists():
             self.terminal.message(f"Warning: chat file {path} not found; starting an empty chat.")
             return
         try:
-            self.session.load(name)
+            self.session.load(str(path))
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; starting an empty chat.")
             return

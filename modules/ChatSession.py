@@ -94,6 +94,11 @@ class ChatSession:
             path = self.data_directory / path
         return path
 
+    def resolve_start_file(self, name: str) -> Path:
+        """The file `-f NAME` means: NAME itself when it exists as given (the shell's view), else as /load."""
+        given = Path(name).expanduser()
+        return given.resolve() if given.is_file() else self.resolve_path(name)
+
     def would_overwrite(self, name: Optional[str]) -> bool:
         """True when saving to NAME would replace an existing file other than this chat's own."""
         path = self.resolve_path(name)

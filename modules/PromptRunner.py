@@ -61,8 +61,8 @@ class PromptRunner:
         self.terminal = terminal
         self.http_settings = http_settings
 
-    def run(self, prompt: str, echo: bool = False) -> int:
-        """Send `prompt` (or print it in echo mode) and return the exit status."""
+    def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None) -> int:
+        """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
         if echo:
@@ -72,8 +72,8 @@ class PromptRunner:
         from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
         api = OpenAIChatCompletionApi(provider_name, provider_config, model, self.http_settings,
                                       on_wait=self.terminal.message)
-        messages = [{"role": "system", "content": self.config_model.system_prompt},
-                    {"role": "user", "content": prompt}]
+        messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
+        messages.append({"role": "user", "content": prompt})
         if self.config_model.stream:
             stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal)
         else:

@@ -309,3 +309,16 @@ def test_output_to_a_full_disk_or_a_closed_stdout_is_one_line(home: Path, data: 
                             stderr=subprocess.PIPE, text=True, env=clean_env(home), timeout=30, stdin=subprocess.DEVNULL)
     assert closed.returncode == 1
     assert closed.stderr == "llmc: error: standard output or standard error is closed\n"
+
+
+def test_a_prompt_can_follow_up_a_saved_chat(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    write_config(data, {"fake": fake_provider(server.base_url, valid_models={"chat-a": "ca"})})
+    (home / "hist.json").write_text('[{"role": "system", "content": "be terse"}, {"role": "user", "content": "q1"},'
+                                    ' {"role": "assistant", "content": "a1"}]')
+    result = llmc(home, data, "-m", "fake/chat-a", "-f", "hist.json", "-p", "follow up")  # found in the cwd
+    assert result.returncode == 0, result.stderr
+    sent = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
+    assert [m["content"] for m in sent] == ["be terse", "q1", "a1", "follow up"]
+    missing = llmc(home, data, "-m", "fake/chat-a", "-f", "nothere", "-p", "follow up")
+    assert missing.returncode == 2
+    assert one_error_line(missing) == f"llmc: error: {data / 'nothere.json'}: no such chat file"
