@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.segment import Segment
+from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -179,6 +180,13 @@ class MarkdownStreamRenderer:
             self._answer.append(text)
             self._splitter.feed(text)
             self._changed()
+
+    def on_waiting(self, text: str) -> None:
+        """Until the first delta arrives, show `text` dim in the live region (it vanishes then)."""
+        with self._lock:
+            if self._interactive and self._phase == _IDLE and not self._closed:
+                self._frame.lines = [[Segment(text, Style(dim=True))]]
+                self._write([])
 
     def on_warning(self, text: str) -> None:
         """Show a notice about the stream on its own line, after what is already complete."""

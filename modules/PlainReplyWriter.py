@@ -26,6 +26,9 @@ class PlainReplyWriter:
         self.stderr.flush()
         self._reasoning_ended_line = text.endswith("\n")
 
+    def on_waiting(self, text: str) -> None:
+        """Plain output shows no transient status: nothing to do."""
+
     def on_warning(self, text: str) -> None:
         """A notice about the stream: stderr, on a line of its own."""
         if self._in_reasoning and not self._reasoning_ended_line:

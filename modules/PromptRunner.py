@@ -33,6 +33,7 @@ def make_reply_writer(terminal: Terminal) -> Any:
 
 def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal) -> str:
     """Stream a reply into `writer`; return the answer. Partial replies end marked and re-raised."""
+    writer.on_waiting(f"waiting for {api.model}…")
     try:
         with terminal.keys_not_echoed():
             for kind, text in api.stream_chat(messages):

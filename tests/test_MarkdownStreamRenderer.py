@@ -525,3 +525,13 @@ def test_a_warning_is_printed_on_its_own_line_after_what_is_complete():
     # end every block), but nothing is glued together and nothing is printed twice.
     assert sorted(lines) == ["First paragraph.", "Second paragraph.", "Warning: skipped a malformed stream chunk"]
     assert lines.index("Warning: skipped a malformed stream chunk") < lines.index("Second paragraph.")
+
+
+def test_waiting_status_shows_until_the_first_delta_and_leaves_no_trace():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_waiting("waiting for fc1…")
+    assert "waiting for fc1…" in console.file.getvalue()
+    renderer.on_content("Answer.\n")
+    renderer.finish()
+    assert [line for line in screen_of(console).lines() if line] == ["Answer."]
