@@ -192,7 +192,7 @@ class CommandHandler(Completer):
             return
         chat = self.chat_interface
         completer = chat.title_completer()
-        if completer is not None and not name:
+        if completer is not None:
             self.terminal.message(f"Asking {chat.brief_model()} for a title…")
         path = session.export_markdown(completer, chat.model_label(), name or None)
         self.terminal.print(f"Chat exported to {path}.")
