@@ -176,7 +176,7 @@ def test_connection_failures_name_host_and_cause(tmp_path: Path, home: Path, ser
     assert error_line(result).startswith(f"llmc: error: {expected}")
     discovery = llmc(home, data, "--discover-models", "fake")
     assert discovery.returncode == 1 and "Traceback" not in discovery.stderr
-    assert f"fake: failed: {expected}" in discovery.stdout + discovery.stderr
+    assert f"fake: failed: {expected}" in discovery.stderr and discovery.stdout == ""
     assert not (data / YAML_NAME).exists()
 
 
@@ -232,7 +232,7 @@ def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: P
     server.set(fault_rate={"/models": fault})
     result = llmc(home, data, "--discover-models", "fake")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"fake: failed: {cause}" in result.stdout
+    assert f"fake: failed: {cause}" in result.stderr and result.stdout == ""
     assert snapshot(data) == before
 
 
@@ -245,8 +245,8 @@ def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Pat
         result = llmc(home, data, "--discover-models")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "fake: 2 models found, 1 valid, 1 invalid, 0 undecided" in result.stdout
-    assert "broken: failed: API request failed with status code 500. Internal Server Error" in result.stdout
-    assert "nothing was saved" in result.stdout
+    assert "broken: failed: API request failed with status code 500. Internal Server Error" in result.stderr
+    assert "nothing was saved" in result.stderr and "failed" not in result.stdout
     assert not (data / YAML_NAME).exists()
 
 
@@ -289,7 +289,7 @@ def test_connect_timeout_from_config_toml(tmp_path: Path, home: Path) -> None:
         result = llmc(home, data, *CHAT)
         assert result.returncode == 1 and error_line(result) == f"llmc: error: {expected}"
         discovery = llmc(home, data, "--discover-models", "fake")
-        assert discovery.returncode == 1 and f"fake: failed: {expected}" in discovery.stdout
+        assert discovery.returncode == 1 and f"fake: failed: {expected}" in discovery.stderr
     finally:
         for sock in [*fillers, listener]:
             sock.close()
@@ -300,5 +300,5 @@ def test_read_timeout_during_discovery(tmp_path: Path, home: Path, server: Serve
     server.set(latency=30)
     result = llmc(home, data, "--discover-models", "fake")
     assert result.returncode == 1
-    assert "(fake) sent nothing for 0.5 s (read timeout)" in result.stdout
+    assert "(fake) sent nothing for 0.5 s (read timeout)" in result.stderr
     assert not (data / YAML_NAME).exists()
