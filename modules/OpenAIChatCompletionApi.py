@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3
 
-from modules.Errors import ApiError, IncompleteReplyError
+from modules.Errors import ApiError, IncompleteReplyError, one_line
 from modules.HttpClient import HttpClient, HttpSettings
 from modules.ProviderConfig import ProviderConfig
 from modules.SseParser import SseParser
@@ -150,7 +150,7 @@ class OpenAIChatCompletionApi:
             event = json.loads(payload)
             choices = event.get("choices") if isinstance(event, dict) else None
             if isinstance(event, dict) and "error" in event and not choices:
-                raise self._error(f"error in stream: {_error_text(event['error'])}")
+                raise self._error(f"error in stream: {provider_error_text(event['error'])}")
             if choices == []:
                 return  # e.g. a trailing usage-only chunk
             choice = choices[0]
@@ -178,7 +178,7 @@ class OpenAIChatCompletionApi:
             content = message.get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             if isinstance(reply, dict) and "error" in reply:
-                raise self._error(_error_text(reply["error"])) from None
+                raise self._error(provider_error_text(reply["error"])) from None
             raise self._error("the reply has no choices[0].message") from None
         if not isinstance(content, str):
             raise self._error("the reply's message content is not text")
@@ -223,7 +223,8 @@ def _reasoning_of(reply: Any) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _error_text(error: Any) -> str:
+def provider_error_text(error: Any) -> str:
+    """The provider's message in an `error` object of a reply, else the object itself, cut short."""
     if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    return str(error)[:200]
+        return one_line(error["message"])
+    return one_line(str(error), 200)

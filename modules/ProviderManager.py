@@ -1,14 +1,13 @@
 """The one interface to providers: lookup, cross-provider model resolution, discovery, persistence."""
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
+from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from modules.ProviderConfig import ProviderConfig, api_key_variable, default_short_name
 
 MAX_LISTED_CHOICES = 20
@@ -78,7 +77,7 @@ class ProviderManager:
         self.persist_exclusions = persist_exclusions or {}
         self.persist_base = persist_base
         self.report = report
-        self.warn = warn or _print_to_stderr
+        self.warn = warn or print_warning
         self.last_summaries: List[DiscoverySummary] = []
 
     # Dict-like access
@@ -317,7 +316,7 @@ class ProviderManager:
         summary = DiscoverySummary(provider=name)
         started = time.monotonic()
         try:
-            models = self.discovery_service.fetch_models(name, config, force_refresh)
+            models = self.discovery_service.fetch_models(name, config, force_refresh, warn=self.warn)
         except Exception as exc:  # any failure of one provider is reported, never raised
             summary.error = str(exc)
             return summary
@@ -382,10 +381,6 @@ class ProviderManager:
                 "invalid_models": list(config.invalid_models),
             }
         self.store.save(updates)
-
-
-def _print_to_stderr(text: str) -> None:
-    print(text, file=sys.stderr)
 
 
 def _long_name_in(valid_models: Dict[str, str], name: str) -> Optional[str]:

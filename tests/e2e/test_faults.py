@@ -222,6 +222,7 @@ def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, ser
     ({"kind": "html_error", "status": 503}, "API request failed with status code 503. Service Unavailable: HTML error page"),
     ({"kind": "empty_data"}, "the /models reply lists no models"),
     ({"kind": "no_data"}, "the /models reply has no 'data' list"),
+    ({"kind": "error_200"}, "the /models reply has no 'data' list; the provider says: models endpoint disabled"),
     ({"status": 500}, "API request failed with status code 500. Internal Server Error"),
 ])
 def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: Path, server: ServerProcess,
@@ -234,6 +235,14 @@ def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: P
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"fake: failed: {cause}" in result.stderr and result.stdout == ""
     assert snapshot(data) == before
+
+
+def test_discovery_skips_models_without_an_id(tmp_path: Path, home: Path, server: ServerProcess) -> None:
+    server.set(fault_rate={"/models": {"kind": "missing_ids", "count": 2}})
+    result = llmc(home, configure(tmp_path, server.base_url), "--discover-models", "fake")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("fake: 2 models found, 1 valid, 1 invalid, 0 undecided (")
+    assert "fake: skipped 2 /models entries without an 'id'\n" in result.stderr
 
 
 def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Path, server: ServerProcess) -> None:
