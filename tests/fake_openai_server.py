@@ -50,6 +50,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "stream_delay": 0.0,
     "stream_chunked": True,
     "fault_rate": {},
+    "finish_reason": "stop",
 }
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
@@ -490,7 +491,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             "created": int(time.time()), "model": body["model"], "system_fingerprint": "fp_fake"}
         if kind != "missing_choices":
             result["choices"] = [{"index": 0, "message": message, "logprobs": None,
-                                  "finish_reason": "stop"}]
+                                  "finish_reason": opts["finish_reason"]}]
             result["usage"] = usage_for(body.get("messages"), reply)
         if kind == "stall":
             self.fake.sleep(float(fault.get("seconds", 1.0)))
@@ -545,7 +546,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return
         for piece in text_pieces(reply[split:], size):
             writer.event(events.text("content", piece))
-        writer.event(events.delta({}, "stop"))
+        writer.event(events.delta({}, opts["finish_reason"]))
         if (body.get("stream_options") or {}).get("include_usage"):
             writer.event(events.usage(usage_for(body.get("messages"), reply)))
         writer.event(DONE_EVENT)

@@ -30,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(autouse=True)
 def _reset(server: ServerProcess) -> None:
     server.clear_faults()
-    server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16)
+    server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16, finish_reason="stop")
 
 
 @pytest.fixture
@@ -200,6 +200,13 @@ def test_malformed_chunk_is_skipped_with_one_warning(tmp_path: Path, home: Path,
     assert result.returncode == 0 and result.stdout == REPLY + "\n"
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("Warning: fake: skipped a malformed stream chunk: ")
+
+
+def test_a_reply_cut_by_the_token_limit_says_so(tmp_path: Path, home: Path, server: ServerProcess) -> None:
+    server.set(finish_reason="length")
+    result = llmc(home, configure(tmp_path, server.base_url), *CHAT)
+    assert result.returncode == 0 and result.stdout == REPLY + "\n"
+    assert result.stderr == "Warning: fake: the reply was cut short by the token limit\n"
 
 
 def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, server: ServerProcess) -> None:
