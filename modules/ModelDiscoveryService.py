@@ -107,22 +107,19 @@ class ModelDiscoveryService:
             print(f"Error: Unexpected error querying models from {name}: {exc}", file=sys.stderr)
         return provider_config._cached_models or []
 
-    def fetch_models(self, provider_name: str, provider_config: ProviderConfig,
-                     force_refresh: bool = False) -> List[Dict[str, Any]]:
-        """The provider's model list, from the cache when fresh; ApiError if it cannot be had."""
+    def fetch_models(self, provider_name: str, provider_config: ProviderConfig, force_refresh: bool = False,
+                     warn: Optional[Callable[[str], None]] = None) -> List[Dict[str, Any]]:
+        """The provider's model list, from the cache when fresh; ApiError if it cannot be had.
+
+        Entries without an `id` are left out, and `warn` (default: stderr) is told how many once.
+        """
         if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
             return provider_config._cached_models
         client = self.client_for(provider_name, provider_config)
         with self.throttle_for(provider_config).slot():
             body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
-        models = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(models, list):
-            raise ApiError(f"{provider_name}: the /models reply has no 'data' list")
-        if not models:
-            raise ApiError(f"{provider_name}: the /models reply lists no models")
-        if not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in models):
-            raise ApiError(f"{provider_name}: the /models reply has entries without an 'id'")
+        models = _models_with_ids(provider_name, body, client.without_key, warn or print_warning)
         provider_config._cached_models = models
         provider_config._cache_timestamp = time.time()
         return models
@@ -197,6 +194,33 @@ def _without_prefix(message: str, provider_name: str) -> str:
     """The message without a leading "provider: ", which the caller already names."""
     prefix = f"{provider_name}: "
     return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _models_with_ids(provider_name: str, body: Any, without_key: Callable[[str], str],
+                     warn: Callable[[str], None]) -> List[Dict[str, Any]]:
+    """The entries of a /models reply that carry an id; ApiError when there are none."""
+    models = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(models, list):
+        reason = "the /models reply has no 'data' list"
+        if isinstance(body, dict) and body.get("error"):
+            from modules.OpenAIChatCompletionApi import provider_error_text
+            reason += f"; the provider says: {provider_error_text(body['error'])}"
+        raise ApiError(without_key(f"{provider_name}: {reason}"))
+    if not models:
+        raise ApiError(f"{provider_name}: the /models reply lists no models")
+    usable = [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+    if not usable:
+        raise ApiError(f"{provider_name}: the /models reply has no entry with an 'id'")
+    skipped = len(models) - len(usable)
+    if skipped:
+        warn(f"{provider_name}: skipped {skipped} /models entr{'y' if skipped == 1 else 'ies'} "
+             "without an 'id'")
+    return usable
+
+
+def print_warning(text: str) -> None:
+    """Write a warning line to stderr."""
+    print(text, file=sys.stderr)
 
 
 def _is_chat_reply(reply: Any) -> bool:

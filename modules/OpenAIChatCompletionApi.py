@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3
 
-from modules.Errors import ApiError, IncompleteReplyError
+from modules.Errors import ApiError, IncompleteReplyError, one_line
 from modules.HttpClient import HttpClient, HttpSettings
 from modules.ProviderConfig import ProviderConfig
 from modules.SseParser import SseParser
@@ -15,6 +15,10 @@ from modules.SseParser import SseParser
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
 
+_FINISH_NOTICES = {
+    "length": "the reply was cut short by the token limit",
+    "content_filter": "the reply was stopped by the provider's content filter",
+}
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
 
@@ -61,9 +65,16 @@ class OpenAIChatCompletionApi:
 
     def complete(self, messages: List[Message]) -> str:
         """Send without streaming and return the answer text."""
+        return "".join(text for kind, text in self.complete_events(messages) if kind == "content")
+
+    def complete_events(self, messages: List[Message]) -> List[Delta]:
+        """Send without streaming; the reply as stream_chat's (kind, text) deltas.
+
+        Reasoning first (if any), then exactly one "content" (possibly ""), then a "warning" if cut short.
+        """
         reply = self.client.post_json("/chat/completions",
                                       build_request_body(self.model, messages, stream=False))
-        return self._message_content(reply)
+        return self._reply_deltas(reply)
 
     def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
         """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off."""
@@ -85,24 +96,32 @@ class OpenAIChatCompletionApi:
             if isinstance(exc, ValueError):
                 raise self._error(f"the reply is not JSON: {response.text[:60]!r}") from None
             raise self._broken_stream(exc, _StreamState()) from None
-        reasoning = _reasoning_of(reply)
-        if reasoning:
-            yield ("reasoning", reasoning)
-        yield ("content", self._message_content(reply))
+        yield from self._reply_deltas(reply)
+
+    def _reply_deltas(self, reply: Any) -> List[Delta]:
+        """The deltas of a whole (non-streamed) chat completion."""
+        try:
+            choice = _pick_choice(reply["choices"])
+            message = choice["message"]
+            content = _text_of(message.get("content"), message.get("refusal"))
+        except (KeyError, IndexError, TypeError, AttributeError):
+            if isinstance(reply, dict) and "error" in reply:
+                raise self._error(provider_error_text(reply["error"])) from None
+            raise self._error("the reply has no choices[0].message") from None
+        except ValueError:
+            raise self._error("the reply's message content is not text") from None
+        reasoning = _reasoning_of(message)
+        deltas: List[Delta] = [("reasoning", reasoning)] if reasoning else []
+        deltas.append(("content", content))
+        return deltas + list(self._finish_notice(choice.get("finish_reason")))
 
     def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
-        parser = SseParser()
         try:
-            for chunk in _iter_raw_bytes(response.raw):
-                if len(state.head) < 200:
-                    state.head += chunk[:200]
-                for payload in parser.feed(chunk):
-                    if payload.strip() == "[DONE]":
-                        return self._check_done(state)
-                    yield from self._deltas(payload, state)
-            for payload in parser.close():
+            for payload in _payloads(response.raw, state):
                 if payload.strip() == "[DONE]":
-                    return self._check_done(state)
+                    self._check_done(state)
+                    yield from self._skipped_summary(state)
+                    return
                 yield from self._deltas(payload, state)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
@@ -110,6 +129,7 @@ class OpenAIChatCompletionApi:
             snippet = state.head.decode("utf-8", "replace").strip()[:60]
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
                               else "the reply was empty")
+        yield from self._skipped_summary(state)
         if not state.finished:
             raise IncompleteReplyError(
                 f"{self.provider_name}: connection lost after {state.chars:,} characters "
@@ -125,6 +145,17 @@ class OpenAIChatCompletionApi:
             raise self._error(f"the reply held no usable text ({state.skipped} malformed "
                               f"chunk{'s' if state.skipped != 1 else ''} skipped)")
 
+    def _skipped_summary(self, state: "_StreamState") -> Iterator[Delta]:
+        """Only the first malformed chunk was named: at the end, say how many there were."""
+        if state.skipped > 1:
+            yield ("warning", f"{self.provider_name}: skipped {state.skipped} malformed stream chunks")
+
+    def _finish_notice(self, finish_reason: Any) -> Iterator[Delta]:
+        """A warning when the provider ended the reply early (token limit, content filter)."""
+        notice = _FINISH_NOTICES.get(finish_reason) if isinstance(finish_reason, str) else None
+        if notice:
+            yield ("warning", f"{self.provider_name}: {notice}")
+
     def _broken_stream(self, exc: BaseException, state: "_StreamState") -> IncompleteReplyError:
         if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
             cause = f"the stream stalled: nothing received for {self.client.settings.read_timeout:g} s"
@@ -134,55 +165,41 @@ class OpenAIChatCompletionApi:
             f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
 
     def _deltas(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
+        """The deltas of one event; a malformed one is skipped, and only the first is named."""
         state.events += 1
-        for kind, text in self._parse_event(payload, state):
-            if kind == "warning":
-                state.skipped += 1
-                if state.skipped > 1:
-                    continue
-                text = self.client.without_key(text)
-            elif kind == "reasoning":
-                state.reasoning_chars += len(text)
-            yield kind, text
-
-    def _parse_event(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
         try:
-            event = json.loads(payload)
-            choices = event.get("choices") if isinstance(event, dict) else None
-            if isinstance(event, dict) and "error" in event and not choices:
-                raise self._error(f"error in stream: {_error_text(event['error'])}")
-            if choices == []:
+            choice = self._event_choice(payload)
+            if choice is None:
                 return  # e.g. a trailing usage-only chunk
-            choice = choices[0]
             delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            content = delta.get("content")
-            if not isinstance(reasoning, (str, type(None))) or not isinstance(content, (str, type(None))):
-                raise TypeError("delta text is not a string")
+            reasoning = _text_of(delta.get("reasoning_content") or delta.get("reasoning"))
+            content = _text_of(delta.get("content"), delta.get("refusal"))
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
-            yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
-                              f"{payload[:60]!r}")
+            state.skipped += 1
+            if state.skipped == 1:
+                yield ("warning", self.client.without_key(
+                    f"{self.provider_name}: skipped a malformed stream chunk: {payload[:60]!r}"))
             return
-        if choice.get("finish_reason"):
-            state.finished = True
         if reasoning:
+            state.reasoning_chars += len(reasoning)
             yield ("reasoning", reasoning)
         if content:
             state.chars += len(content)
             state.parts.append(content)
             yield ("content", content)
+        if choice.get("finish_reason"):
+            state.finished = True
+            yield from self._finish_notice(choice["finish_reason"])
 
-    def _message_content(self, reply: Any) -> str:
-        try:
-            message = reply["choices"][0]["message"]
-            content = message.get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            if isinstance(reply, dict) and "error" in reply:
-                raise self._error(_error_text(reply["error"])) from None
-            raise self._error("the reply has no choices[0].message") from None
-        if not isinstance(content, str):
-            raise self._error("the reply's message content is not text")
-        return content
+    def _event_choice(self, payload: str) -> Optional[dict]:
+        """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
+        event = json.loads(payload)
+        choices = event.get("choices") if isinstance(event, dict) else None
+        if isinstance(event, dict) and "error" in event and not choices:
+            raise self._error(f"error in stream: {provider_error_text(event['error'])}")
+        if choices == []:
+            return None
+        return _pick_choice(choices)
 
 
 class _StreamState:
@@ -214,16 +231,40 @@ def _iter_raw_bytes(raw: Any) -> Iterator[bytes]:
         yield data
 
 
-def _reasoning_of(reply: Any) -> str:
-    try:
-        message = reply["choices"][0]["message"]
-        text = message.get("reasoning_content") or message.get("reasoning") or ""
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return ""
+def _payloads(raw: Any, state: _StreamState) -> Iterator[str]:
+    """The data payloads of an SSE body; the first bytes are kept in `state.head` for error messages."""
+    parser = SseParser()
+    for chunk in _iter_raw_bytes(raw):
+        if len(state.head) < 200:
+            state.head += chunk[:200]
+        yield from parser.feed(chunk)
+    yield from parser.close()
+
+
+def _pick_choice(choices: Any) -> dict:
+    """The choice with index 0 (else the first); TypeError when there is no usable choice."""
+    if not isinstance(choices, list) or not choices:
+        raise TypeError("no choices")
+    choice = next((c for c in choices if isinstance(c, dict) and c.get("index") == 0), choices[0])
+    if not isinstance(choice, dict):
+        raise TypeError("the choice is not an object")
+    return choice
+
+
+def _text_of(*parts: Any) -> str:
+    """The text parts (None counts as ""), joined; ValueError when one is not text."""
+    if not all(isinstance(part, (str, type(None))) for part in parts):
+        raise ValueError("not text")
+    return "".join(part for part in parts if part)
+
+
+def _reasoning_of(message: Any) -> str:
+    text = message.get("reasoning_content") or message.get("reasoning") or ""
     return text if isinstance(text, str) else ""
 
 
-def _error_text(error: Any) -> str:
+def provider_error_text(error: Any) -> str:
+    """The provider's message in an `error` object of a reply, else the object itself, cut short."""
     if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    return str(error)[:200]
+        return one_line(error["message"])
+    return one_line(str(error), 200)

@@ -98,7 +98,8 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
                            provider_filter: Optional[str] = None, force_refresh: bool = False) -> Optional[bool]:
     """Run discovery with a progress bar on stderr; True/False as discovery returns, None if cancelled.
 
-    Summary lines go through `print_line` below the bar, rate-limit notices above it.
+    Summary lines go through `print_line`, failures and skips through `terminal.message`, rate-limit
+    notices through the display: each clears the bar first.
     """
     from modules.ProviderManager import DiscoveryCancelled
     from modules.SafeFiles import ensure_directory
@@ -110,8 +111,9 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
         if not cancel.is_set():
             progress(name, done, total)
 
-    saved_report = providers.report
+    saved_report, saved_warn = providers.report, providers.warn
     providers.report = progress.around(print_line)
+    providers.warn = progress.around(terminal.message)
     try:
         outcome = providers.discover_and_validate_models(
             force_refresh=force_refresh, provider_filter=provider_filter, on_progress=on_progress,
@@ -121,7 +123,7 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
         outcome = None
     finally:
         progress.close()
-        providers.report = saved_report
+        providers.report, providers.warn = saved_report, saved_warn
     if outcome is None:
         terminal.message("Discovery cancelled; nothing was saved.")
     return outcome

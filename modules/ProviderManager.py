@@ -7,10 +7,11 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
+from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from modules.ProviderConfig import ProviderConfig, api_key_variable, default_short_name
 
 MAX_LISTED_CHOICES = 20
+MAX_LISTED_UNDECIDED = 10
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -42,6 +43,17 @@ class DiscoverySummary:
                 f"{len(self.invalid)} invalid, {len(self.undecided)} undecided "
                 f"({self.seconds:.1f} s)")
 
+    def undecided_line(self) -> Optional[str]:
+        """Which models stayed undecided (the first few), or None when every model was decided."""
+        if not self.undecided:
+            return None
+        shown = ", ".join(self.undecided[:MAX_LISTED_UNDECIDED])
+        more = len(self.undecided) - MAX_LISTED_UNDECIDED
+        if more > 0:
+            shown += f", … and {more} more"
+        return (f"{self.provider}: {len(self.undecided)} undecided, left as they were; "
+                f"a later run will try them again: {shown}")
+
 
 class DiscoveryCancelled(Exception):
     """Discovery was interrupted; nothing was changed or persisted."""
@@ -54,7 +66,9 @@ class ProviderManager:
                  discovery_service: Optional[ModelDiscoveryService] = None,
                  concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
-                 report: Callable[[str], None] = print) -> None:
+                 report: Callable[[str], None] = print,
+                 warn: Optional[Callable[[str], None]] = None) -> None:
+        """`report` receives discovery results; `warn` failures, skips and notices (default: stderr)."""
         self.providers = providers
         self.discovery_service = discovery_service or ModelDiscoveryService()
         self.store = store
@@ -63,6 +77,7 @@ class ProviderManager:
         self.persist_exclusions = persist_exclusions or {}
         self.persist_base = persist_base
         self.report = report
+        self.warn = warn or print_warning
         self.last_summaries: List[DiscoverySummary] = []
 
     # Dict-like access
@@ -225,16 +240,23 @@ class ProviderManager:
         finally:
             service.on_wait = saved_notice
         self.last_summaries = summaries
-        for summary in summaries:
-            self.report(summary.line())
+        self._report_summaries(summaries)
         success = all(summary.error is None for summary in summaries)
         if not success:
             failed = ", ".join(s.provider for s in summaries if s.error)
-            self.report(f"Discovery failed for {failed}; nothing was saved.")
+            self.warn(f"Discovery failed for {failed}; nothing was saved.")
         elif persist_on_success and summaries:
             self.persist_provider_configs([s.provider for s in summaries])
             self.report(f"Provider configurations persisted to {self._store_path()}")
         return success
+
+    def _report_summaries(self, summaries: List[DiscoverySummary]) -> None:
+        """Each provider's summary: results on `report`, failures and undecided models on `warn`."""
+        for summary in summaries:
+            (self.warn if summary.error else self.report)(summary.line())
+            undecided = summary.undecided_line()
+            if undecided:
+                self.warn(undecided)
 
     def _store_path(self) -> str:
         return str(getattr(self.store, "path", "YAML"))
@@ -243,7 +265,7 @@ class ProviderManager:
         if provider_filter:
             name = self.resolve_provider_name(provider_filter)
             if name is None:
-                self.report(self.unknown_provider_message(provider_filter))
+                self.warn(self.unknown_provider_message(provider_filter))
                 return None
             candidates = [name]
         else:
@@ -253,9 +275,9 @@ class ProviderManager:
             if self.has_usable_key(name):
                 targets.append(name)
             else:
-                self.report(f"Skipping {name}: no API key configured (set {api_key_variable(name)})")
+                self.warn(f"Skipping {name}: no API key configured (set {api_key_variable(name)})")
         if not targets:
-            self.report("Nothing to discover: no provider asked for has an API key.")
+            self.warn("Nothing to discover: no provider asked for has an API key.")
         return targets
 
     def has_usable_key(self, provider_name: str) -> bool:
@@ -294,7 +316,7 @@ class ProviderManager:
         summary = DiscoverySummary(provider=name)
         started = time.monotonic()
         try:
-            models = self.discovery_service.fetch_models(name, config, force_refresh)
+            models = self.discovery_service.fetch_models(name, config, force_refresh, warn=self.warn)
         except Exception as exc:  # any failure of one provider is reported, never raised
             summary.error = str(exc)
             return summary

@@ -9,7 +9,8 @@ class SseParser:
     """Splits a byte stream into SSE events; chunk boundaries may fall anywhere, even inside a character."""
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # utf-8-sig drops a byte-order mark at the very start, as the SSE standard asks
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._pending = ""        # text after the last complete line
         self._long_line: List[str] = []  # pieces of a line still waiting for its end
         self._data_lines: List[str] = []

@@ -50,10 +50,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "stream_delay": 0.0,
     "stream_chunked": True,
     "fault_rate": {},
+    "finish_reason": "stop",
 }
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
-MODELS_KINDS = {"empty_data", "no_data"}
+MODELS_KINDS = {"empty_data", "no_data", "error_200", "missing_ids"}
 CHAT_KINDS = {"missing_choices", "stall", "cut", "malformed_chunk", "bad_shape_chunk", "split_utf8"}
 AFTER_CHARS_KINDS = {"stall", "cut", "malformed_chunk", "bad_shape_chunk"}
 FAULT_KINDS = GENERIC_KINDS | MODELS_KINDS | CHAT_KINDS
@@ -439,11 +440,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         kind = fault.get("kind")
         if kind == "no_data":
             return self.send_json(200, {"object": "list"})
+        if kind == "error_200":  # an error object with status 200, as some proxies send
+            return self.send_json(200, error_body(fault.get("message", "models endpoint disabled")))
         ids = list(opts["chat_models"]) + list(opts["non_chat_models"])
         if kind == "empty_data":
             ids = []
         data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
                 for m in ids]
+        if kind == "missing_ids":  # `count` extra entries without an "id"
+            data += [{"object": "model", "name": f"nameless-{i}"} for i in range(int(fault.get("count", 1)))]
         self.send_json(200, {"object": "list", "data": data})
 
     def chat(self, opts: dict, body: Any, fault: dict) -> None:
@@ -486,7 +491,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             "created": int(time.time()), "model": body["model"], "system_fingerprint": "fp_fake"}
         if kind != "missing_choices":
             result["choices"] = [{"index": 0, "message": message, "logprobs": None,
-                                  "finish_reason": "stop"}]
+                                  "finish_reason": opts["finish_reason"]}]
             result["usage"] = usage_for(body.get("messages"), reply)
         if kind == "stall":
             self.fake.sleep(float(fault.get("seconds", 1.0)))
@@ -541,7 +546,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return
         for piece in text_pieces(reply[split:], size):
             writer.event(events.text("content", piece))
-        writer.event(events.delta({}, "stop"))
+        writer.event(events.delta({}, opts["finish_reason"]))
         if (body.get("stream_options") or {}).get("include_usage"):
             writer.event(events.usage(usage_for(body.get("messages"), reply)))
         writer.event(DONE_EVENT)

@@ -8,6 +8,7 @@ import pytest
 import requests
 import responses
 
+from modules.Errors import ApiError
 from modules.HttpClient import HttpSettings
 from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from modules.ProviderConfig import ProviderConfig
@@ -118,13 +119,43 @@ def test_unexpected_error_is_reported_as_error_and_falls_back(service, config, c
     assert capsys.readouterr().err == "Error: Unexpected error querying models from Fake: surprise\n"
 
 
-@pytest.mark.parametrize("body", [{"object": "list"}, {"data": "nope"}, {"data": []}, {"data": [{"x": 1}]}])
+@pytest.mark.parametrize("body", [{"object": "list"}, {"data": "nope"}, {"data": []}, {"data": [{"x": 1}]},
+                                  {"data": [{"id": 7}, "x", {"id": ""}]}])
 @responses.activate
 def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body, capsys):
     responses.get(MODELS_URL, json=body)
     assert service.discover_models(config) == []
     assert "Warning: Failed to query models from Fake: " in capsys.readouterr().err
     assert config._cached_models == []
+
+
+@responses.activate
+def test_an_error_object_in_a_200_reply_is_named(service, config):
+    responses.get(MODELS_URL, json={"error": {"message": "models endpoint\n disabled", "type": "x"}})
+    with pytest.raises(ApiError) as caught:
+        service.fetch_models("fake", config)
+    assert str(caught.value) == ("fake: the /models reply has no 'data' list; "
+                                 "the provider says: models endpoint disabled")
+
+
+@responses.activate
+def test_entries_without_an_id_are_skipped_with_one_warning(service, config):
+    body = models_body("a", "b")
+    body["data"][1:1] = [{"object": "model"}, {"id": None}, "junk"]
+    responses.get(MODELS_URL, json=body)
+    warnings = []
+    models = service.fetch_models("fake", config, warn=warnings.append)
+    assert [m["id"] for m in models] == ["a", "b"]
+    assert warnings == ["fake: skipped 3 /models entries without an 'id'"]
+    assert service.fetch_models("fake", config, warn=warnings.append) == models  # cached: no second warning
+    assert len(warnings) == 1 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_the_id_warning_goes_to_stderr_by_default(service, config, capsys):
+    responses.get(MODELS_URL, json={"data": [{"id": "a"}, {"name": "b"}]})
+    assert [m["id"] for m in service.discover_models(config)] == ["a"]
+    assert capsys.readouterr().err == "Fake: skipped 1 /models entry without an 'id'\n"
 
 
 @responses.activate

@@ -1,7 +1,7 @@
 """OpenAIChatCompletionApi: request shaping, streaming from a real loopback server, error mapping."""
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 import responses
@@ -26,7 +26,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(autouse=True)
 def _reset(server: FakeOpenAIServer) -> None:
     server.set(reply=REPLY, reasoning="", chunk_size=5, stream_chunked=True, keepalive_every=0,
-               replies_by_model={}, fault_rate={})
+               replies_by_model={}, fault_rate={}, finish_reason="stop")
     server.clear_requests()
 
 
@@ -124,6 +124,67 @@ def test_split_utf8_bytes(server: FakeOpenAIServer) -> None:
 def test_complete_without_streaming(server: FakeOpenAIServer) -> None:
     assert api_for(server).complete(MESSAGES) == REPLY
     assert server.requests[-1]["json"]["stream"] is False
+
+
+def test_complete_events_keeps_the_reasoning(server: FakeOpenAIServer) -> None:
+    server.set(reasoning="thinking…")
+    assert api_for(server).complete_events(MESSAGES) == [("reasoning", "thinking…"), ("content", REPLY)]
+    assert api_for(server).complete(MESSAGES) == REPLY
+
+
+@pytest.mark.parametrize("finish, notice", [("length", "fake: the reply was cut short by the token limit"),
+                                            ("content_filter",
+                                             "fake: the reply was stopped by the provider's content filter")])
+def test_a_reply_ended_early_says_why(server: FakeOpenAIServer, finish: str, notice: str) -> None:
+    server.set(finish_reason=finish)
+    streamed = collect(api_for(server))
+    assert text_of(streamed, "content") == REPLY and streamed[-1] == ("warning", notice)
+    assert api_for(server).complete_events(MESSAGES) == [("content", REPLY), ("warning", notice)]
+
+
+def test_complete_events_of_a_refusal_and_of_several_choices() -> None:
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", json={"choices": [
+            {"index": 1, "message": {"role": "assistant", "content": "other choice"}},
+            {"index": 0, "message": {"role": "assistant", "content": None, "refusal": "I can't help."}}]})
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        assert api.complete_events(MESSAGES) == [("content", "I can't help.")]
+
+
+def sse_deltas(body: bytes, seen: Optional[List[Tuple[str, str]]] = None) -> List[Tuple[str, str]]:
+    """The deltas stream_chat yields for an SSE body sent in one piece (also in `seen` if it raises)."""
+    seen = [] if seen is None else seen
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="text/event-stream")
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        for delta in api.stream_chat(MESSAGES):
+            seen.append(delta)
+    return seen
+
+
+def test_a_byte_order_mark_before_the_first_event_is_ignored() -> None:
+    body = '\ufeffdata: {"choices": [{"index": 0, "delta": {"content": "first"}}]}\n\n' \
+           'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    assert sse_deltas(body.encode()) == [("content", "first")]
+
+
+def test_refusals_stream_as_content_and_choice_0_wins() -> None:
+    body = ('data: {"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {"content": "A"}}]}\n\n'
+            'data: {"choices": [{"index": 0, "delta": {"refusal": "I can\'t"}}]}\n\n'
+            'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
+    assert sse_deltas(body.encode()) == [("content", "A"), ("content", "I can't")]
+
+
+def test_several_malformed_chunks_are_counted_at_the_end() -> None:
+    good = 'data: {"choices": [{"index": 0, "delta": {"content": "ok"}}]}\n\n'
+    body = good + "data: {bad\n\n" * 3 + good + 'data: {"choices": [{"index": 0, "finish_reason": "stop"}]}\n\n'
+    deltas = sse_deltas((body + "data: [DONE]\n\n").encode())
+    assert deltas == [("content", "ok"), ("warning", "fake: skipped a malformed stream chunk: '{bad'"),
+                      ("content", "ok"), ("warning", "fake: skipped 3 malformed stream chunks")]
+    seen: List[Tuple[str, str]] = []
+    with pytest.raises(IncompleteReplyError):  # a stream that breaks off still gives the count first
+        sse_deltas((good + "data: {bad\n\n" * 2).encode(), seen)
+    assert seen[-1] == ("warning", "fake: skipped 2 malformed stream chunks")
 
 
 def test_a_server_that_ignores_stream_true() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import threading
 
-from modules.ProgressDisplay import ProgressDisplay
+from modules.ProgressDisplay import ProgressDisplay, discover_with_progress
 
 
 def test_plain_mode_writes_a_start_and_an_end_line_per_provider():
@@ -94,3 +94,35 @@ def test_width_falls_back_when_the_stream_is_no_terminal():
     progress = ProgressDisplay(out, live=True, min_interval=0.0)
     progress("a", 1, 2)
     assert "a [##########----------] 1/2" in out.getvalue()
+
+
+class _LiveTerminal:
+    """A terminal whose stderr counts as a terminal, so the bar is live."""
+
+    def __init__(self) -> None:
+        self.stderr = io.StringIO()
+        self.stderr_is_terminal = True
+
+    def message(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+
+
+class _Providers:
+    """Stands in for a ProviderManager: draws progress, then reports one result and one warning."""
+
+    def __init__(self) -> None:
+        self.report, self.warn = print, print
+
+    def discover_and_validate_models(self, on_progress, **kwargs) -> bool:
+        on_progress("a", 1, 2)
+        self.warn("a: 1 undecided")
+        self.report("a: summary")
+        return True
+
+
+def test_discovery_warnings_go_to_stderr_and_clear_the_bar(tmp_path):
+    terminal, providers, printed = _LiveTerminal(), _Providers(), []
+    assert discover_with_progress(providers, terminal, tmp_path / "data", printed.append) is True
+    assert "a [##########----------] 1/2\r\x1b[2Ka: 1 undecided\n" in terminal.stderr.getvalue()
+    assert printed == ["a: summary"]
+    assert providers.report is print and providers.warn is print  # restored afterwards

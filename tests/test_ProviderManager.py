@@ -12,7 +12,7 @@ import yaml
 from modules.HttpClient import HttpSettings
 from modules.ModelDiscoveryService import ModelDiscoveryService
 from modules.ProviderConfig import ProviderConfig
-from modules.ProviderManager import DiscoveryCancelled, ProviderManager, split_first_slash
+from modules.ProviderManager import DiscoveryCancelled, DiscoverySummary, ProviderManager, split_first_slash
 from modules.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -164,15 +164,17 @@ def server():
 
 
 class Harness:
-    """A ProviderManager over the fake server with a YAML store in a temp dir and captured reports."""
+    """A ProviderManager over the fake server with a YAML store in a temp dir; reports and warnings captured."""
 
     def __init__(self, tmp_path: Path, providers: Dict[str, ProviderConfig],
                  settings: HttpSettings = FAST, concurrency: int = 4) -> None:
         self.path = tmp_path / "openaicompat-providers.yaml"
         self.lines: List[str] = []
+        self.warnings: List[str] = []
         self.manager = ProviderManager(providers, store=ProvidersYamlStore(self.path),
                                        discovery_service=ModelDiscoveryService(settings),
-                                       concurrency=concurrency, report=self.lines.append)
+                                       concurrency=concurrency, report=self.lines.append,
+                                       warn=self.warnings.append)
 
     def run(self, **kwargs) -> bool:
         return self.manager.discover_and_validate_models(**kwargs)
@@ -244,6 +246,8 @@ def test_undecided_pings_change_nothing(tmp_path, server):
     config = h.manager["fake"]
     assert config.valid_models == {"chat-a": "a"} and config.invalid_models == ["tts-1"]
     assert h.lines[0].startswith("fake: 5 models found, 0 valid, 1 invalid, 4 undecided (")
+    assert h.warnings == ["fake: 4 undecided, left as they were; a later run will try them again: "
+                          "chat-a, chat-b, gpt-5-mini, embed-1"]
 
 
 def test_timeouts_are_undecided(tmp_path, server):
@@ -259,7 +263,7 @@ def test_timeouts_are_undecided(tmp_path, server):
 def test_unknown_provider_filter_names_the_known_providers(tmp_path, server):
     h = Harness(tmp_path, {"fake": fake_config(server), "other": fake_config(server)})
     assert h.run(provider_filter="nope") is False
-    assert h.lines == ["Provider 'nope' not found. Known providers: fake, other"]
+    assert h.warnings == ["Provider 'nope' not found. Known providers: fake, other"] and h.lines == []
     assert server.requests == [] and not h.path.exists()
 
 
@@ -273,23 +277,23 @@ def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, se
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured"),
                            "fake": fake_config(server)})
     assert h.run() is True
-    assert h.lines[:2] == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
-                           "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
+    assert h.warnings == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+                          "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
     assert list(h.saved()["providers"]) == ["fake"]
 
 
 def test_a_named_provider_without_a_key_fails(tmp_path, server):
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "fake": fake_config(server)})
     assert h.run(provider_filter="nokey") is False
-    assert h.lines == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
-                       "Nothing to discover: no provider asked for has an API key."]
+    assert h.warnings == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+                          "Nothing to discover: no provider asked for has an API key."]
     assert server.requests == [] and not h.path.exists()
 
 
 def test_no_provider_with_a_key_is_a_failure(tmp_path, server):
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured")})
     assert h.run() is False
-    assert h.lines[-1] == "Nothing to discover: no provider asked for has an API key."
+    assert h.warnings[-1] == "Nothing to discover: no provider asked for has an API key."
     assert not h.path.exists()
 
 
@@ -319,11 +323,12 @@ def _check_nothing_persisted(tmp_path, server, broken, failure):
     before = h.path.read_bytes()
     assert h.run() is False
     assert h.path.read_bytes() == before
-    failed = [line for line in h.lines if line.startswith("broken: failed: ")]
+    failed = [line for line in h.warnings if line.startswith("broken: failed: ")]
     assert len(failed) == 1
     assert {"refused": "connection refused", "401": "API request failed with status code 401.", "no_data": "no 'data' list",
             "html_500": "API request failed with status code 500."}[failure] in failed[0]
-    assert h.lines[-1] == "Discovery failed for broken; nothing was saved."
+    assert h.warnings[-1] == "Discovery failed for broken; nothing was saved."
+    assert h.lines[0].startswith("fake: 5 models found, ")  # the provider that worked is still reported
     assert h.manager["broken"].valid_models == {}
 
 
@@ -395,6 +400,23 @@ def test_an_exhausted_rate_limit_is_undecided_not_invalid(tmp_path, server):
     assert h.run(persist_on_success=False)
     assert h.manager.last_summaries[0].undecided == CHAT + NON_CHAT
     assert h.manager["fake"].invalid_models == []
+    assert h.lines[0].startswith("fake: 5 models found, 0 valid, 0 invalid, 5 undecided (")
+    assert h.warnings == ["fake: 5 undecided, left as they were; a later run will try them again: "
+                          + ", ".join(CHAT + NON_CHAT)]
+
+
+def test_a_long_undecided_list_names_the_first_ten():
+    summary = DiscoverySummary("fake", found=13, undecided=[f"m{i:02d}" for i in range(13)])
+    assert summary.undecided_line() == ("fake: 13 undecided, left as they were; a later run will try them "
+                                        "again: m00, m01, m02, m03, m04, m05, m06, m07, m08, m09, … and 3 more")
+    assert DiscoverySummary("fake", found=2, valid=["a", "b"]).undecided_line() is None
+
+
+def test_warnings_go_to_stderr_by_default(capsys):
+    manager = ProviderManager({"nokey": ProviderConfig(api_key="")}, report=lambda line: None)
+    assert manager.discover_and_validate_models() is False
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Skipping nokey: no API key configured" in captured.err
 
 
 def test_cancel_changes_and_persists_nothing(tmp_path):

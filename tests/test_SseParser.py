@@ -84,3 +84,10 @@ def test_invalid_utf8_is_replaced_not_raised() -> None:
 
 def test_truncated_utf8_at_the_end() -> None:
     assert parse(["data: é".encode()[:-1]]) == ["\ufffd"]
+
+
+def test_a_byte_order_mark_at_the_start_is_dropped_even_when_split() -> None:
+    stream = "\ufeff".encode() + STREAM
+    assert parse([stream]) == EXPECTED
+    assert parse([stream[i:i + 1] for i in range(len(stream))]) == EXPECTED
+    assert parse([b"data: a\n\n", "\ufeff".encode() + b"data: b\n\n"]) == ["a"]  # only at the very start

@@ -113,7 +113,8 @@ def test_unknown_provider_lists_known_ones_and_fails(tmp_path, server, env):
     write_config(data, server.base_url)
     result = llmc(["-d", str(data), "--discover-models", "nope"], env)
     assert result.returncode == 1
-    assert "Provider 'nope' not found. Known providers: openai, deepseek, hyperbolic, fake" in result.stdout
+    assert result.stdout == ""
+    assert "Provider 'nope' not found. Known providers: openai, deepseek, hyperbolic, fake" in result.stderr
 
 
 def test_providers_without_keys_are_skipped(tmp_path, server, env):
@@ -121,8 +122,9 @@ def test_providers_without_keys_are_skipped(tmp_path, server, env):
     write_config(data, server.base_url)
     result = llmc(["-d", str(data), "--discover-models"], env)
     assert result.returncode == 0, result.stderr
-    assert "Skipping openai: no API key configured (set OPENAI_API_KEY)" in result.stdout
-    assert "Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)" in result.stdout
+    assert "Skipping openai: no API key configured (set OPENAI_API_KEY)" in result.stderr
+    assert "Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)" in result.stderr
+    assert "Skipping" not in result.stdout and result.stdout.startswith("fake: 4 models found, ")
 
 
 def test_a_named_provider_without_a_key_exits_non_zero(tmp_path, server, env):
@@ -130,7 +132,8 @@ def test_a_named_provider_without_a_key_exits_non_zero(tmp_path, server, env):
     write_config(data, server.base_url)
     result = llmc(["-d", str(data), "--discover-models", "hyperbolic"], env)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-2:] == ["Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)",
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-2:] == ["Skipping hyperbolic: no API key configured (set HYPERBOLIC_API_KEY)",
                                                "Nothing to discover: no provider asked for has an API key."]
     assert not (data / "openaicompat-providers.yaml").exists()
 
@@ -165,8 +168,9 @@ def test_a_failing_provider_leaves_every_file_as_it_was(tmp_path, server, env, f
     assert result.returncode == 1
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
     cause = "connection refused" if failure == "dead" else "API request failed with status code 401."
-    assert any(line.startswith("broken: failed: ") and cause in line for line in result.stdout.splitlines())
-    assert "Discovery failed for broken; nothing was saved." in result.stdout
+    assert any(line.startswith("broken: failed: ") and cause in line for line in result.stderr.splitlines())
+    assert "Discovery failed for broken; nothing was saved." in result.stderr
+    assert "failed" not in result.stdout and result.stdout.startswith("fake: 4 models found, ")
     assert "wrong" not in result.stdout + result.stderr.replace("wrong_key", "")
 
 

@@ -30,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(autouse=True)
 def _reset(server: ServerProcess) -> None:
     server.clear_faults()
-    server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16)
+    server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16, finish_reason="stop")
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_connection_failures_name_host_and_cause(tmp_path: Path, home: Path, ser
     assert error_line(result).startswith(f"llmc: error: {expected}")
     discovery = llmc(home, data, "--discover-models", "fake")
     assert discovery.returncode == 1 and "Traceback" not in discovery.stderr
-    assert f"fake: failed: {expected}" in discovery.stdout + discovery.stderr
+    assert f"fake: failed: {expected}" in discovery.stderr and discovery.stdout == ""
     assert not (data / YAML_NAME).exists()
 
 
@@ -202,6 +202,13 @@ def test_malformed_chunk_is_skipped_with_one_warning(tmp_path: Path, home: Path,
     assert result.stderr.startswith("Warning: fake: skipped a malformed stream chunk: ")
 
 
+def test_a_reply_cut_by_the_token_limit_says_so(tmp_path: Path, home: Path, server: ServerProcess) -> None:
+    server.set(finish_reason="length")
+    result = llmc(home, configure(tmp_path, server.base_url), *CHAT)
+    assert result.returncode == 0 and result.stdout == REPLY + "\n"
+    assert result.stderr == "Warning: fake: the reply was cut short by the token limit\n"
+
+
 def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, server: ServerProcess) -> None:
     data = configure(tmp_path, server.base_url)
     server.add_fault("/chat/completions", {"kind": "stall", "after_chars": 10, "seconds": 30})
@@ -222,6 +229,7 @@ def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, ser
     ({"kind": "html_error", "status": 503}, "API request failed with status code 503. Service Unavailable: HTML error page"),
     ({"kind": "empty_data"}, "the /models reply lists no models"),
     ({"kind": "no_data"}, "the /models reply has no 'data' list"),
+    ({"kind": "error_200"}, "the /models reply has no 'data' list; the provider says: models endpoint disabled"),
     ({"status": 500}, "API request failed with status code 500. Internal Server Error"),
 ])
 def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: Path, server: ServerProcess,
@@ -232,8 +240,16 @@ def test_discovery_with_a_bad_models_reply_saves_nothing(tmp_path: Path, home: P
     server.set(fault_rate={"/models": fault})
     result = llmc(home, data, "--discover-models", "fake")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"fake: failed: {cause}" in result.stdout
+    assert f"fake: failed: {cause}" in result.stderr and result.stdout == ""
     assert snapshot(data) == before
+
+
+def test_discovery_skips_models_without_an_id(tmp_path: Path, home: Path, server: ServerProcess) -> None:
+    server.set(fault_rate={"/models": {"kind": "missing_ids", "count": 2}})
+    result = llmc(home, configure(tmp_path, server.base_url), "--discover-models", "fake")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("fake: 2 models found, 1 valid, 1 invalid, 0 undecided (")
+    assert "fake: skipped 2 /models entries without an 'id'\n" in result.stderr
 
 
 def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Path, server: ServerProcess) -> None:
@@ -245,8 +261,8 @@ def test_one_failing_provider_does_not_hide_the_others(tmp_path: Path, home: Pat
         result = llmc(home, data, "--discover-models")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "fake: 2 models found, 1 valid, 1 invalid, 0 undecided" in result.stdout
-    assert "broken: failed: API request failed with status code 500. Internal Server Error" in result.stdout
-    assert "nothing was saved" in result.stdout
+    assert "broken: failed: API request failed with status code 500. Internal Server Error" in result.stderr
+    assert "nothing was saved" in result.stderr and "failed" not in result.stdout
     assert not (data / YAML_NAME).exists()
 
 
@@ -289,7 +305,7 @@ def test_connect_timeout_from_config_toml(tmp_path: Path, home: Path) -> None:
         result = llmc(home, data, *CHAT)
         assert result.returncode == 1 and error_line(result) == f"llmc: error: {expected}"
         discovery = llmc(home, data, "--discover-models", "fake")
-        assert discovery.returncode == 1 and f"fake: failed: {expected}" in discovery.stdout
+        assert discovery.returncode == 1 and f"fake: failed: {expected}" in discovery.stderr
     finally:
         for sock in [*fillers, listener]:
             sock.close()
@@ -300,5 +316,5 @@ def test_read_timeout_during_discovery(tmp_path: Path, home: Path, server: Serve
     server.set(latency=30)
     result = llmc(home, data, "--discover-models", "fake")
     assert result.returncode == 1
-    assert "(fake) sent nothing for 0.5 s (read timeout)" in result.stdout
+    assert "(fake) sent nothing for 0.5 s (read timeout)" in result.stderr
     assert not (data / YAML_NAME).exists()
