@@ -31,12 +31,14 @@ def make_reply_writer(terminal: Terminal) -> Any:
     return PlainReplyWriter(terminal.stdout, terminal.stderr)
 
 
-def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal) -> str:
-    """Stream a reply into `writer`; return the answer. Partial replies end marked and re-raised."""
+def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal, stream: bool = True) -> str:
+    """Show a reply (streamed, or whole when `stream` is off) in `writer`; return the answer.
+
+    Partial replies end marked and are re-raised."""
     writer.on_waiting(f"waiting for {api.model}…")
     try:
         with terminal.keys_not_echoed():
-            for kind, text in api.stream_chat(messages):
+            for kind, text in api.stream_chat(messages) if stream else api.complete_events(messages):
                 text = visible_text(text)  # a reply never drives the terminal
                 if kind == "content":
                     writer.on_content(text)
@@ -75,10 +77,7 @@ class PromptRunner:
                                       on_wait=self.terminal.message)
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
         messages.append({"role": "user", "content": prompt})
-        if self.config_model.stream:
-            stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal)
-        else:
-            self.terminal.print(visible_text(api.complete(messages)))
+        stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
         return 0
 
 

@@ -62,9 +62,11 @@ def test_reasoning_goes_to_stderr(tmp_path: Path, server: FakeOpenAIServer) -> N
 
 
 def test_non_streaming_mode(tmp_path: Path, server: FakeOpenAIServer) -> None:
-    runner, out, _ = setup(tmp_path, server, extra="stream = false")
+    server.set(reasoning="thinking hard")
+    runner, out, err = setup(tmp_path, server, extra="stream = false")
     assert runner.run("hello") == 0
     assert out.getvalue() == "The answer.\n"
+    assert err.getvalue() == "REASONING:\nthinking hard\n\nANSWER:\n"  # as when streaming
     assert server.requests[-1]["json"]["stream"] is False
 
 
