@@ -30,6 +30,10 @@ class ApiError(LlmcError):
         self.retryable = retryable
 
 
+class DiscoveryCancelled(Exception):
+    """Discovery was interrupted; nothing was changed or persisted."""
+
+
 class IncompleteReplyError(ApiError):
     """A stream that ended before `[DONE]`; `partial` holds what arrived."""
 

@@ -5,7 +5,6 @@ import email.utils
 import html
 import re
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from modules.Errors import ApiError, one_line
+from modules.HttpSettings import HttpSettings
 from modules.ProviderConfig import api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
@@ -20,18 +20,6 @@ MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; mask
 _MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _TAG_PATTERN = re.compile(r"<[^>]+>")
 _TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """Timeouts and retry policy shared by chat and discovery requests."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_retries: int = 3
-    max_retry_wait: float = 10.0
-    give_up_after: float = 60.0  # a Retry-After longer than this is not waited for at all
-    pool_size: int = 16
 
 
 def redact(text: str, secret: str) -> str:

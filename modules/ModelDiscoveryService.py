@@ -51,7 +51,7 @@ class ModelDiscoveryService:
         if callable(self._settings):
             self._settings = self._settings()
         if self._settings is None:
-            from modules.HttpClient import HttpSettings
+            from modules.HttpSettings import HttpSettings
             self._settings = HttpSettings()
         return self._settings
 

@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import urllib3
 
 from modules.Errors import ApiError, IncompleteReplyError, one_line
-from modules.HttpClient import HttpClient, HttpSettings
+from modules.HttpClient import HttpClient
+from modules.HttpSettings import HttpSettings
 from modules.ProviderConfig import ProviderConfig
 from modules.SseParser import SseParser
 

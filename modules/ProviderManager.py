@@ -4,14 +4,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
+from modules.DiscoverySummary import DiscoverySummary
+from modules.Errors import DiscoveryCancelled
 from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from modules.ProviderConfig import ProviderConfig, api_key_variable, default_short_name
 
 MAX_LISTED_CHOICES = 20
-MAX_LISTED_UNDECIDED = 10
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -21,42 +21,6 @@ def split_first_slash(text: str) -> Tuple[str, str]:
         return "", text
     prefix, rest = text.split("/", 1)
     return prefix, rest
-
-
-@dataclass
-class DiscoverySummary:
-    """What discovery found for one provider."""
-
-    provider: str
-    found: int = 0
-    valid: List[str] = field(default_factory=list)
-    invalid: List[str] = field(default_factory=list)
-    undecided: List[str] = field(default_factory=list)
-    seconds: float = 0.0
-    error: Optional[str] = None
-
-    def line(self) -> str:
-        """One summary line for the user."""
-        if self.error:
-            return f"{self.provider}: failed: {self.error.removeprefix(self.provider + ': ')}"
-        return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
-                f"{len(self.invalid)} invalid, {len(self.undecided)} undecided "
-                f"({self.seconds:.1f} s)")
-
-    def undecided_line(self) -> Optional[str]:
-        """Which models stayed undecided (the first few), or None when every model was decided."""
-        if not self.undecided:
-            return None
-        shown = ", ".join(self.undecided[:MAX_LISTED_UNDECIDED])
-        more = len(self.undecided) - MAX_LISTED_UNDECIDED
-        if more > 0:
-            shown += f", … and {more} more"
-        return (f"{self.provider}: {len(self.undecided)} undecided, left as they were; "
-                f"a later run will try them again: {shown}")
-
-
-class DiscoveryCancelled(Exception):
-    """Discovery was interrupted; nothing was changed or persisted."""
 
 
 class ProviderManager:

@@ -10,7 +10,8 @@ import requests
 import responses
 
 from modules.Errors import ApiError
-from modules.HttpClient import HttpClient, HttpSettings, parse_retry_after, redact
+from modules.HttpClient import HttpClient, parse_retry_after, redact
+from modules.HttpSettings import HttpSettings
 
 BASE = "http://127.0.0.1:9/v1"
 KEY = "sk-test-abcdefghijklmnop"

@@ -9,7 +9,7 @@ import requests
 import responses
 
 from modules.Errors import ApiError
-from modules.HttpClient import HttpSettings
+from modules.HttpSettings import HttpSettings
 from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from modules.ProviderConfig import ProviderConfig
 

@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from modules.Errors import ApiError, IncompleteReplyError
-from modules.HttpClient import HttpSettings
+from modules.HttpSettings import HttpSettings
 from modules.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
                                              swap_token_limit, uses_fixed_temperature)
 from modules.ProviderConfig import ProviderConfig

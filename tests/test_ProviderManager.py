@@ -9,10 +9,11 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from modules.HttpClient import HttpSettings
+from modules.HttpSettings import HttpSettings
 from modules.ModelDiscoveryService import ModelDiscoveryService
 from modules.ProviderConfig import ProviderConfig
-from modules.ProviderManager import DiscoveryCancelled, DiscoverySummary, ProviderManager, split_first_slash
+from modules.Errors import DiscoveryCancelled
+from modules.ProviderManager import ProviderManager, split_first_slash
 from modules.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -403,13 +404,6 @@ def test_an_exhausted_rate_limit_is_undecided_not_invalid(tmp_path, server):
     assert h.lines[0].startswith("fake: 5 models found, 0 valid, 0 invalid, 5 undecided (")
     assert h.warnings == ["fake: 5 undecided, left as they were; a later run will try them again: "
                           + ", ".join(CHAT + NON_CHAT)]
-
-
-def test_a_long_undecided_list_names_the_first_ten():
-    summary = DiscoverySummary("fake", found=13, undecided=[f"m{i:02d}" for i in range(13)])
-    assert summary.undecided_line() == ("fake: 13 undecided, left as they were; a later run will try them "
-                                        "again: m00, m01, m02, m03, m04, m05, m06, m07, m08, m09, … and 3 more")
-    assert DiscoverySummary("fake", found=2, valid=["a", "b"]).undecided_line() is None
 
 
 def test_warnings_go_to_stderr_by_default(capsys):
