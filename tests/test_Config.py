@@ -265,14 +265,14 @@ def test_unreadable_file(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
 def test_unreadable_file_simulated(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     target = write(tmp_path / name, "")
-    real_read_text = Path.read_text
+    real_open = os.open
 
-    def deny(self: Path, *args, **kwargs):
-        if self == target:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
+    def deny(path, *args, **kwargs):
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(ConfigError) as info:
         load(tmp_path)
     assert str(target) in str(info.value) and "permission denied" in str(info.value)
@@ -282,6 +282,25 @@ def test_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_bytes(b"model = \"\xff\xfe\"\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_a_fifo_or_device_in_place_of_a_file_is_refused_at_once(tmp_path: Path, name: str) -> None:
+    os.mkfifo(tmp_path / name)  # no writer: reading would block forever
+    with pytest.raises(ConfigError, match=r"not a regular file \(a FIFO\)"):
+        load(tmp_path)
+    (tmp_path / name).unlink()
+    (tmp_path / name).symlink_to("/dev/zero")  # reading would never end
+    with pytest.raises(ConfigError, match=r"not a regular file \(a character device\)"):
+        load(tmp_path)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_bytes(b'\xef\xbb\xbfmodel = "openai/4o"\n')
+    (tmp_path / YAML_NAME).write_bytes(b"\xef\xbb\xbfproviders:\n  openai:\n    valid_models: {gpt-x: x}\n")
+    config = load(tmp_path)[0].config
+    assert config.model == "openai/4o"
+    assert config.providers["openai"].valid_models["gpt-x"] == "x"
 
 
 def test_data_directory_that_is_a_file(tmp_path: Path) -> None:

@@ -287,3 +287,20 @@ def test_unknown_fields_are_warned_not_fatal(home: Path, data: Path, server: Fak
     assert sorted(result.stderr.splitlines()) == [
         f"Warning: {data / 'config.toml'}: provider 'fake': unknown field 'colour' ignored",
         f"Warning: {data / 'config.toml'}: unknown setting 'modle' ignored"]
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_a_fifo_or_device_as_a_data_file_fails_at_once(home: Path, data: Path, name: str) -> None:
+    import os
+    target = data / name
+    target.unlink(missing_ok=True)
+    os.mkfifo(target)  # no writer: a plain read would hang forever
+    for args in (["--list-models"], ["-m", "4o", "-p", "hello"]):
+        result = llmc(home, data, *args, timeout=20)
+        assert result.returncode == 2, args
+        assert one_error_line(result).endswith(f"{target}: not a regular file (a FIFO), expected a "
+                                               f"{'config file' if name == 'config.toml' else 'providers YAML file'}")
+    target.unlink()
+    target.symlink_to("/dev/zero")  # a plain read would eat all memory
+    result = llmc(home, data, "--list-models", timeout=20)
+    assert result.returncode == 2 and "(a character device)" in one_error_line(result)
