@@ -1,9 +1,10 @@
 """The providers YAML file: checked loading, and locked, atomic, comment-keeping updates."""
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Hashable, Optional
 
 from modules.Errors import ConfigError, one_line
 from modules.SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
@@ -12,11 +13,13 @@ YAML_FILE_NAME = "openaicompat-providers.yaml"
 
 
 def parse_yaml(text: str, path: Path) -> Any:
-    """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML."""
+    """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML.
+
+    A key repeated in one mapping is refused, not silently replaced by its last value.
+    """
     import yaml
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=_unique_key_loader())
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
@@ -25,6 +28,32 @@ def parse_yaml(text: str, path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {one_line(str(problem), 200)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a providers file") from None
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    """PyYAML's safe loader (libyaml's when present) that refuses duplicate mapping keys."""
+    import yaml
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Dict[Any, Any]:
+            first_lines: Dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with << may be overridden
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    continue  # the base loader refuses it
+                if key in first_lines:
+                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{shown}' (first on line {first_lines[key]})",
+                        key_node.start_mark)
+                first_lines[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 class ProvidersYamlStore:

@@ -195,3 +195,25 @@ def test_a_read_only_directory_is_reported(tmp_path: Path, monkeypatch: pytest.M
         ProvidersYamlStore(tmp_path / YAML_NAME).save({"a": {"valid_models": {}, "invalid_models": []}})
     with pytest.raises(ConfigError, match="cannot write .*config.toml: Permission denied"):
         Config.write_default_config(tmp_path)
+
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ("providers:\n  fake:\n    name: A\n  other: {}\n  fake:\n    name: B\n", 5, "fake"),
+    ("providers:\n  fake:\n    valid_models:\n      m1: a\n      m2: b\n      m1: c\n", 6, "m1"),
+    ("providers:\n  fake:\n    name: A\n    name: B\n", 4, "name"),
+    ("providers: {}\nproviders: {}\n", 2, "providers"),
+])
+def test_duplicate_keys_are_refused_when_loading(tmp_path: Path, text: str, line: int, key: str) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).load_providers()
+    assert str(info.value).startswith(f"{path}: line {line}: duplicate key '{key}' (first on line ")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        load(tmp_path)
+
+
+def test_merge_keys_may_be_overridden_without_counting_as_duplicates(tmp_path: Path) -> None:
+    assert parse_yaml("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n", tmp_path / "f.yaml") == {
+        "base": {"x": 1, "y": 2}, "m": {"x": 3, "y": 2}}

@@ -304,3 +304,15 @@ def test_a_fifo_or_device_as_a_data_file_fails_at_once(home: Path, data: Path, n
     target.symlink_to("/dev/zero")  # a plain read would eat all memory
     result = llmc(home, data, "--list-models", timeout=20)
     assert result.returncode == 2 and "(a character device)" in one_error_line(result)
+
+
+def test_a_duplicate_key_in_the_providers_yaml_is_refused_before_any_discovery(home: Path, data: Path) -> None:
+    path = data / YAML_NAME
+    path.write_text("providers:\n  fake:\n    valid_models: {m: m}\n  fake:\n    valid_models: {n: n}\n")
+    before = snapshot(data)
+    for args in (["--list-models"], ["--discover-models", "fake"]):
+        result = llmc(home, data, *args)
+        assert result.returncode == 2, args
+        assert one_error_line(result) == (f"llmc: error: {path}: line 4: duplicate key 'fake' "
+                                          "(first on line 2)")
+    assert snapshot(data) == before
