@@ -56,6 +56,25 @@ def _unique_key_loader() -> type:
     return UniqueKeyLoader
 
 
+def quoted_where_needed(value: Any) -> Any:
+    """`value`, marked to be double-quoted if PyYAML would read it back unquoted as no string.
+
+    ruamel writes YAML 1.2 but llmc reads YAML 1.1, where `12:30`, `off`, `0x10` and `~` are no text.
+    """
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+    if not isinstance(value, str) or isinstance(value, ScalarString):
+        return value  # not text, or quoted in the file already
+    if _pyyaml_plain_tag(value) == "tag:yaml.org,2002:str":
+        return value
+    return DoubleQuotedScalarString(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pyyaml_plain_tag(text: str) -> str:
+    import yaml
+    return yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
+
+
 class ProvidersYamlStore:
     """Reads and updates `<data dir>/openaicompat-providers.yaml`."""
 
@@ -113,7 +132,7 @@ class ProvidersYamlStore:
             for provider_name, fields in updates.items():
                 entry = providers.get(provider_name)
                 if entry is None:
-                    entry = providers[provider_name] = {}
+                    entry = providers[quoted_where_needed(provider_name)] = {}
                 self._check_model_fields(provider_name, entry)
                 _merge_provider(entry, fields)
             buffer = io.StringIO()
@@ -137,6 +156,7 @@ class ProvidersYamlStore:
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
         yaml = YAML()
+        yaml.preserve_quotes = True  # a quoted `off:` must stay quoted for PyYAML to read it as text
         yaml.indent(mapping=2, sequence=4, offset=2)
         yaml.width = 4096
         text = read_text_file(self.path, "providers YAML file")
@@ -163,7 +183,7 @@ def _is_text(value: Any) -> bool:
 def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     for key in ("name", "base_api_url"):
         if key in fields and not entry.get(key):
-            entry[key] = fields[key]
+            entry[key] = quoted_where_needed(fields[key])
     ours_valid: Dict[str, str] = fields.get("valid_models") or {}
     ours_invalid = list(fields.get("invalid_models") or [])
     valid = entry.get("valid_models")
@@ -173,9 +193,9 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
         valid.pop(long_name, None)
     for long_name, short_name in ours_valid.items():
         if long_name not in valid:
-            valid[long_name] = short_name
+            valid[quoted_where_needed(long_name)] = quoted_where_needed(short_name)
     invalid = entry.get("invalid_models")
     known_invalid = list(invalid) if isinstance(invalid, list) else []
     merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
-    entry["invalid_models"] = merged_invalid
+    entry["invalid_models"] = [quoted_where_needed(m) for m in merged_invalid]
 

@@ -306,6 +306,19 @@ def test_a_fifo_or_device_as_a_data_file_fails_at_once(home: Path, data: Path, n
     assert result.returncode == 2 and "(a character device)" in one_error_line(result)
 
 
+def test_discovered_ids_that_yaml_1_1_misreads_survive_the_next_run(home: Path, data: Path) -> None:
+    odd_ids = ["12:30", "off", "yes", "0x10", "null"]
+    with FakeOpenAIServer(chat_models=odd_ids, non_chat_models=["No", "~"], reply=REPLY) as own:
+        write_config(data, {"fake": fake_provider(own.base_url)})
+        result = llmc(home, data, "--discover-models", "fake")
+        assert result.returncode == 0, result.stderr
+    listed = llmc(home, data, "--list-models", "--provider", "fake")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted(f"fake/{m} ({m})" for m in odd_ids)
+    saved = yaml.safe_load((data / YAML_NAME).read_text())["providers"]["fake"]
+    assert saved["invalid_models"] == ["No", "~"]
+
+
 def test_a_duplicate_key_in_the_providers_yaml_is_refused_before_any_discovery(home: Path, data: Path) -> None:
     path = data / YAML_NAME
     path.write_text("providers:\n  fake:\n    valid_models: {m: m}\n  fake:\n    valid_models: {n: n}\n")
