@@ -175,8 +175,9 @@ class Config:
                                   f"not {_value_phrase(item)}")
 
     def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
-        has_keys = any((entry or {}).get("api_key") for entry in yaml_providers.values())
-        if has_keys and is_readable_by_others(self.store.path):
+        if not is_readable_by_others(self.store.path):  # checked first: _looks_like_secret imports requests
+            return
+        if any(_looks_like_secret(entry.get("api_key")) for entry in yaml_providers.values()):
             self.warn(f"Warning: {self.store.path} holds API keys and is readable by others; "
                       f"run: chmod 600 {self.store.path}")
 
@@ -278,6 +279,15 @@ def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
         entry[field_name] = {k: v for k, v in current.items() if k not in drop}
     else:
         entry[field_name] = [m for m in current if m not in drop]
+
+
+def _looks_like_secret(key: Optional[str]) -> bool:
+    """True for a real-looking API key: not empty, not a `…not-configured` placeholder, not short."""
+    key = (key or "").strip()
+    if not key or key.endswith(PLACEHOLDER_KEY_SUFFIX):
+        return False
+    from modules.HttpClient import MIN_SECRET_LENGTH  # lazily: HttpClient imports requests
+    return len(key) >= MIN_SECRET_LENGTH
 
 
 def _kind_of(value: Any) -> str:

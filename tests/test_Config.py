@@ -330,6 +330,13 @@ def test_yaml_without_keys_readable_by_others_is_fine(tmp_path: Path) -> None:
     assert load(tmp_path)[1] == []
 
 
+@pytest.mark.parametrize("key", ["fake-not-configured", "not-configured", "none", "local", '""', "'  '"])
+def test_yaml_with_only_placeholder_keys_readable_by_others_is_fine(tmp_path: Path, key: str) -> None:
+    write(tmp_path / YAML_NAME, f"providers:\n  openai:\n    api_key: {key}\n"
+                                "  deepseek:\n    api_key: ds-not-configured\n", mode=0o644)
+    assert load(tmp_path)[1] == []
+
+
 def test_bad_files_are_never_modified(tmp_path: Path) -> None:
     toml = write(tmp_path / "config.toml", "model = \n")
     yaml = write(tmp_path / YAML_NAME, "providers: [\n")
