@@ -218,6 +218,11 @@ def test_wrong_key_type_never_shows_the_value(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("toml_text, expected", [
     ('model = 5\n', "field 'model'"),
+    ('sassy = "yes"\n', "field 'sassy': Input should be a valid boolean"),
+    ('stream = "no"\n', "field 'stream': Input should be a valid boolean"),
+    ('connect_timeout = inf\n', "field 'connect_timeout': Input should be a finite number"),
+    ('read_timeout = nan\n', "field 'read_timeout': Input should be a finite number"),
+    ('max_retries = true\n', "field 'max_retries'"),
     ('read_timeout = -1\n', "field 'read_timeout'"),
     ('providers = "x"\n', "'providers' must be a table"),
     ('[providers.openai]\nvalid_models = ["a"]\n', "provider 'openai': field 'valid_models'"),
