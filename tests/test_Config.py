@@ -130,6 +130,17 @@ def test_model_precedence(tmp_path: Path, flag, env, file, expected) -> None:
     assert load(tmp_path, environ, model=flag)[0].config.model == expected
 
 
+def test_model_source_names_where_the_model_came_from(tmp_path: Path) -> None:
+    assert load(tmp_path)[0].model_source == "the built-in default"
+    write(tmp_path / "config.toml", 'model = "nosuch"\n')
+    assert load(tmp_path)[0].model_source == f"from {tmp_path / 'config.toml'}"
+    config = load(tmp_path, {"LLMC_DEFAULT_MODEL": "nosuch"})[0]
+    assert (config.config.model, config.model_source) == ("nosuch", "from LLMC_DEFAULT_MODEL")
+    config = load(tmp_path, {"LLMC_DEFAULT_MODEL": "other"}, model="nosuch")[0]
+    assert (config.config.model, config.model_source) == ("nosuch", "from -m/--model")
+    assert load(tmp_path, {"LLMC_DEFAULT_MODEL": ""})[0].model_source == f"from {tmp_path / 'config.toml'}"
+
+
 def test_system_prompt_precedence(tmp_path: Path) -> None:
     write(tmp_path / "config.toml", 'system_prompt = "from file"\n')
     assert load(tmp_path)[0].config.system_prompt == "from file"
