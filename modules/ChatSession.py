@@ -161,16 +161,7 @@ def unused_path(path: Path) -> Path:
 
 def read_session_file(path: Path) -> List[dict]:
     """The messages of a saved chat; ConfigError naming the file if it is missing, huge or not a chat."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such chat file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the chat file: {exc.strerror}") from None
-    if size > MAX_SESSION_BYTES:
-        raise ConfigError(f"{path}: too large for a chat file ({size:,} bytes, at most "
-                          f"{MAX_SESSION_BYTES:,})")
-    text = read_text_file(path, "chat file")
+    text = read_text_file(path, "chat file", max_bytes=MAX_SESSION_BYTES)
     if text is None:
         raise ConfigError(f"{path}: no such chat file")
     try:

@@ -71,6 +71,7 @@ class Config:
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
+        self.model_source = ""  # where the model came from, e.g. "from LLMC_DEFAULT_MODEL"; set below
         self.config = self.load_config(model, system_prompt, sassy, report)
         if update_valid_models:
             self.config.providers.discover_and_validate_models()
@@ -129,8 +130,7 @@ class Config:
                 self.warn(f"Warning: {self.config_path}: unknown setting '{key}' ignored")
                 del file_data[key]
         settings = dict(file_data)
-        env_model = self.environ.get("LLMC_DEFAULT_MODEL")
-        settings["model"] = model or env_model or file_data.get("model") or known["model"].default
+        settings["model"], self.model_source = self._chosen_model(model, file_data.get("model"))
         if system_prompt is None and not sassy and not file_data.get("sassy"):
             system_prompt = self.environ.get("LLMC_SYSTEM_PROMPT")
         if sassy:
@@ -140,6 +140,14 @@ class Config:
         elif settings.get("sassy") is True:
             settings["system_prompt"] = SASSY_SYSTEM_PROMPT
         return settings
+
+    def _chosen_model(self, flag_model: Optional[str], file_model: Any) -> tuple[Any, str]:
+        """The model of this run and where it came from: -m, LLMC_DEFAULT_MODEL, config.toml or built in."""
+        candidates = ((flag_model, "from -m/--model"),
+                      (self.environ.get("LLMC_DEFAULT_MODEL"), "from LLMC_DEFAULT_MODEL"),
+                      (file_model, f"from {self.config_path}"))
+        return next(((value, source) for value, source in candidates if value),
+                    (ConfigModel.model_fields["model"].default, "the built-in default"))
 
     def _check_providers(self, providers: Dict[str, Any], path: Path) -> None:
         """Type-check each provider entry of a file; unknown fields are warned about and dropped."""
@@ -175,8 +183,9 @@ class Config:
                                   f"not {_value_phrase(item)}")
 
     def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
-        has_keys = any((entry or {}).get("api_key") for entry in yaml_providers.values())
-        if has_keys and is_readable_by_others(self.store.path):
+        if not is_readable_by_others(self.store.path):  # checked first: _looks_like_secret imports requests
+            return
+        if any(_looks_like_secret(entry.get("api_key")) for entry in yaml_providers.values()):
             self.warn(f"Warning: {self.store.path} holds API keys and is readable by others; "
                       f"run: chmod 600 {self.store.path}")
 
@@ -278,6 +287,15 @@ def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
         entry[field_name] = {k: v for k, v in current.items() if k not in drop}
     else:
         entry[field_name] = [m for m in current if m not in drop]
+
+
+def _looks_like_secret(key: Optional[str]) -> bool:
+    """True for a real-looking API key: not empty, not a `…not-configured` placeholder, not short."""
+    key = (key or "").strip()
+    if not key or key.endswith(PLACEHOLDER_KEY_SUFFIX):
+        return False
+    from modules.HttpClient import MIN_SECRET_LENGTH  # lazily: HttpClient imports requests
+    return len(key) >= MIN_SECRET_LENGTH
 
 
 def _kind_of(value: Any) -> str:

@@ -1,9 +1,10 @@
 """The providers YAML file: checked loading, and locked, atomic, comment-keeping updates."""
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Hashable, Optional
 
 from modules.Errors import ConfigError, one_line
 from modules.SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
@@ -12,11 +13,13 @@ YAML_FILE_NAME = "openaicompat-providers.yaml"
 
 
 def parse_yaml(text: str, path: Path) -> Any:
-    """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML."""
+    """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML.
+
+    A key repeated in one mapping is refused, not silently replaced by its last value.
+    """
     import yaml
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=_unique_key_loader())
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
@@ -25,6 +28,51 @@ def parse_yaml(text: str, path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {one_line(str(problem), 200)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a providers file") from None
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    """PyYAML's safe loader (libyaml's when present) that refuses duplicate mapping keys."""
+    import yaml
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Dict[Any, Any]:
+            first_lines: Dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with << may be overridden
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    continue  # the base loader refuses it
+                if key in first_lines:
+                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{shown}' (first on line {first_lines[key]})",
+                        key_node.start_mark)
+                first_lines[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def quoted_where_needed(value: Any) -> Any:
+    """`value`, marked to be double-quoted if PyYAML would read it back unquoted as no string.
+
+    ruamel writes YAML 1.2 but llmc reads YAML 1.1, where `12:30`, `off`, `0x10` and `~` are no text.
+    """
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+    if not isinstance(value, str) or isinstance(value, ScalarString):
+        return value  # not text, or quoted in the file already
+    if _pyyaml_plain_tag(value) == "tag:yaml.org,2002:str":
+        return value
+    return DoubleQuotedScalarString(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pyyaml_plain_tag(text: str) -> str:
+    import yaml
+    return yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
 
 
 class ProvidersYamlStore:
@@ -84,7 +132,7 @@ class ProvidersYamlStore:
             for provider_name, fields in updates.items():
                 entry = providers.get(provider_name)
                 if entry is None:
-                    entry = providers[provider_name] = {}
+                    entry = providers[quoted_where_needed(provider_name)] = {}
                 self._check_model_fields(provider_name, entry)
                 _merge_provider(entry, fields)
             buffer = io.StringIO()
@@ -108,6 +156,7 @@ class ProvidersYamlStore:
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
         yaml = YAML()
+        yaml.preserve_quotes = True  # a quoted `off:` must stay quoted for PyYAML to read it as text
         yaml.indent(mapping=2, sequence=4, offset=2)
         yaml.width = 4096
         text = read_text_file(self.path, "providers YAML file")
@@ -134,7 +183,7 @@ def _is_text(value: Any) -> bool:
 def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     for key in ("name", "base_api_url"):
         if key in fields and not entry.get(key):
-            entry[key] = fields[key]
+            entry[key] = quoted_where_needed(fields[key])
     ours_valid: Dict[str, str] = fields.get("valid_models") or {}
     ours_invalid = list(fields.get("invalid_models") or [])
     valid = entry.get("valid_models")
@@ -144,9 +193,9 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
         valid.pop(long_name, None)
     for long_name, short_name in ours_valid.items():
         if long_name not in valid:
-            valid[long_name] = short_name
+            valid[quoted_where_needed(long_name)] = quoted_where_needed(short_name)
     invalid = entry.get("invalid_models")
     known_invalid = list(invalid) if isinstance(invalid, list) else []
     merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
-    entry["invalid_models"] = merged_invalid
+    entry["invalid_models"] = [quoted_where_needed(m) for m in merged_invalid]
 

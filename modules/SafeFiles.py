@@ -1,6 +1,7 @@
 """File helpers that never lose data: atomic writes, advisory locks, checked reads."""
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import os
@@ -12,6 +13,7 @@ from typing import Iterator
 from modules.Errors import ConfigError
 
 PRIVATE_MODE = 0o600
+MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024  # config and providers files; callers may pass their own limit
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
@@ -75,21 +77,51 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def read_text_file(path: Path, what: str = "file") -> str | None:
-    """Return the text of `path`, None if it does not exist; ConfigError if it cannot be read."""
+def read_text_file(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_FILE_BYTES) -> str | None:
+    """Return the text of `path` (a leading UTF-8 BOM dropped), None if it does not exist.
+
+    ConfigError if it is not a regular file, holds more than `max_bytes` or cannot be read.
+    """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, expected a {what}")
     try:
-        return path.read_text(encoding="utf-8")
+        data = _read_regular_file(path, what, max_bytes)
     except FileNotFoundError:
         return None
     except PermissionError:
         raise ConfigError(f"{path}: permission denied reading the {what}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + bom})") from None
+
+
+def _read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:
+    """At most `max_bytes` of a regular file; never blocks on a FIFO nor reads a device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        kind = _special_kind(os.fstat(fd).st_mode)
+        if kind:
+            problem = "is a directory" if kind == "a directory" else f"not a regular file ({kind})"
+            raise ConfigError(f"{path}: {problem}, expected a {what}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: too large for a {what} (more than {max_bytes:,} bytes)")
+    return data
+
+
+def _special_kind(mode: int) -> str:
+    """What a non-regular file is ("a FIFO", "a device", ...); "" for a regular file."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    if stat.S_ISREG(mode):
+        return ""
+    return next((name for test, name in kinds if test(mode)), "an unknown kind")
 
 
 def ensure_directory(path: Path) -> Path:

@@ -57,7 +57,9 @@ PROVIDER_DATA: Dict[str, Dict[str, Any]] = {
 class ConfigModel(BaseModel):
     """Every setting of a run, after all sources are merged."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
+    # strict: a TOML value of the right type only ("yes" is no boolean, true no number); ints do as floats
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True,
+                              strict=True, allow_inf_nan=False)
 
     model: str = Field(default=DEFAULT_MODEL, description=(
         "Default model: provider/long-id, a long id or a short name "

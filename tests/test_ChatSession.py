@@ -128,6 +128,26 @@ def test_missing_and_huge_files_are_refused(session: ChatSession, tmp_path: Path
         session.load("huge")
 
 
+def test_fifos_and_devices_are_refused_at_once(session: ChatSession, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(data / "pipe.json")  # no writer: reading it would block forever
+    (data / "zero.json").symlink_to("/dev/zero")  # reading it would never end
+    before = list(session.messages)
+    for name, kind in (("pipe", "a FIFO"), ("zero", "a character device")):
+        with pytest.raises(ConfigError, match=f"not a regular file \\({kind}\\)"):
+            session.load(name)
+    assert session.messages == before
+
+
+def test_a_utf8_bom_is_accepted(session: ChatSession, tmp_path: Path) -> None:
+    saved = tmp_path / "data" / "bom.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"role": "system", "content": "hi"}]).encode())
+    session.load("bom")
+    assert session.messages == [{"role": "system", "content": "hi"}]
+
+
 def test_save_failure_names_the_file(session: ChatSession, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot save the chat"):
         session.save(str(tmp_path / "no-such-dir" / "x.json"))

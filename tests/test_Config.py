@@ -130,6 +130,17 @@ def test_model_precedence(tmp_path: Path, flag, env, file, expected) -> None:
     assert load(tmp_path, environ, model=flag)[0].config.model == expected
 
 
+def test_model_source_names_where_the_model_came_from(tmp_path: Path) -> None:
+    assert load(tmp_path)[0].model_source == "the built-in default"
+    write(tmp_path / "config.toml", 'model = "nosuch"\n')
+    assert load(tmp_path)[0].model_source == f"from {tmp_path / 'config.toml'}"
+    config = load(tmp_path, {"LLMC_DEFAULT_MODEL": "nosuch"})[0]
+    assert (config.config.model, config.model_source) == ("nosuch", "from LLMC_DEFAULT_MODEL")
+    config = load(tmp_path, {"LLMC_DEFAULT_MODEL": "other"}, model="nosuch")[0]
+    assert (config.config.model, config.model_source) == ("nosuch", "from -m/--model")
+    assert load(tmp_path, {"LLMC_DEFAULT_MODEL": ""})[0].model_source == f"from {tmp_path / 'config.toml'}"
+
+
 def test_system_prompt_precedence(tmp_path: Path) -> None:
     write(tmp_path / "config.toml", 'system_prompt = "from file"\n')
     assert load(tmp_path)[0].config.system_prompt == "from file"
@@ -218,6 +229,11 @@ def test_wrong_key_type_never_shows_the_value(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("toml_text, expected", [
     ('model = 5\n', "field 'model'"),
+    ('sassy = "yes"\n', "field 'sassy': Input should be a valid boolean"),
+    ('stream = "no"\n', "field 'stream': Input should be a valid boolean"),
+    ('connect_timeout = inf\n', "field 'connect_timeout': Input should be a finite number"),
+    ('read_timeout = nan\n', "field 'read_timeout': Input should be a finite number"),
+    ('max_retries = true\n', "field 'max_retries'"),
     ('read_timeout = -1\n', "field 'read_timeout'"),
     ('providers = "x"\n', "'providers' must be a table"),
     ('[providers.openai]\nvalid_models = ["a"]\n', "provider 'openai': field 'valid_models'"),
@@ -265,14 +281,14 @@ def test_unreadable_file(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
 def test_unreadable_file_simulated(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     target = write(tmp_path / name, "")
-    real_read_text = Path.read_text
+    real_open = os.open
 
-    def deny(self: Path, *args, **kwargs):
-        if self == target:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
+    def deny(path, *args, **kwargs):
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(ConfigError) as info:
         load(tmp_path)
     assert str(target) in str(info.value) and "permission denied" in str(info.value)
@@ -282,6 +298,25 @@ def test_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_bytes(b"model = \"\xff\xfe\"\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_a_fifo_or_device_in_place_of_a_file_is_refused_at_once(tmp_path: Path, name: str) -> None:
+    os.mkfifo(tmp_path / name)  # no writer: reading would block forever
+    with pytest.raises(ConfigError, match=r"not a regular file \(a FIFO\)"):
+        load(tmp_path)
+    (tmp_path / name).unlink()
+    (tmp_path / name).symlink_to("/dev/zero")  # reading would never end
+    with pytest.raises(ConfigError, match=r"not a regular file \(a character device\)"):
+        load(tmp_path)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_bytes(b'\xef\xbb\xbfmodel = "openai/4o"\n')
+    (tmp_path / YAML_NAME).write_bytes(b"\xef\xbb\xbfproviders:\n  openai:\n    valid_models: {gpt-x: x}\n")
+    config = load(tmp_path)[0].config
+    assert config.model == "openai/4o"
+    assert config.providers["openai"].valid_models["gpt-x"] == "x"
 
 
 def test_data_directory_that_is_a_file(tmp_path: Path) -> None:
@@ -308,6 +343,13 @@ def test_yaml_with_keys_readable_by_others_warns_with_the_fix(tmp_path: Path) ->
 
 def test_yaml_without_keys_readable_by_others_is_fine(tmp_path: Path) -> None:
     write(tmp_path / YAML_NAME, "providers:\n  openai:\n    name: O\n", mode=0o644)
+    assert load(tmp_path)[1] == []
+
+
+@pytest.mark.parametrize("key", ["fake-not-configured", "not-configured", "none", "local", '""', "'  '"])
+def test_yaml_with_only_placeholder_keys_readable_by_others_is_fine(tmp_path: Path, key: str) -> None:
+    write(tmp_path / YAML_NAME, f"providers:\n  openai:\n    api_key: {key}\n"
+                                "  deepseek:\n    api_key: ds-not-configured\n", mode=0o644)
     assert load(tmp_path)[1] == []
 
 

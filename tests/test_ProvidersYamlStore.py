@@ -195,3 +195,58 @@ def test_a_read_only_directory_is_reported(tmp_path: Path, monkeypatch: pytest.M
         ProvidersYamlStore(tmp_path / YAML_NAME).save({"a": {"valid_models": {}, "invalid_models": []}})
     with pytest.raises(ConfigError, match="cannot write .*config.toml: Permission denied"):
         Config.write_default_config(tmp_path)
+
+
+YAML_1_1_LOOKALIKES = ["12:30", "off", "on", "yes", "No", "y", "1e3", "0x10", "0o17", "0b101", "1_000", "null",
+                       "~", "NULL", "true", "2024-01-01", ".5", "-.inf", ".NaN", "<<", "=", "plain-id"]
+
+
+def test_ids_that_yaml_1_1_reads_as_no_text_are_written_quoted_and_read_back(tmp_path: Path) -> None:
+    store = ProvidersYamlStore(tmp_path / YAML_NAME)
+    models = {model_id: model_id for model_id in YAML_1_1_LOOKALIKES}
+    invalid = ["Off", "NO", "True", "0x1F", "12:30:00", "-1_0"]
+    store.save({"fake": {"name": "off", "base_api_url": "null", "valid_models": models,
+                         "invalid_models": invalid[:3]}})
+    store.save({"fake": {"valid_models": {"later": "yes"}, "invalid_models": invalid[3:]}})  # quotes kept
+    entry = store.load_providers()["fake"]
+    assert entry["name"] == "off" and entry["base_api_url"] == "null"
+    assert entry["valid_models"] == {**models, "later": "yes"}
+    assert entry["invalid_models"] == invalid
+    assert "plain-id: plain-id" in (tmp_path / YAML_NAME).read_text()  # quotes only where needed
+    load(tmp_path)  # and the whole configuration loads
+
+
+def test_a_provider_name_that_yaml_1_1_reads_as_no_text_is_quoted(tmp_path: Path) -> None:
+    store = ProvidersYamlStore(tmp_path / YAML_NAME)
+    store.save({"yes": {"valid_models": {"m": "m"}, "invalid_models": []}})
+    assert list(store.load_providers()) == ["yes"]
+
+
+def test_quotes_the_user_wrote_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers:\n  fake:\n    valid_models:\n      '12:30': 'off'  # mine\n")
+    store = ProvidersYamlStore(path)
+    store.save({"fake": {"valid_models": {"m": "m"}, "invalid_models": []}})
+    assert "'12:30': 'off'  # mine" in path.read_text()
+    assert store.load_providers()["fake"]["valid_models"] == {"12:30": "off", "m": "m"}
+
+
+@pytest.mark.parametrize("text, line, key", [
+    ("providers:\n  fake:\n    name: A\n  other: {}\n  fake:\n    name: B\n", 5, "fake"),
+    ("providers:\n  fake:\n    valid_models:\n      m1: a\n      m2: b\n      m1: c\n", 6, "m1"),
+    ("providers:\n  fake:\n    name: A\n    name: B\n", 4, "name"),
+    ("providers: {}\nproviders: {}\n", 2, "providers"),
+])
+def test_duplicate_keys_are_refused_when_loading(tmp_path: Path, text: str, line: int, key: str) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).load_providers()
+    assert str(info.value).startswith(f"{path}: line {line}: duplicate key '{key}' (first on line ")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        load(tmp_path)
+
+
+def test_merge_keys_may_be_overridden_without_counting_as_duplicates(tmp_path: Path) -> None:
+    assert parse_yaml("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n", tmp_path / "f.yaml") == {
+        "base": {"x": 1, "y": 2}, "m": {"x": 3, "y": 2}}

@@ -89,6 +89,35 @@ def test_read_text_file(tmp_path: Path) -> None:
         read_text_file(tmp_path)
 
 
+def test_read_text_file_refuses_fifos_and_devices_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")  # no writer: a plain open() would block forever
+    (tmp_path / "zero").symlink_to("/dev/zero")  # a plain read() would never end
+    for name, kind in (("pipe", "a FIFO"), ("zero", "a character device")):
+        with pytest.raises(ConfigError) as info:
+            read_text_file(tmp_path / name, "config file")
+        assert str(info.value) == f"{tmp_path / name}: not a regular file ({kind}), expected a config file"
+
+
+def test_read_text_file_is_bounded(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x" * 11)
+    assert read_text_file(tmp_path / "f", max_bytes=11) == "x" * 11
+    with pytest.raises(ConfigError) as info:
+        read_text_file(tmp_path / "f", "config file", max_bytes=10)
+    assert str(info.value) == f"{tmp_path / 'f'}: too large for a config file (more than 10 bytes)"
+    with open(tmp_path / "big", "wb") as handle:
+        handle.truncate(SafeFiles.MAX_TEXT_FILE_BYTES + 1)
+    with pytest.raises(ConfigError, match="too large"):
+        read_text_file(tmp_path / "big")
+
+
+def test_read_text_file_drops_a_utf8_bom_only_at_the_start(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"\xef\xbb\xbfa = 1\n\xef\xbb\xbf")
+    assert read_text_file(tmp_path / "f") == "a = 1\n\ufeff"
+    (tmp_path / "g").write_bytes(b"\xef\xbb\xbfab\xff")
+    with pytest.raises(ConfigError, match="not UTF-8 text \\(byte 5\\)"):
+        read_text_file(tmp_path / "g")
+
+
 def test_file_lock_is_exclusive_between_processes(tmp_path: Path) -> None:
     target = tmp_path / "data.yaml"
     probe = ("import fcntl, os, sys\n"

@@ -37,3 +37,22 @@ def test_config_model_rejects_wrong_types_and_unknown_fields() -> None:
         ConfigModel(colour=True)
     with pytest.raises(ValidationError):
         ConfigModel(concurrency=0)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sassy", "yes"), ("stream", "no"), ("stream", 1), ("sassy", "true"),
+    ("connect_timeout", float("inf")), ("read_timeout", float("nan")), ("connect_timeout", True),
+    ("read_timeout", "60"), ("max_retries", True), ("max_retries", 2.0), ("concurrency", "8"),
+])
+def test_config_model_takes_settings_of_their_own_type_only(field: str, value) -> None:
+    with pytest.raises(ValidationError) as info:
+        ConfigModel(**{field: value})
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
+def test_config_model_takes_whole_numbers_for_seconds() -> None:
+    model = ConfigModel(connect_timeout=5, read_timeout=2.5, sassy=True, stream=False)
+    assert (model.connect_timeout, model.read_timeout, model.sassy, model.stream) == (5.0, 2.5, True, False)
+    model.concurrency = 4  # assignment is checked the same way
+    with pytest.raises(ValidationError):
+        model.stream = "yes"

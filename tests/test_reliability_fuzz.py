@@ -249,3 +249,21 @@ def test_random_event_sequences_into_the_stream_decoder() -> None:
 
 def test_every_failure_is_an_llmc_error() -> None:
     assert issubclass(ConfigError, LlmcError) and issubclass(ApiError, LlmcError)
+
+
+MODEL_ID_PIECES = ["0", "1", "9", ":", ".", "-", "+", "_", "e", "E", "x", "o", "b", "~", "y", "n", "on", "off",
+                   "yes", "No", "null", "true", "inf", "nan", "<<", "=", "/", " ", "#", "'", '"', "2024-01-01"]
+
+
+def test_random_model_ids_are_read_back_exactly_as_saved(tmp_path: Path) -> None:
+    rng = random.Random(1010)
+    store = ProvidersYamlStore(tmp_path / YAML_NAME)
+    for round_number in range(40):
+        ids = {"".join(rng.choice(MODEL_ID_PIECES) for _ in range(rng.randint(1, 4))).strip() or "m"
+               for _ in range(10)}
+        valid = {model_id: model_id for model_id in sorted(ids)[:6]}
+        invalid = sorted(ids)[6:]
+        name = f"p{round_number}"
+        store.save({name: {"valid_models": valid, "invalid_models": invalid}})
+        entry = store.load_providers()[name]
+        assert entry == {"valid_models": valid, "invalid_models": invalid}, (tmp_path / YAML_NAME).read_text()

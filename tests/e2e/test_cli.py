@@ -1,6 +1,7 @@
 """End-to-end runs of `python main.py` against a fake OpenAI-compatible server on 127.0.0.1."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -322,3 +323,44 @@ def test_a_prompt_can_follow_up_a_saved_chat(home: Path, data: Path, server: Fak
     missing = llmc(home, data, "-m", "fake/chat-a", "-f", "nothere", "-p", "follow up")
     assert missing.returncode == 2
     assert one_error_line(missing) == f"llmc: error: {data / 'nothere.json'}: no such chat file"
+
+
+@pytest.mark.parametrize("name", ["config.toml", YAML_NAME])
+def test_a_fifo_or_device_as_a_data_file_fails_at_once(home: Path, data: Path, name: str) -> None:
+    target = data / name
+    target.unlink(missing_ok=True)
+    os.mkfifo(target)  # no writer: a plain read would hang forever
+    for args in (["--list-models"], ["-m", "4o", "-p", "hello"]):
+        result = llmc(home, data, *args, timeout=20)
+        assert result.returncode == 2, args
+        assert one_error_line(result).endswith(f"{target}: not a regular file (a FIFO), expected a "
+                                               f"{'config file' if name == 'config.toml' else 'providers YAML file'}")
+    target.unlink()
+    target.symlink_to("/dev/zero")  # a plain read would eat all memory
+    result = llmc(home, data, "--list-models", timeout=20)
+    assert result.returncode == 2 and "(a character device)" in one_error_line(result)
+
+
+def test_discovered_ids_that_yaml_1_1_misreads_survive_the_next_run(home: Path, data: Path) -> None:
+    odd_ids = ["12:30", "off", "yes", "0x10", "null"]
+    with FakeOpenAIServer(chat_models=odd_ids, non_chat_models=["No", "~"], reply=REPLY) as own:
+        write_config(data, {"fake": fake_provider(own.base_url)})
+        result = llmc(home, data, "--discover-models", "fake")
+        assert result.returncode == 0, result.stderr
+    listed = llmc(home, data, "--list-models", "--provider", "fake")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted(f"fake/{m} ({m})" for m in odd_ids)
+    saved = yaml.safe_load((data / YAML_NAME).read_text())["providers"]["fake"]
+    assert saved["invalid_models"] == ["No", "~"]
+
+
+def test_a_duplicate_key_in_the_providers_yaml_is_refused_before_any_discovery(home: Path, data: Path) -> None:
+    path = data / YAML_NAME
+    path.write_text("providers:\n  fake:\n    valid_models: {m: m}\n  fake:\n    valid_models: {n: n}\n")
+    before = snapshot(data)
+    for args in (["--list-models"], ["--discover-models", "fake"]):
+        result = llmc(home, data, *args)
+        assert result.returncode == 2, args
+        assert one_error_line(result) == (f"llmc: error: {path}: line 4: duplicate key 'fake' "
+                                          "(first on line 2)")
+    assert snapshot(data) == before
