@@ -165,7 +165,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     prompt = read_prompt(args.prompt, sys.stdin)
     if prompt is not None:
         history = _saved_chat(config, args.history_file) if args.history_file else None
-        runner = PromptRunner(config.config, terminal, config.http_settings(config.config))
+        runner = PromptRunner(config.config, terminal, config.http_settings(config.config), config.model_source)
         return runner.run(prompt, args.echo, history)
     from modules.ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,

@@ -13,7 +13,7 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from modules.ChatSession import ChatSession
+from modules.ChatSession import MAX_SESSION_BYTES, ChatSession
 from modules.Clipboard import Clipboard
 from modules.CommandHandler import CommandHandler
 from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
@@ -79,7 +79,7 @@ class ChatInterface:
             self._load_start_file(self.history_file)
         if not self.echo:
             try:
-                resolve_chat_model(self.config.config, self.model)
+                resolve_chat_model(self.config.config, self.model, self.config.model_source)
             except ConfigError as exc:
                 self.terminal.print(f"ERROR: {exc}")
 
@@ -287,7 +287,7 @@ class ChatInterface:
     def _trim_history(self) -> None:
         """Keep the last HISTORY_ENTRIES_KEPT entries of the history file (atomic rewrite)."""
         try:
-            text = read_text_file(self.history_path, "chat history file")
+            text = read_text_file(self.history_path, "chat history file", max_bytes=MAX_SESSION_BYTES)
             starts = [m.start() for m in _HISTORY_ENTRY_START.finditer(text or "")]
             if len(starts) > HISTORY_ENTRIES_KEPT:
                 atomic_write_text(self.history_path, "\n" + text[starts[-HISTORY_ENTRIES_KEPT]:],

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from modules.Errors import ConfigError
 from modules.ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
-from modules.ProviderConfig import ProviderConfig, api_key_variable
+from modules.ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
 from modules.ProviderManager import ProviderManager
 from modules.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from modules.SafeFiles import is_readable_by_others, read_text_file
@@ -183,7 +183,7 @@ class Config:
                                   f"not {_value_phrase(item)}")
 
     def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
-        if not is_readable_by_others(self.store.path):  # checked first: _looks_like_secret imports requests
+        if not is_readable_by_others(self.store.path):
             return
         if any(_looks_like_secret(entry.get("api_key")) for entry in yaml_providers.values()):
             self.warn(f"Warning: {self.store.path} holds API keys and is readable by others; "
@@ -215,7 +215,7 @@ class Config:
     @staticmethod
     def http_settings(config_model: ConfigModel):
         """Timeouts and retry policy from the settings."""
-        from modules.HttpClient import HttpSettings
+        from modules.HttpSettings import HttpSettings
         return HttpSettings(connect_timeout=config_model.connect_timeout,
                             read_timeout=config_model.read_timeout,
                             max_retries=config_model.max_retries,
@@ -294,7 +294,6 @@ def _looks_like_secret(key: Optional[str]) -> bool:
     key = (key or "").strip()
     if not key or key.endswith(PLACEHOLDER_KEY_SUFFIX):
         return False
-    from modules.HttpClient import MIN_SECRET_LENGTH  # lazily: HttpClient imports requests
     return len(key) >= MIN_SECRET_LENGTH
 
 

@@ -13,10 +13,9 @@ from requests.adapters import HTTPAdapter
 
 from modules.Errors import ApiError, one_line
 from modules.HttpSettings import HttpSettings
-from modules.ProviderConfig import api_key_variable
+from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
-MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
 _MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _TAG_PATTERN = re.compile(r"<[^>]+>")
 _TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -8,13 +8,16 @@ from modules.ProviderConfig import ProviderConfig, api_key_variable
 from modules.Terminal import Terminal, is_terminal, visible_text
 
 
-def resolve_chat_model(config_model: Any, model_string: str) -> Tuple[str, ProviderConfig, str]:
-    """(provider name, its config, long id) for a model string whose provider has a usable key."""
+def resolve_chat_model(config_model: Any, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
+    """(provider name, its config, long id) for a model string whose provider has a usable key.
+
+    `source` says where the string came from ("from LLMC_DEFAULT_MODEL"), for the error message."""
     providers = config_model.providers
     try:
         provider_name, long_name = providers.resolve_model(model_string)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
+        raise ConfigError(f"{exc}{where}") from None
     provider_config = providers[provider_name]
     if not providers.has_usable_key(provider_name):
         raise ConfigError(f"No API key for provider {provider_name}: set {api_key_variable(provider_name)} "
@@ -59,10 +62,11 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
 class PromptRunner:
     """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
 
-    def __init__(self, config_model: Any, terminal: Terminal, http_settings: Any) -> None:
+    def __init__(self, config_model: Any, terminal: Terminal, http_settings: Any, model_source: str = "") -> None:
         self.config_model = config_model
         self.terminal = terminal
         self.http_settings = http_settings
+        self.model_source = model_source
 
     def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None) -> int:
         """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status."""
@@ -71,7 +75,8 @@ class PromptRunner:
         if echo:
             self.terminal.print(prompt)
             return 0
-        provider_name, provider_config, model = resolve_chat_model(self.config_model, self.config_model.model)
+        provider_name, provider_config, model = resolve_chat_model(self.config_model, self.config_model.model,
+                                                                   self.model_source)
         from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
         api = OpenAIChatCompletionApi(provider_name, provider_config, model, self.http_settings,
                                       on_wait=self.terminal.message)

@@ -12,6 +12,9 @@ def default_short_name(long_name: str) -> str:
     return long_name
 
 
+MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
+
+
 def api_key_variable(provider_name: str) -> str:
     """Environment variable that holds a provider's key, e.g. OPENAI_API_KEY."""
     return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"

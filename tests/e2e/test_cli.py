@@ -364,3 +364,18 @@ def test_a_duplicate_key_in_the_providers_yaml_is_refused_before_any_discovery(h
         assert one_error_line(result) == (f"llmc: error: {path}: line 4: duplicate key 'fake' "
                                           "(first on line 2)")
     assert snapshot(data) == before
+
+
+@pytest.mark.parametrize("where", ["environment", "config.toml"])
+def test_a_bad_default_model_says_where_it_came_from(home: Path, data: Path, where: str) -> None:
+    if where == "config.toml":
+        text = (data / "config.toml").read_text()
+        (data / "config.toml").write_text('model = "nosuch"\n' + text)  # top level, before the tables
+        result = llmc(home, data, "-p", "hello")
+        expected = f"(the model 'nosuch' came from {data / 'config.toml'})"
+    else:
+        result = run_llmc(["-d", str(data), "-p", "hello"], home, env={"LLMC_DEFAULT_MODEL": "nosuch"})
+        expected = "(the model 'nosuch' came from LLMC_DEFAULT_MODEL)"
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert line.startswith("llmc: error: Invalid model: nosuch.") and line.endswith(expected)
