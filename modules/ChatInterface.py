@@ -17,7 +17,7 @@ from modules.ChatSession import MAX_SESSION_BYTES, ChatSession
 from modules.Clipboard import Clipboard
 from modules.CommandHandler import CommandHandler
 from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
-from modules.PromptRunner import make_reply_writer, resolve_chat_model, stream_reply
+from modules.PromptRunner import make_reply_writer, resolve_chat_model, resolve_model_string, stream_reply
 from modules.SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
 from modules.Terminal import visible_text
 
@@ -61,7 +61,7 @@ class ChatInterface:
     # Start and main loop
     def run(self) -> int:
         """Chat until /exit or Ctrl-D; return the exit status."""
-        self._check_model_string(self.model)
+        resolve_model_string(self.config.config.providers, self.model, self.config.model_source)
         ensure_directory(self.data_directory)
         self.prompt_session = self._make_prompt_session()
         try:
@@ -79,7 +79,7 @@ class ChatInterface:
             self._load_start_file(self.history_file)
         if not self.echo:
             try:
-                resolve_chat_model(self.config.config, self.model, self.config.model_source)
+                resolve_chat_model(self.config.config, self.model)
             except ConfigError as exc:
                 self.terminal.print(f"ERROR: {exc}")
 
@@ -132,16 +132,10 @@ class ChatInterface:
         provider, long_name = self.config.config.providers.resolve_model(self.model)
         return f"{provider}/{long_name}"
 
-    def _check_model_string(self, model: str) -> None:
-        try:
-            self.config.config.providers.resolve_model(model)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
         if self.echo:
-            self._check_model_string(model)
+            resolve_model_string(self.config.config.providers, model)
         else:
             resolve_chat_model(self.config.config, model)
         provider, long_name = self.config.config.providers.resolve_model(model)

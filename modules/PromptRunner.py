@@ -8,16 +8,21 @@ from modules.ProviderConfig import ProviderConfig, api_key_variable
 from modules.Terminal import Terminal, is_terminal, visible_text
 
 
+def resolve_model_string(providers: Any, model_string: str, source: str = "") -> Tuple[str, str]:
+    """(provider name, long id); ConfigError listing the choices, and where a bad string came from."""
+    try:
+        return providers.resolve_model(model_string)
+    except ValueError as exc:
+        where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
+        raise ConfigError(f"{exc}{where}") from None
+
+
 def resolve_chat_model(config_model: Any, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
     """(provider name, its config, long id) for a model string whose provider has a usable key.
 
     `source` says where the string came from ("from LLMC_DEFAULT_MODEL"), for the error message."""
     providers = config_model.providers
-    try:
-        provider_name, long_name = providers.resolve_model(model_string)
-    except ValueError as exc:
-        where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
-        raise ConfigError(f"{exc}{where}") from None
+    provider_name, long_name = resolve_model_string(providers, model_string, source)
     provider_config = providers[provider_name]
     if not providers.has_usable_key(provider_name):
         raise ConfigError(f"No API key for provider {provider_name}: set {api_key_variable(provider_name)} "

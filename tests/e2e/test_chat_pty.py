@@ -203,3 +203,14 @@ def test_a_line_from_the_input_history_after_a_recall_does_not_truncate(server: 
     finish(child)
     last = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
     assert [m["content"] for m in last if m["role"] == "user"] == ["one", "two", "three", "three"]
+
+
+def test_a_bad_default_model_says_where_it_came_from(data_dir: Path) -> None:
+    text = (data_dir / "config.toml").read_text().replace('model = "fake/fc1"', 'model = "bogus"')
+    (data_dir / "config.toml").write_text(text)
+    child = spawn(data_dir)
+    child.expect(pexpect.EOF)
+    child.close()
+    output = child.logfile_read.getvalue()
+    assert child.exitstatus == 2 and "Traceback" not in output
+    assert f"(the model 'bogus' came from {data_dir / 'config.toml'})" in output.replace("\r\n", "")
