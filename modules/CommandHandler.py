@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from urllib.parse import urlsplit, urlunsplit
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -11,7 +12,7 @@ from prompt_toolkit.document import Document
 from modules import __version__
 from modules.Clipboard import code_blocks
 from modules.Errors import LlmcError
-from modules.ProviderConfig import api_key_variable
+from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
@@ -198,20 +199,27 @@ class CommandHandler(Completer):
         self.terminal.print(f"Chat exported to {path}.")
 
     def _config(self, _: str) -> None:
-        model = self.chat_interface.config.config
-        provider_name, long_name = self.providers.resolve_model(self.chat_interface.model)
-        provider = self.providers[provider_name]
-        short_name = self.providers.short_name_of(provider_name, long_name)
-        rows = [("Version", __version__),
-                ("Model", f"{provider_name}/{long_name} ({short_name})"),
-                ("Provider", f"{provider_name} ({provider.name})"),
-                ("Base URL", provider.base_api_url),
-                ("API key", mask_key(provider.api_key, provider_name)),
-                ("Sassy", "yes" if model.sassy else "no"),
-                ("Stream", "yes" if model.stream else "no"),
+        settings = self.chat_interface.config.config
+        rows = [("Version", __version__), *self._model_rows(self.chat_interface.model),
+                ("Sassy", "yes" if settings.sassy else "no"),
+                ("Stream", "yes" if settings.stream else "no"),
                 ("Data directory", str(self.chat_interface.config.data_directory)),
                 ("System prompt", self.chat_interface.session.system_prompt)]
         self.terminal.print("\n".join(f"{label + ':':<16}{value}" for label, value in rows))
+
+    def _model_rows(self, model: str) -> List[Tuple[str, str]]:
+        """The model and its provider for /config; a model that is no longer valid is said to be so."""
+        try:
+            provider_name, long_name = self.providers.resolve_model(model)
+        except ValueError:
+            return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
+        provider = self.providers[provider_name]
+        key = (mask_key(provider.api_key) if self.providers.has_usable_key(provider_name)
+               else f"not set (set {api_key_variable(provider_name)})")
+        return [("Model", f"{provider_name}/{long_name} ({self.providers.short_name_of(provider_name, long_name)})"),
+                ("Provider", f"{provider_name} ({provider.name})"),
+                ("Base URL", mask_url(provider.base_api_url)),
+                ("API key", key)]
 
     def _model(self, model: str) -> None:
         if not model:
@@ -254,6 +262,11 @@ class CommandHandler(Completer):
         from modules.ProgressDisplay import discover_with_progress
         discover_with_progress(self.providers, self.terminal, self.chat_interface.config.data_directory,
                                self.terminal.print, provider_filter=provider, force_refresh=force)
+        try:
+            self.providers.resolve_model(self.chat_interface.model)
+        except ValueError:
+            self._error(f"the current model {self.chat_interface.model} is no longer a valid model; "
+                        "/mod to pick another or /dm for the default")
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -329,9 +342,16 @@ def _matching(word: str, candidates: Iterable[str]) -> Iterator[Completion]:
         yield Completion(candidate, start_position=-len(word))
 
 
-def mask_key(key: str, provider_name: str) -> str:
-    """`********` and the key's last 4 characters; how to set it when there is none."""
-    key = (key or "").strip()
-    if not key or key.endswith("not-configured"):
-        return f"not set (set {api_key_variable(provider_name)})"
-    return "********" + key[-4:]
+def mask_key(key: str) -> str:
+    """`********` and the key's last 4 characters (none of a key too short to spare them)."""
+    key = key.strip()
+    return "********" + (key[-4:] if len(key) >= MIN_SECRET_LENGTH else "")
+
+
+def mask_url(url: str) -> str:
+    """`url` with a password in it and its query string (where keys hide) masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc, query="********" if parts.query else ""))

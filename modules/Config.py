@@ -105,6 +105,7 @@ class Config:
         exclusions = {name: set(entry.get("valid_models") or {})
                       - set(persist_base.get(name, {}).get("valid_models") or {})
                       for name, entry in providers_overrides.items()}
+        _check_distinct_names(providers, self.config_path)
         self._apply_environment_keys(providers)
 
         manager = ProviderManager(self._provider_configs(providers), store=self.store,
@@ -143,6 +144,8 @@ class Config:
 
     def _chosen_model(self, flag_model: Optional[str], file_model: Any) -> tuple[Any, str]:
         """The model of this run and where it came from: -m, LLMC_DEFAULT_MODEL, config.toml or built in."""
+        if isinstance(file_model, str) and not file_model.strip():
+            raise ConfigError(f"{self.config_path}: field 'model' must not be empty (leave it out for the default)")
         candidates = ((flag_model, "from -m/--model"),
                       (self.environ.get("LLMC_DEFAULT_MODEL"), "from LLMC_DEFAULT_MODEL"),
                       (file_model, f"from {self.config_path}"))
@@ -154,6 +157,8 @@ class Config:
         for name, entry in providers.items():
             if not isinstance(name, str) or not name.strip():
                 raise ConfigError(f"{path}: provider name {_value_phrase(name)} must be non-empty text")
+            if "/" in name:  # "provider/model" strings split at the first slash
+                raise ConfigError(f"{path}: provider name '{name}' must not contain '/'")
             if not isinstance(entry, dict):
                 raise ConfigError(f"{path}: provider '{name}' must be a table/mapping of fields")
             for field_name in list(entry):
@@ -207,7 +212,9 @@ class Config:
                           f"{self.config_path}); it is ignored until one is set")
                 continue
             try:
-                configs[name] = ProviderConfig(**{k: v for k, v in entry.items() if v is not None})
+                fields = {k: v for k, v in entry.items() if v is not None}
+                fields.setdefault("name", name)  # not ProviderConfig's placeholder "Test Provider"
+                configs[name] = ProviderConfig(**fields)
             except ValidationError as exc:
                 raise ConfigError(f"provider '{name}': {_first_error(exc)}") from None
         return configs
@@ -287,6 +294,16 @@ def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
         entry[field_name] = {k: v for k, v in current.items() if k not in drop}
     else:
         entry[field_name] = [m for m in current if m not in drop]
+
+
+def _check_distinct_names(providers: Dict[str, Any], config_path: Path) -> None:
+    """Provider prefixes match in any case, so two names differing only in case cannot both be used."""
+    seen: Dict[str, str] = {}
+    for name in providers:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise ConfigError(f"providers '{other}' and '{name}' differ only in case (see {config_path} and "
+                              "the providers YAML); rename one")
 
 
 def _looks_like_secret(key: Optional[str]) -> bool:

@@ -68,9 +68,9 @@ class ConfigModel(BaseModel):
         "System prompt of every chat (LLMC_SYSTEM_PROMPT and -s override it)"))
     sassy: bool = Field(default=False, description="Use the sassy system prompt instead")
     stream: bool = Field(default=True, description="Stream replies as they are generated")
-    connect_timeout: float = Field(default=10.0, gt=0, description=(
+    connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
-    read_timeout: float = Field(default=60.0, gt=0, description=(
+    read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
         "Seconds to wait for the next piece of a reply before giving up (at most 10 s for model lists)"))
     max_retries: int = Field(default=3, ge=0, le=10, description=(
         "Retries after HTTP 429/503, honouring Retry-After (each wait capped at 10 s)"))

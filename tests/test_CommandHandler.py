@@ -12,7 +12,7 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 
-from modules.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key
+from modules.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
 from modules.ProgressDisplay import ProgressDisplay
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.test_ChatInterface import make_chat
@@ -182,7 +182,11 @@ def test_config_masks_the_key(chat, server, tmp_path: Path) -> None:
     assert "fake/fake-chat-1 (fc1)" in out and server.base_url in out
     assert "Sassy:          no" in out and "Stream:         yes" in out
     assert str(tmp_path / "data") in out and chat.session.system_prompt in out
-    assert mask_key("", "my-prov") == "not set (set MY_PROV_API_KEY)"
+    assert mask_key("sk-abcdefgh1234") == "********1234" and mask_key("k") == mask_key("1234567") == "********"
+    assert mask_url("http://u:pass123@host:8/v1?key=secret") == "http://u:********@host:8/v1?********"
+    assert mask_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
+    chat.config.config.providers["fake"].api_key = "not-configured"
+    assert "not set (set FAKE_API_KEY)" in run(chat, "/con")
 
 
 def test_mod_dm_and_invalid_models(chat) -> None:
@@ -251,3 +255,13 @@ def test_completion_of_commands_models_providers_and_files(chat, tmp_path: Path)
     assert completions(chat, "/save ./s") == ["./sub/"]
     assert completions(chat, "/l ./sub/") == ["./sub/x.json"]
     assert completions(chat, "hello") == [] and completions(chat, "/unknown x") == []
+
+
+def test_a_model_that_discovery_finds_invalid_is_reported_and_config_still_works(chat, server) -> None:
+    server.set(chat_models=["fake-chat-2", "fake-chat-3"], non_chat_models=["fake-chat-1"])
+    out = run(chat, "/discover-models fake --force-refresh")
+    assert out.endswith("ERROR: the current model fake/fc1 is no longer a valid model; "
+                        "/mod to pick another or /dm for the default\n")
+    config = run(chat, "/con")
+    assert "Model:          fake/fc1 (not a known valid model: /mod to pick another)" in config
+    assert "Sassy:" in config

@@ -235,6 +235,11 @@ def test_wrong_key_type_never_shows_the_value(tmp_path: Path) -> None:
     ('read_timeout = nan\n', "field 'read_timeout': Input should be a finite number"),
     ('max_retries = true\n', "field 'max_retries'"),
     ('read_timeout = -1\n', "field 'read_timeout'"),
+    ('read_timeout = 1e12\n', "field 'read_timeout': Input should be less than or equal to 3600"),
+    ('connect_timeout = 1e300\n', "field 'connect_timeout': Input should be less than or equal to 300"),
+    ('model = ""\n', "field 'model' must not be empty"),
+    ('[providers."a/b"]\nbase_api_url = "http://127.0.0.1:1/v1"\n', "provider name 'a/b' must not contain '/'"),
+    ('[providers.OpenAI]\nbase_api_url = "http://127.0.0.1:1/v1"\n', "providers 'openai' and 'OpenAI' differ only in case"),
     ('providers = "x"\n', "'providers' must be a table"),
     ('[providers.openai]\nvalid_models = ["a"]\n', "provider 'openai': field 'valid_models'"),
 ])
@@ -398,3 +403,8 @@ def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:
     assert config.config.providers["fake"].invalid_models == ["e1"]
     assert any(line.startswith("fake: 2 models found, 1 valid, 1 invalid") for line in reports)
     assert "c1: c1" in (tmp_path / YAML_NAME).read_text()
+
+
+def test_a_provider_without_a_name_is_called_by_its_key(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", '[providers.local]\nbase_api_url = "http://127.0.0.1:1/v1"\n')
+    assert Config(data_directory=tmp_path, environ={}).config.providers["local"].name == "local"
