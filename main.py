@@ -217,6 +217,9 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
 def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
     from modules.ProgressDisplay import discover_with_progress
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
+    if provider and config.config.providers.resolve_provider_name(provider) is None:
+        from modules.Errors import LlmcError
+        raise LlmcError(config.config.providers.unknown_provider_message(provider))
     ok = discover_with_progress(config.config.providers, terminal, config.data_directory, print_line,
                                 provider_filter=provider, force_refresh=args.force_refresh)
     if ok is None:

@@ -88,6 +88,8 @@ class ChatSession:
         if not name:
             return self.path or self.data_directory / DEFAULT_SESSION_NAME
         path = Path(name).expanduser()
+        if path.name in ("", ".", "..") or path.is_dir():
+            raise ConfigError(f"{name}: is a directory; give a file name")
         if not path.suffix:
             path = path.with_name(path.name + suffix)
         if os.sep not in name and not name.startswith("~"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email.utils
 import html
+import json
 import re
 import time
 from typing import Any, Callable, Optional
@@ -213,7 +214,8 @@ class HttpClient:
 
     def _json_body(self, response: requests.Response, path: str) -> Any:
         try:
-            return response.json()
+            text = response.content.decode(response.encoding or "utf-8", "replace").lstrip("\ufeff")
+            return json.loads(text, strict=False)  # raw control characters in strings are shown safely later
         except (ValueError, RecursionError):
             snippet = redact(one_line(response.text, 60), self._api_key)
             kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"

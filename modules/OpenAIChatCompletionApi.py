@@ -194,7 +194,7 @@ class OpenAIChatCompletionApi:
 
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
-        event = json.loads(payload)
+        event = json.loads(payload, strict=False)  # raw control characters in strings: accepted, shown safely later
         choices = event.get("choices") if isinstance(event, dict) else None
         if isinstance(event, dict) and "error" in event and not choices:
             raise self._error(f"error in stream: {provider_error_text(event['error'])}")

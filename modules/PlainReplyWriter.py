@@ -15,7 +15,8 @@ class PlainReplyWriter:
         self._parts: List[str] = []
         self._in_reasoning = False
         self._reasoning_ended_line = True
-        self._answer_ended_line = True  # on the screen: a notice may have broken the line
+        self._answer_ended_line = True
+        self._held_notices: List[str] = []  # shown once the answer's line is complete (shared screen)
 
     def on_reasoning(self, text: str) -> None:
         """Reasoning goes to stderr under a REASONING: heading."""
@@ -35,11 +36,15 @@ class PlainReplyWriter:
             self.stderr.write("\n")
             self._reasoning_ended_line = True
         if not self._answer_ended_line and is_terminal(self.stdout):
-            self.stdout.write("\n")  # both streams share the screen: do not glue the notice to the answer
-            self.stdout.flush()
-            self._answer_ended_line = True
+            self._held_notices.append(text)  # on a shared screen it would split the answer's line
+            return
         self.stderr.write(text + "\n")
         self.stderr.flush()
+
+    def _release_notices(self) -> None:
+        notices, self._held_notices = self._held_notices, []
+        for text in notices:
+            self.on_warning(text)
 
     def on_content(self, text: str) -> None:
         """Answer text goes to stdout as it arrives."""
@@ -52,6 +57,8 @@ class PlainReplyWriter:
         self.stdout.flush()
         if text:
             self._answer_ended_line = text.endswith("\n")
+        if self._answer_ended_line:
+            self._release_notices()
 
     def finish(self) -> None:
         """End the answer with a newline."""
@@ -72,6 +79,7 @@ class PlainReplyWriter:
             self.stdout.write("\n")
             self._answer_ended_line = True
         self.stdout.flush()
+        self._release_notices()
 
     @property
     def text(self) -> str:

@@ -60,6 +60,8 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
     except BaseException:
         writer.abort()
         raise
+    if not writer.text.strip():
+        writer.on_warning("Warning: the model returned no answer text")
     writer.finish()
     return writer.text
 

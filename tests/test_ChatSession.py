@@ -201,3 +201,11 @@ def test_suggest_title_and_slugify() -> None:
     assert slugify("  Hello, World / 2 ") == "hello-world-2"
     assert slugify("../../etc/passwd") == "etc-passwd"
     assert os.sep not in slugify("a/b")
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_directory_is_no_file_name(session: ChatSession, name: str) -> None:
+    with pytest.raises(ConfigError, match=r"is a directory; give a file name"):
+        session.save(name)
+    with pytest.raises(ConfigError, match=r"is a directory; give a file name"):
+        session.load(name)

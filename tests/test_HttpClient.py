@@ -277,3 +277,9 @@ def test_other_connection_errors_keep_only_the_cause() -> None:
         with pytest.raises(ApiError) as info:
             http.get_json("/models")
     assert str(info.value) == "connection to 127.0.0.1:9 (fake) failed: Network is unreachable"
+
+
+@responses.activate
+def test_a_json_reply_with_a_byte_order_mark_is_read() -> None:
+    responses.get(f"{BASE}/models", body=b'\xef\xbb\xbf{"data": []}', content_type="application/json")
+    assert HttpClient("fake", BASE, KEY, HttpSettings(max_retries=0)).get_json("/models") == {"data": []}

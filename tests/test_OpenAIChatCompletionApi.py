@@ -275,13 +275,17 @@ def test_server_faults_give_api_errors(server: FakeOpenAIServer, fault: dict, ex
     assert expected in str(info.value) and "\n" not in str(info.value)
 
 
-def test_error_event_inside_the_stream() -> None:
-    body = b'data: {"error": {"message": "overloaded"}}\n\n'
+@pytest.mark.parametrize("raw, shown", [("overloaded", "overloaded"),
+                                        ("overloaded \x1b[31m now", "overloaded \u241b[31m now")])
+def test_error_event_inside_the_stream(raw: str, shown: str) -> None:
+    body = b'data: {"choices": [{"delta": {"content": "part "}}]}\n\n'
+    body += b'data: {"error": {"message": "' + raw.encode() + b'"}}\n\n'  # raw control characters too
     with responses.RequestsMock() as mock:
         mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="text/event-stream")
         api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
-        with pytest.raises(ApiError, match="fake: error in stream: overloaded"):
+        with pytest.raises(ApiError) as info:
             collect(api)
+    assert str(info.value) == f"fake: error in stream: {shown}"
 
 
 def test_stream_errors_never_contain_the_key() -> None:

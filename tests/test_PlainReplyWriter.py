@@ -75,6 +75,22 @@ def test_on_a_terminal_a_warning_does_not_glue_to_the_answer() -> None:
     writer = PlainReplyWriter(out, err)
     writer.on_content("Hello **")
     writer.on_warning("Warning: skipped a chunk")
-    writer.on_content("world**\n")
+    assert err.getvalue() == ""  # held back: it would split the answer's line on the shared screen
+    writer.on_content("world**")
+    writer.on_content(" and more\nnext")
+    assert err.getvalue() == ""
+    writer.on_content(" line\n")
+    assert err.getvalue() == "Warning: skipped a chunk\n"
+    writer.on_warning("Warning: at a line start")
     writer.finish()
-    assert out.getvalue() == "Hello **\nworld**\n" and writer.text == "Hello **world**\n"
+    assert out.getvalue() == "Hello **world** and more\nnext line\n" == writer.text
+    assert err.getvalue() == "Warning: skipped a chunk\nWarning: at a line start\n"
+
+
+def test_a_held_notice_is_shown_at_the_end_at_the_latest() -> None:
+    out, err = TtyBuffer(), io.StringIO()
+    writer = PlainReplyWriter(out, err)
+    writer.on_content("no newline")
+    writer.on_warning("Warning: late")
+    writer.finish()
+    assert out.getvalue() == "no newline\n" and err.getvalue() == "Warning: late\n"

@@ -153,3 +153,10 @@ def test_make_reply_writer_is_plain_unless_colour(tmp_path: Path) -> None:
     no_color = Terminal(FakeTty(), io.StringIO(), environ={"NO_COLOR": "1"})
     assert isinstance(make_reply_writer(no_color), PlainReplyWriter)
     assert not no_color.color and Terminal(FakeTty(), io.StringIO(), environ={}).color
+
+
+def test_an_empty_answer_is_said_to_be_empty(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.set(reply="")
+    runner, out, err = setup(tmp_path, server)
+    assert runner.run("hello") == 0
+    assert out.getvalue() == "" and err.getvalue() == "Warning: the model returned no answer text\n"

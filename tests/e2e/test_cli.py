@@ -219,7 +219,8 @@ def test_unknown_provider(home: Path, data: Path) -> None:
     assert "'nosuch' is not a provider either; known: openai, deepseek, hyperbolic, fake" in one_error_line(result)
     discovery = llmc(home, data, "--discover-models", "nosuch")
     assert discovery.returncode == 1
-    assert "Provider 'nosuch' not found. Known providers: openai, deepseek, hyperbolic, fake" in discovery.stderr
+    assert one_error_line(discovery) == ("llmc: error: Provider 'nosuch' not found. Known providers: "
+                                         "openai, deepseek, hyperbolic, fake")
 
 
 @pytest.mark.parametrize("args, expected", [
