@@ -20,6 +20,7 @@ _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",
     "content_filter": "the reply was stopped by the provider's content filter",
 }
+_LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
 
@@ -194,7 +195,7 @@ class OpenAIChatCompletionApi:
 
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
-        event = json.loads(payload, strict=False)  # raw control characters in strings: accepted, shown safely later
+        event = _LENIENT_JSON.decode(payload)
         choices = event.get("choices") if isinstance(event, dict) else None
         if isinstance(event, dict) and "error" in event and not choices:
             raise self._error(f"error in stream: {provider_error_text(event['error'])}")
@@ -246,7 +247,8 @@ def _pick_choice(choices: Any) -> dict:
     """The choice with index 0 (else the first); TypeError when there is no usable choice."""
     if not isinstance(choices, list) or not choices:
         raise TypeError("no choices")
-    choice = next((c for c in choices if isinstance(c, dict) and c.get("index") == 0), choices[0])
+    choice = choices[0] if len(choices) == 1 else next(
+        (c for c in choices if isinstance(c, dict) and c.get("index") == 0), choices[0])
     if not isinstance(choice, dict):
         raise TypeError("the choice is not an object")
     return choice
@@ -254,9 +256,13 @@ def _pick_choice(choices: Any) -> dict:
 
 def _text_of(*parts: Any) -> str:
     """The text parts (None counts as ""), joined; ValueError when one is not text."""
-    if not all(isinstance(part, (str, type(None))) for part in parts):
-        raise ValueError("not text")
-    return "".join(part for part in parts if part)
+    text = ""
+    for part in parts:  # one or two parts per streamed event: a plain loop is cheapest
+        if part is not None:
+            if not isinstance(part, str):
+                raise ValueError("not text")
+            text += part
+    return text
 
 
 def _reasoning_of(message: Any) -> str:
