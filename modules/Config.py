@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 from pydantic import ValidationError
 
 from modules.Errors import ConfigError
+from modules.HttpSettings import HttpSettings
 from modules.ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
 from modules.ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
 from modules.ProviderManager import ProviderManager
@@ -220,9 +221,8 @@ class Config:
         return configs
 
     @staticmethod
-    def http_settings(config_model: ConfigModel):
+    def http_settings(config_model: ConfigModel) -> HttpSettings:
         """Timeouts and retry policy from the settings."""
-        from modules.HttpSettings import HttpSettings
         return HttpSettings(connect_timeout=config_model.connect_timeout,
                             read_timeout=config_model.read_timeout,
                             max_retries=config_model.max_retries,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from modules.DiscoverySummary import DiscoverySummary
 from modules.Errors import DiscoveryCancelled
@@ -46,27 +46,33 @@ class ProviderManager:
 
     # Dict-like access
     def get(self, provider_name: str) -> Optional[ProviderConfig]:
+        """The provider's config, None if unknown (as dict.get)."""
         return self.providers.get(provider_name)
 
     def __getitem__(self, provider_name: str) -> ProviderConfig:
+        """The provider's config; KeyError if unknown."""
         return self.providers[provider_name]
 
     def __contains__(self, provider_name: object) -> bool:
         return provider_name in self.providers
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
+        """Provider names, in configuration order."""
         return iter(self.providers)
 
     def __len__(self) -> int:
         return len(self.providers)
 
     def keys(self) -> List[str]:
+        """Provider names."""
         return list(self.providers.keys())
 
     def values(self) -> List[ProviderConfig]:
+        """Provider configs."""
         return list(self.providers.values())
 
     def items(self) -> List[Tuple[str, ProviderConfig]]:
+        """(name, config) pairs."""
         return list(self.providers.items())
 
     # Provider management
