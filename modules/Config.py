@@ -85,9 +85,26 @@ class Config:
         file_data = load_toml_file(self.config_path)
         if not isinstance(file_data.get("providers", {}), dict):
             raise ConfigError(f"{self.config_path}: 'providers' must be a table of [providers.NAME]")
-        providers_overrides = file_data.pop("providers", {})
+        providers_overrides = file_data.pop("providers", {})  # set aside: applied after the YAML
         self._check_providers(providers_overrides, self.config_path)
+        providers = self._built_in_and_yaml_providers()
+        # What is persisted is what the files held before config.toml: its overrides stay its own.
+        persist_base = {name: {k: copy.deepcopy(entry[k]) for k in ("name", "base_api_url", "valid_models")
+                               if k in entry}
+                        for name, entry in providers.items()}
+        _apply_overrides(providers, providers_overrides)
+        exclusions = {name: set(entry.get("valid_models") or {})
+                      - set(persist_base.get(name, {}).get("valid_models") or {})
+                      for name, entry in providers_overrides.items()}
+        _check_distinct_names(providers, self.config_path)
+        self._apply_environment_keys(providers)
+        manager = ProviderManager(self._provider_configs(providers), store=self.store,
+                                  persist_exclusions=exclusions, persist_base=persist_base,
+                                  report=report)
+        return self._config_model(self._settings(file_data, model, system_prompt, sassy), manager)
 
+    def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:
+        """PROVIDER_DATA with the providers YAML merged over it."""
         providers = copy.deepcopy(PROVIDER_DATA)
         yaml_providers = self.store.load_providers(warn=self.warn)
         self._check_providers(yaml_providers, self.store.path)
@@ -95,27 +112,12 @@ class Config:
         merge_dicts(providers, yaml_providers)
         for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one
             _drop_models(entry, "valid_models", entry.get("invalid_models"))
-        # What is persisted is what the files held before config.toml: its overrides stay its own.
-        persist_base = {name: {k: copy.deepcopy(entry[k]) for k in ("name", "base_api_url", "valid_models")
-                               if k in entry}
-                        for name, entry in providers.items()}
-        merge_dicts(providers, providers_overrides)
-        for name, override in providers_overrides.items():  # what config.toml says explicitly wins
-            _drop_models(providers[name], "invalid_models", override.get("valid_models"))
-            _drop_models(providers[name], "valid_models", override.get("invalid_models"))
-        exclusions = {name: set(entry.get("valid_models") or {})
-                      - set(persist_base.get(name, {}).get("valid_models") or {})
-                      for name, entry in providers_overrides.items()}
-        _check_distinct_names(providers, self.config_path)
-        self._apply_environment_keys(providers)
+        return providers
 
-        manager = ProviderManager(self._provider_configs(providers), store=self.store,
-                                  persist_exclusions=exclusions, persist_base=persist_base,
-                                  report=report)
-        settings = self._settings(file_data, model, system_prompt, sassy)
+    def _config_model(self, settings: Dict[str, Any], manager: ProviderManager) -> ConfigModel:
+        """The ConfigModel of `settings`, with the manager wired to this run's HTTP settings."""
         try:
-            config_model = ConfigModel(**settings, data_directory=str(self.data_directory),
-                                       providers=manager)
+            config_model = ConfigModel(**settings, data_directory=str(self.data_directory), providers=manager)
         except ValidationError as exc:
             raise ConfigError(f"{self.config_path}: {_first_error(exc)}") from None
         manager.concurrency = config_model.concurrency
@@ -294,6 +296,14 @@ def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
         entry[field_name] = {k: v for k, v in current.items() if k not in drop}
     else:
         entry[field_name] = [m for m in current if m not in drop]
+
+
+def _apply_overrides(providers: Dict[str, Dict[str, Any]], overrides: Dict[str, Dict[str, Any]]) -> None:
+    """Merge config.toml's providers over the others; a model it lists explicitly leaves the other list."""
+    merge_dicts(providers, overrides)
+    for name, override in overrides.items():
+        _drop_models(providers[name], "invalid_models", override.get("valid_models"))
+        _drop_models(providers[name], "valid_models", override.get("invalid_models"))
 
 
 def _check_distinct_names(providers: Dict[str, Any], config_path: Path) -> None:
