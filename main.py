@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
         "('-' reads the prompt from standard input, as does a piped stdin)")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
-    add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it")
+    add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
     add("-l", "--list-models", action="store_true", help="list the known valid models and exit (no network)")
     add("--provider", metavar="NAME", help="with --list-models: only this provider's models")
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--create-config", action="store_true", help="create the data directory and a default config.toml")
     add("--discover-models", nargs="?", const=ALL_PROVIDERS, metavar="PROVIDER",
         help="query providers for models, ping-test them and save the results")
-    add("--force-refresh", action="store_true", help="with --discover-models: re-test every model")
+    add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
     add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
     add("--concurrency", type=_concurrency, metavar="N",
         help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
