@@ -29,6 +29,7 @@ class ChatSession:
         self.data_directory = Path(data_directory)
         self.messages: List[dict] = [{"role": "system", "content": system_prompt}]
         self.path: Optional[Path] = None
+        self._path_stamp: Optional[tuple] = None  # the file as this chat last wrote or read it
 
     # The conversation
     @property
@@ -107,12 +108,20 @@ class ChatSession:
         return path.exists() and not self._is_own_file(path)
 
     def _is_own_file(self, path: Path) -> bool:
+        """The file this chat last saved or loaded, unchanged since (another llmc may have saved there)."""
         if self.path is None:
             return False
         try:
-            return path.resolve() == self.path.resolve()
+            return path.resolve() == self.path.resolve() and _stamp(path) == self._path_stamp
         except OSError:
             return False
+
+    def _remember(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._path_stamp = _stamp(path)
+        except OSError:
+            self._path_stamp = None
 
     def save(self, name: Optional[str] = None) -> Path:
         """Write the chat as indented JSON (atomic, mode 0600); ConfigError naming the file if it fails."""
@@ -124,14 +133,14 @@ class ChatSession:
             atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot save the chat: {exc.strerror or exc}") from None
-        self.path = path
+        self._remember(path)
         return path
 
     def load(self, name: Optional[str] = None) -> Path:
         """Replace the chat with a saved one; ConfigError naming the file (chat kept) if it is not one."""
         path = self.resolve_path(name)
         self.messages = read_session_file(path)
-        self.path = path
+        self._remember(path)
         return path
 
     # Markdown export
@@ -150,6 +159,12 @@ class ChatSession:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write the Markdown file: {exc.strerror or exc}") from None
         return path
+
+
+def _stamp(path: Path) -> tuple:
+    """What identifies one version of a file: inode, size and modification time."""
+    info = path.stat()
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def unused_path(path: Path) -> Path:

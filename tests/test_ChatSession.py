@@ -96,6 +96,17 @@ def test_would_overwrite_only_a_different_existing_file(session: ChatSession, tm
     assert session.would_overwrite("theirs")
 
 
+def test_a_save_by_another_chat_in_between_is_not_overwritten_unasked(session: ChatSession,
+                                                                       tmp_path: Path) -> None:
+    other = ChatSession("other", tmp_path / "data")
+    session.save("shared")
+    other.add_user("their question")
+    other.save("shared")  # another llmc saved over it since
+    assert session.would_overwrite("shared")
+    session.load("shared")
+    assert not session.would_overwrite("shared")
+
+
 @pytest.mark.parametrize("content, expected", [
     ("{not json", "invalid JSON"),
     ('{"role": "user"}', "expected a non-empty list"),
