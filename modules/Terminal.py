@@ -39,8 +39,8 @@ class Terminal:
         self.stdout.flush()
 
     def print(self, text: str = "") -> None:
-        """Write a line to stdout."""
-        self.write(text + "\n")
+        """Write a line to stdout; control characters (say, in a provider's model id) are made visible."""
+        self.write(visible_text(text) + "\n")
 
     def message(self, text: str) -> None:
         """Write a line to stderr (notices, warnings, errors); control characters are made visible."""

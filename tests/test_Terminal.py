@@ -59,3 +59,11 @@ def test_visible_text_shows_control_characters_instead_of_sending_them() -> None
     shown = visible_text(raw)
     assert shown == "a\u241b[31mred\u241b]0;title\u2407 b\nc\td\ufffd2J\u2421"
     assert not any(ord(ch) < 0x20 and ch not in "\n\t" for ch in shown)
+
+
+def test_print_and_message_never_send_control_characters() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    terminal = Terminal(out, err)
+    terminal.print("local/ctl\x1b[31mred")
+    terminal.message("bad \x1b]0;title\x07")
+    assert out.getvalue() == "local/ctl\u241b[31mred\n" and err.getvalue() == "bad \u241b]0;title\u2407\n"
