@@ -26,9 +26,11 @@ _O_SERIES = re.compile(r"^o\d")
 
 
 def uses_fixed_temperature(model: str) -> bool:
-    """OpenAI's gpt-N (N > 4) and o-series models accept only temperature 1."""
-    match = _GPT_GENERATION.match(model)
-    return bool(match and int(match.group(1)) > 4) or bool(_O_SERIES.match(model))
+    """OpenAI's gpt-N (N > 4) and o-series models accept only temperature 1 (also as routers'
+    `openai/gpt-5`)."""
+    name = model.removeprefix("openai/")
+    match = _GPT_GENERATION.match(name)
+    return bool(match and int(match.group(1)) > 4) or bool(_O_SERIES.match(name))
 
 
 def build_request_body(model: str, messages: List[Message], stream: bool,

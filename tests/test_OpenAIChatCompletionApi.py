@@ -50,6 +50,7 @@ def text_of(deltas: List[Tuple[str, str]], kind: str) -> str:
     ("gpt-4o", False), ("gpt-4.1-mini-2025-04-14", False), ("gpt-3.5-turbo", False),
     ("gpt-5", True), ("gpt-5-mini", True), ("o1-mini", True), ("o3", True),
     ("deepseek-chat", False), ("Qwen/QwQ-32B", False), ("my-gpt-5", False),
+    ("openai/gpt-5", True), ("openai/o4-mini", True), ("openai/gpt-4o", False), ("acme/gpt-5-tune", False),
 ])
 def test_temperature_rule(model: str, fixed: bool) -> None:
     assert uses_fixed_temperature(model) is fixed
