@@ -192,7 +192,8 @@ class ChatInterface:
             writer.on_content(text)
             writer.finish()
             return writer.text
-        return stream_reply(self.api(), self.session.messages, writer, self.terminal, self.config.config.stream)
+        return stream_reply(self.api(), self.session.api_messages(), writer, self.terminal,
+                            self.config.config.stream)
 
     def _keep_partial(self, writer: Any, exc: ApiError) -> None:
         partial = (writer.text if writer is not None else "") or getattr(exc, "partial", "")

@@ -8,12 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
-from modules.Errors import ConfigError
+from modules.Errors import INCOMPLETE_MARKER, ConfigError
 from modules.SafeFiles import atomic_write_text, ensure_directory, read_text_file
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024
-INCOMPLETE_MARKER = "[reply incomplete]"
 ROLES = ("system", "user", "assistant")
 TITLE_PROMPT = (
     "Suggest a short title and a file name for the conversation below. Answer with JSON only, "
@@ -58,6 +57,13 @@ class ChatSession:
         if incomplete:
             text = f"{text.rstrip()}\n\n{INCOMPLETE_MARKER}"
         self.messages.append({"role": "assistant", "content": text})
+
+    def api_messages(self) -> List[dict]:
+        """The messages to send: the incomplete-reply marker is for the user's eyes, not the model's."""
+        suffix = f"\n\n{INCOMPLETE_MARKER}"
+        return [{**m, "content": m["content"].removesuffix(suffix)}
+                if m["role"] == "assistant" and m["content"].endswith(suffix) else m
+                for m in self.messages]
 
     def remove_last_user(self) -> None:
         """Drop the last user message and anything after it (an interrupted or failed turn)."""

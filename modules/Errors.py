@@ -34,6 +34,9 @@ class DiscoveryCancelled(Exception):
     """Discovery was interrupted; nothing was changed or persisted."""
 
 
+INCOMPLETE_MARKER = "[reply incomplete]"  # shown after, and kept with, the partial text of a cut-off reply
+
+
 class IncompleteReplyError(ApiError):
     """A stream that ended before `[DONE]`; `partial` holds what arrived."""
 

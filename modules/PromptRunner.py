@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from modules.Errors import ConfigError, IncompleteReplyError
+from modules.Errors import INCOMPLETE_MARKER, ConfigError, IncompleteReplyError
 from modules.ProviderConfig import ProviderConfig, api_key_variable
 from modules.Terminal import Terminal, is_terminal, visible_text
 
@@ -55,7 +55,7 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
                 else:
                     writer.on_warning(f"Warning: {text}")
     except IncompleteReplyError as exc:
-        writer.abort("[reply incomplete]")
+        writer.abort(INCOMPLETE_MARKER)
         raise exc
     except BaseException:
         writer.abort()

@@ -13,7 +13,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from modules.ChatInterface import HISTORY_ENTRIES_KEPT, ChatInterface
-from modules.ChatSession import INCOMPLETE_MARKER
+from modules.Errors import INCOMPLETE_MARKER
 from modules.Clipboard import Clipboard
 from modules.Config import Config
 from modules.Errors import ConfigError
@@ -147,9 +147,11 @@ def test_a_broken_stream_keeps_the_partial_reply_marked(tmp_path, server) -> Non
     server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 8})
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe)
-        run_keys(chat, pipe, "tell" + SUBMIT + "/exit" + SUBMIT)
+        run_keys(chat, pipe, "tell" + SUBMIT + "more" + SUBMIT + "/exit" + SUBMIT)
     assert "ERROR: " in chat.terminal.stdout.getvalue()
-    assert chat_messages(chat) == [("user", "tell"), ("assistant", f"01234567\n\n{INCOMPLETE_MARKER}")]
+    assert chat_messages(chat)[:2] == [("user", "tell"), ("assistant", f"01234567\n\n{INCOMPLETE_MARKER}")]
+    sent = server.requests[-1]["json"]["messages"]
+    assert [m["content"] for m in sent[1:]] == ["tell", "01234567", "more"]  # the marker is not the model's
 
 
 def test_ctrl_c_during_a_reply_stops_it_and_drops_the_message(tmp_path, server) -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modules.ChatSession import (INCOMPLETE_MARKER, MAX_SESSION_BYTES, ChatSession, format_markdown,
-                                 slugify, suggest_title)
-from modules.Errors import ConfigError
+from modules.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
+from modules.Errors import INCOMPLETE_MARKER, ConfigError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 
@@ -220,3 +219,11 @@ def test_a_directory_is_no_file_name(session: ChatSession, name: str) -> None:
         session.save(name)
     with pytest.raises(ConfigError, match=r"is a directory; give a file name"):
         session.load(name)
+
+
+def test_the_incomplete_marker_is_kept_but_not_sent(session: ChatSession) -> None:
+    session.add_user("tell")
+    session.add_assistant("partial text", incomplete=True)
+    assert session.messages[-1]["content"] == f"partial text\n\n{INCOMPLETE_MARKER}"
+    assert session.api_messages()[-1] == {"role": "assistant", "content": "partial text"}
+    assert session.api_messages()[:-1] == session.messages[:-1]
