@@ -58,7 +58,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self._api_key = api_key.strip()
-        self._on_wait = on_wait
+        self.on_wait = on_wait
         self._sleep = sleep
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.pool_size))
@@ -125,9 +125,9 @@ class HttpClient:
         if delay is None:
             delay = 2.0 ** attempt
         delay = min(delay, self.settings.max_retry_wait)
-        if self._on_wait:
+        if self.on_wait:
             label = RETRYABLE_STATUSES[response.status_code]
-            self._on_wait(f"{self.provider_name}: {label} ({response.status_code}); "
+            self.on_wait(f"{self.provider_name}: {label} ({response.status_code}); "
                           f"retrying in {_seconds(delay)} (retry {attempt + 1} of "
                           f"{self.settings.max_retries})")
         response.close()

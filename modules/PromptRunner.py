@@ -44,6 +44,8 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
 
     Partial replies end marked and are re-raised."""
     writer.on_waiting(f"waiting for {api.model}…")
+    saved_notices = api.on_wait
+    api.on_wait = lambda notice: writer.on_warning(visible_text(notice))  # above the live region
     try:
         with terminal.keys_not_echoed():
             for kind, text in api.stream_chat(messages) if stream else api.complete_events(messages):
@@ -60,6 +62,8 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
     except BaseException:
         writer.abort()
         raise
+    finally:
+        api.on_wait = saved_notices
     if not writer.text.strip():
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()

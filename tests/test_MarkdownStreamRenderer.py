@@ -535,3 +535,14 @@ def test_waiting_status_shows_until_the_first_delta_and_leaves_no_trace():
     renderer.on_content("Answer.\n")
     renderer.finish()
     assert [line for line in screen_of(console).lines() if line] == ["Answer."]
+
+
+def test_a_retry_notice_while_waiting_gets_its_own_line():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_waiting("waiting for fc1…")
+    renderer.on_warning("fake: rate limited (429); retrying in 1 s (retry 1 of 3)")
+    renderer.on_content("Answer.\n")
+    renderer.finish()
+    lines = [line for line in screen_of(console).lines() if line]
+    assert lines == ["fake: rate limited (429); retrying in 1 s (retry 1 of 3)", "Answer."]
