@@ -16,7 +16,6 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.segment import Segment
-from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -136,6 +135,7 @@ class MarkdownStreamRenderer:
         self._answer: list[str] = []
         self._reasoning: list[str] = []
         self._phase = _IDLE
+        self._waiting = ""  # the status shown until the first delta
         self._queue: list[RenderableType] = []  # scrollback output waiting for the next paint
         self._newline_due = False  # rich would put a blank line before the next block
         self._lexers: dict[str, Lexer] = {}
@@ -185,7 +185,8 @@ class MarkdownStreamRenderer:
         """Until the first delta arrives, show `text` dim in the live region (it vanishes then)."""
         with self._lock:
             if self._interactive and self._phase == _IDLE and not self._closed:
-                self._frame.lines = [[Segment(text, Style(dim=True))]]
+                self._waiting = text
+                self._frame.lines = self._live_lines(self._rows())
                 self._write([])
 
     def on_warning(self, text: str) -> None:
@@ -301,6 +302,8 @@ class MarkdownStreamRenderer:
         if self._phase == _REASONING:
             tail = self._thought.partial[-chars:]
             return Text(tail, style="dim") if tail else None
+        if self._phase == _IDLE:
+            return Text(self._waiting, style="dim") if self._waiting else None
         if self._phase != _ANSWER:
             return None
         block, partial = self._splitter.open, self._splitter.partial
