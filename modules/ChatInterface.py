@@ -251,6 +251,7 @@ class ChatInterface:
     def _make_prompt_session(self) -> PromptSession:
         session: PromptSession = PromptSession(
             history=self._make_history(), multiline=True, key_bindings=self._key_bindings(),
+            enable_suspend=True,  # Ctrl-Z suspends at the prompt as it does during a reply
             completer=self.commands, complete_while_typing=False, prompt_continuation=self._continuation,
             **self._io_arguments())
         session.default_buffer.on_text_changed += self._forget_recall_when_emptied

@@ -176,7 +176,8 @@ class CommandHandler(Completer):
             for number, (language, code) in enumerate(blocks, 1):
                 first = next((line.strip() for line in code.splitlines() if line.strip()), "")
                 lines = len(code.splitlines())
-                self.terminal.print(f"  {number}. [{language or 'text'}, {lines} lines] {first[:60]}")
+                unit = "line" if lines == 1 else "lines"
+                self.terminal.print(f"  {number}. [{language or 'text'}, {lines} {unit}] {first[:60]}")
             choice = (self.chat_interface.ask(f"Copy which code block? [1-{len(blocks)}] ") or "").strip()
             if not choice:
                 self.terminal.print("Nothing copied.")

@@ -152,7 +152,7 @@ def test_cb_copies_the_chosen_code_block(chat) -> None:
     chat.session.add_assistant("```python\nprint(1)\n```\n\n```sh\necho two\n```")
     chat.answers = ["2"]
     out = run(chat, "/cb")
-    assert "1. [python, 1 lines] print(1)" in out and "2. [sh, 1 lines] echo two" in out
+    assert "1. [python, 1 line] print(1)" in out and "2. [sh, 1 line] echo two" in out
     assert "\x1b]52;c;ZWNobyB0d28=\x07" in out  # "echo two" via OSC 52
     assert out.endswith("Code block 2 copied to the clipboard (OSC 52).\n")
     assert run(chat, "/cb 7") == "No code block 7: choose 1 to 2.\n"
