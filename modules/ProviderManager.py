@@ -123,8 +123,11 @@ class ProviderManager:
             long_name = _long_name_in(self.providers[provider_name].valid_models, rest)
             if long_name is not None:
                 return provider_name, long_name
+            # an id such as "deepseek/deepseek-r1:free" may be another provider's, prefix and all
+            elsewhere = [f"{p}/{long} ({short})" for p, (long, short) in self.merged_models()
+                         if model_string.strip() in (long, short)]
             raise ValueError(self._invalid_model_message(
-                rest, f"Invalid model for provider {provider_name}: {rest}.", provider_name))
+                rest, f"Invalid model for provider {provider_name}: {rest}.", provider_name, elsewhere))
         wanted = model_string.strip()
         for name, (long_name, short_name) in self.merged_models():
             if wanted in (long_name, short_name):
@@ -134,7 +137,8 @@ class ProviderManager:
             head += f" ('{prefix}' is not a provider either; known: {', '.join(self.providers)}.)"
         raise ValueError(self._invalid_model_message(wanted, head))
 
-    def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None) -> str:
+    def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None,
+                               suggested: Iterable[str] = ()) -> str:
         import difflib  # only an error needs it; start-up does not pay for it
         choices = self.valid_scoped_models(provider)
         names = {}
@@ -145,7 +149,7 @@ class ProviderManager:
         # names containing what was typed come first: "gpt-4o" should suggest gpt-4o-2024-08-06
         containing = [n for n in names if wanted and wanted.lower() in n.lower()]
         similar = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.5)
-        close = dict.fromkeys(names[n] for n in [*containing, *similar][:5])
+        close = dict.fromkeys([*suggested, *(names[n] for n in [*containing, *similar][:5])])
         text = head
         if close:
             text += f" Did you mean: {', '.join(close)}?"

@@ -101,6 +101,16 @@ def test_invalid_model_lists_choices_and_close_matches():
     assert "Valid models: openai/gpt-4o-2024-08-06 (4o)" in text and "hyperbolic/Qwen/QwQ-32B (qdub)" in text
 
 
+def test_a_prefixed_id_of_another_provider_is_suggested():
+    manager = sample_manager()
+    manager.providers["openrouter"] = ProviderConfig(api_key="ok", valid_models={
+        "deepseek/deepseek-r1:free": "deepseek/deepseek-r1:free"})
+    with pytest.raises(ValueError) as info:
+        manager.resolve_model("deepseek/deepseek-r1:free")
+    assert str(info.value).startswith("Invalid model for provider deepseek: deepseek-r1:free. Did you mean: "
+                                      "openrouter/deepseek/deepseek-r1:free (deepseek/deepseek-r1:free)")
+
+
 def test_invalid_model_for_a_provider_lists_that_providers_models_only():
     manager = sample_manager()
     with pytest.raises(ValueError) as info:
