@@ -132,6 +132,14 @@ class ChatInterface:
         provider, long_name = self.config.config.providers.resolve_model(self.model)
         return f"{provider}/{long_name}"
 
+    def refresh_providers(self) -> None:
+        """Take in models another llmc discovered since this chat started (the providers YAML changed)."""
+        try:
+            if self.config.reload_providers_if_changed():
+                self._api = None
+        except ConfigError as exc:
+            self.terminal.message(f"Warning: {exc}; keeping the models known so far")
+
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
         if self.echo:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 from modules.Errors import INCOMPLETE_MARKER, ConfigError
-from modules.SafeFiles import atomic_write_text, ensure_directory, read_text_file
+from modules.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024
@@ -118,16 +118,12 @@ class ChatSession:
         if self.path is None:
             return False
         try:
-            return path.resolve() == self.path.resolve() and _stamp(path) == self._path_stamp
+            return path.resolve() == self.path.resolve() and file_stamp(path) == self._path_stamp
         except OSError:
             return False
 
     def _remember(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._path_stamp = _stamp(path)
-        except OSError:
-            self._path_stamp = None
+        self.path, self._path_stamp = path, file_stamp(path)
 
     def save(self, name: Optional[str] = None) -> Path:
         """Write the chat as indented JSON (atomic, mode 0600); ConfigError naming the file if it fails."""
@@ -165,12 +161,6 @@ class ChatSession:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write the Markdown file: {exc.strerror or exc}") from None
         return path
-
-
-def _stamp(path: Path) -> tuple:
-    """What identifies one version of a file: inode, size and modification time."""
-    info = path.stat()
-    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def unused_path(path: Path) -> Path:

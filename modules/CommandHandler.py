@@ -223,6 +223,7 @@ class CommandHandler(Completer):
                 ("API key", key)]
 
     def _model(self, model: str) -> None:
+        self.chat_interface.refresh_providers()
         if not model:
             self.terminal.print(f"Current model: {self.chat_interface.model_label()}. Usage: /mod MODEL "
                                 "(Tab completes, /list shows the models)")
@@ -235,6 +236,7 @@ class CommandHandler(Completer):
 
     def handle_models_command(self, provider: str) -> None:
         """/list and /models: the known valid models of every provider or one (never the network)."""
+        self.chat_interface.refresh_providers()
         name = self._provider_name(provider) if provider else None
         if provider and name is None:
             return
@@ -307,6 +309,7 @@ class CommandHandler(Completer):
 
     def model_names(self) -> List[str]:
         """Every short name and provider/long-id of the known valid models."""
+        self.chat_interface.refresh_providers()
         names: Dict[str, None] = {}
         for provider, (long_name, short_name) in self.providers.merged_models():
             names.setdefault(short_name, None)

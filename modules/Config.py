@@ -16,7 +16,7 @@ from modules.ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscovery
 from modules.ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
 from modules.ProviderManager import ProviderManager
 from modules.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
-from modules.SafeFiles import is_readable_by_others, read_text_file
+from modules.SafeFiles import file_stamp, is_readable_by_others, read_text_file
 from modules.Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 
@@ -68,14 +68,27 @@ class Config:
                  warn: Optional[Callable[[str], None]] = None,
                  report: Callable[[str], None] = print) -> None:
         self.environ = os.environ if environ is None else environ
-        self.warn = warn or (lambda message: print(message, file=sys.stderr))
+        self.warn = _once_each(warn or (lambda message: print(message, file=sys.stderr)))
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
         self.model_source = ""  # where the model came from, e.g. "from LLMC_DEFAULT_MODEL"; set below
+        self._load_arguments = (model, system_prompt, sassy, report)
+        self._yaml_stamp = file_stamp(self.store.path)
         self.config = self.load_config(model, system_prompt, sassy, report)
         if update_valid_models:
             self.config.providers.discover_and_validate_models()
+
+    def reload_providers_if_changed(self) -> bool:
+        """Take in the providers YAML again if another llmc changed it since; True if it did.
+
+        ConfigError (and the providers kept as they were) if the changed file cannot be used."""
+        stamp = file_stamp(self.store.path)
+        if stamp == self._yaml_stamp:
+            return False
+        self._yaml_stamp = stamp  # a file that cannot be used is reported once, not at every keystroke
+        self.config.providers = self.load_config(*self._load_arguments).providers
+        return True
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
                     report: Callable[[str], None]) -> ConfigModel:
@@ -296,6 +309,17 @@ def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
         entry[field_name] = {k: v for k, v in current.items() if k not in drop}
     else:
         entry[field_name] = [m for m in current if m not in drop]
+
+
+def _once_each(warn: Callable[[str], None]) -> Callable[[str], None]:
+    """`warn`, saying each distinct message once (a reload of the files repeats them)."""
+    said: set = set()
+
+    def warn_once(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            warn(message)
+    return warn_once
 
 
 def _apply_overrides(providers: Dict[str, Dict[str, Any]], overrides: Dict[str, Dict[str, Any]]) -> None:

@@ -8,7 +8,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from modules.Errors import ConfigError
 
@@ -138,6 +138,15 @@ def ensure_directory(path: Path) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"data directory {path} is not writable")
     return path
+
+
+def file_stamp(path: Path) -> Optional[tuple]:
+    """What tells one version of a file from another (inode, size, mtime); None if it is absent."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def is_readable_by_others(path: Path) -> bool:

@@ -265,3 +265,12 @@ def test_a_model_that_discovery_finds_invalid_is_reported_and_config_still_works
     config = run(chat, "/con")
     assert "Model:          fake/fc1 (not a known valid model: /mod to pick another)" in config
     assert "Sassy:" in config
+
+
+def test_models_discovered_by_another_llmc_work_in_mod_and_completion(chat, tmp_path: Path) -> None:
+    from modules.Config import Config
+    other = Config(data_directory=tmp_path / "data", environ={}, warn=lambda text: None)
+    other.config.providers["fake"].merge_valid_models(["found-elsewhere"])
+    other.config.providers.persist_provider_configs(["fake"])
+    assert "fake/found-elsewhere" in completions(chat, "/mod fake/found")
+    assert run(chat, "/mod fake/found-elsewhere") == "Model set to fake/found-elsewhere.\n"

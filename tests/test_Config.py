@@ -408,3 +408,22 @@ def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:
 def test_a_provider_without_a_name_is_called_by_its_key(tmp_path: Path) -> None:
     write(tmp_path / "config.toml", '[providers.local]\nbase_api_url = "http://127.0.0.1:1/v1"\n')
     assert Config(data_directory=tmp_path, environ={}).config.providers["local"].name == "local"
+
+
+def test_models_another_llmc_discovered_are_taken_in_once(tmp_path: Path) -> None:
+    config = Config(data_directory=tmp_path, environ={})
+    assert config.reload_providers_if_changed() is False
+    other = Config(data_directory=tmp_path, environ={})
+    other.config.providers["openai"].merge_valid_models(["gpt-found-elsewhere"])
+    other.config.providers.persist_provider_configs(["openai"])
+    assert config.reload_providers_if_changed() is True
+    assert "gpt-found-elsewhere" in config.config.providers["openai"].valid_models
+    assert config.reload_providers_if_changed() is False
+
+
+def test_a_broken_file_on_reload_is_reported_once_and_the_models_kept(tmp_path: Path) -> None:
+    config = Config(data_directory=tmp_path, environ={})
+    write(tmp_path / YAML_NAME, "providers: [unclosed\n")
+    with pytest.raises(ConfigError):
+        config.reload_providers_if_changed()
+    assert config.reload_providers_if_changed() is False and "openai" in config.config.providers
