@@ -130,6 +130,11 @@ def screen_of(console: Console) -> Screen:
     return Screen(console.width).feed(console.file.getvalue())
 
 
+def written_lines(console: Console) -> list[str]:
+    """The non-blank lines left on the screen."""
+    return [line for line in screen_of(console).lines() if line]
+
+
 def one_shot(text: str, width: int = 80, height: int = 25) -> list[str]:
     """rich's own render of the whole reply, without the invisible padding to the right margin."""
     console = make_console(width, height)
@@ -520,7 +525,7 @@ def test_a_warning_is_printed_on_its_own_line_after_what_is_complete():
     renderer.on_warning("Warning: skipped a malformed stream chunk")
     renderer.on_content("agraph.\n")
     renderer.finish()
-    lines = [line for line in screen_of(console).lines() if line]
+    lines = written_lines(console)
     # The first paragraph may still be open when the warning comes (a blank line alone does not
     # end every block), but nothing is glued together and nothing is printed twice.
     assert sorted(lines) == ["First paragraph.", "Second paragraph.", "Warning: skipped a malformed stream chunk"]
@@ -534,7 +539,7 @@ def test_waiting_status_shows_until_the_first_delta_and_leaves_no_trace():
     assert "waiting for fc1…" in console.file.getvalue()
     renderer.on_content("Answer.\n")
     renderer.finish()
-    assert [line for line in screen_of(console).lines() if line] == ["Answer."]
+    assert written_lines(console) == ["Answer."]
 
 
 def test_a_retry_notice_while_waiting_gets_its_own_line():
@@ -544,5 +549,5 @@ def test_a_retry_notice_while_waiting_gets_its_own_line():
     renderer.on_warning("fake: rate limited (429); retrying in 1 s (retry 1 of 3)")
     renderer.on_content("Answer.\n")
     renderer.finish()
-    lines = [line for line in screen_of(console).lines() if line]
+    lines = written_lines(console)
     assert lines == ["fake: rate limited (429); retrying in 1 s (retry 1 of 3)", "Answer."]
