@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3
@@ -20,6 +21,7 @@ _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",
     "content_filter": "the reply was stopped by the provider's content filter",
 }
+KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
 _LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
@@ -130,7 +132,8 @@ class OpenAIChatCompletionApi:
 
     def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
         try:
-            for payload in _payloads(response.raw, state):
+            idle_limit = KEEPALIVE_ONLY_READS * self.client.settings.read_timeout
+            for payload in _payloads(response.raw, state, idle_limit):
                 if payload.strip() == "[DONE]":
                     self._check_done(state)
                     yield from self._skipped_summary(state)
@@ -138,6 +141,11 @@ class OpenAIChatCompletionApi:
                 yield from self._deltas(payload, state)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
+        except _OnlyKeepAlives:
+            seconds = KEEPALIVE_ONLY_READS * self.client.settings.read_timeout
+            raise IncompleteReplyError(
+                f"{self.provider_name}: the stream stalled: only keep-alive comments for {seconds:g} s "
+                f"after {state.chars:,} characters", state.content) from None
         if not state.events:
             snippet = state.head.decode("utf-8", "replace").strip()[:60]
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
@@ -244,13 +252,27 @@ def _iter_raw_bytes(raw: Any) -> Iterator[bytes]:
         yield data
 
 
-def _payloads(raw: Any, state: _StreamState) -> Iterator[str]:
-    """The data payloads of an SSE body; the first bytes are kept in `state.head` for error messages."""
+class _OnlyKeepAlives(Exception):
+    """A stream that, for too long, sent nothing but keep-alive comments."""
+
+
+def _payloads(raw: Any, state: _StreamState, idle_limit: float,
+              clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+    """The data payloads of an SSE body; the first bytes are kept in `state.head` for error messages.
+
+    Keep-alive comments reset the read timeout but not `idle_limit`: a provider that only says it is
+    still busy is given up on after that many seconds (_OnlyKeepAlives)."""
     parser = SseParser()
+    last_data = clock()
     for chunk in _iter_raw_bytes(raw):
         if len(state.head) < 200:
             state.head += chunk[:200]
-        yield from parser.feed(chunk)
+        payloads = parser.feed(chunk)
+        if payloads:
+            last_data = clock()
+            yield from payloads
+        elif clock() - last_data > idle_limit:
+            raise _OnlyKeepAlives()
     yield from parser.close()
 
 

@@ -71,7 +71,8 @@ class ConfigModel(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
     read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
-        "Seconds to wait for the next piece of a reply before giving up (at most 10 s for model lists)"))
+        "Seconds to wait for the next piece of a reply before giving up (at most 10 s for model lists; "
+        "keep-alive comments alone end a reply after 10 times this)"))
     max_retries: int = Field(default=3, ge=0, le=10, description=(
         "Retries after HTTP 429/503, honouring Retry-After (each wait capped at 10 s)"))
     concurrency: int = Field(default=16, ge=1, le=256, description=(

@@ -55,8 +55,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
 MODELS_KINDS = {"empty_data", "no_data", "error_200", "missing_ids"}
-CHAT_KINDS = {"missing_choices", "stall", "cut", "malformed_chunk", "bad_shape_chunk", "split_utf8"}
-AFTER_CHARS_KINDS = {"stall", "cut", "malformed_chunk", "bad_shape_chunk"}
+CHAT_KINDS = {"missing_choices", "stall", "keepalive_stall", "cut", "malformed_chunk", "bad_shape_chunk",
+              "split_utf8"}
+AFTER_CHARS_KINDS = {"stall", "keepalive_stall", "cut", "malformed_chunk", "bad_shape_chunk"}
 FAULT_KINDS = GENERIC_KINDS | MODELS_KINDS | CHAT_KINDS
 ROUTES = {("GET", "/models"), ("POST", "/chat/completions")}
 
@@ -561,6 +562,11 @@ class FakeHandler(BaseHTTPRequestHandler):
             return False
         if kind == "stall":
             self.fake.sleep(float(fault.get("seconds", 1.0)))
+        elif kind == "keepalive_stall":  # "still busy" comments only, every 50 ms, for `seconds`
+            for _ in range(int(float(fault.get("seconds", 1.0)) / 0.05)):
+                writer.event(KEEPALIVE_EVENT)
+                writer.flush()
+                self.fake.sleep(0.05)
         elif kind == "malformed_chunk":
             writer.event(MALFORMED_EVENT)
         elif kind == "bad_shape_chunk":

@@ -229,6 +229,14 @@ def test_stalled_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
     assert "stalled: nothing received for 0.3 s after 10 characters" in str(info.value)
 
 
+def test_a_stream_of_only_keep_alive_comments_ends_with_a_message(server: FakeOpenAIServer) -> None:
+    server.add_fault("/chat/completions", {"kind": "keepalive_stall", "after_chars": 10, "seconds": 5})
+    with pytest.raises(IncompleteReplyError) as info:
+        collect(api_for(server, read_timeout=0.1))  # each comment resets the read timeout; 1 s in all ends it
+    assert info.value.partial == REPLY[:10]
+    assert str(info.value) == "fake: the stream stalled: only keep-alive comments for 1 s after 10 characters"
+
+
 def test_stalled_unchunked_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
     server.set(stream_chunked=False)
     server.add_fault("/chat/completions", {"kind": "stall", "after_chars": 10, "seconds": 5})
@@ -314,3 +322,26 @@ def test_non_streaming_reply_stalled(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "stall", "seconds": 5})
     with pytest.raises(ApiError, match=r"\(fake\) sent nothing for 0.3 s \(read timeout\)"):
         api_for(server, read_timeout=0.3).complete(MESSAGES)
+
+
+class KeepAliveBody:
+    """A raw body that sends one event and then only keep-alive comments, one per clock tick."""
+
+    chunked = False
+
+    def __init__(self) -> None:
+        self.sent = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
+
+    def read1(self, size: int) -> bytes:
+        return self.sent.pop(0) if self.sent else b""
+
+
+def test_a_stream_of_only_keep_alives_ends_after_the_idle_limit() -> None:
+    from modules.OpenAIChatCompletionApi import _OnlyKeepAlives, _payloads, _StreamState
+    ticks = iter(range(1000))
+    payloads = _payloads(KeepAliveBody(), _StreamState(), idle_limit=10, clock=lambda: next(ticks))
+    assert next(payloads).startswith('{"choices"')
+    with pytest.raises(_OnlyKeepAlives):
+        list(payloads)
+    body = KeepAliveBody()
+    assert len(list(_payloads(body, _StreamState(), idle_limit=100, clock=lambda: 0))) == 1  # no limit hit
