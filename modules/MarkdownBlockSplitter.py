@@ -155,6 +155,10 @@ class BlockSplitter:
         if self.open.lines:
             self._complete()
 
+    def pending_blocks(self) -> list[Block]:
+        """Blocks completed but not yet popped."""
+        return self._done
+
     def pop_done(self) -> list[Block]:
         """Blocks completed since the last call, in order."""
         done, self._done = self._done, []

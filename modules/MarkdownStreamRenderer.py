@@ -136,6 +136,8 @@ class MarkdownStreamRenderer:
         self._reasoning: list[str] = []
         self._phase = _IDLE
         self._waiting = ""  # the status shown until the first delta
+        self._notices: list[tuple[int, RenderableType]] = []  # (blocks out before it is due, the warning)
+        self._blocks_out = 0  # answer blocks printed so far
         self._queue: list[RenderableType] = []  # scrollback output waiting for the next paint
         self._newline_due = False  # rich would put a blank line before the next block
         self._lexers: dict[str, Lexer] = {}
@@ -190,12 +192,16 @@ class MarkdownStreamRenderer:
                 self._write([])
 
     def on_warning(self, text: str) -> None:
-        """Show a notice about the stream on its own line, after what is already complete."""
+        """Show a notice about the stream on its own line, once the text that came before it is printed."""
         with self._lock:
             if self._closed:
                 return
-            self._queue = self._take_output()
-            self._queue.append(Text(text, style="yellow"))
+            # due once the text so far is out: finished blocks, the open one, and the block the partial
+            # line may still start (counting it can only delay the notice, never put it above its text)
+            splitter = self._splitter
+            due = (self._blocks_out + len(splitter.pending_blocks()) + bool(splitter.open.lines)
+                   + bool(splitter.partial))
+            self._notices.append((due, Text(text, style="yellow")))
             self._changed()
 
     def finish(self) -> None:
@@ -265,11 +271,26 @@ class MarkdownStreamRenderer:
         self._dirty = False
 
     def _take_output(self) -> list[RenderableType]:
-        """Queued scrollback output plus every block completed since the last paint."""
+        """Queued scrollback output plus every block completed since the last paint, then the notices
+        once no answer text is left open (so a notice never lands above text that preceded it)."""
         out, self._queue = self._queue, []
         for block in self._splitter.pop_done():
             out.extend(self._finished_block(block))
+            self._blocks_out += 1
+            out.extend(self._due_notices(self._blocks_out))
+        if not self._answer_open():
+            out.extend(self._due_notices(None))
         return out
+
+    def _due_notices(self, blocks_out: int | None) -> list[RenderableType]:
+        """The notices due once `blocks_out` blocks are printed (all of them for None)."""
+        due = [text for when, text in self._notices if blocks_out is None or when <= blocks_out]
+        self._notices = [(when, text) for when, text in self._notices
+                         if blocks_out is not None and when > blocks_out]
+        return due
+
+    def _answer_open(self) -> bool:
+        return bool(self._splitter.open.lines or self._splitter.partial)
 
     def _write(self, out: list[RenderableType]) -> None:
         """Print `out` above the live region and redraw the region, in a single write."""

@@ -518,18 +518,18 @@ def test_trailing_padding_is_trimmed_unless_it_shows():
     assert console.file.getvalue().endswith("Some words.\n")
 
 
-def test_a_warning_is_printed_on_its_own_line_after_what_is_complete():
+def test_a_warning_is_printed_after_the_text_that_came_before_it():
     console = make_console()
     renderer = make_renderer(console)
     renderer.on_content("First paragraph.\n\nSecond par")
     renderer.on_warning("Warning: skipped a malformed stream chunk")
-    renderer.on_content("agraph.\n")
+    renderer.on_content("agraph.\n\nThird paragraph.\n")
+    renderer.on_warning("Warning: the reply was cut short by the token limit")
     renderer.finish()
-    lines = written_lines(console)
-    # The first paragraph may still be open when the warning comes (a blank line alone does not
-    # end every block), but nothing is glued together and nothing is printed twice.
-    assert sorted(lines) == ["First paragraph.", "Second paragraph.", "Warning: skipped a malformed stream chunk"]
-    assert lines.index("Warning: skipped a malformed stream chunk") < lines.index("Second paragraph.")
+    # The open block ("Second par…") ends before the first notice is printed; the last notice comes last.
+    assert written_lines(console) == ["First paragraph.", "Second paragraph.",
+                                      "Warning: skipped a malformed stream chunk", "Third paragraph.",
+                                      "Warning: the reply was cut short by the token limit"]
 
 
 def test_waiting_status_shows_until_the_first_delta_and_leaves_no_trace():
