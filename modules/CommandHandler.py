@@ -13,6 +13,7 @@ from modules import __version__
 from modules.Clipboard import code_blocks
 from modules.Errors import LlmcError
 from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
+from modules.ProviderManager import split_first_slash
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
@@ -312,7 +313,9 @@ class CommandHandler(Completer):
         self.chat_interface.refresh_providers()
         names: Dict[str, None] = {}
         for provider, (long_name, short_name) in self.providers.merged_models():
-            names.setdefault(short_name, None)
+            prefix, _ = split_first_slash(short_name)
+            if not (prefix and self.providers.resolve_provider_name(prefix)):  # would read as PROVIDER/…
+                names.setdefault(short_name, None)
             names.setdefault(f"{provider}/{long_name}", None)
         return list(names)
 

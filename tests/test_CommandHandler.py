@@ -274,3 +274,10 @@ def test_models_discovered_by_another_llmc_work_in_mod_and_completion(chat, tmp_
     other.config.providers.persist_provider_configs(["fake"])
     assert "fake/found-elsewhere" in completions(chat, "/mod fake/found")
     assert run(chat, "/mod fake/found-elsewhere") == "Model set to fake/found-elsewhere.\n"
+
+
+def test_completion_never_offers_a_short_name_that_reads_as_another_provider(chat) -> None:
+    chat.config.config.providers["fake"].merge_valid_models(["deepseek/deepseek-r1:free"])
+    offered = completions(chat, "/mod deepseek/d")
+    assert "deepseek/deepseek-r1:free" not in offered
+    assert "fake/deepseek/deepseek-r1:free" in completions(chat, "/mod fake/deep")
