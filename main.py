@@ -18,8 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
         prog="llmc", description="Chat with any OpenAI-compatible LLM provider from the terminal.",
-        epilog=HELP_EPILOG)
+        epilog=HELP_EPILOG, add_help=False)
     add = parser.add_argument
+    # argparse's own --help swallows write errors (a full disk would exit 0 with no help shown)
+    add("-h", "--help", action="store_true", help="show this help message and exit")
     add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
         "('-' reads the prompt from standard input, as does a piped stdin)")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
@@ -72,9 +74,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run llmc and return the exit status; every failure becomes one line on stderr."""
     if sys.stdout is None or sys.stderr is None:  # started with `>&-`: nowhere to put the answer
         _print_error("llmc: error: standard output or standard error is closed")
-        return 1
+        return 74  # EX_IOERR, as for a full disk
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.help:
+            print(parser.format_help(), end="", flush=True)
+            return 0
         if args.version:
             print(f"llmc {__version__}")
             return 0
@@ -164,7 +170,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from modules.PromptRunner import PromptRunner, read_prompt
     prompt = read_prompt(args.prompt, sys.stdin)
     if prompt is not None:
-        history = _saved_chat(config, args.history_file) if args.history_file else None
+        new_system_prompt = args.system_prompt is not None or args.sassy
+        history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
         runner = PromptRunner(config.config, terminal, config.http_settings(config.config), config.model_source)
         return runner.run(prompt, args.echo, history)
     from modules.ChatInterface import ChatInterface
@@ -172,11 +179,16 @@ def _dispatch(args: argparse.Namespace) -> int:
                          echo=args.echo).run()
 
 
-def _saved_chat(config, name: str) -> list:
-    """The messages of the chat `-f NAME` names, for a one-shot prompt that follows it up."""
+def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
+    """The messages of the chat `-f NAME` names, for a one-shot prompt that follows it up.
+
+    A system prompt given on the command line (-s, --sassy) replaces the saved one."""
     from modules.ChatSession import ChatSession, read_session_file
     session = ChatSession(config.config.system_prompt, config.data_directory)
-    return read_session_file(session.resolve_start_file(name))
+    messages = read_session_file(session.resolve_start_file(name))
+    if new_system_prompt:
+        messages[0] = {"role": "system", "content": config.config.system_prompt}
+    return messages
 
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:
@@ -197,8 +209,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
-    if args.force_refresh and not (args.discover_models or args.update_valid_models):
-        raise ConfigError("--force-refresh works only with --discover-models or --update-valid-models")
+    for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
+        if given and not (args.discover_models or args.update_valid_models):
+            raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
 
 
 def _list_models(config, provider: Optional[str], terminal) -> int:

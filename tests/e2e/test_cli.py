@@ -232,6 +232,8 @@ def test_unknown_provider(home: Path, data: Path) -> None:
                      "pick one"),
     (["-m", "", "-p", "hi"], "llmc: error: -m/--model needs a value, not an empty one"),
     (["--discover-models", ""], "llmc: error: --discover-models needs a value, not an empty one"),
+    (["--concurrency", "4", "-p", "hi"], "llmc: error: --concurrency works only with --discover-models or "
+                                         "--update-valid-models"),
     (["--provider", "fake", "-p", "hi"], "llmc: error: --provider works only with --list-models "
                                          "(use --discover-models PROVIDER to discover)"),
     (["--force-refresh", "-l"], "llmc: error: --force-refresh works only with --discover-models or "
@@ -309,8 +311,12 @@ def test_output_to_a_full_disk_or_a_closed_stdout_is_one_line(home: Path, data: 
     assert result.stderr == "llmc: error: cannot write the output: No space left on device\n"
     closed = subprocess.run(["bash", "-c", f'"{sys.executable}" "{ROOT / "main.py"}" -d "{data}" -l >&-'],
                             stderr=subprocess.PIPE, text=True, env=clean_env(home), timeout=30, stdin=subprocess.DEVNULL)
-    assert closed.returncode == 1
+    assert closed.returncode == 74
     assert closed.stderr == "llmc: error: standard output or standard error is closed\n"
+    with open("/dev/full", "w") as full:
+        helped = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, env=clean_env(home), timeout=30)
+    assert helped.returncode == 74
 
 
 def test_a_prompt_can_follow_up_a_saved_chat(home: Path, data: Path, server: FakeOpenAIServer) -> None:
@@ -321,6 +327,9 @@ def test_a_prompt_can_follow_up_a_saved_chat(home: Path, data: Path, server: Fak
     assert result.returncode == 0, result.stderr
     sent = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
     assert [m["content"] for m in sent] == ["be terse", "q1", "a1", "follow up"]
+    llmc(home, data, "-m", "fake/chat-a", "-f", "hist.json", "-s", "be chatty", "-p", "follow up")
+    sent = [r["json"]["messages"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
+    assert [m["content"] for m in sent] == ["be chatty", "q1", "a1", "follow up"]  # the flag wins
     missing = llmc(home, data, "-m", "fake/chat-a", "-f", "nothere", "-p", "follow up")
     assert missing.returncode == 2
     assert one_error_line(missing) == f"llmc: error: {data / 'nothere.json'}: no such chat file"
