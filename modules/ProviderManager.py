@@ -221,7 +221,7 @@ class ProviderManager:
             self.warn(f"Discovery failed for {failed}; nothing was saved.")
         elif persist_on_success and summaries:
             self.persist_provider_configs([s.provider for s in summaries])
-            self.report(f"Provider configurations persisted to {self._store_path()}")
+            self.warn(f"Provider configurations persisted to {self._store_path()}")
         return success
 
     def _report_summaries(self, summaries: List[DiscoverySummary]) -> None:

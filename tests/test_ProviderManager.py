@@ -212,7 +212,7 @@ def test_discovery_persists_valid_and_invalid_models(tmp_path, server):
     assert saved["invalid_models"] == ["embed-1", "tts-1"]
     assert saved["name"] == "Fake" and "api_key" not in saved
     assert h.lines[0] == "fake: 5 models found, 3 valid, 2 invalid, 0 undecided (" + h.lines[0].split("(")[1]
-    assert h.lines[-1] == f"Provider configurations persisted to {h.path}"
+    assert h.warnings[-1] == f"Provider configurations persisted to {h.path}"  # a notice, not a result
     assert sorted(h.pings(server)) == sorted(CHAT + NON_CHAT)
 
 
@@ -257,8 +257,9 @@ def test_undecided_pings_change_nothing(tmp_path, server):
     config = h.manager["fake"]
     assert config.valid_models == {"chat-a": "a"} and config.invalid_models == ["tts-1"]
     assert h.lines[0].startswith("fake: 5 models found, 0 valid, 1 invalid, 4 undecided (")
-    assert h.warnings == ["fake: 4 undecided, left as they were; a later run will try them again: "
-                          "chat-a, chat-b, gpt-5-mini, embed-1"]
+    assert h.warnings[:-1] == ["fake: 4 undecided, left as they were; a later run will try them again: "
+                               "chat-a, chat-b, gpt-5-mini, embed-1"]
+    assert h.warnings[-1] == f"Provider configurations persisted to {h.path}"
 
 
 def test_timeouts_are_undecided(tmp_path, server):
@@ -288,8 +289,8 @@ def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, se
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured"),
                            "fake": fake_config(server)})
     assert h.run() is True
-    assert h.warnings == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
-                          "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
+    assert h.warnings[:2] == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+                              "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
     assert list(h.saved()["providers"]) == ["fake"]
 
 

@@ -51,9 +51,9 @@ def test_discover_then_list_offline(tmp_path, server, env):
     write_config(data, server.base_url)
     result = llmc(["-d", str(data), "--discover-models", "fake"], env)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("fake: 4 models found, 3 valid, 1 invalid, 0 undecided (")
-    assert lines[1] == f"Provider configurations persisted to {data / 'openaicompat-providers.yaml'}"
+    lines = result.stdout.splitlines()  # the results alone; notices go to stderr
+    assert len(lines) == 1 and lines[0].startswith("fake: 4 models found, 3 valid, 1 invalid, 0 undecided (")
+    assert f"Provider configurations persisted to {data / 'openaicompat-providers.yaml'}" in result.stderr
     assert "fake: pinging 4 models" in result.stderr and "fake: pinged 4/4" in result.stderr
     assert "\x1b" not in result.stderr  # not a terminal: plain lines, no control codes
     saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
