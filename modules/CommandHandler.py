@@ -85,6 +85,9 @@ class CommandHandler(Completer):
         if command is None:
             self.terminal.print(UNKNOWN_COMMAND)
             return True
+        if rest.strip() and not command.args:  # "/ch x" must not wipe the history on a typo
+            self._error(f"/{command.name} takes no argument (got '{rest.strip()}')")
+            return True
         try:
             return getattr(self, command.method)(rest.strip()) is not False
         except (LlmcError, ValueError) as exc:  # ValueError: an invalid model string

@@ -281,3 +281,11 @@ def test_completion_never_offers_a_short_name_that_reads_as_another_provider(cha
     offered = completions(chat, "/mod deepseek/d")
     assert "deepseek/deepseek-r1:free" not in offered
     assert "fake/deepseek/deepseek-r1:free" in completions(chat, "/mod fake/deep")
+
+
+def test_commands_without_arguments_refuse_stray_text(chat, tmp_path: Path) -> None:
+    history = tmp_path / "data" / "chat_history.txt"
+    history.write_text("\n# 2026\n+kept\n")
+    assert run(chat, "/ch x") == "ERROR: /clear_history takes no argument (got 'x')\n"
+    assert history.read_text() == "\n# 2026\n+kept\n"
+    assert run(chat, "/e now") == "ERROR: /exit takes no argument (got 'now')\n"
