@@ -238,8 +238,8 @@ class ChatInterface:
         console.print()
 
     def clear_screen(self) -> None:
-        """Clear the terminal (nothing when output is not a terminal)."""
-        if self.terminal.color:
+        """Clear the terminal (nothing when output is not a terminal or TERM=dumb; NO_COLOR is no reason)."""
+        if self.terminal.is_interactive and self.terminal.environ.get("TERM") != "dumb":
             self.terminal.write("\x1b[2J\x1b[3J\x1b[H")
 
     # Asking

@@ -150,6 +150,9 @@ class ChatSession:
                         name: Optional[str] = None, now: Optional[datetime] = None) -> Path:
         """Write the chat as Markdown; title and file name come from `complete` (the model) if it can."""
         now = now or datetime.now()
+        folder = self.resolve_path(name, ".md").parent if name else self.data_directory
+        if folder != self.data_directory and not folder.is_dir():  # say so before asking the model
+            raise ConfigError(f"{folder}: no such directory; nothing exported")
         title, stem = suggest_title(complete, self.turns())
         stem = stem or f"chat-{now:%Y%m%d-%H%M%S}"
         path = unused_path(self.resolve_path(name or stem, ".md"))  # an earlier export is never replaced

@@ -143,7 +143,7 @@ class HttpClient:
             text += "  Is your API key valid?"
         if response.reason:
             text += f" {response.reason}"
-        if detail:
+        if detail and detail != response.reason:  # an HTML page titled "500 Internal Server Error" adds nothing
             text += f"{':' if response.reason else ''} {detail}"
         if status == 401:
             text += f" (check {api_key_variable(self.provider_name)} or the provider's api_key)"

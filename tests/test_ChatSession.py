@@ -227,3 +227,11 @@ def test_the_incomplete_marker_is_kept_but_not_sent(session: ChatSession) -> Non
     assert session.messages[-1]["content"] == f"partial text\n\n{INCOMPLETE_MARKER}"
     assert session.api_messages()[-1] == {"role": "assistant", "content": "partial text"}
     assert session.api_messages()[:-1] == session.messages[:-1]
+
+
+def test_an_export_to_a_missing_directory_fails_before_asking_the_model(session: ChatSession) -> None:
+    asked = []
+    with pytest.raises(ConfigError, match="/nonexistent/dir: no such directory; nothing exported"):
+        session.export_markdown(lambda messages: asked.append(messages) or "{}", "fake/m",
+                                name="/nonexistent/dir/x.md", now=NOW)
+    assert asked == []

@@ -274,7 +274,7 @@ def test_missing_choices_without_streaming(server: FakeOpenAIServer) -> None:
 @pytest.mark.parametrize("fault, expected", [
     ({"kind": "non_json"}, "fake: the reply is not JSON: 'not json at all'"),
     ({"kind": "html_error", "status": 502}, "API request failed with status code 502. Bad Gateway: HTML error page"),
-    ({"status": 500}, "fake: API request failed with status code 500. Internal Server Error: Internal Server Error"),
+    ({"status": 500}, "fake: API request failed with status code 500. Internal Server Error"),
     ({"kind": "drop"}, "(fake) closed the connection without replying"),
 ])
 def test_server_faults_give_api_errors(server: FakeOpenAIServer, fault: dict, expected: str) -> None:

@@ -104,7 +104,7 @@ def test_retry_after_as_an_http_date(tmp_path: Path, home: Path, server: ServerP
 
 
 @pytest.mark.parametrize("status, label", [(429, "Too Many Requests: Rate limit reached"),
-                                           (503, "Service Unavailable: Service Unavailable")])
+                                           (503, "Service Unavailable")])
 def test_gives_up_after_the_last_try(tmp_path: Path, home: Path, server: ServerProcess,
                                      status: int, label: str) -> None:
     data = configure(tmp_path, server.base_url)
