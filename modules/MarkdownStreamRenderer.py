@@ -138,6 +138,7 @@ class MarkdownStreamRenderer:
         self._waiting = ""  # the status shown until the first delta
         self._notices: list[tuple[int, RenderableType]] = []  # (blocks out before it is due, the warning)
         self._blocks_out = 0  # answer blocks printed so far
+        self._reasoning_notices: list[RenderableType] = []  # warnings that came during the reasoning
         self._queue: list[RenderableType] = []  # scrollback output waiting for the next paint
         self._newline_due = False  # rich would put a blank line before the next block
         self._lexers: dict[str, Lexer] = {}
@@ -196,6 +197,9 @@ class MarkdownStreamRenderer:
         with self._lock:
             if self._closed:
                 return
+            if self._phase == _REASONING:  # after the reasoning, once its last line is complete
+                self._reasoning_notices.append(Text(text, style="yellow"))
+                return
             # due once the text so far is out: finished blocks, the open one, and the block the partial
             # line may still start (counting it can only delay the notice, never put it above its text)
             splitter = self._splitter
@@ -216,9 +220,15 @@ class MarkdownStreamRenderer:
 
     def _start_answer(self) -> None:
         if self._phase == _REASONING:
-            self._queue.extend(self._reasoning_lines(self._thought.flush()))
+            self._end_reasoning()
             self._queue.append(_heading("ANSWER:"))
         self._phase = _ANSWER
+
+    def _end_reasoning(self) -> None:
+        """Print the rest of the reasoning, then the notices that came during it."""
+        self._queue.extend(self._reasoning_lines(self._thought.flush()))
+        self._queue.extend(self._reasoning_notices)
+        self._reasoning_notices = []
 
     def _changed(self) -> None:
         self._dirty = True
@@ -244,7 +254,7 @@ class MarkdownStreamRenderer:
 
     def _flush(self, note: str | None) -> None:
         if self._phase == _REASONING:
-            self._queue.extend(self._reasoning_lines(self._thought.flush()))
+            self._end_reasoning()
         self._splitter.close()
         out = self._take_output()
         if note:

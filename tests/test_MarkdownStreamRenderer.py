@@ -551,3 +551,15 @@ def test_a_retry_notice_while_waiting_gets_its_own_line():
     renderer.finish()
     lines = written_lines(console)
     assert lines == ["fake: rate limited (429); retrying in 1 s (retry 1 of 3)", "Answer."]
+
+
+def test_a_warning_during_the_reasoning_comes_after_it_before_the_answer():
+    console = make_console()
+    renderer = make_renderer(console)
+    renderer.on_reasoning("Thinking hard about it. Done thinking.")
+    renderer.on_warning("Warning: skipped a malformed stream chunk")
+    renderer.on_content("# Title\n\nThe answer.\n")
+    renderer.finish()
+    lines = written_lines(console)
+    assert lines[1:3] == ["Thinking hard about it. Done thinking.", "Warning: skipped a malformed stream chunk"]
+    assert lines[3].startswith("ANSWER:") and lines[-1] == "The answer."
