@@ -95,7 +95,7 @@ class ChatSession:
         if not name:
             return self.path or self.data_directory / DEFAULT_SESSION_NAME
         path = Path(name).expanduser()
-        if path.name in ("", ".", "..") or path.is_dir():
+        if path.name in ("", ".", "..") or name.endswith(os.sep) or path.is_dir():
             raise ConfigError(f"{name}: is a directory; give a file name")
         if not path.suffix:
             path = path.with_name(path.name + suffix)
@@ -147,12 +147,18 @@ class ChatSession:
 
     # Markdown export
     def export_markdown(self, complete: Optional[Callable[[List[dict]], str]], model: str,
-                        name: Optional[str] = None, now: Optional[datetime] = None) -> Path:
-        """Write the chat as Markdown; title and file name come from `complete` (the model) if it can."""
+                        name: Optional[str] = None, now: Optional[datetime] = None,
+                        on_asking: Optional[Callable[[], None]] = None) -> Path:
+        """Write the chat as Markdown; title and file name come from `complete` (the model) if it can.
+
+        `on_asking` is called just before the model is asked (the path is checked first)."""
         now = now or datetime.now()
         folder = self.resolve_path(name, ".md").parent if name else self.data_directory
         if folder != self.data_directory and not folder.is_dir():  # say so before asking the model
-            raise ConfigError(f"{folder}: no such directory; nothing exported")
+            problem = "not a directory" if folder.exists() else "no such directory"
+            raise ConfigError(f"{folder}: {problem}; nothing exported")
+        if complete is not None and on_asking is not None:
+            on_asking()
         title, stem = suggest_title(complete, self.turns())
         stem = stem or f"chat-{now:%Y%m%d-%H%M%S}"
         path = unused_path(self.resolve_path(name or stem, ".md"))  # an earlier export is never replaced

@@ -197,10 +197,9 @@ class CommandHandler(Completer):
             self.terminal.print("Nothing to export: the chat is empty.")
             return
         chat = self.chat_interface
-        completer = chat.title_completer()
-        if completer is not None:
-            self.terminal.message(f"Asking {chat.brief_model()} for a title…")
-        path = session.export_markdown(completer, chat.model_label(), name or None)
+        path = session.export_markdown(
+            chat.title_completer(), chat.model_label(), name or None,
+            on_asking=lambda: self.terminal.message(f"Asking {chat.brief_model()} for a title…"))
         self.terminal.print(f"Chat exported to {path}.")
 
     def _config(self, _: str) -> None:

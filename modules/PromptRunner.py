@@ -57,7 +57,7 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
                 else:
                     writer.on_warning(f"Warning: {text}")
     except IncompleteReplyError as exc:
-        writer.abort(INCOMPLETE_MARKER)
+        writer.abort(INCOMPLETE_MARKER if writer.text else None)  # nothing arrived: nothing to mark
         raise exc
     except BaseException:
         writer.abort()

@@ -235,3 +235,11 @@ def test_an_export_to_a_missing_directory_fails_before_asking_the_model(session:
         session.export_markdown(lambda messages: asked.append(messages) or "{}", "fake/m",
                                 name="/nonexistent/dir/x.md", now=NOW)
     assert asked == []
+    with pytest.raises(ConfigError, match="is a directory; give a file name"):
+        session.export_markdown(lambda messages: asked.append(messages) or "{}", "fake/m",
+                                name="/nonexistent/dir/", now=NOW)
+    a_file = session.save("plain")
+    with pytest.raises(ConfigError, match="not a directory; nothing exported"):
+        session.export_markdown(lambda messages: asked.append(messages) or "{}", "fake/m",
+                                name=f"{a_file}/x.md", now=NOW)
+    assert asked == []

@@ -289,3 +289,11 @@ def test_commands_without_arguments_refuse_stray_text(chat, tmp_path: Path) -> N
     assert run(chat, "/ch x") == "ERROR: /clear_history takes no argument (got 'x')\n"
     assert history.read_text() == "\n# 2026\n+kept\n"
     assert run(chat, "/e now") == "ERROR: /exit takes no argument (got 'now')\n"
+
+
+def test_md_to_a_missing_directory_asks_nothing(chat, server) -> None:
+    chat.session.add_user("question")
+    requests_before = len(server.requests)
+    assert run(chat, "/md /nonexistent/dir/x.md") == ("ERROR: /nonexistent/dir: no such directory; "
+                                                       "nothing exported\n")
+    assert "Asking" not in chat.terminal.stderr.getvalue() and len(server.requests) == requests_before
