@@ -18,6 +18,7 @@ from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
 _MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
+LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _TAG_PATTERN = re.compile(r"<[^>]+>")
 _TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -212,10 +213,15 @@ class HttpClient:
             return f"invalid base_api_url for {self.provider_name}: {self.base_url}"
         return f"request to {where} failed: {one_line(text, 160)}"
 
+    @staticmethod
+    def decode_json(response: requests.Response) -> Any:
+        """The reply's JSON (a leading BOM and raw control characters in strings accepted); ValueError if none."""
+        text = response.content.decode(response.encoding or "utf-8", "replace").lstrip("\ufeff")
+        return LENIENT_JSON.decode(text)
+
     def _json_body(self, response: requests.Response, path: str) -> Any:
         try:
-            text = response.content.decode(response.encoding or "utf-8", "replace").lstrip("\ufeff")
-            return json.loads(text, strict=False)  # raw control characters in strings are shown safely later
+            return self.decode_json(response)
         except (ValueError, RecursionError):
             snippet = redact(one_line(response.text, 60), self._api_key)
             kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"

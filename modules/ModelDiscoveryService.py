@@ -101,7 +101,8 @@ class ModelDiscoveryService:
         try:
             return self.fetch_models(name, provider_config, force_refresh)
         except ApiError as exc:
-            print(f"Warning: Failed to query models from {name}: {_without_prefix(str(exc), name)}",
+            detail = str(exc).removeprefix(f"{name}: ")  # the line names the provider already
+            print(f"Warning: Failed to query models from {name}: {detail}",
                   file=sys.stderr)
         except Exception as exc:  # the old code's catch-all fallback, kept on purpose
             print(f"Error: Unexpected error querying models from {name}: {exc}", file=sys.stderr)
@@ -188,12 +189,6 @@ class ModelDiscoveryService:
             client.close()
         self._clients.clear()
         self._throttles.clear()
-
-
-def _without_prefix(message: str, provider_name: str) -> str:
-    """The message without a leading "provider: ", which the caller already names."""
-    prefix = f"{provider_name}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _models_with_ids(provider_name: str, body: Any, without_key: Callable[[str], str],

@@ -1,7 +1,6 @@
 """Chat completions against one provider: request shaping, SSE streaming and error mapping."""
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any, Callable, Iterator, List, Optional, Tuple
@@ -9,7 +8,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import urllib3
 
 from modules.Errors import ApiError, IncompleteReplyError, one_line
-from modules.HttpClient import HttpClient
+from modules.HttpClient import LENIENT_JSON, HttpClient
 from modules.HttpSettings import HttpSettings
 from modules.ProviderConfig import ProviderConfig
 from modules.SseParser import SseParser
@@ -22,7 +21,6 @@ _FINISH_NOTICES = {
     "content_filter": "the reply was stopped by the provider's content filter",
 }
 KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
-_LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
 
@@ -106,9 +104,9 @@ class OpenAIChatCompletionApi:
 
     def _whole_reply(self, response: Any) -> Iterator[Delta]:
         try:
-            reply = response.json()
-        except (ValueError, urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(exc, ValueError):
+            reply = self.client.decode_json(response)
+        except (ValueError, RecursionError, urllib3.exceptions.HTTPError, OSError) as exc:
+            if isinstance(exc, (ValueError, RecursionError)):
                 raise self._error(f"the reply is not JSON: {response.text[:60]!r}") from None
             raise self._broken_stream(exc, _StreamState()) from None
         yield from self._reply_deltas(reply)
@@ -214,7 +212,7 @@ class OpenAIChatCompletionApi:
 
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
-        event = _LENIENT_JSON.decode(payload)
+        event = LENIENT_JSON.decode(payload)
         choices = event.get("choices") if isinstance(event, dict) else None
         if isinstance(event, dict) and "error" in event and not choices:
             raise self._error(f"error in stream: {provider_error_text(event['error'])}")

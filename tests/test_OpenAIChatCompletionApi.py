@@ -345,3 +345,11 @@ def test_a_stream_of_only_keep_alives_ends_after_the_idle_limit() -> None:
         list(payloads)
     body = KeepAliveBody()
     assert len(list(_payloads(body, _StreamState(), idle_limit=100, clock=lambda: 0))) == 1  # no limit hit
+
+
+def test_a_whole_json_reply_to_a_stream_request_may_start_with_a_byte_order_mark() -> None:
+    body = b'\xef\xbb\xbf{"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}'
+    with responses.RequestsMock() as mock:
+        mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="application/json")
+        api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+        assert collect(api) == [("content", "hi")]
