@@ -135,6 +135,16 @@ def written_lines(console: Console) -> list[str]:
     return [line for line in screen_of(console).lines() if line]
 
 
+def replay(*events: tuple[str, str]) -> list[str]:
+    """Feed (method, text) events such as ("on_content", "Hi") to a renderer, finish; the lines left."""
+    console = make_console()
+    renderer = make_renderer(console)
+    for method, text in events:
+        getattr(renderer, method)(text)
+    renderer.finish()
+    return written_lines(console)
+
+
 def one_shot(text: str, width: int = 80, height: int = 25) -> list[str]:
     """rich's own render of the whole reply, without the invisible padding to the right margin."""
     console = make_console(width, height)
@@ -519,15 +529,12 @@ def test_trailing_padding_is_trimmed_unless_it_shows():
 
 
 def test_a_warning_is_printed_after_the_text_that_came_before_it():
-    console = make_console()
-    renderer = make_renderer(console)
-    renderer.on_content("First paragraph.\n\nSecond par")
-    renderer.on_warning("Warning: skipped a malformed stream chunk")
-    renderer.on_content("agraph.\n\nThird paragraph.\n")
-    renderer.on_warning("Warning: the reply was cut short by the token limit")
-    renderer.finish()
+    lines = replay(("on_content", "First paragraph.\n\nSecond par"),
+                   ("on_warning", "Warning: skipped a malformed stream chunk"),
+                   ("on_content", "agraph.\n\nThird paragraph.\n"),
+                   ("on_warning", "Warning: the reply was cut short by the token limit"))
     # The open block ("Second par…") ends before the first notice is printed; the last notice comes last.
-    assert written_lines(console) == ["First paragraph.", "Second paragraph.",
+    assert lines == ["First paragraph.", "Second paragraph.",
                                       "Warning: skipped a malformed stream chunk", "Third paragraph.",
                                       "Warning: the reply was cut short by the token limit"]
 
@@ -543,23 +550,15 @@ def test_waiting_status_shows_until_the_first_delta_and_leaves_no_trace():
 
 
 def test_a_retry_notice_while_waiting_gets_its_own_line():
-    console = make_console()
-    renderer = make_renderer(console)
-    renderer.on_waiting("waiting for fc1…")
-    renderer.on_warning("fake: rate limited (429); retrying in 1 s (retry 1 of 3)")
-    renderer.on_content("Answer.\n")
-    renderer.finish()
-    lines = written_lines(console)
+    lines = replay(("on_waiting", "waiting for fc1…"),
+                   ("on_warning", "fake: rate limited (429); retrying in 1 s (retry 1 of 3)"),
+                   ("on_content", "Answer.\n"))
     assert lines == ["fake: rate limited (429); retrying in 1 s (retry 1 of 3)", "Answer."]
 
 
 def test_a_warning_during_the_reasoning_comes_after_it_before_the_answer():
-    console = make_console()
-    renderer = make_renderer(console)
-    renderer.on_reasoning("Thinking hard about it. Done thinking.")
-    renderer.on_warning("Warning: skipped a malformed stream chunk")
-    renderer.on_content("# Title\n\nThe answer.\n")
-    renderer.finish()
-    lines = written_lines(console)
+    lines = replay(("on_reasoning", "Thinking hard about it. Done thinking."),
+                   ("on_warning", "Warning: skipped a malformed stream chunk"),
+                   ("on_content", "# Title\n\nThe answer.\n"))
     assert lines[1:3] == ["Thinking hard about it. Done thinking.", "Warning: skipped a malformed stream chunk"]
     assert lines[3].startswith("ANSWER:") and lines[-1] == "The answer."
