@@ -44,7 +44,7 @@ def serial_plan_discovery(base_url: str, api_key: str) -> tuple[list, list]:
 
 def llmc_discovery(data_dir: Path, concurrency: int) -> tuple[float, list, list, object]:
     """llmc's discovery in this process (the same code `llmc --discover-models fake` runs)."""
-    from modules.Config import Config
+    from llmc.Config import Config
     config = Config(data_directory=data_dir, report=lambda line: None, warn=lambda line: None)
     config.config.concurrency = concurrency
     providers = config.config.providers

@@ -13,13 +13,13 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from modules.ChatSession import MAX_SESSION_BYTES, ChatSession
-from modules.Clipboard import Clipboard
-from modules.CommandHandler import CommandHandler
-from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
-from modules.PromptRunner import make_reply_writer, resolve_chat_model, resolve_model_string, stream_reply
-from modules.SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
-from modules.Terminal import visible_text
+from .ChatSession import MAX_SESSION_BYTES, ChatSession
+from .Clipboard import Clipboard
+from .CommandHandler import CommandHandler
+from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from .PromptRunner import make_reply_writer, resolve_chat_model, resolve_model_string, stream_reply
+from .SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
+from .Terminal import visible_text
 
 HISTORY_FILE_NAME = "chat_history.txt"
 HISTORY_ENTRIES_KEPT = 100
@@ -154,7 +154,7 @@ class ChatInterface:
     def api(self) -> Any:
         """The chat API of the current model (ConfigError if its provider has no key)."""
         if self._api is None:
-            from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+            from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
             provider_name, provider_config, long_name = resolve_chat_model(self.config.config, self.model)
             self._api = OpenAIChatCompletionApi(provider_name, provider_config, long_name,
                                                 self.config.http_settings(self.config.config),

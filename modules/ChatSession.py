@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
-from modules.Errors import INCOMPLETE_MARKER, ConfigError
-from modules.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from .Errors import INCOMPLETE_MARKER, ConfigError
+from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024

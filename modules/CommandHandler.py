@@ -9,11 +9,11 @@ from urllib.parse import urlsplit, urlunsplit
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from modules import __version__
-from modules.Clipboard import code_blocks
-from modules.Errors import LlmcError
-from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
-from modules.ProviderManager import split_first_slash
+from . import __version__
+from .Clipboard import code_blocks
+from .Errors import LlmcError
+from .ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
+from .ProviderManager import split_first_slash
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
@@ -265,7 +265,7 @@ class CommandHandler(Completer):
         self._run_discovery(provider, force)
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
-        from modules.ProgressDisplay import discover_with_progress
+        from .ProgressDisplay import discover_with_progress
         discover_with_progress(self.providers, self.terminal, self.chat_interface.config.data_directory,
                                self.terminal.print, provider_filter=provider, force_refresh=force)
         try:

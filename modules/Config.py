@@ -10,14 +10,14 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from pydantic import ValidationError
 
-from modules.Errors import ConfigError
-from modules.HttpSettings import HttpSettings
-from modules.ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
-from modules.ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
-from modules.ProviderManager import ProviderManager
-from modules.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
-from modules.SafeFiles import file_stamp, is_readable_by_others, read_text_file
-from modules.Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
+from .Errors import ConfigError
+from .HttpSettings import HttpSettings
+from .ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
+from .ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
+from .ProviderManager import ProviderManager
+from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
+from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
+from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 
 CONFIG_FILE_NAME = "config.toml"
@@ -246,7 +246,7 @@ class Config:
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:
         """Write a commented default config.toml; ConfigError if one exists already."""
-        from modules.SafeFiles import atomic_write_text, ensure_directory
+        from .SafeFiles import atomic_write_text, ensure_directory
         directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         ensure_directory(directory)
         path = directory / CONFIG_FILE_NAME

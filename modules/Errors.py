@@ -4,7 +4,7 @@
 def one_line(text: str, limit: int = 300) -> str:
     """`text` as one printable line: whitespace runs as single spaces, control characters made
     visible, cut to `limit` characters."""
-    from modules.Terminal import visible_text
+    from .Terminal import visible_text
     text = visible_text(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

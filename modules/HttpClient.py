@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from modules.Errors import ApiError, one_line
-from modules.HttpSettings import HttpSettings
-from modules.ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
+from .Errors import ApiError, one_line
+from .HttpSettings import HttpSettings
+from .ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
 _MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")

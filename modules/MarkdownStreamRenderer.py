@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.syntax import Syntax
 from rich.text import Text
 
-from modules.MarkdownBlockSplitter import Block, BlockSplitter, LineAssembler, is_blank, is_table_head
+from .MarkdownBlockSplitter import Block, BlockSplitter, LineAssembler, is_blank, is_table_head
 
 __all__ = ["MarkdownStreamRenderer"]
 

@@ -8,9 +8,9 @@ import time
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional
 
-from modules.DiscoveryThrottle import DiscoveryThrottle
-from modules.Errors import ApiError
-from modules.ProviderConfig import ProviderConfig
+from .DiscoveryThrottle import DiscoveryThrottle
+from .Errors import ApiError
+from .ProviderConfig import ProviderConfig
 
 PING_MESSAGES = [
     {"role": "system", "content": "If I say 'ping', you will respond with 'pong'."},
@@ -51,7 +51,7 @@ class ModelDiscoveryService:
         if callable(self._settings):
             self._settings = self._settings()
         if self._settings is None:
-            from modules.HttpSettings import HttpSettings
+            from .HttpSettings import HttpSettings
             self._settings = HttpSettings()
         return self._settings
 
@@ -68,7 +68,7 @@ class ModelDiscoveryService:
 
     def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
         """One pooled HttpClient per provider config, reused across requests and workers."""
-        from modules.HttpClient import HttpClient
+        from .HttpClient import HttpClient
         with self._clients_lock:
             client = self._clients.get(id(provider_config))
             if client is None:
@@ -127,7 +127,7 @@ class ModelDiscoveryService:
 
     def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str) -> PingResult:
         """Send a tiny chat the way a real chat of `model` is sent, and classify the answer."""
-        from modules.OpenAIChatCompletionApi import build_request_body
+        from .OpenAIChatCompletionApi import build_request_body
         client = self.client_for(provider_name, provider_config)
         throttle = self.throttle_for(provider_config)
         body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
@@ -152,7 +152,7 @@ class ModelDiscoveryService:
     @staticmethod
     def _post_ping(client: Any, body: dict) -> Any:
         """POST the ping; once more with the other token-limit field if the provider refuses the one sent."""
-        from modules.OpenAIChatCompletionApi import swap_token_limit
+        from .OpenAIChatCompletionApi import swap_token_limit
         try:
             return client.post_json("/chat/completions", body)
         except ApiError as exc:
@@ -198,7 +198,7 @@ def _models_with_ids(provider_name: str, body: Any, without_key: Callable[[str],
     if not isinstance(models, list):
         reason = "the /models reply has no 'data' list"
         if isinstance(body, dict) and body.get("error"):
-            from modules.OpenAIChatCompletionApi import provider_error_text
+            from .OpenAIChatCompletionApi import provider_error_text
             reason += f"; the provider says: {provider_error_text(body['error'])}"
         raise ApiError(without_key(f"{provider_name}: {reason}"))
     if not models:

@@ -7,11 +7,11 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3
 
-from modules.Errors import ApiError, IncompleteReplyError, one_line
-from modules.HttpClient import LENIENT_JSON, HttpClient
-from modules.HttpSettings import HttpSettings
-from modules.ProviderConfig import ProviderConfig
-from modules.SseParser import SseParser
+from .Errors import ApiError, IncompleteReplyError, one_line
+from .HttpClient import LENIENT_JSON, HttpClient
+from .HttpSettings import HttpSettings
+from .ProviderConfig import ProviderConfig
+from .SseParser import SseParser
 
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)

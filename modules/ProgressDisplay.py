@@ -101,8 +101,8 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
     Summary lines go through `print_line`, failures and skips through `terminal.message`, rate-limit
     notices through the display: each clears the bar first.
     """
-    from modules.Errors import DiscoveryCancelled
-    from modules.SafeFiles import ensure_directory
+    from .Errors import DiscoveryCancelled
+    from .SafeFiles import ensure_directory
     ensure_directory(data_directory)
     progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
     cancel = threading.Event()

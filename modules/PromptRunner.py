@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from modules.Errors import INCOMPLETE_MARKER, ConfigError, IncompleteReplyError
-from modules.ProviderConfig import ProviderConfig, api_key_variable
-from modules.Terminal import Terminal, is_terminal, visible_text
+from .Errors import INCOMPLETE_MARKER, ConfigError, IncompleteReplyError
+from .ProviderConfig import ProviderConfig, api_key_variable
+from .Terminal import Terminal, is_terminal, visible_text
 
 
 def resolve_model_string(providers: Any, model_string: str, source: str = "") -> Tuple[str, str]:
@@ -33,9 +33,9 @@ def resolve_chat_model(config_model: Any, model_string: str, source: str = "") -
 def make_reply_writer(terminal: Terminal) -> Any:
     """A live markdown renderer on a colour terminal, else a plain writer."""
     if terminal.color:
-        from modules.MarkdownStreamRenderer import MarkdownStreamRenderer
+        from .MarkdownStreamRenderer import MarkdownStreamRenderer
         return MarkdownStreamRenderer(terminal.console())
-    from modules.PlainReplyWriter import PlainReplyWriter
+    from .PlainReplyWriter import PlainReplyWriter
     return PlainReplyWriter(terminal.stdout, terminal.stderr)
 
 
@@ -88,7 +88,7 @@ class PromptRunner:
             return 0
         provider_name, provider_config, model = resolve_chat_model(self.config_model, self.config_model.model,
                                                                    self.model_source)
-        from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+        from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
         api = OpenAIChatCompletionApi(provider_name, provider_config, model, self.http_settings,
                                       on_wait=self.terminal.message)
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])

@@ -6,10 +6,10 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from modules.DiscoverySummary import DiscoverySummary
-from modules.Errors import DiscoveryCancelled
-from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
-from modules.ProviderConfig import ProviderConfig, api_key_variable, default_short_name
+from .DiscoverySummary import DiscoverySummary
+from .Errors import DiscoveryCancelled
+from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
+from .ProviderConfig import ProviderConfig, api_key_variable, default_short_name
 
 MAX_LISTED_CHOICES = 20
 ProgressCallback = Callable[[str, int, int], None]

@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Optional
 
-from modules.Errors import ConfigError, one_line
-from modules.SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
+from .Errors import ConfigError, one_line
+from .SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-from modules.Errors import ConfigError
+from .Errors import ConfigError
 
 PRIVATE_MODE = 0o600
 MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024  # config and providers files; callers may pass their own limit

@@ -5,7 +5,7 @@ from typing import Any, Dict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modules.ProviderManager import ProviderManager
+from .ProviderManager import ProviderManager
 
 DEFAULT_MODEL = "openai/4.1-mini"
 DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"

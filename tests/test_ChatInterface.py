@@ -12,12 +12,12 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from modules.ChatInterface import HISTORY_ENTRIES_KEPT, ChatInterface
-from modules.Errors import INCOMPLETE_MARKER
-from modules.Clipboard import Clipboard
-from modules.Config import Config
-from modules.Errors import ConfigError
-from modules.Terminal import Terminal
+from llmc.ChatInterface import HISTORY_ENTRIES_KEPT, ChatInterface
+from llmc.Errors import INCOMPLETE_MARKER
+from llmc.Clipboard import Clipboard
+from llmc.Config import Config
+from llmc.Errors import ConfigError
+from llmc.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 SUBMIT = "\x1b\r"      # Esc Enter (what Alt-Enter sends)

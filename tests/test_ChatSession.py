@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modules.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
-from modules.Errors import INCOMPLETE_MARKER, ConfigError
+from llmc.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
+from llmc.Errors import INCOMPLETE_MARKER, ConfigError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 

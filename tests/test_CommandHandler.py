@@ -12,8 +12,8 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 
-from modules.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
-from modules.ProgressDisplay import ProgressDisplay
+from llmc.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
+from llmc.ProgressDisplay import ProgressDisplay
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.test_ChatInterface import make_chat
 
@@ -268,7 +268,7 @@ def test_a_model_that_discovery_finds_invalid_is_reported_and_config_still_works
 
 
 def test_models_discovered_by_another_llmc_work_in_mod_and_completion(chat, tmp_path: Path) -> None:
-    from modules.Config import Config
+    from llmc.Config import Config
     other = Config(data_directory=tmp_path / "data", environ={}, warn=lambda text: None)
     other.config.providers["fake"].merge_valid_models(["found-elsewhere"])
     other.config.providers.persist_provider_configs(["fake"])

@@ -8,11 +8,11 @@ from typing import Dict, List
 
 import pytest
 
-from modules.Config import Config, default_config_text, load_toml_file, merge_dicts
-from modules.Errors import ConfigError
-from modules.HttpClient import HttpSettings
-from modules.ProviderManager import ProviderManager
-from modules.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASSY_SYSTEM_PROMPT
+from llmc.Config import Config, default_config_text, load_toml_file, merge_dicts
+from llmc.Errors import ConfigError
+from llmc.HttpClient import HttpSettings
+from llmc.ProviderManager import ProviderManager
+from llmc.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASSY_SYSTEM_PROMPT
 
 YAML_NAME = "openaicompat-providers.yaml"
 

@@ -1,5 +1,5 @@
 """DiscoverySummary: the per-provider lines a discovery run prints."""
-from modules.DiscoverySummary import DiscoverySummary
+from llmc.DiscoverySummary import DiscoverySummary
 
 
 def test_summary_line_counts_each_outcome():

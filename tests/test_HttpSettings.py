@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from modules.HttpSettings import HttpSettings
+from llmc.HttpSettings import HttpSettings
 
 
 def test_defaults_are_bounded_and_the_settings_frozen():

@@ -2,7 +2,7 @@
 
 import itertools
 
-from modules.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
+from llmc.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
 from tests.test_MarkdownStreamRenderer import SAMPLE, chunked, random_sizes
 
 

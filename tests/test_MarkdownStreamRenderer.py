@@ -12,9 +12,9 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 
-from modules import MarkdownStreamRenderer as msr
-from modules.MarkdownBlockSplitter import BlockSplitter
-from modules.MarkdownStreamRenderer import MarkdownStreamRenderer, _Trimmed, _trim_line
+from llmc import MarkdownStreamRenderer as msr
+from llmc.MarkdownBlockSplitter import BlockSplitter
+from llmc.MarkdownStreamRenderer import MarkdownStreamRenderer, _Trimmed, _trim_line
 
 # -- helpers ------------------------------------------------------------------------------
 

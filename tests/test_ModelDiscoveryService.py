@@ -8,10 +8,10 @@ import pytest
 import requests
 import responses
 
-from modules.Errors import ApiError
-from modules.HttpSettings import HttpSettings
-from modules.ModelDiscoveryService import ModelDiscoveryService, PingResult
-from modules.ProviderConfig import ProviderConfig
+from llmc.Errors import ApiError
+from llmc.HttpSettings import HttpSettings
+from llmc.ModelDiscoveryService import ModelDiscoveryService, PingResult
+from llmc.ProviderConfig import ProviderConfig
 
 BASE = "http://127.0.0.1:9/v1"
 MODELS_URL = BASE + "/models"

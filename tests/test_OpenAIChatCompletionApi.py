@@ -6,11 +6,11 @@ from typing import Iterator, List, Optional, Tuple
 import pytest
 import responses
 
-from modules.Errors import ApiError, IncompleteReplyError
-from modules.HttpSettings import HttpSettings
-from modules.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
+from llmc.Errors import ApiError, IncompleteReplyError
+from llmc.HttpSettings import HttpSettings
+from llmc.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
                                              swap_token_limit, uses_fixed_temperature)
-from modules.ProviderConfig import ProviderConfig
+from llmc.ProviderConfig import ProviderConfig
 from tests.fake_openai_server import FakeOpenAIServer
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
@@ -337,7 +337,7 @@ class KeepAliveBody:
 
 
 def test_a_stream_of_only_keep_alives_ends_after_the_idle_limit() -> None:
-    from modules.OpenAIChatCompletionApi import _OnlyKeepAlives, _payloads, _StreamState
+    from llmc.OpenAIChatCompletionApi import _OnlyKeepAlives, _payloads, _StreamState
     ticks = iter(range(1000))
     payloads = _payloads(KeepAliveBody(), _StreamState(), idle_limit=10, clock=lambda: next(ticks))
     assert next(payloads).startswith('{"choices"')

@@ -7,11 +7,11 @@ from typing import Iterator
 
 import pytest
 
-from modules.Config import Config
-from modules.Errors import ApiError, ConfigError, IncompleteReplyError
-from modules.PlainReplyWriter import PlainReplyWriter
-from modules.PromptRunner import PromptRunner, make_reply_writer, read_prompt, resolve_chat_model
-from modules.Terminal import Terminal
+from llmc.Config import Config
+from llmc.Errors import ApiError, ConfigError, IncompleteReplyError
+from llmc.PlainReplyWriter import PlainReplyWriter
+from llmc.PromptRunner import PromptRunner, make_reply_writer, read_prompt, resolve_chat_model
+from llmc.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 

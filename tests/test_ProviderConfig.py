@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.ProviderConfig import ProviderConfig, api_key_variable
+from llmc.ProviderConfig import ProviderConfig, api_key_variable
 
 
 def make(valid=None, invalid=None) -> ProviderConfig:

@@ -9,12 +9,12 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from modules.HttpSettings import HttpSettings
-from modules.ModelDiscoveryService import ModelDiscoveryService
-from modules.ProviderConfig import ProviderConfig
-from modules.Errors import DiscoveryCancelled
-from modules.ProviderManager import ProviderManager, split_first_slash
-from modules.ProvidersYamlStore import ProvidersYamlStore
+from llmc.HttpSettings import HttpSettings
+from llmc.ModelDiscoveryService import ModelDiscoveryService
+from llmc.ProviderConfig import ProviderConfig
+from llmc.Errors import DiscoveryCancelled
+from llmc.ProviderManager import ProviderManager, split_first_slash
+from llmc.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)

@@ -9,10 +9,10 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from modules import SafeFiles
-from modules.Config import Config
-from modules.Errors import ConfigError
-from modules.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
+from llmc import SafeFiles
+from llmc.Config import Config
+from llmc.Errors import ConfigError
+from llmc.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
 
 YAML_NAME = "openaicompat-providers.yaml"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modules import SafeFiles
-from modules.Config import Config
-from modules.Errors import ConfigError
-from modules.SafeFiles import atomic_write_text, ensure_directory, file_lock, read_text_file
+from llmc import SafeFiles
+from llmc.Config import Config
+from llmc.Errors import ConfigError
+from llmc.SafeFiles import atomic_write_text, ensure_directory, file_lock, read_text_file
 from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 

@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from modules.SseParser import SseParser
+from llmc.SseParser import SseParser
 
 STREAM = ('data: {"a": "héllo 世界 🎉"}\n\n'
           ": keep-alive\n\n"

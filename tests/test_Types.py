@@ -2,9 +2,9 @@
 import pytest
 from pydantic import ValidationError
 
-from modules.ProviderConfig import ProviderConfig
-from modules.ProviderManager import ProviderManager
-from modules.Types import DEFAULT_MODEL, PROVIDER_DATA, ConfigModel
+from llmc.ProviderConfig import ProviderConfig
+from llmc.ProviderManager import ProviderManager
+from llmc.Types import DEFAULT_MODEL, PROVIDER_DATA, ConfigModel
 
 
 def test_built_in_providers_match_the_spec() -> None:

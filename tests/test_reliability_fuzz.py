@@ -12,12 +12,12 @@ import pytest
 import responses
 import yaml
 
-from modules.Config import Config, load_toml_file
-from modules.Errors import ApiError, ConfigError, LlmcError
-from modules.OpenAIChatCompletionApi import OpenAIChatCompletionApi
-from modules.ProviderConfig import ProviderConfig
-from modules.ProvidersYamlStore import ProvidersYamlStore
-from modules.SseParser import SseParser
+from llmc.Config import Config, load_toml_file
+from llmc.Errors import ApiError, ConfigError, LlmcError
+from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+from llmc.ProviderConfig import ProviderConfig
+from llmc.ProvidersYamlStore import ProvidersYamlStore
+from llmc.SseParser import SseParser
 
 YAML_NAME = "openaicompat-providers.yaml"
 FIELDS = ["name", "base_api_url", "api_key", "valid_models", "invalid_models", "other"]

@@ -10,7 +10,7 @@ import pexpect
 import pytest
 import yaml
 
-from modules import __version__
+from llmc import __version__
 from tests.e2e.cli_support import (ANSI, MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc,
                                    snapshot, write_config)
 from tests.fake_openai_server import FakeOpenAIServer

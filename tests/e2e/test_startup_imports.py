@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY_FOR_LISTING = {"requests", "urllib3", "rich", "prompt_toolkit", "ruamel", "ruamel.yaml", "pygments"}
 PROBE = """
 import json, sys
-import main
+from llmc import CommandLine as main
 status = main.main(sys.argv[1:])
 sys.stdout.flush()
 print("\\nMODULES=" + json.dumps(sorted(sys.modules)))
@@ -36,7 +36,7 @@ def top_level(modules: Set[str]) -> Set[str]:
 
 def test_version_imports_nothing_heavy(tmp_path):
     modules = top_level(imported_modules(["--version"], tmp_path))
-    assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "modules.Config"})
+    assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"})
 
 
 def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_path):
@@ -49,4 +49,4 @@ def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_pa
     modules = top_level(imported_modules(["-d", str(data), "--list-models"], tmp_path))
     assert "pydantic" in modules  # the plan's data models are real pydantic models
     assert not modules & HEAVY_FOR_LISTING, sorted(modules & HEAVY_FOR_LISTING)
-    assert "modules.HttpClient" not in modules and "modules.OpenAIChatCompletionApi" not in modules
+    assert "llmc.HttpClient" not in modules and "llmc.OpenAIChatCompletionApi" not in modules

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import main
-from modules.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from llmc import CommandLine as main
+from llmc.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 
 
 @pytest.fixture(autouse=True)

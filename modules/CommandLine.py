@@ -1,0 +1,244 @@
+"""The llmc command line: parse flags, wire Config → ProviderManager → chat, map errors to exit codes."""
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+from typing import List, Optional
+
+from . import __version__
+
+HELP_EPILOG = "Type /help at the prompt for in-chat command help."
+ALL_PROVIDERS = "__all__"
+MAX_CONCURRENCY = 256  # the ConfigModel's bound for `concurrency`
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="llmc", description="Chat with any OpenAI-compatible LLM provider from the terminal.",
+        epilog=HELP_EPILOG, add_help=False)
+    add = parser.add_argument
+    # argparse's own --help swallows write errors (a full disk would exit 0 with no help shown)
+    add("-h", "--help", action="store_true", help="show this help message and exit")
+    add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
+        "('-' reads the prompt from standard input, as does a piped stdin)")
+    add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
+    add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
+    add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
+    add("-l", "--list-models", action="store_true", help="list the known valid models and exit (no network)")
+    add("--provider", metavar="NAME", help="with --list-models: only this provider's models")
+    add("-v", "--version", action="store_true", help="print the version and exit")
+    add("-c", "--clear", action="store_true", help="clear the screen first")
+    add("-e", "--echo", action="store_true", help="echo mode: print the prompt instead of sending it")
+    add("--sassy", action="store_true", help="use the sassy system prompt")
+    add("-d", "--data-directory", metavar="DIR", help="data directory (default ~/.llm_chat_cli)")
+    add("--create-config", action="store_true", help="create the data directory and a default config.toml")
+    add("--discover-models", nargs="?", const=ALL_PROVIDERS, metavar="PROVIDER",
+        help="query providers for models, ping-test them and save the results")
+    add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
+    add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
+    add("--concurrency", type=_concurrency, metavar="N",
+        help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
+    return parser
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}: {text}")
+    return value
+
+
+def run(argv: Optional[List[str]] = None) -> None:
+    """Console-script entry: exit with main()'s status."""
+    status = main(argv)
+    if status == 130:
+        # Interrupted: worker threads may sit in a request for up to the read timeout, and the
+        # interpreter would join them at exit. Everything worth keeping is already on disk.
+        import os
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    sys.exit(status)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run llmc and return the exit status; every failure becomes one line on stderr."""
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-`: nowhere to put the answer
+        _print_error("llmc: error: standard output or standard error is closed")
+        return 74  # EX_IOERR, as for a full disk
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.help:
+            print(parser.format_help(), end="", flush=True)
+            return 0
+        if args.version:
+            print(f"llmc {__version__}")
+            return 0
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        _print_error("\nInterrupted.")
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            return _internal_error(exc)
+        _silence_stdout()
+        _print_error(f"llmc: error: cannot write the output: {exc.strerror}")
+        return 74  # EX_IOERR
+    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
+        from .Errors import LlmcError
+        if isinstance(exc, LlmcError):
+            _print_error(f"llmc: error: {_without_secrets(str(exc))}")
+            return exc.exit_code
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    _print_error(f"llmc: internal error: {type(exc).__name__}: {_without_secrets(str(exc))}")
+    return 70
+
+
+def _print_error(text: str) -> None:
+    from .Terminal import visible_text
+    try:
+        print(visible_text(text), file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a reader such as `head` went away, point stdout at /dev/null so exit stays quiet."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _without_secrets(text: str) -> str:
+    """Strip every API key this run may know of (from the environment or loaded files)."""
+    import os
+    from .HttpClient import redact
+    secrets = [v for k, v in os.environ.items() if k.endswith("_API_KEY") and v]
+    secrets += _KNOWN_KEYS
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = redact(text, secret)
+    return redact(text, "")
+
+
+_KNOWN_KEYS: List[str] = []
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from .Config import Config
+    from .Terminal import Terminal
+    _check_flag_combinations(args)
+    terminal = Terminal()
+    if args.create_config:
+        path = Config.write_default_config(args.data_directory)
+        terminal.print(f"Created {path}")
+        return 0
+    config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
+                    sassy=args.sassy, warn=terminal.message)
+    providers = config.config.providers
+    _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
+    if args.concurrency:
+        config.config.concurrency = args.concurrency
+        config.config.providers.concurrency = args.concurrency
+    if args.list_models:
+        return _list_models(config, args.provider, terminal)
+    if args.discover_models:
+        return _discover(config, args, terminal, terminal.print)
+    if args.update_valid_models:
+        # Summaries go to stderr here: stdout may be a -p answer that a script reads.
+        if _discover(config, args, terminal, terminal.message) == 130:
+            return 130
+    from .PromptRunner import PromptRunner, read_prompt
+    prompt = read_prompt(args.prompt, sys.stdin)
+    if prompt is not None:
+        new_system_prompt = args.system_prompt is not None or args.sassy
+        history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
+        runner = PromptRunner(config.config, terminal, config.http_settings(config.config), config.model_source)
+        return runner.run(prompt, args.echo, history)
+    from .ChatInterface import ChatInterface
+    return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
+                         echo=args.echo).run()
+
+
+def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
+    """The messages of the chat `-f NAME` names, for a one-shot prompt that follows it up.
+
+    A system prompt given on the command line (-s, --sassy) replaces the saved one."""
+    from .ChatSession import ChatSession, read_session_file
+    session = ChatSession(config.config.system_prompt, config.data_directory)
+    messages = read_session_file(session.resolve_start_file(name))
+    if new_system_prompt:
+        messages[0] = {"role": "system", "content": config.config.system_prompt}
+    return messages
+
+
+def _check_flag_combinations(args: argparse.Namespace) -> None:
+    """Refuse empty values and flags that would be silently ignored in this combination."""
+    from .Errors import ConfigError
+    for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
+                        ("--discover-models", args.discover_models), ("--provider", args.provider),
+                        ("-f/--history-file", args.history_file)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{flag} needs a value, not an empty one")
+    exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
+                     ("--discover-models", args.discover_models)]
+    starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models)]
+    chosen = [flag for flag, given in exits_at_once if given]
+    if chosen:
+        chosen += [flag for flag, given in starts if given]
+    if len(chosen) > 1:
+        raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
+    if args.provider and not args.list_models:
+        raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
+    for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
+        if given and not (args.discover_models or args.update_valid_models):
+            raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
+
+
+def _list_models(config, provider: Optional[str], terminal) -> int:
+    from .Errors import LlmcError
+    providers = config.config.providers
+    name = None
+    if provider:
+        name = providers.resolve_provider_name(provider)
+        if name is None:
+            raise LlmcError(providers.unknown_provider_message(provider))
+    for line in providers.valid_scoped_models(name):
+        terminal.print(line)
+    return 0
+
+
+def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
+    from .ProgressDisplay import discover_with_progress
+    provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
+    if provider and config.config.providers.resolve_provider_name(provider) is None:
+        from .Errors import LlmcError
+        raise LlmcError(config.config.providers.unknown_provider_message(provider))
+    ok = discover_with_progress(config.config.providers, terminal, config.data_directory, print_line,
+                                provider_filter=provider, force_refresh=args.force_refresh)
+    if ok is None:
+        return 130
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    run()
