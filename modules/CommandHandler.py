@@ -46,6 +46,8 @@ COMMANDS: Tuple[Command, ...] = (
     Command("config", ("con",), "", "show the settings (API key masked)", "_config"),
     Command("mod", (), "MODEL", "switch to MODEL (provider/long-id or short name)", "_model"),
     Command("dm", (), "", "switch back to the default model", "_default_model"),
+    Command("set-default", (), "[MODEL]", "make MODEL (or the current model) the default, in config.toml",
+            "_set_default"),
     Command("list", (), "[PROVIDER]", "list the known valid models (no network)", "handle_models_command"),
     Command("models", (), "[PROVIDER]", "same as /list", "handle_models_command"),
     Command("discover-models", (), f"[PROVIDER] [{FORCE_REFRESH}]",
@@ -237,6 +239,12 @@ class CommandHandler(Completer):
         chat = self.chat_interface
         self.terminal.print(f"Model set to {chat.set_model(chat.default_model)}.")
 
+    def _set_default(self, model: str) -> None:
+        chat = self.chat_interface
+        label = chat.config.set_default_model(model or chat.model)
+        chat.default_model = label
+        self.terminal.print(f"Default model set to {label} in {chat.config.config_path}.")
+
     def handle_models_command(self, provider: str) -> None:
         """/list and /models: the known valid models of every provider or one (never the network)."""
         self.chat_interface.refresh_providers()
@@ -287,7 +295,7 @@ class CommandHandler(Completer):
         command = find_command(word[1:])
         if command is None:
             return
-        if command.name == "mod":
+        if command.name in ("mod", "set-default"):
             yield from _matching(rest.lstrip(), self.model_names())
         elif command.name in PROVIDER_ARGUMENT:
             *done, current = rest.split(" ")

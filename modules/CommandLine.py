@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--sassy", action="store_true", help="use the sassy system prompt")
     add("-d", "--data-directory", metavar="DIR", help="data directory (default ~/.llm_chat_cli)")
     add("--create-config", action="store_true", help="create the data directory and a default config.toml")
+    add("--set-default-model", metavar="MODEL", help="make MODEL the default model (written to config.toml) and exit")
     add("--discover-models", nargs="?", const=ALL_PROVIDERS, metavar="PROVIDER",
         help="query providers for models, ping-test them and save the results")
     add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
@@ -159,6 +160,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.concurrency:
         config.config.concurrency = args.concurrency
         config.config.providers.concurrency = args.concurrency
+    if args.set_default_model:
+        terminal.print(f"Default model set to {config.set_default_model(args.set_default_model)} "
+                       f"in {config.config_path}.")
+        return 0
     if args.list_models:
         return _list_models(config, args.provider, terminal)
     if args.discover_models:
@@ -196,10 +201,12 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     from .Errors import ConfigError
     for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
                         ("--discover-models", args.discover_models), ("--provider", args.provider),
-                        ("-f/--history-file", args.history_file)):
+                        ("-f/--history-file", args.history_file),
+                        ("--set-default-model", args.set_default_model)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
+                     ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models)]
     chosen = [flag for flag, given in exits_at_once if given]

@@ -59,6 +59,26 @@ def load_toml_file(path: Path) -> Dict[str, Any]:
         raise ConfigError(f"{path}: nested too deeply to be a config file") from None
 
 
+def write_toml_setting(path: Path, key: str, value: Any) -> None:
+    """Set the top-level `key` of a TOML file, keeping its comments and other settings.
+
+    Atomic, the file's mode kept (0600 for a new one); ConfigError, the file untouched, if it
+    cannot be read or parsed."""
+    from .SafeFiles import atomic_write_text
+    text = read_text_file(path, "config file")
+    import tomlkit
+    try:
+        document = tomlkit.parse(text or "")
+        document[key] = value
+        new_text = tomlkit.dumps(document)
+    except (tomlkit.exceptions.TOMLKitError, ValueError) as exc:  # ParseError is a ValueError too
+        raise ConfigError(f"{path}: {exc}; not changed") from None
+    try:
+        atomic_write_text(path, new_text, mode=0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 class Config:
     """The merged configuration of one run; `config.config` is the ConfigModel."""
 
@@ -89,6 +109,21 @@ class Config:
         self._yaml_stamp = stamp  # a file that cannot be used is reported once, not at every keystroke
         self.config.providers = self.load_config(*self._load_arguments).providers
         return True
+
+    def set_default_model(self, model_string: str) -> str:
+        """Write `model_string` as config.toml's `model`; its `provider/long-id` (ConfigError if unknown)."""
+        from .SafeFiles import ensure_directory
+        try:
+            provider, long_name = self.config.providers.resolve_model(model_string)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        label = f"{provider}/{long_name}"
+        ensure_directory(self.data_directory)
+        write_toml_setting(self.config_path, "model", label)
+        override = self.environ.get("LLMC_DEFAULT_MODEL")
+        if override:
+            self.warn(f"Note: LLMC_DEFAULT_MODEL={override} still overrides it while it is set")
+        return label
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
                     report: Callable[[str], None]) -> ConfigModel:

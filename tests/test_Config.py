@@ -427,3 +427,75 @@ def test_a_broken_file_on_reload_is_reported_once_and_the_models_kept(tmp_path: 
     with pytest.raises(ConfigError):
         config.reload_providers_if_changed()
     assert config.reload_providers_if_changed() is False and "openai" in config.config.providers
+
+
+# Writing config.toml: the default model
+COMMENTED_CONFIG = """# my settings
+model = "openai/4o"  # the one I like
+# stream or not
+stream = false
+
+[providers.local]
+name = "Local"  # llama.cpp
+base_api_url = "http://127.0.0.1:8080/v1"
+api_key = "none"
+valid_models = { "qwen" = "q" }
+"""
+
+
+def test_set_default_model_keeps_comments_other_settings_and_mode(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", COMMENTED_CONFIG, mode=0o640)
+    config, _ = load(tmp_path)
+    assert config.set_default_model("q") == "local/qwen"
+    text = path.read_text()
+    assert text == COMMENTED_CONFIG.replace('model = "openai/4o"', 'model = "local/qwen"')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert load(tmp_path)[0].config.model == "local/qwen"
+    assert not list(tmp_path.glob(".config.toml.*"))  # no temp file left
+
+
+def test_set_default_model_adds_the_key_before_the_tables_and_creates_a_private_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "# only a comment\n[providers.openai]\napi_key = \"none\"\n")
+    config, _ = load(tmp_path)
+    config.set_default_model("5-mini")
+    assert load_toml_file(path) == {"model": "openai/gpt-5-mini", "providers": {"openai": {"api_key": "none"}}}
+    assert path.read_text().startswith("# only a comment\n")
+    fresh = tmp_path / "fresh"
+    config, _ = load(fresh)
+    config.set_default_model("openai/4o")
+    assert (fresh / "config.toml").read_text() == 'model = "openai/gpt-4o-2024-08-06"\n'
+    assert stat.S_IMODE((fresh / "config.toml").stat().st_mode) == 0o600
+
+
+def test_set_default_model_refuses_an_unknown_model_and_leaves_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", COMMENTED_CONFIG)
+    config, _ = load(tmp_path)
+    with pytest.raises(ConfigError, match="Invalid model: nonesuch"):
+        config.set_default_model("nonesuch")
+    assert path.read_text() == COMMENTED_CONFIG
+
+
+def test_set_default_model_never_overwrites_an_unreadable_or_broken_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", COMMENTED_CONFIG)
+    config, _ = load(tmp_path)
+    path.write_text("model = [unclosed\n")
+    with pytest.raises(ConfigError, match="config.toml: .*not changed"):
+        config.set_default_model("4o")
+    assert path.read_text() == "model = [unclosed\n"
+    path.write_bytes(b"model = \"\xff\"\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config.set_default_model("4o")
+    assert path.read_bytes() == b"model = \"\xff\"\n"
+    path.write_text("model = [unclosed\n")
+    if os.geteuid() != 0:  # root reads anything
+        path.chmod(0)
+        with pytest.raises(ConfigError, match="permission denied"):
+            config.set_default_model("4o")
+        path.chmod(0o600)
+        assert path.read_text() == "model = [unclosed\n"
+
+
+def test_set_default_model_says_when_llmc_default_model_still_overrides_it(tmp_path: Path) -> None:
+    config, warnings = load(tmp_path, environ={"LLMC_DEFAULT_MODEL": "openai/4o"})
+    config.set_default_model("5-nano")
+    assert warnings == ["Note: LLMC_DEFAULT_MODEL=openai/4o still overrides it while it is set"]
