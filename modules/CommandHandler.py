@@ -12,7 +12,7 @@ from prompt_toolkit.document import Document
 from . import __version__
 from .Clipboard import code_blocks
 from .Errors import LlmcError
-from .ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
+from .ProviderConfig import MIN_SECRET_LENGTH
 from .ProviderManager import split_first_slash
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
@@ -220,8 +220,12 @@ class CommandHandler(Completer):
         except ValueError:
             return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
         provider = self.providers[provider_name]
-        key = (mask_key(provider.api_key) if self.providers.has_usable_key(provider_name)
-               else f"not set (set {api_key_variable(provider_name)})")
+        if self.providers.has_usable_key(provider_name):
+            key = mask_key(provider.api_key)
+        elif provider.is_local():
+            key = "none needed (a server on this machine)"
+        else:
+            key = f"not set (set {self.providers.key_variable(provider_name)})"
         return [("Model", f"{provider_name}/{long_name} ({self.providers.short_name_of(provider_name, long_name)})"),
                 ("Provider", f"{provider_name} ({provider.name})"),
                 ("Base URL", mask_url(provider.base_api_url)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -12,8 +13,8 @@ from pydantic import ValidationError
 
 from .Errors import ConfigError
 from .HttpSettings import HttpSettings
-from .ModelDiscoveryService import PLACEHOLDER_KEY_SUFFIX, ModelDiscoveryService
-from .ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable
+from .ModelDiscoveryService import ModelDiscoveryService
+from .ProviderConfig import MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig, api_key_variable
 from .ProviderManager import ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
@@ -21,8 +22,9 @@ from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 
 CONFIG_FILE_NAME = "config.toml"
-PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str,
+PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str, "api_key_env": str,
                         "valid_models": dict, "invalid_models": list}
+ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def merge_dicts(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
@@ -223,6 +225,10 @@ class Config:
                     raise ConfigError(f"{path}: provider '{name}': field '{field_name}' must be "
                                       f"{_type_phrase(field_name)}, not {shown}")
             self._check_model_lists(name, entry, path)
+            variable = entry.get("api_key_env")
+            if variable is not None and not ENV_VARIABLE_NAME.fullmatch(variable):
+                raise ConfigError(f"{path}: provider '{name}': field 'api_key_env' must name an environment "
+                                  f"variable (letters, digits, _), not {_value_phrase(variable)}")
 
     @staticmethod
     def _check_model_lists(name: str, entry: Dict[str, Any], path: Path) -> None:
@@ -247,7 +253,7 @@ class Config:
 
     def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
         for name, entry in providers.items():
-            variable = api_key_variable(name)
+            variable = entry.get("api_key_env") or api_key_variable(name)
             value = self.environ.get(variable)
             current = (entry.get("api_key") or "").strip()
             if value and (not current or current.endswith(PLACEHOLDER_KEY_SUFFIX)):

@@ -54,8 +54,10 @@ class HttpClient:
     def __init__(self, provider_name: str, base_url: str, api_key: str,
                  settings: HttpSettings = HttpSettings(),
                  on_wait: Optional[Callable[[str], None]] = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, key_variable: str = "") -> None:
+        """An empty `api_key` sends no Authorization header (a local server needs none)."""
         self.provider_name = provider_name
+        self.key_variable = key_variable or api_key_variable(provider_name)
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self._api_key = api_key.strip()
@@ -65,8 +67,9 @@ class HttpClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.pool_size))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Authorization": f"Bearer {api_key.strip()}",
-                                     "Content-Type": "application/json"})
+        self.session.headers.update({"Content-Type": "application/json"})
+        if self._api_key:
+            self.session.headers["Authorization"] = f"Bearer {self._api_key}"
 
     @property
     def host(self) -> str:
@@ -103,7 +106,7 @@ class HttpClient:
                 response = self.session.request(method, url, json=body, stream=stream, timeout=timeout)
             except requests.exceptions.InvalidHeader:
                 raise ApiError(f"the API key of {self.provider_name} contains characters that cannot be "
-                               f"sent (a line break?); check {api_key_variable(self.provider_name)} "
+                               f"sent (a line break?); check {self.key_variable} "
                                "or the provider's api_key") from None
             except requests.RequestException as exc:
                 raise ApiError(redact(self.describe_network_error(exc, read_timeout), self._api_key)) from None
@@ -147,7 +150,7 @@ class HttpClient:
         if detail and detail != response.reason:  # an HTML page titled "500 Internal Server Error" adds nothing
             text += f"{':' if response.reason else ''} {detail}"
         if status == 401:
-            text += f" (check {api_key_variable(self.provider_name)} or the provider's api_key)"
+            text += f" (check {self.key_variable} or the provider's api_key)"
         elif status in RETRYABLE_STATUSES:
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is not None and wait > self.settings.give_up_after:

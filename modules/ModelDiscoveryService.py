@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .DiscoveryThrottle import DiscoveryThrottle
 from .Errors import ApiError
-from .ProviderConfig import ProviderConfig
+from .ProviderConfig import PLACEHOLDER_KEY_SUFFIX, ProviderConfig  # noqa: F401 - re-exported
 
 PING_MESSAGES = [
     {"role": "system", "content": "If I say 'ping', you will respond with 'pong'."},
@@ -18,7 +18,6 @@ PING_MESSAGES = [
 ]
 PING_TOKEN_BUDGET = 256  # room for a reasoning model to think and still answer
 PING_ROUNDS = 3  # rounds of the HTTP client's own 429/503 retries before a ping is left undecided
-PLACEHOLDER_KEY_SUFFIX = "not-configured"
 MODELS_READ_TIMEOUT = 10.0  # the original client's timeout for listing models
 _REFUSAL_IS_UNDECIDED = {401, 408, 409, 425, 429}
 
@@ -73,8 +72,9 @@ class ModelDiscoveryService:
             client = self._clients.get(id(provider_config))
             if client is None:
                 throttle = self.throttle_for(provider_config)
-                client = HttpClient(provider_name, provider_config.base_api_url, provider_config.api_key,
-                                    self.settings, on_wait=throttle.notice, sleep=throttle.back_off)
+                client = HttpClient(provider_name, provider_config.base_api_url, provider_config.key_to_send(),
+                                    self.settings, on_wait=throttle.notice, sleep=throttle.back_off,
+                                    key_variable=provider_config.key_variable(provider_name))
                 self._clients[id(provider_config)] = client
             return client
 
@@ -169,8 +169,7 @@ class ModelDiscoveryService:
 
     def validate_api_key(self, provider_config: ProviderConfig) -> bool:
         """False when the key is empty, blank or a `…not-configured` placeholder."""
-        key = (provider_config.api_key or "").strip()
-        return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
+        return provider_config.has_api_key()
 
     def cancel(self) -> None:
         """Wake workers waiting for a rate-limit pause so a cancelled discovery ends promptly."""

@@ -65,7 +65,8 @@ class OpenAIChatCompletionApi:
         self.provider_config = provider_config
         self.model = model
         self.client = HttpClient(provider_name, provider_config.base_api_url,
-                                 provider_config.api_key, settings, on_wait=on_wait)
+                                 provider_config.key_to_send(), settings, on_wait=on_wait,
+                                 key_variable=provider_config.key_variable(provider_name))
 
     @property
     def on_wait(self) -> Optional[Callable[[str], None]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from .Errors import INCOMPLETE_MARKER, ConfigError, IncompleteReplyError
-from .ProviderConfig import ProviderConfig, api_key_variable
+from .ProviderConfig import ProviderConfig
 from .Terminal import Terminal, is_terminal, visible_text
 
 
@@ -24,8 +24,8 @@ def resolve_chat_model(config_model: Any, model_string: str, source: str = "") -
     providers = config_model.providers
     provider_name, long_name = resolve_model_string(providers, model_string, source)
     provider_config = providers[provider_name]
-    if not providers.has_usable_key(provider_name):
-        raise ConfigError(f"No API key for provider {provider_name}: set {api_key_variable(provider_name)} "
+    if not providers.is_usable(provider_name):
+        raise ConfigError(f"No API key for provider {provider_name}: set {providers.key_variable(provider_name)} "
                           f"or [providers.{provider_name}] api_key in config.toml")
     return provider_name, provider_config, long_name
 

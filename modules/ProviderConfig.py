@@ -1,8 +1,10 @@
 """One provider's settings and known models: a pure data model with lookup helpers."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -13,11 +15,26 @@ def default_short_name(long_name: str) -> str:
 
 
 MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
+PLACEHOLDER_KEY_SUFFIX = "not-configured"
 
 
 def api_key_variable(provider_name: str) -> str:
     """Environment variable that holds a provider's key, e.g. OPENAI_API_KEY."""
     return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is this machine: localhost, 127.0.0.0/8 or ::1."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ProviderConfig(BaseModel):
@@ -28,6 +45,7 @@ class ProviderConfig(BaseModel):
     name: str = Field(default="Test Provider", description="Provider Name")
     base_api_url: str = Field(default="https://test.openai.com/v1", description="Base API URL")
     api_key: str = Field(default="", description="API Key", repr=False)
+    api_key_env: str = Field(default="", description="Environment variable the key comes from")
     valid_models: Dict[str, str] = Field(default_factory=dict, description="Valid models")
     invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
 
@@ -44,6 +62,27 @@ class ProviderConfig(BaseModel):
     @cache_duration.setter
     def cache_duration(self, seconds: int) -> None:
         self._cache_duration = seconds
+
+    def has_api_key(self) -> bool:
+        """True when a key is set and is not empty, blank or a `…not-configured` placeholder."""
+        key = (self.api_key or "").strip()
+        return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
+
+    def is_local(self) -> bool:
+        """True for a server on this machine (loopback base URL): it needs no key."""
+        return is_loopback_url(self.base_api_url)
+
+    def is_usable(self) -> bool:
+        """True when requests may be sent: a key is configured, or the server is local and needs none."""
+        return self.has_api_key() or self.is_local()
+
+    def key_to_send(self) -> str:
+        """The key for the Authorization header; "" (no header) when none is configured."""
+        return self.api_key.strip() if self.has_api_key() else ""
+
+    def key_variable(self, provider_name: str) -> str:
+        """The environment variable this provider's key comes from (`api_key_env`, else NAME_API_KEY)."""
+        return self.api_key_env or api_key_variable(provider_name)
 
     def get_valid_models(self) -> List[str]:
         """Long ids of the models known to chat."""

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set,
 from .DiscoverySummary import DiscoverySummary
 from .Errors import DiscoveryCancelled
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
-from .ProviderConfig import ProviderConfig, api_key_variable, default_short_name
+from .ProviderConfig import ProviderConfig, default_short_name
 
 MAX_LISTED_CHOICES = 20
 ProgressCallback = Callable[[str, int, int], None]
@@ -246,17 +246,25 @@ class ProviderManager:
             candidates = list(self.providers)
         targets = []
         for name in candidates:
-            if self.has_usable_key(name):
+            if self.is_usable(name):
                 targets.append(name)
             else:
-                self.warn(f"Skipping {name}: no API key configured (set {api_key_variable(name)})")
+                self.warn(f"Skipping {name}: no API key configured (set {self.key_variable(name)})")
         if not targets:
             self.warn("Nothing to discover: no provider asked for has an API key.")
         return targets
 
     def has_usable_key(self, provider_name: str) -> bool:
         """True when the provider's key is set and not a placeholder."""
-        return self.discovery_service.validate_api_key(self.providers[provider_name])
+        return self.providers[provider_name].has_api_key()
+
+    def is_usable(self, provider_name: str) -> bool:
+        """True when requests to the provider may go out: it has a key, or is local and needs none."""
+        return self.providers[provider_name].is_usable()
+
+    def key_variable(self, provider_name: str) -> str:
+        """The environment variable the provider's key comes from."""
+        return self.providers[provider_name].key_variable(provider_name)
 
     def _discover_all(self, targets: List[str], force_refresh: bool,
                       on_progress: Optional[ProgressCallback],

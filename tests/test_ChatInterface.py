@@ -168,10 +168,22 @@ def test_ctrl_c_during_a_reply_stops_it_and_drops_the_message(tmp_path, server) 
 def test_a_missing_key_is_reported_with_the_variable(tmp_path, server) -> None:
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe, api_key="")
+        chat.config.config.providers["fake"].base_api_url = "https://fake.example/v1"  # not local: needs a key
         run_keys(chat, pipe, "hi" + SUBMIT + "/exit" + SUBMIT)
     out = chat.terminal.stdout.getvalue()
     assert out.count("ERROR: No API key for provider fake: set FAKE_API_KEY") == 2
     assert chat_messages(chat) == [] and server.requests == []
+
+
+def test_a_local_server_chats_without_a_key_and_gets_no_authorization_header(tmp_path, server) -> None:
+    server.set(api_key=None)
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, api_key="")
+        run_keys(chat, pipe, "hi" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert "No API key" not in out and "Hello" in out and "ERROR" not in out
+    chats = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert chats and all("Authorization" not in r["headers"] for r in chats)
 
 
 def test_an_invalid_model_at_start_is_a_config_error(tmp_path, server) -> None:

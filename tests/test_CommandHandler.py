@@ -186,6 +186,8 @@ def test_config_masks_the_key(chat, server, tmp_path: Path) -> None:
     assert mask_url("http://u:pass123@host:8/v1?key=secret") == "http://u:********@host:8/v1?********"
     assert mask_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
     chat.config.config.providers["fake"].api_key = "not-configured"
+    assert "API key:        none needed (a server on this machine)" in run(chat, "/con")
+    chat.config.config.providers["fake"].base_api_url = "https://fake.example/v1"
     assert "not set (set FAKE_API_KEY)" in run(chat, "/con")
 
 

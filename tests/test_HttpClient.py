@@ -34,6 +34,20 @@ def test_sends_bearer_key_and_json() -> None:
         assert request.body == b'{"a": 1}'
 
 
+def test_no_key_sends_no_authorization_header() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/models", json={"data": []})
+        HttpClient("local", BASE, "").get_json("/models")
+        assert "Authorization" not in mock.calls[0].request.headers
+
+
+def test_401_names_the_key_variable_the_provider_was_given() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/models", status=401, json={"error": {"message": "bad key"}})
+        with pytest.raises(ApiError, match=r"check MY_TOKEN or the provider's api_key"):
+            HttpClient("fake", BASE, KEY, key_variable="MY_TOKEN").get_json("/models")
+
+
 def test_timeouts_are_passed_to_every_request() -> None:
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/models", json={"data": []})

@@ -25,7 +25,7 @@ def test_cache_duration_reads_300_and_is_runtime_only() -> None:
     assert config.cache_duration == 300
     assert config._cached_models == [] and config._cache_timestamp == 0.0
     dumped = config.model_dump()
-    assert set(dumped) == {"name", "base_api_url", "api_key", "valid_models", "invalid_models"}
+    assert set(dumped) == {"name", "base_api_url", "api_key", "api_key_env", "valid_models", "invalid_models"}
     config.cache_duration = 5
     assert config.cache_duration == 5 and "cache_duration" not in config.model_dump()
 
@@ -106,3 +106,26 @@ def test_assignment_is_validated() -> None:
                                             ("my-local.llm", "MY_LOCAL_LLM_API_KEY")])
 def test_api_key_variable(name: str, variable: str) -> None:
     assert api_key_variable(name) == variable
+
+
+@pytest.mark.parametrize("url, local", [
+    ("http://127.0.0.1:8080/v1", True), ("http://127.8.9.1/v1", True), ("http://localhost:11434/v1", True),
+    ("http://LOCALHOST./v1", True), ("http://[::1]:8000/v1", True), ("https://api.openai.com/v1", False),
+    ("http://128.0.0.1/v1", False), ("http://localhost.example.com/v1", False), ("http://[::2]/v1", False),
+    ("not a url", False), ("http://[bad/v1", False), ("", False)])
+def test_a_loopback_url_is_local(url: str, local: bool) -> None:
+    assert ProviderConfig(base_api_url=url).is_local() is local
+
+
+def test_a_local_server_is_usable_without_a_key_and_sends_none() -> None:
+    local = ProviderConfig(base_api_url="http://127.0.0.1:8080/v1", api_key="not-configured")
+    remote = ProviderConfig(base_api_url="https://api.example.com/v1", api_key="")
+    assert local.is_usable() and not local.has_api_key() and local.key_to_send() == ""
+    assert not remote.is_usable() and remote.key_to_send() == ""
+    keyed = ProviderConfig(base_api_url="http://127.0.0.1:8080/v1", api_key=" secret-key ")
+    assert keyed.has_api_key() and keyed.key_to_send() == "secret-key"
+
+
+def test_the_key_variable_is_api_key_env_else_the_name_rule() -> None:
+    assert ProviderConfig().key_variable("my-llm") == "MY_LLM_API_KEY"
+    assert ProviderConfig(api_key_env="LOCAL_TOKEN").key_variable("my-llm") == "LOCAL_TOKEN"

@@ -294,6 +294,16 @@ def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, se
     assert list(h.saved()["providers"]) == ["fake"]
 
 
+def test_a_local_provider_needs_no_key_and_is_sent_none(tmp_path, server):
+    server.set(api_key=None)
+    h = Harness(tmp_path, {"local": fake_config(server, api_key=""),
+                           "placeholder": fake_config(server, api_key="not-configured")})
+    assert h.run() is True
+    assert not any(w.startswith("Skipping") for w in h.warnings)
+    assert h.saved()["providers"]["local"]["valid_models"] == {m: m for m in CHAT}
+    assert server.requests and all("Authorization" not in r["headers"] for r in server.requests)
+
+
 def test_a_named_provider_without_a_key_fails(tmp_path, server):
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "fake": fake_config(server)})
     assert h.run(provider_filter="nokey") is False

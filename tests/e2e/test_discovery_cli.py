@@ -127,6 +127,20 @@ def test_providers_without_keys_are_skipped(tmp_path, server, env):
     assert "Skipping" not in result.stdout and result.stdout.startswith("fake: 4 models found, ")
 
 
+def test_a_local_provider_without_a_key_is_discovered_and_chats(tmp_path, server, env):
+    server.set(api_key=None)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text(f'[providers.local]\nbase_api_url = "{server.base_url}"\n')
+    result = llmc(["-d", str(data), "--discover-models", "local"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Skipping" not in result.stderr and result.stdout.startswith("local: 4 models found, 3 valid")
+    chat = llmc(["-d", str(data), "-m", "local/chat-a", "-p", "hi"], env)
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.strip() == "Hello from the fake server."
+    assert server.requests and all("Authorization" not in r["headers"] for r in server.requests)
+
+
 def test_a_named_provider_without_a_key_exits_non_zero(tmp_path, server, env):
     data = tmp_path / "data"
     write_config(data, server.base_url)
