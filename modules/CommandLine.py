@@ -22,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     # argparse's own --help swallows write errors (a full disk would exit 0 with no help shown)
     add("-h", "--help", action="store_true", help="show this help message and exit")
+    add("prompt_words", nargs="*", metavar="PROMPT", help="a prompt, as with -p (words are joined by spaces)")
     add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
-        "('-' reads the prompt from standard input, as does a piped stdin)")
+        "('-' reads the prompt from standard input, as does a piped stdin alone; a prompt and a piped "
+        "stdin are sent together: the prompt, a blank line, then the piped text)")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
     add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
@@ -199,6 +201,11 @@ def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
 def _check_flag_combinations(args: argparse.Namespace) -> None:
     """Refuse empty values and flags that would be silently ignored in this combination."""
     from .Errors import ConfigError
+    if args.prompt_words:
+        if args.prompt is not None:
+            raise ConfigError(f"-p/--prompt and a positional prompt ({' '.join(args.prompt_words)!r}) cannot "
+                              "be used together: give one")
+        args.prompt = " ".join(args.prompt_words)
     for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
                         ("--discover-models", args.discover_models), ("--provider", args.provider),
                         ("-f/--history-file", args.history_file),

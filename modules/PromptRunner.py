@@ -98,10 +98,19 @@ class PromptRunner:
 
 
 def read_prompt(argument: Optional[str], stdin: Any) -> Optional[str]:
-    """The prompt text: the -p argument, stdin for `-p -` or when stdin is piped, else None."""
+    """The prompt text: the -p argument, stdin for `-p -` or when stdin is piped, else None.
+
+    A prompt and a piped stdin together make one message: the prompt, a blank line, the piped text."""
     if argument == "-" or (argument is None and not is_terminal(stdin)):
-        try:
-            return stdin.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the prompt from standard input: {exc}") from None
+        return _read_stdin(stdin)
+    if argument is not None and not is_terminal(stdin):
+        piped = _read_stdin(stdin)
+        return f"{argument}\n\n{piped}" if piped.strip() else argument
     return argument
+
+
+def _read_stdin(stdin: Any) -> str:
+    try:
+        return stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the prompt from standard input: {exc}") from None

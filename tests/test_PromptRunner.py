@@ -141,7 +141,9 @@ def test_missing_key_names_the_variable(tmp_path: Path, server: FakeOpenAIServer
 
 
 def test_read_prompt() -> None:
-    assert read_prompt("text", io.StringIO("ignored")) == "text"
+    assert read_prompt("text", io.StringIO("piped\n")) == "text\n\npiped\n"  # the prompt, then the piped text
+    assert read_prompt("text", io.StringIO(" \n")) == "text"  # nothing piped: the prompt alone
+    assert read_prompt("text", FakeTty("typed")) == "text"
     assert read_prompt("-", io.StringIO("from stdin\n")) == "from stdin\n"
     assert read_prompt(None, io.StringIO("piped")) == "piped"
     assert read_prompt(None, FakeTty("typed")) is None

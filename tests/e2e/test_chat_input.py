@@ -84,3 +84,45 @@ def test_set_default_in_the_chat(data: Path) -> None:
     child.expect_exact("Model set to fake/fake-chat-2.")
     finish(child)
     assert 'model = "fake/fake-chat-2"  # keep this comment' in (data / "config.toml").read_text()
+
+
+# Prompts
+def test_a_positional_prompt_does_what_p_does(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    server.set(echo=True)
+    result = llmc(home, data, "explain git rebase")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "echo: explain git rebase\n"
+    words = llmc(home, data, "-m", "fc2", "explain", "git", "rebase")
+    assert words.returncode == 0 and words.stdout == "echo: explain git rebase\n"
+    sent = chat_requests(server)
+    assert [m["content"] for m in sent[-1]["messages"] if m["role"] == "user"] == ["explain git rebase"]
+    assert sent[-1]["model"] == "fake-chat-2"
+
+
+def test_p_and_a_positional_prompt_are_refused(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    result = llmc(home, data, "-p", "one", "two")
+    assert result.returncode == 2 and result.stderr == (
+        "llmc: error: -p/--prompt and a positional prompt ('two') cannot be used together: give one\n")
+    assert chat_requests(server) == []
+    listed = llmc(home, data, "-l", "hello")
+    assert listed.returncode == 2 and "-l/--list-models and -p/--prompt cannot be used together" in listed.stderr
+
+
+def test_a_prompt_and_piped_stdin_send_both(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    server.set(echo=True)
+    result = llmc(home, data, "-p", "summarize", stdin="line one\nline two\n")
+    assert result.returncode == 0, result.stderr
+    assert chat_requests(server)[-1]["messages"][-1] == {"role": "user",
+                                                        "content": "summarize\n\nline one\nline two\n"}
+    positional = llmc(home, data, "summarize", stdin="notes")
+    assert positional.returncode == 0
+    assert chat_requests(server)[-1]["messages"][-1]["content"] == "summarize\n\nnotes"
+    alone = llmc(home, data, stdin="piped alone")
+    assert alone.returncode == 0 and alone.stdout == "echo: piped alone\n"
+    nothing = llmc(home, data, "-p", "just this")  # stdin is /dev/null: the prompt alone
+    assert nothing.returncode == 0 and chat_requests(server)[-1]["messages"][-1]["content"] == "just this"
+
+
+def test_help_states_the_prompt_and_stdin_rule(home: Path) -> None:
+    text = " ".join(run_llmc(["--help"], home).stdout.split())
+    assert "a prompt and a piped stdin are sent together: the prompt, a blank line, then the piped text" in text
