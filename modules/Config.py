@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from .Errors import ConfigError
 from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService
+from .ModelPrice import MAX_PRICE_PER_MILLION
 from .ProviderConfig import MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig, api_key_variable
 from .ProviderManager import ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
@@ -23,7 +24,8 @@ from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
 
 CONFIG_FILE_NAME = "config.toml"
 PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str, "api_key_env": str,
-                        "valid_models": dict, "invalid_models": list}
+                        "valid_models": dict, "invalid_models": list, "model_prices": dict}
+PRICE_FIELDS = ("prompt", "completion", "request")
 ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -243,6 +245,10 @@ class Config:
             if not isinstance(item, str):
                 raise ConfigError(f"{path}: provider '{name}': invalid_models must list model ids, "
                                   f"not {_value_phrase(item)}")
+        for long_name, price in (entry.get("model_prices") or {}).items():
+            problem = _price_problem(price)
+            if problem:
+                raise ConfigError(f"{path}: provider '{name}': model_prices['{long_name}'] {problem}")
 
     def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
         if not is_readable_by_others(self.store.path):
@@ -338,7 +344,20 @@ def _first_error(exc: ValidationError) -> str:
 
 def _type_phrase(field_name: str) -> str:
     return {"valid_models": "a mapping of long model id to short name",
-            "invalid_models": "a list of model ids"}.get(field_name, "text")
+            "invalid_models": "a list of model ids",
+            "model_prices": "a mapping of long model id to prices"}.get(field_name, "text")
+
+
+def _price_problem(price: Any) -> Optional[str]:
+    """What is wrong with one model_prices entry (USD per million), None if nothing."""
+    if not isinstance(price, dict):
+        return f"must be a mapping of {', '.join(PRICE_FIELDS)}, not {_value_phrase(price)}"
+    for field_name, value in price.items():
+        if field_name not in PRICE_FIELDS:
+            return f"has unknown field '{field_name}' (known: {', '.join(PRICE_FIELDS)})"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PRICE_PER_MILLION:
+            return f"field '{field_name}' must be USD per million (a number from 0), not {_value_phrase(value)}"
+    return None
 
 
 def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:

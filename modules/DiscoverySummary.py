@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
+
+from .ModelPrice import ModelPrice
 
 MAX_LISTED_UNDECIDED = 10
 
@@ -16,6 +18,7 @@ class DiscoverySummary:
     valid: List[str] = field(default_factory=list)
     invalid: List[str] = field(default_factory=list)
     undecided: List[str] = field(default_factory=list)
+    prices: Dict[str, ModelPrice] = field(default_factory=dict)  # what /models said models cost
     seconds: float = 0.0
     error: Optional[str] = None
 

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from .ModelPrice import ModelPrice
+
 
 def default_short_name(long_name: str) -> str:
     """The short name a newly discovered model gets: for now its long id (the plan's rule)."""
@@ -48,6 +50,8 @@ class ProviderConfig(BaseModel):
     api_key_env: str = Field(default="", description="Environment variable the key comes from")
     valid_models: Dict[str, str] = Field(default_factory=dict, description="Valid models")
     invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
+    model_prices: Dict[str, ModelPrice] = Field(default_factory=dict,
+                                                description="Prices the provider's /models gave, by long id")
 
     # Runtime-only state: never part of model_dump() and never persisted.
     _cached_models: List[Any] = PrivateAttr(default_factory=list)
@@ -110,8 +114,17 @@ class ProviderConfig(BaseModel):
         self.valid_models = merged
         self.invalid_models = [m for m in self.invalid_models if m not in merged]
 
+    def price_of(self, long_name: str) -> Optional[ModelPrice]:
+        """What the provider said `long_name` costs, None if it never said."""
+        return self.model_prices.get(long_name)
+
+    def set_prices(self, prices: Dict[str, ModelPrice]) -> None:
+        """Remember the prices of these models, replacing what was known of them."""
+        self.model_prices = {**self.model_prices, **prices}
+
     def mark_invalid(self, models: List[str]) -> None:
         """Remember `models` as refusing chat and drop them from valid_models."""
         refused = set(models)
         self.valid_models = {k: v for k, v in self.valid_models.items() if k not in refused}
         self.invalid_models = list(dict.fromkeys([*self.invalid_models, *models]))
+        self.model_prices = {k: v for k, v in self.model_prices.items() if k not in refused}

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set,
 from .DiscoverySummary import DiscoverySummary
 from .Errors import DiscoveryCancelled
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
+from .ModelPrice import ModelPrice
 from .ProviderConfig import ProviderConfig, default_short_name
 
 MAX_LISTED_CHOICES = 20
@@ -43,6 +44,7 @@ class ProviderManager:
         self.report = report
         self.warn = warn or print_warning
         self.last_summaries: List[DiscoverySummary] = []
+        self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
 
     # Dict-like access
     def get(self, provider_name: str) -> Optional[ProviderConfig]:
@@ -187,6 +189,11 @@ class ProviderManager:
         """The short name for a newly discovered model: for now its long id."""
         return default_short_name(long_name)
 
+    def model_price(self, provider_name: str, long_name: str) -> Optional[ModelPrice]:
+        """What the provider's /models said the model costs (USD per million tokens), None if unknown."""
+        config = self.providers.get(provider_name)
+        return config.price_of(long_name) if config else None
+
     def short_name_of(self, provider_name: str, long_name: str) -> str:
         """The short name a provider's model is known by, else its long id."""
         config = self.providers.get(provider_name)
@@ -290,6 +297,9 @@ class ProviderManager:
             if summary.error is None:
                 self.providers[summary.provider].merge_valid_models(summary.valid)
                 self.providers[summary.provider].mark_invalid(summary.invalid)
+                prices = {m: summary.prices[m] for m in summary.valid if m in summary.prices}
+                self.providers[summary.provider].set_prices(prices)
+                self.discovered_prices.setdefault(summary.provider, {}).update(prices)
         return summaries
 
     def _discover_provider(self, name: str, force_refresh: bool, on_progress: Optional[ProgressCallback],
@@ -304,6 +314,7 @@ class ProviderManager:
             return summary
         ids = list(dict.fromkeys(m["id"] for m in models))
         summary.found = len(ids)
+        summary.prices = _listed_prices(models)
         remembered = set(config.invalid_models) if not force_refresh else set()
         to_ping = [m for m in ids if m not in remembered]
         results = self._ping_all(name, config, to_ping, on_progress, cancel)
@@ -361,8 +372,20 @@ class ProviderManager:
                 "valid_models": {k: base_short_names.get(k, v) for k, v in config.valid_models.items()
                                  if k not in excluded},
                 "invalid_models": list(config.invalid_models),
+                "model_prices": {k: price.as_yaml() for k, price in self.discovered_prices.get(name, {}).items()
+                                 if k in config.valid_models and k not in excluded},
             }
         self.store.save(updates)
+
+
+def _listed_prices(models: List[Dict[str, Any]]) -> Dict[str, ModelPrice]:
+    """The prices a /models listing gives, by model id."""
+    prices = {}
+    for entry in models:
+        price = ModelPrice.from_listing(entry)
+        if price is not None:
+            prices.setdefault(entry["id"], price)
+    return prices
 
 
 def _long_name_in(valid_models: Dict[str, str], name: str) -> Optional[str]:

@@ -148,6 +148,8 @@ class ProvidersYamlStore:
             problem = "valid_models must map model ids to short names"
         elif invalid is not None and not (isinstance(invalid, list) and all(_is_text(m) for m in invalid)):
             problem = "invalid_models must be a list of model ids"
+        elif entry.get("model_prices") is not None and not isinstance(entry["model_prices"], dict):
+            problem = "model_prices must map model ids to prices"
         else:
             return
         raise ConfigError(f"{self.path}: provider '{name}': {problem}; not overwritten")
@@ -198,4 +200,21 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     known_invalid = list(invalid) if isinstance(invalid, list) else []
     merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
     entry["invalid_models"] = [quoted_where_needed(m) for m in merged_invalid]
+    _merge_prices(entry, fields.get("model_prices") or {}, ours_invalid)
+
+
+def _merge_prices(entry: Any, ours: Dict[str, Dict[str, float]], refused: Any) -> None:
+    """Set the prices discovery found, one line per model; drop those of models now invalid."""
+    from ruamel.yaml.comments import CommentedMap
+    prices = entry.get("model_prices")
+    if not isinstance(prices, dict):
+        if not ours:
+            return
+        prices = entry["model_prices"] = CommentedMap()
+    for long_name in refused:
+        prices.pop(long_name, None)
+    for long_name, fields in ours.items():
+        line = CommentedMap(fields)
+        line.fa.set_flow_style()
+        prices[quoted_where_needed(long_name)] = line
 

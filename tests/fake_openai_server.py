@@ -51,6 +51,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "stream_chunked": True,
     "fault_rate": {},
     "finish_reason": "stop",
+    "model_metadata": {},  # model id -> extra fields of its /models entry (e.g. OpenRouter "pricing")
 }
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
@@ -446,7 +447,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         ids = list(opts["chat_models"]) + list(opts["non_chat_models"])
         if kind == "empty_data":
             ids = []
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+        metadata = opts["model_metadata"] or {}
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake", **metadata.get(m, {})}
                 for m in ids]
         if kind == "missing_ids":  # `count` extra entries without an "id"
             data += [{"object": "model", "name": f"nameless-{i}"} for i in range(int(fault.get("count", 1)))]

@@ -212,6 +212,12 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     ("providers: [openai]\n", "'providers' must be a mapping"),
     ("- just\n- a list\n", "expected a mapping"),
     ("providers:\n  7:\n    name: seven\n", "provider name a number (7)"),
+    ("providers:\n  x:\n    model_prices: [a]\n", "provider 'x': field 'model_prices' must be a mapping"),
+    ("providers:\n  x:\n    model_prices: {m: 3}\n", "model_prices['m'] must be a mapping of prompt"),
+    ("providers:\n  x:\n    model_prices: {m: {prompt: -1}}\n", "model_prices['m'] field 'prompt' must be USD"),
+    ("providers:\n  x:\n    model_prices: {m: {prompt: '1e-05'}}\n", "field 'prompt' must be USD per million"),
+    ("providers:\n  x:\n    model_prices: {m: {prompt: .nan}}\n", "field 'prompt' must be USD per million"),
+    ("providers:\n  x:\n    model_prices: {m: {tokens: 1}}\n", "model_prices['m'] has unknown field 'tokens'"),
 ])
 def test_yaml_wrong_types_name_provider_and_field(tmp_path: Path, yaml_text: str, expected: str) -> None:
     write(tmp_path / YAML_NAME, yaml_text)

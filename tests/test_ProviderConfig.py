@@ -25,7 +25,8 @@ def test_cache_duration_reads_300_and_is_runtime_only() -> None:
     assert config.cache_duration == 300
     assert config._cached_models == [] and config._cache_timestamp == 0.0
     dumped = config.model_dump()
-    assert set(dumped) == {"name", "base_api_url", "api_key", "api_key_env", "valid_models", "invalid_models"}
+    assert set(dumped) == {"name", "base_api_url", "api_key", "api_key_env", "valid_models", "invalid_models",
+                           "model_prices"}
     config.cache_duration = 5
     assert config.cache_duration == 5 and "cache_duration" not in config.model_dump()
 
@@ -129,3 +130,13 @@ def test_a_local_server_is_usable_without_a_key_and_sends_none() -> None:
 def test_the_key_variable_is_api_key_env_else_the_name_rule() -> None:
     assert ProviderConfig().key_variable("my-llm") == "MY_LLM_API_KEY"
     assert ProviderConfig(api_key_env="LOCAL_TOKEN").key_variable("my-llm") == "LOCAL_TOKEN"
+
+
+def test_prices_are_set_asked_and_dropped_with_the_model() -> None:
+    from llmc.ModelPrice import ModelPrice
+    config = ProviderConfig(model_prices={"a": {"prompt": 1, "completion": 2}})
+    assert config.price_of("a") == ModelPrice(prompt=1, completion=2) and config.price_of("b") is None
+    config.set_prices({"b": ModelPrice(prompt=3, completion=4)})
+    assert set(config.model_prices) == {"a", "b"}
+    config.mark_invalid(["a"])
+    assert config.price_of("a") is None and config.price_of("b") is not None

@@ -448,3 +448,40 @@ def test_cancel_changes_and_persists_nothing(tmp_path):
         assert h.manager["fake"].valid_models == {"keep": "k"}
         assert h.manager["fake"].invalid_models == []
         assert not h.path.exists()
+
+
+# Prices from /models
+
+OPENROUTER_PRICING = {"chat-a": {"pricing": {"prompt": "0.0000025", "completion": "0.00001", "request": "0"}},
+                      "chat-b": {"pricing": {"prompt": "0", "completion": "0"}},
+                      "embed-1": {"pricing": {"prompt": "0.0000001", "completion": "0"}}}
+
+
+def test_prices_from_models_are_kept_persisted_and_loaded_back(tmp_path, server):
+    from llmc.Config import Config
+    from llmc.ModelPrice import ModelPrice
+    server.set(model_metadata=OPENROUTER_PRICING)
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is True
+    assert h.manager.model_price("fake", "chat-a") == ModelPrice(prompt=2.5, completion=10.0)
+    assert h.manager.model_price("fake", "chat-b").is_free
+    assert h.manager.model_price("fake", "gpt-5-mini") is None  # the listing gave no price
+    assert h.manager.model_price("fake", "embed-1") is None  # prices of models that do not chat are not kept
+    assert h.manager.model_price("nope", "chat-a") is None
+    saved = h.saved()["providers"]["fake"]
+    assert saved["model_prices"] == {"chat-a": {"prompt": 2.5, "completion": 10.0},
+                                     "chat-b": {"prompt": 0.0, "completion": 0.0}}
+    assert "chat-a: {prompt: 2.5, completion: 10.0}" in h.path.read_text()  # one line per model
+    again = Config(data_directory=tmp_path, environ={}, warn=lambda _: None).config.providers
+    assert again.model_price("fake", "chat-a") == ModelPrice(prompt=2.5, completion=10.0)
+
+
+def test_a_model_that_turns_invalid_loses_its_price(tmp_path, server):
+    server.set(model_metadata=OPENROUTER_PRICING)
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is True
+    server.set(chat_models=["chat-b", "gpt-5-mini"], non_chat_models=["chat-a", "embed-1", "tts-1"])
+    h.manager["fake"]._cached_models = []
+    assert h.run() is True
+    assert h.manager.model_price("fake", "chat-a") is None
+    assert "chat-a" not in h.saved()["providers"]["fake"]["model_prices"]

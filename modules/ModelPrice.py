@@ -1,0 +1,70 @@
+"""What a model costs, as a provider's /models listing states it (OpenRouter's `pricing`)."""
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any, Dict, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PER_MILLION = Decimal(1_000_000)
+MAX_PRICE_PER_MILLION = 1_000_000.0  # $1 a token: anything dearer is taken as a garbled listing
+DECIMALS_KEPT = 4  # of a dollar per million: finer than any price, and written without an exponent
+
+
+class ModelPrice(BaseModel):
+    """USD per million prompt tokens, completion tokens and requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: float = Field(default=0.0, ge=0, le=MAX_PRICE_PER_MILLION)
+    completion: float = Field(default=0.0, ge=0, le=MAX_PRICE_PER_MILLION)
+    request: float = Field(default=0.0, ge=0, le=MAX_PRICE_PER_MILLION)
+
+    @classmethod
+    def from_listing(cls, entry: Any) -> Optional["ModelPrice"]:
+        """The price in a /models entry (`pricing` in USD per token or request), None if it gives none.
+
+        A missing, negative ("-1": varies by route), non-numeric or absurd figure gives no price.
+        """
+        pricing = entry.get("pricing") if isinstance(entry, dict) else None
+        if not isinstance(pricing, dict):
+            return None
+        figures = {name: _per_million(pricing.get(name)) for name in ("prompt", "completion", "request")}
+        if figures["prompt"] is None or figures["completion"] is None:
+            return None
+        return cls(prompt=figures["prompt"], completion=figures["completion"],
+                   request=figures["request"] or 0.0)
+
+    @property
+    def is_free(self) -> bool:
+        """True when neither tokens nor requests cost anything."""
+        return self.prompt == 0 and self.completion == 0 and self.request == 0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, requests: int = 1) -> float:
+        """USD for `requests` requests that used these many tokens in all."""
+        return (prompt_tokens * self.prompt + completion_tokens * self.completion
+                + requests * self.request) / float(PER_MILLION)
+
+    def as_yaml(self) -> Dict[str, float]:
+        """The fields for the providers YAML; a zero request price is left out."""
+        fields = {"prompt": self.prompt, "completion": self.completion}
+        if self.request:
+            fields["request"] = self.request
+        return fields
+
+
+def _per_million(value: Any) -> Optional[float]:
+    """A per-unit USD figure (text or number) as USD per million, rounded; None if unusable."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        figure = Decimal(str(value).strip()) * PER_MILLION
+    except (InvalidOperation, ValueError):
+        return None
+    if not figure.is_finite() or figure < 0:
+        return None
+    per_million = round(float(figure), DECIMALS_KEPT)
+    if not math.isfinite(per_million) or per_million > MAX_PRICE_PER_MILLION:
+        return None
+    return per_million
