@@ -5,22 +5,17 @@ import io
 import os
 import signal
 import stat
-from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 
-from llmc.ChatInterface import HISTORY_ENTRIES_KEPT, ChatInterface
+from llmc.ChatInterface import HISTORY_ENTRIES_KEPT
 from llmc.Errors import INCOMPLETE_MARKER
-from llmc.Clipboard import Clipboard
-from llmc.Config import Config
 from llmc.Errors import ConfigError
-from llmc.Terminal import Terminal
+from tests.chat_support import SUBMIT, chat_messages, make_chat, run_keys
 from tests.fake_openai_server import FakeOpenAIServer
 
-SUBMIT = "\x1b\r"      # Esc Enter (what Alt-Enter sends)
 CTRL_O = "\x0f"
 SHIFT_UP = "\x1b[1;2A"
 SHIFT_DOWN = "\x1b[1;2B"
@@ -51,47 +46,11 @@ class InterruptingBuffer(io.StringIO):
         return written
 
 
-@pytest.fixture(autouse=True)
-def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(chat_models=["fake-chat-1", "fake-chat-2", "fake-chat-3"],
                           reply="Hello **there**.") as srv:
         yield srv
-
-
-def write_config(data_dir: Path, base_url: str, api_key: str = "test-key", extra: str = "") -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "config.toml").write_text(
-        f'model = "fake/fc1"\n{extra}\n[providers.fake]\nname = "Fake"\nbase_api_url = "{base_url}"\n'
-        f'api_key = "{api_key}"\nvalid_models = {{ "fake-chat-1" = "fc1", "fake-chat-2" = "fc2" }}\n')
-
-
-def make_chat(tmp_path: Path, server: Optional[FakeOpenAIServer], pipe, stdout=None, echo: bool = False,
-              history_file: Optional[str] = None, clear: bool = False, api_key: str = "test-key",
-              extra: str = "") -> ChatInterface:
-    """A ChatInterface on the fake server, reading keys from `pipe`, writing to StringIOs."""
-    data_dir = tmp_path / "data"
-    write_config(data_dir, server.base_url if server else "http://127.0.0.1:9/v1", api_key, extra)
-    config = Config(data_directory=data_dir, environ={}, warn=lambda text: None, report=lambda text: None)
-    terminal = Terminal(stdout=stdout or io.StringIO(), stderr=io.StringIO(), environ={})
-    chat = ChatInterface(config, terminal, history_file=history_file, clear=clear, echo=echo,
-                         pt_input=pipe, pt_output=DummyOutput())
-    chat.clipboard = Clipboard(terminal.stdout, environ={}, which=lambda name: None)
-    return chat
-
-
-def run_keys(chat: ChatInterface, pipe, keys: str) -> int:
-    pipe.send_text(keys)
-    return chat.run()
-
-
-def chat_messages(chat: ChatInterface) -> list:
-    return [(m["role"], m["content"]) for m in chat.session.messages[1:]]
 
 
 def test_a_message_streams_the_reply_and_the_prompt_marks_the_chat(tmp_path, server) -> None:

@@ -15,12 +15,6 @@ from llmc.Errors import INCOMPLETE_MARKER, ConfigError
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 
 
-@pytest.fixture(autouse=True)
-def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def session(tmp_path: Path) -> ChatSession:
     chat = ChatSession("be brief", tmp_path / "data")

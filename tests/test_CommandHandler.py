@@ -15,13 +15,7 @@ from prompt_toolkit.input import create_pipe_input
 from llmc.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
 from llmc.ProgressDisplay import ProgressDisplay
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.test_ChatInterface import make_chat
-
-
-@pytest.fixture(autouse=True)
-def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+from tests.chat_support import make_chat
 
 
 @pytest.fixture

@@ -9,13 +9,6 @@ from llmc import CommandLine as main
 from llmc.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in ("NO_COLOR", "LLMC_DEFAULT_MODEL", "LLMC_SYSTEM_PROMPT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def failing(exc: BaseException):
     def dispatch(args):
         raise exc

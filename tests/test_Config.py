@@ -17,11 +17,6 @@ from llmc.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASS
 YAML_NAME = "openaicompat-providers.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
 def load(data_dir: Path, environ: Dict[str, str] | None = None, **kwargs) -> tuple[Config, List[str]]:
     warnings: List[str] = []
     config = Config(data_directory=data_dir, environ=environ or {}, warn=warnings.append, **kwargs)

@@ -3,7 +3,7 @@
 import itertools
 
 from llmc.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
-from tests.test_MarkdownStreamRenderer import SAMPLE, chunked, random_sizes
+from tests.markdown_samples import SAMPLE, chunked, random_sizes
 
 
 def split(text: str, sizes=None) -> list[str]:

@@ -21,11 +21,6 @@ CHAT_REPLY = {"id": "c1", "object": "chat.completion",
                            "finish_reason": "stop"}]}
 
 
-@pytest.fixture(autouse=True)
-def own_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
 @pytest.fixture
 def config() -> ProviderConfig:
     return ProviderConfig(name="Fake", base_api_url=BASE, api_key="test-key")

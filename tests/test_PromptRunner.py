@@ -27,9 +27,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture(autouse=True)
-def _reset(server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _reset(server: FakeOpenAIServer) -> None:
     server.set(reply="The answer.", reasoning="", echo=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def setup(tmp_path: Path, srv: FakeOpenAIServer, key: str = "test-key", extra: str = "",

@@ -20,11 +20,6 @@ from tests.fake_openai_server import FakeOpenAIServer
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
 
 
-@pytest.fixture(autouse=True)
-def own_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
 def sample_manager() -> ProviderManager:
     return ProviderManager({
         "openai": ProviderConfig(name="OpenAI", api_key="sk-x", valid_models={

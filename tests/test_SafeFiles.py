@@ -52,7 +52,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path,
     monkeypatch.setattr(SafeFiles.os, "fsync", fail)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_text(path, "new")
-    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file"]
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file", "home"]
 
 
 def test_config_and_yaml_written_by_llmc_are_0600(tmp_path: Path) -> None:
@@ -136,9 +136,7 @@ def test_file_lock_is_exclusive_between_processes(tmp_path: Path) -> None:
 
 # ----- processes -------------------------------------------------------------------------------
 
-def test_two_concurrent_discoveries_lose_neither_result(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+def test_two_concurrent_discoveries_lose_neither_result(tmp_path: Path, home: Path) -> None:
     with FakeOpenAIServer(chat_models=["alpha-chat"], non_chat_models=["alpha-embed"], latency=0.3) as alpha, \
             FakeOpenAIServer(chat_models=["beta-chat"], non_chat_models=["beta-embed"], latency=0.3) as beta:
         for round_number in range(2):
@@ -168,7 +166,9 @@ real_replace = os.replace
 
 def paused_replace(source, target):
     if str(target).endswith({name!r}):
-        Path({marker!r}).write_text(str(source))
+        # The marker appears whole or not at all: the test may look at any moment.
+        Path({marker!r} + ".part").write_text(str(source))
+        real_replace({marker!r} + ".part", {marker!r})
         time.sleep(60)
     return real_replace(source, target)
 
@@ -179,9 +179,7 @@ runpy.run_path({main!r}, run_name="__main__")
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
-def test_a_process_stopped_mid_write_leaves_the_old_file(tmp_path: Path, how: str) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+def test_a_process_stopped_mid_write_leaves_the_old_file(tmp_path: Path, home: Path, how: str) -> None:
     data = tmp_path / "data"
     marker = tmp_path / "marker"
     with FakeOpenAIServer(chat_models=["new-chat"], non_chat_models=[]) as server:

@@ -9,7 +9,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -21,10 +21,9 @@ SCRIPT = Path(__file__).with_name("fake_openai_server.py")
 
 
 @pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    """A running fake server with default options."""
-    with FakeOpenAIServer() as srv:
-        yield srv
+def server(fake_server: FakeOpenAIServer) -> FakeOpenAIServer:
+    """A running fake server with default options (the shared fixture of conftest.py)."""
+    return fake_server
 
 
 def chat(srv: FakeOpenAIServer, stream: bool = False, model: str = "fake-chat-1",

@@ -8,7 +8,6 @@ import random
 from pathlib import Path
 from typing import Any, List
 
-import pytest
 import responses
 import yaml
 
@@ -28,11 +27,6 @@ TOML_SNIPPETS = ["=", "[", "]", "[[", "\"", "'", "\n", "model", "providers", "."
 YAML_SNIPPETS = ["providers:", "\n", "  ", "- ", ":", "{", "}", "[", "]", "&a", "*a", "!!str", "!!python/tuple",
                  "? ", "|", ">", "'", "\"", "#", "---", "...", "%YAML 1.1", "\t", "valid_models", "a", "1",
                  "null", "~", "<<: *a", "2024-01-01", "\\x00", "\x85", "\ufeff"]
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def random_scalar(rng: random.Random) -> Any:

@@ -31,13 +31,6 @@ def _reset(server: FakeOpenAIServer) -> None:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
     directory = tmp_path / "data"
     write_config(directory, {"fake": fake_provider(server.base_url)})

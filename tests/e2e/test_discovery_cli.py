@@ -27,9 +27,7 @@ def server():
 
 
 @pytest.fixture
-def env(tmp_path) -> dict:
-    home = tmp_path / "home"
-    home.mkdir()
+def env(home: Path) -> dict:
     environ = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LLMC_")}
     environ.update(HOME=str(home), NO_COLOR="1", PYTHONPATH=str(ROOT))
     return environ

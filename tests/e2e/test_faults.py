@@ -33,12 +33,6 @@ def _reset(server: ServerProcess) -> None:
     server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16, finish_reason="stop")
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
-
-
 def configure(tmp_path: Path, url: str, extra: str = "max_retries = 1", key: str = "test-key") -> Path:
     data = tmp_path / "data"
     write_config(data, {"fake": fake_provider(url, key, valid_models={"chat": "chat"})}, extra)

@@ -17,9 +17,7 @@ def secret_parts(key: str) -> List[str]:
     return [key, key[3:], key[-16:]]
 
 
-def test_keys_never_appear_in_output_or_files(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+def test_keys_never_appear_in_output_or_files(tmp_path: Path, home: Path) -> None:
     data = tmp_path / "data"
     with ServerProcess({"api_key": ENV_KEY, "chat_models": ["chat"], "non_chat_models": ["embed"],
                         "reply": "fine"}, workdir=tmp_path) as good, \
@@ -87,7 +85,7 @@ def test_keys_never_appear_in_output_or_files(tmp_path: Path) -> None:
     assert yaml_text.count(YAML_KEY) == 1 and "- embed" in yaml_text  # discovery did save
 
 
-def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path) -> None:
+def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path, home: Path) -> None:
     import io
     import sys
 
@@ -95,8 +93,6 @@ def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path) -> None:
 
     from tests.e2e.cli_support import MAIN, ROOT, clean_env
 
-    home = tmp_path / "home"
-    home.mkdir()
     data = tmp_path / "data"
     with ServerProcess({"api_key": ENV_KEY, "chat_models": ["chat"], "reply": "fine"}, workdir=tmp_path) as good:
         write_config(data, {"fake": {"name": "Fake", "base_api_url": good.base_url,

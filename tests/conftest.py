@@ -1,0 +1,49 @@
+"""Fixtures every test shares: its own HOME, data directory and working directory, and the loopback server.
+
+The isolation is autouse, so no test can read or write the real `~/.llm_chat_cli` or see a real API key,
+llmc setting or colour hint of the developer's environment by forgetting a fixture of its own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.fake_openai_server import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME is a fresh temp directory (so is the default data directory under it), the test's temp
+    directory is the working directory, and no `*_API_KEY`, `LLMC_*` or `NO_COLOR` variable is set."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in list(os.environ):
+        if name.endswith("_API_KEY") or name.startswith("LLMC_") or name == "NO_COLOR":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def home(isolated_environment: Path) -> Path:
+    """This test's HOME (it exists and is empty at the start)."""
+    return isolated_environment
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory for `-d` / `Config(data_directory=...)`, created empty."""
+    path = tmp_path / "data"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    """The loopback fake OpenAI server with its default models and reply, for this test only."""
+    with FakeOpenAIServer() as server:
+        yield server
