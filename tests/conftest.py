@@ -16,10 +16,9 @@ from tests.fake_openai_server import FakeOpenAIServer
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HOME is a fresh temp directory (so is the default data directory under it), the test's temp
-    directory is the working directory, and no `*_API_KEY`, `LLMC_*` or `NO_COLOR` variable is set."""
+    """HOME is `<tmp_path>/home` (not yet created; so the default data directory is under it), the test's
+    temp directory is the working directory, and no `*_API_KEY`, `LLMC_*` or `NO_COLOR` variable is set."""
     home = tmp_path / "home"
-    home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
         if name.endswith("_API_KEY") or name.startswith("LLMC_") or name == "NO_COLOR":
@@ -30,7 +29,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 @pytest.fixture
 def home(isolated_environment: Path) -> Path:
-    """This test's HOME (it exists and is empty at the start)."""
+    """This test's HOME, created empty."""
+    isolated_environment.mkdir(exist_ok=True)
     return isolated_environment
 
 

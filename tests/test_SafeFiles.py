@@ -52,7 +52,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path,
     monkeypatch.setattr(SafeFiles.os, "fsync", fail)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_text(path, "new")
-    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file", "home"]
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["file"]
 
 
 def test_config_and_yaml_written_by_llmc_are_0600(tmp_path: Path) -> None:
