@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
-from urllib.parse import urlsplit, urlunsplit
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -12,8 +11,8 @@ from prompt_toolkit.document import Document
 from . import __version__
 from .Clipboard import code_blocks
 from .Errors import LlmcError
-from .ProviderConfig import MIN_SECRET_LENGTH
 from .ProviderManager import split_first_slash
+from .Secrets import mask_key, mask_url
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
@@ -361,18 +360,3 @@ def _matching(word: str, candidates: Iterable[str]) -> Iterator[Completion]:
     contains = [c for c in candidates if lowered in c.lower() and c not in starts]
     for candidate in starts + contains:
         yield Completion(candidate, start_position=-len(word))
-
-
-def mask_key(key: str) -> str:
-    """`********` and the key's last 4 characters (none of a key too short to spare them)."""
-    key = key.strip()
-    return "********" + (key[-4:] if len(key) >= MIN_SECRET_LENGTH else "")
-
-
-def mask_url(url: str) -> str:
-    """`url` with a password in it and its query string (where keys hide) masked."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":********@", 1)
-    return urlunsplit(parts._replace(netloc=netloc, query="********" if parts.query else ""))

@@ -135,7 +135,7 @@ def _silence_stdout() -> None:
 def _without_secrets(text: str) -> str:
     """Strip every API key this run may know of (from the environment or loaded files)."""
     import os
-    from .HttpClient import redact
+    from .Secrets import redact
     secrets = [v for k, v in os.environ.items() if k.endswith("_API_KEY") and v]
     secrets += _KNOWN_KEYS
     for secret in sorted(set(secrets), key=len, reverse=True):

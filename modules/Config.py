@@ -139,6 +139,7 @@ class Config:
             raise ConfigError(f"{self.config_path}: 'providers' must be a table of [providers.NAME]")
         providers_overrides = file_data.pop("providers", {})  # set aside: applied after the YAML
         self._check_providers(providers_overrides, self.config_path)
+        self._warn_if_exposed(self.config_path, providers_overrides)
         providers = self._built_in_and_yaml_providers()
         # What is persisted is what the files held before config.toml: its overrides stay its own.
         persist_base = {name: {k: copy.deepcopy(entry[k]) for k in ("name", "base_api_url", "valid_models")
@@ -160,7 +161,7 @@ class Config:
         providers = copy.deepcopy(PROVIDER_DATA)
         yaml_providers = self.store.load_providers(warn=self.warn)
         self._check_providers(yaml_providers, self.store.path)
-        self._warn_if_exposed(yaml_providers)
+        self._warn_if_exposed(self.store.path, yaml_providers)
         merge_dicts(providers, yaml_providers)
         for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one
             _drop_models(entry, "valid_models", entry.get("invalid_models"))
@@ -250,12 +251,12 @@ class Config:
             if problem:
                 raise ConfigError(f"{path}: provider '{name}': model_prices['{long_name}'] {problem}")
 
-    def _warn_if_exposed(self, yaml_providers: Dict[str, Any]) -> None:
-        if not is_readable_by_others(self.store.path):
+    def _warn_if_exposed(self, path: Path, providers: Dict[str, Any]) -> None:
+        """A warning when a file holding a key can be read by other users."""
+        if not is_readable_by_others(path):
             return
-        if any(_looks_like_secret(entry.get("api_key")) for entry in yaml_providers.values()):
-            self.warn(f"Warning: {self.store.path} holds API keys and is readable by others; "
-                      f"run: chmod 600 {self.store.path}")
+        if any(_looks_like_secret(entry.get("api_key")) for entry in providers.values()):
+            self.warn(f"Warning: {path} holds API keys and is readable by others; run: chmod 600 {path}")
 
     def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
         for name, entry in providers.items():

@@ -14,20 +14,13 @@ from requests.adapters import HTTPAdapter
 
 from .Errors import ApiError, one_line
 from .HttpSettings import HttpSettings
-from .ProviderConfig import MIN_SECRET_LENGTH, api_key_variable
+from .ProviderConfig import api_key_variable
+from .Secrets import mask_url, redact, safe_line, url_secrets
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
-_MASKED_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _TAG_PATTERN = re.compile(r"<[^>]+>")
 _TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-def redact(text: str, secret: str) -> str:
-    """Remove `secret` and anything shaped like an API key from `text`."""
-    if secret and len(secret) >= MIN_SECRET_LENGTH:
-        text = text.replace(secret, "********")
-    return _MASKED_KEY_PATTERN.sub("********", text)
 
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -61,6 +54,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self._api_key = api_key.strip()
+        self._secrets = (self._api_key, *url_secrets(self.base_url))
         self.on_wait = on_wait
         self._sleep = sleep
         self.session = requests.Session()
@@ -78,14 +72,19 @@ class HttpClient:
             parts = urlsplit(self.base_url)
             port = parts.port
         except ValueError:
-            return self.base_url
+            return mask_url(self.base_url)
         if not parts.hostname:
-            return self.base_url
+            return mask_url(self.base_url)
         return f"{parts.hostname}:{port}" if port else parts.hostname
 
     def without_key(self, text: str) -> str:
         """`text` with this provider's key (and anything shaped like a key) masked."""
-        return redact(text, self._api_key)
+        return redact(text, *self._secrets)
+
+    def safe_line(self, text: str, limit: int = 300) -> str:
+        """`text` as one line cut to `limit`, this provider's key (and its URL's password and query) masked
+        before the cut."""
+        return safe_line(text, *self._secrets, limit=limit)
 
     def get_json(self, path: str, read_timeout: Optional[float] = None) -> Any:
         """GET a JSON document (`read_timeout` replaces the settings' one for this request)."""
@@ -109,7 +108,7 @@ class HttpClient:
                                f"sent (a line break?); check {self.key_variable} "
                                "or the provider's api_key") from None
             except requests.RequestException as exc:
-                raise ApiError(redact(self.describe_network_error(exc, read_timeout), self._api_key)) from None
+                raise ApiError(self.without_key(self.describe_network_error(exc, read_timeout))) from None
             except (UnicodeError, ValueError):
                 raise ApiError(f"cannot send a request to {self.provider_name}: its API key or "
                                f"base_api_url holds characters that are not allowed there") from None
@@ -140,7 +139,7 @@ class HttpClient:
 
     def _http_error(self, response: requests.Response) -> ApiError:
         status = response.status_code
-        detail = self.provider_message(response)
+        detail = self.provider_message(response, *self._secrets)
         # The first sentence is the one users of the original client know.
         text = f"{self.provider_name}: API request failed with status code {status}."
         if status == 401:
@@ -159,11 +158,12 @@ class HttpClient:
                 tries = self.settings.max_retries + 1
                 text += f" (gave up after {tries} {'try' if tries == 1 else 'tries'})"
         response.close()
-        return ApiError(redact(text, self._api_key), status=status, retryable=status in RETRYABLE_STATUSES)
+        return ApiError(self.without_key(text), status=status, retryable=status in RETRYABLE_STATUSES)
 
     @staticmethod
-    def provider_message(response: requests.Response) -> str:
-        """The provider's own error text: `error.message` of a JSON body, else the body's text."""
+    def provider_message(response: requests.Response, *secrets: str) -> str:
+        """The provider's own error text (`error.message` of a JSON body, else the body's text) as one
+        line, `secret` masked before it is cut."""
         try:
             body = response.text
         except (requests.RequestException, RuntimeError):
@@ -175,14 +175,14 @@ class HttpClient:
         if isinstance(data, dict):
             error = data.get("error")
             if isinstance(error, dict) and isinstance(error.get("message"), str):
-                return one_line(error["message"])
+                return safe_line(error["message"], *secrets)
             if isinstance(error, str):
-                return one_line(error)
+                return safe_line(error, *secrets)
             if isinstance(data.get("message"), str):
-                return one_line(data["message"])
+                return safe_line(data["message"], *secrets)
         if "<" in body and ">" in body:
-            return _html_summary(body, response.status_code, response.reason or "")
-        return one_line(body)
+            return _html_summary(body, response.status_code, response.reason or "", secrets)
+        return safe_line(body, *secrets)
 
     def describe_network_error(self, exc: requests.RequestException,
                                read_timeout: Optional[float] = None) -> str:
@@ -209,12 +209,12 @@ class HttpClient:
             if "Connection reset" in text:
                 return f"{where} reset the connection"
             errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-            cause = errno_text.group(1).strip() if errno_text else one_line(text, 160)
+            cause = errno_text.group(1).strip() if errno_text else self.safe_line(text, 160)
             return f"connection to {where} failed: {cause}"
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
-            return f"invalid base_api_url for {self.provider_name}: {self.base_url}"
-        return f"request to {where} failed: {one_line(text, 160)}"
+            return f"invalid base_api_url for {self.provider_name}: {mask_url(self.base_url)}"
+        return f"request to {where} failed: {self.safe_line(text, 160)}"
 
     @staticmethod
     def decode_json(response: requests.Response) -> Any:
@@ -226,7 +226,7 @@ class HttpClient:
         try:
             return self.decode_json(response)
         except (ValueError, RecursionError):
-            snippet = redact(one_line(response.text, 60), self._api_key)
+            snippet = self.safe_line(response.text, 60)
             kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"
             raise ApiError(f"{self.provider_name}: {path} returned {kind} that is not JSON: "
                            f"{snippet!r}") from None
@@ -240,11 +240,11 @@ def _seconds(value: float) -> str:
     return f"{round(value, 1):g} s"
 
 
-def _html_summary(body: str, status: int, reason: str) -> str:
+def _html_summary(body: str, status: int, reason: str, secrets: tuple) -> str:
     """The title (else the text) of an HTML error page, unless it only repeats the status."""
     match = _TITLE_PATTERN.search(body)
     text = match.group(1) if match else _TAG_PATTERN.sub(" ", body)
-    text = one_line(html.unescape(_TAG_PATTERN.sub(" ", text)), 120)
+    text = safe_line(html.unescape(_TAG_PATTERN.sub(" ", text)), *secrets, limit=120)
     if text.lower() in {f"{status} {reason}".lower(), reason.lower(), str(status)}:
         return "HTML error page"
     return f"{text} (HTML error page)"

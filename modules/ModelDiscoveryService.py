@@ -120,7 +120,7 @@ class ModelDiscoveryService:
         client = self.client_for(provider_name, provider_config)
         with self.throttle_for(provider_config).slot():
             body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
-        models = _models_with_ids(provider_name, body, client.without_key, warn or print_warning)
+        models = _models_with_ids(provider_name, body, client.safe_line, warn or print_warning)
         provider_config._cached_models = models
         provider_config._cache_timestamp = time.time()
         return models
@@ -190,7 +190,7 @@ class ModelDiscoveryService:
         self._throttles.clear()
 
 
-def _models_with_ids(provider_name: str, body: Any, without_key: Callable[[str], str],
+def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], str],
                      warn: Callable[[str], None]) -> List[Dict[str, Any]]:
     """The entries of a /models reply that carry an id; ApiError when there are none."""
     models = body.get("data") if isinstance(body, dict) else None
@@ -199,7 +199,7 @@ def _models_with_ids(provider_name: str, body: Any, without_key: Callable[[str],
         if isinstance(body, dict) and body.get("error"):
             from .OpenAIChatCompletionApi import provider_error_text
             reason += f"; the provider says: {provider_error_text(body['error'])}"
-        raise ApiError(without_key(f"{provider_name}: {reason}"))
+        raise ApiError(safe_line(f"{provider_name}: {reason}"))
     if not models:
         raise ApiError(f"{provider_name}: the /models reply lists no models")
     usable = [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import urllib3
 
-from .Errors import ApiError, IncompleteReplyError, one_line
+from .Errors import ApiError, IncompleteReplyError
 from .HttpClient import LENIENT_JSON, HttpClient
 from .HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
@@ -108,7 +108,7 @@ class OpenAIChatCompletionApi:
             reply = self.client.decode_json(response)
         except (ValueError, RecursionError, urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, (ValueError, RecursionError)):
-                raise self._error(f"the reply is not JSON: {response.text[:60]!r}") from None
+                raise self._error(f"the reply is not JSON: {self.client.safe_line(response.text, 60)!r}") from None
             raise self._broken_stream(exc, _StreamState()) from None
         yield from self._reply_deltas(reply)
 
@@ -146,7 +146,7 @@ class OpenAIChatCompletionApi:
                 f"{self.provider_name}: the stream stalled: only keep-alive comments for {seconds:g} s "
                 f"after {state.chars:,} characters", state.content) from None
         if not state.events:
-            snippet = state.head.decode("utf-8", "replace").strip()[:60]
+            snippet = self.client.safe_line(state.head.decode("utf-8", "replace").strip(), 60)
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
                               else "the reply was empty")
         yield from self._skipped_summary(state)
@@ -156,8 +156,8 @@ class OpenAIChatCompletionApi:
                 "(the stream ended before [DONE])", state.content)
 
     def _error(self, text: str) -> ApiError:
-        """An ApiError naming the provider, with the key removed."""
-        return ApiError(self.client.without_key(f"{self.provider_name}: {text}"))
+        """An ApiError naming the provider, as one line with the key removed."""
+        return ApiError(self.client.safe_line(f"{self.provider_name}: {text}", 600))
 
     def _check_done(self, state: "_StreamState") -> None:
         """A stream that reached [DONE] carrying only unusable chunks is a failed reply."""
@@ -197,8 +197,8 @@ class OpenAIChatCompletionApi:
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             state.skipped += 1
             if state.skipped == 1:
-                yield ("warning", self.client.without_key(
-                    f"{self.provider_name}: skipped a malformed stream chunk: {payload[:60]!r}"))
+                yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
+                                  f"{self.client.safe_line(payload, 60)!r}")
             return
         if reasoning:
             state.reasoning_chars += len(reasoning)
@@ -303,7 +303,8 @@ def _reasoning_of(message: Any) -> str:
 
 
 def provider_error_text(error: Any) -> str:
-    """The provider's message in an `error` object of a reply, else the object itself, cut short."""
+    """The provider's message in an `error` object of a reply, else the object itself; uncut, so a
+    key in it is masked (see Secrets.safe_line) before the message is cut to a line."""
     if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return one_line(error["message"])
-    return one_line(str(error), 200)
+        return error["message"]
+    return str(error)

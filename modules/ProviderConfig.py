@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .ModelPrice import ModelPrice
+from .Secrets import MIN_SECRET_LENGTH  # noqa: F401 - where callers have found it
 
 
 def default_short_name(long_name: str) -> str:
@@ -16,7 +17,6 @@ def default_short_name(long_name: str) -> str:
     return long_name
 
 
-MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
 
 

@@ -347,6 +347,17 @@ def test_yaml_with_keys_readable_by_others_warns_with_the_fix(tmp_path: Path) ->
     assert not any("chmod" in w for w in load(tmp_path)[1])
 
 
+def test_config_toml_with_a_key_readable_by_others_warns_with_the_fix(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", '[providers.openai]\napi_key = "sk-abcdef123456"\n', mode=0o644)
+    warnings = load(tmp_path)[1]
+    assert f"Warning: {path} holds API keys and is readable by others; run: chmod 600 {path}" in warnings
+    assert not any("abcdef123456" in w for w in warnings)
+    path.chmod(0o600)
+    assert not any("chmod" in w for w in load(tmp_path)[1])
+    write(tmp_path / "config.toml", '[providers.local]\napi_key = "none"\nmodel_hint = 1\n', mode=0o644)
+    assert not any("chmod" in w for w in load(tmp_path)[1])  # a placeholder is no key
+
+
 def test_yaml_without_keys_readable_by_others_is_fine(tmp_path: Path) -> None:
     write(tmp_path / YAML_NAME, "providers:\n  openai:\n    name: O\n", mode=0o644)
     assert load(tmp_path)[1] == []

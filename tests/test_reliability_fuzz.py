@@ -261,3 +261,48 @@ def test_random_model_ids_are_read_back_exactly_as_saved(tmp_path: Path) -> None
         store.save({name: {"valid_models": valid, "invalid_models": invalid}})
         entry = store.load_providers()[name]
         assert entry == {"valid_models": valid, "invalid_models": invalid}, (tmp_path / YAML_NAME).read_text()
+
+
+# ----- a provider as the attacker: key echoes, redirects, deadlines, sizes (issue 9 items 3-9) -----
+
+FUZZ_KEY = "K9QxZ7wLm2VbT4nRk8HcJ5pYd3FgA6sEuW1q"
+
+
+def longest_key_run(text: str) -> int:
+    return max((n for n in range(1, len(FUZZ_KEY) + 1) for i in range(len(FUZZ_KEY) - n + 1)
+                if FUZZ_KEY[i:i + n] in text), default=0)
+
+
+def random_key_echo(rng: random.Random) -> str:
+    """Padding, then the key whole or in part, as providers echo it."""
+    start, end = rng.choice([(0, 36), (0, 32), (4, 36), (0, 20), (10, 30), (30, 36)])
+    echo = FUZZ_KEY[start:end] + rng.choice(["", "****", "…", "\n", "\x1b[0m"])
+    return "x" * rng.randint(0, 400) + rng.choice(["", " ", "\n", "&amp;"]) + echo + "y" * rng.randint(0, 50)
+
+
+def test_random_key_echoes_never_print_six_key_characters() -> None:
+    from llmc.HttpClient import HttpClient
+    rng = random.Random(1111)
+    url = "http://127.0.0.1:9/v1"
+    for _ in range(120):
+        echo = random_key_echo(rng)
+        body, content_type = rng.choice([(json.dumps({"error": {"message": echo}}), "application/json"),
+                                         (json.dumps({"error": echo}), "application/json"),
+                                         (echo, "text/plain"), (f"<html><title>{echo}</title></html>", "text/html")])
+        status = rng.choice([200, 400, 401, 500, 502])
+        with responses.RequestsMock() as mock:
+            mock.get(f"{url}/models", status=status, body=body, content_type=content_type)
+            try:
+                HttpClient("fake", url, FUZZ_KEY, ).get_json("/models")
+            except ApiError as exc:
+                assert longest_key_run(str(exc)) < 6, str(exc)
+        chunk = rng.choice([b"data: {" + echo.encode() + b"\n\n",
+                            b"data: " + json.dumps({"error": {"message": echo}}).encode() + b"\n\n"])
+        with responses.RequestsMock() as mock:
+            mock.post(f"{url}/chat/completions", body=chunk, content_type="text/event-stream")
+            api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url=url, api_key=FUZZ_KEY), "m")
+            try:
+                shown = " ".join(text for _, text in api.stream_chat([{"role": "user", "content": "hi"}]))
+            except ApiError as exc:
+                shown = str(exc)
+            assert longest_key_run(shown) < 6, shown

@@ -53,6 +53,7 @@ def write_config(data_dir: Path, providers: Mapping[str, Mapping[str, Any]], ext
                 lines.append(f"{key} = {json.dumps(value)}")
     path = data_dir / "config.toml"
     path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)  # it holds a key: llmc warns about one that others can read
     return path
 
 

@@ -1,0 +1,89 @@
+"""How keys are kept out of text: one rule for every message that may hold a provider's words or a URL."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from .Errors import one_line
+
+MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
+ECHO_FRAGMENT = 6  # this many characters of a key in a row count as an echo of it (its last 4 are shown by /config)
+MASK = "********"
+_KEY_SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
+_URL_SECRETS = re.compile(r"(?<=://)[^/@\s]*@|\?[^\s#]*")
+_PASSWORD_SHAPED = re.compile(r":([^:/@\s]+)@")  # ":secret@", also where a URL does not parse as one
+
+
+def redact(text: str, *secrets: str) -> str:
+    """`text` with each secret, any run of ECHO_FRAGMENT or more of its characters (a provider's partial
+    echo such as `key[:-4]****`) and anything shaped like an API key masked."""
+    spans = []
+    for secret in secrets:
+        secret = (secret or "").strip()
+        if len(secret) >= MIN_SECRET_LENGTH:
+            spans += _echo_spans(text, secret)
+    return _KEY_SHAPED.sub(MASK, _mask_spans(text, spans))
+
+
+def safe_line(text: str, *secrets: str, limit: int = 300) -> str:
+    """`text` redacted first, then made one printable line cut to `limit`: cutting never leaves a key's remnant."""
+    return one_line(redact(text, *secrets), limit)
+
+
+def url_secrets(url: str) -> tuple:
+    """The parts of a URL that may hold a key: its password and its query."""
+    found = [match.group().strip("@?") for match in _URL_SECRETS.finditer(url)]
+    found += _PASSWORD_SHAPED.findall(url)
+    try:
+        parts = urlsplit(url)
+        found += [parts.password or "", parts.query]
+    except ValueError:
+        pass
+    return tuple(part for part in found if part)
+
+
+def mask_key(key: str) -> str:
+    """`********` and the key's last 4 characters (none of a key too short to spare them)."""
+    key = key.strip()
+    return MASK + (key[-4:] if len(key) >= MIN_SECRET_LENGTH else "")
+
+
+def mask_url(url: str) -> str:
+    """`url` with a password in it and its query string (where keys hide) masked; also for a URL that
+    does not parse."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        masked = _URL_SECRETS.sub(lambda m: MASK + "@" if m.group().endswith("@") else "?" + MASK, url)
+    else:
+        netloc = parts.netloc
+        if password is not None:
+            netloc = netloc.replace(f":{password}@", f":{MASK}@", 1)
+        masked = urlunsplit(parts._replace(netloc=netloc, query=MASK if parts.query else ""))
+    return _PASSWORD_SHAPED.sub(f":{MASK}@", masked)
+
+
+def _echo_spans(text: str, secret: str) -> list:
+    """(start, end) of every place where ECHO_FRAGMENT characters of `secret` appear in a row."""
+    spans = []
+    for fragment in {secret[i:i + ECHO_FRAGMENT] for i in range(len(secret) - ECHO_FRAGMENT + 1)}:
+        start = text.find(fragment)
+        while start != -1:
+            spans.append((start, start + ECHO_FRAGMENT))
+            start = text.find(fragment, start + 1)
+    return spans
+
+
+def _mask_spans(text: str, spans: list) -> str:
+    """`text` with each run of overlapping or touching spans replaced by one MASK."""
+    if not spans:
+        return text
+    pieces, position = [], 0
+    for start, end in sorted(spans):
+        if start > position or not pieces:
+            pieces.append(text[position:start])
+            pieces.append(MASK)
+        position = max(position, end)
+    pieces.append(text[position:])
+    return "".join(pieces)

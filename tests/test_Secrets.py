@@ -1,0 +1,46 @@
+"""Secrets: keys and key-bearing URL parts are masked before any text is cut, partial echoes included."""
+from __future__ import annotations
+
+import pytest
+
+from llmc.Secrets import ECHO_FRAGMENT, mask_url, redact, safe_line, url_secrets
+
+KEY = "K9QxZ7wLm2VbT4nRk8HcJ5pYd3FgA6sEuW1q"  # 36 characters, no "sk-": only the echo rule finds it
+
+
+def key_characters_in(text: str) -> int:
+    """The longest run of the key's characters, in order, that `text` holds."""
+    return max((n for n in range(1, len(KEY) + 1) for i in range(len(KEY) - n + 1) if KEY[i:i + n] in text),
+               default=0)
+
+
+@pytest.mark.parametrize("echo", [KEY, KEY[:-4] + "****", "****" + KEY[-12:], KEY[5:25], f"{KEY[:18]} {KEY[18:]}"])
+def test_partial_echoes_of_the_key_are_masked(echo: str) -> None:
+    text = redact(f"Incorrect API key provided: {echo}. Check it.", KEY)
+    assert key_characters_in(text) < ECHO_FRAGMENT and text.startswith("Incorrect API key provided: ****")
+    assert text.endswith(". Check it.")
+
+
+def test_a_key_after_padding_is_masked_before_the_cut() -> None:
+    for pad in range(250, 300):
+        line = safe_line("x" * pad + KEY, KEY)
+        assert key_characters_in(line) < ECHO_FRAGMENT and len(line) <= 300
+        snippet = safe_line("y" * (pad - 230) + KEY + "tail", KEY, limit=60)
+        assert key_characters_in(snippet) < ECHO_FRAGMENT
+
+
+def test_redaction_leaves_other_text_alone() -> None:
+    assert redact("nothing secret here", KEY) == "nothing secret here"
+    assert redact("key=abcd1234 and abcd1234", "abcd1234") == "key=******** and ********"
+    assert redact("short key ab", "ab") == "short key ab"
+    assert redact("two keys: " + KEY + " and pw-12345678", KEY, "pw-12345678") == "two keys: ******** and ********"
+
+
+def test_urls_lose_password_and_query_even_when_they_do_not_parse() -> None:
+    assert mask_url("http://u:pass123@host:8/v1?key=secret") == "http://u:********@host:8/v1?********"
+    assert mask_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
+    for url in ("http://u:hunter2pw@[::1/v1?key=abc123", "http://u:hunter2pw@bad host/v1?key=abc123",
+                "u:hunter2pw@h/v1?key=abc123"):
+        masked = mask_url(url)
+        assert "hunter2pw" not in masked and "abc123" not in masked, masked
+        assert "hunter2pw" in url_secrets(url) and any("abc123" in s for s in url_secrets(url))
