@@ -30,6 +30,10 @@ class ApiError(LlmcError):
         self.retryable = retryable
 
 
+class KeyRefusedError(ApiError):
+    """The provider refused the API key (401/403): its models cannot be judged with it."""
+
+
 class DiscoveryCancelled(Exception):
     """Discovery was interrupted; nothing was changed or persisted."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import threading
 import time
@@ -9,17 +10,19 @@ from enum import Enum
 from typing import Any, Callable, Dict, List, Optional
 
 from .DiscoveryThrottle import DiscoveryThrottle
-from .Errors import ApiError
+from .Errors import ApiError, KeyRefusedError
 from .ProviderConfig import PLACEHOLDER_KEY_SUFFIX, ProviderConfig  # noqa: F401 - re-exported
 
-PING_MESSAGES = [
-    {"role": "system", "content": "If I say 'ping', you will respond with 'pong'."},
-    {"role": "user", "content": "ping"},
-]
-PING_TOKEN_BUDGET = 256  # room for a reasoning model to think and still answer
+PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
+PING_TOKEN_BUDGET = 16  # GPT-5's minimum; a reply cut at it, or empty (a reasoning model), still proves chat
+PING_MAX_ADJUSTED_BUDGET = 256  # a provider that asks for more room than this is left undecided
 PING_ROUNDS = 3  # rounds of the HTTP client's own 429/503 retries before a ping is left undecided
 MODELS_READ_TIMEOUT = 10.0  # the original client's timeout for listing models
-_REFUSAL_IS_UNDECIDED = {401, 408, 409, 425, 429}
+_REFUSAL_IS_UNDECIDED = {402, 408, 409, 425, 429}  # payment, timeouts, conflicts, rate limits
+_KEY_REFUSED = {401, 403}
+_TOKEN_ERROR = re.compile(r"max_(?:completion_|output_)?tokens|max[ _-]?tokens|token (?:limit|budget)", re.I)
+_MINIMUM = re.compile(r"(?:at least|minimum(?: value)?(?: is| of)?|>=|greater than(?: or equal to)?|"
+                      r"no less than)\s*:?\s*(\d{1,6})", re.I)
 
 
 class PingResult(str, Enum):
@@ -125,8 +128,13 @@ class ModelDiscoveryService:
         provider_config._cache_timestamp = time.time()
         return models
 
-    def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str) -> PingResult:
-        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer."""
+    def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str,
+                   stop: Optional[threading.Event] = None) -> PingResult:
+        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer.
+
+        KeyRefusedError when the provider refuses the key (401/403): that says nothing of the model.
+        A ping whose turn comes after `stop` is set is not sent (undecided).
+        """
         from .OpenAIChatCompletionApi import build_request_body
         client = self.client_for(provider_name, provider_config)
         throttle = self.throttle_for(provider_config)
@@ -135,28 +143,29 @@ class ModelDiscoveryService:
             waits = throttle.waits
             try:
                 with throttle.slot():
+                    if stop is not None and stop.is_set():
+                        return PingResult.UNDECIDED
                     reply = self._post_ping(client, body)
                 break
             except ApiError as exc:
+                if exc.status in _KEY_REFUSED:
+                    raise KeyRefusedError(str(exc), status=exc.status) from None
                 # Still rate limited after the client's retries: go round again, paced by the shared
                 # pause, unless the provider asked for a wait too long to honour (no pause was taken).
                 if exc.retryable and throttle.waits > waits and round_number < PING_ROUNDS:
                     continue
-                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in _REFUSAL_IS_UNDECIDED:
-                    throttle.succeeded()
-                    return PingResult.INVALID
-                return PingResult.UNDECIDED
+                throttle.succeeded()
+                return _verdict_of_refusal(exc)
         throttle.succeeded()
         return PingResult.VALID if _is_chat_reply(reply) else PingResult.UNDECIDED
 
     @staticmethod
     def _post_ping(client: Any, body: dict) -> Any:
-        """POST the ping; once more with the other token-limit field if the provider refuses the one sent."""
-        from .OpenAIChatCompletionApi import swap_token_limit
+        """POST the ping; once more, adjusted, if the provider refuses its token limit (field or size)."""
         try:
             return client.post_json("/chat/completions", body)
         except ApiError as exc:
-            retry_body = swap_token_limit(body, exc)
+            retry_body = adjusted_token_limit(body, exc)
             if retry_body is None:
                 raise
             return client.post_json("/chat/completions", retry_body)
@@ -210,6 +219,37 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
         warn(f"{provider_name}: skipped {skipped} /models entr{'y' if skipped == 1 else 'ies'} "
              "without an 'id'")
     return usable
+
+
+def is_token_limit_error(error: ApiError) -> bool:
+    """A 400 about the token-limit field or its size: the request's fault, not the model's."""
+    return error.status == 400 and bool(_TOKEN_ERROR.search(str(error)))
+
+
+def adjusted_token_limit(body: dict, error: ApiError) -> Optional[dict]:
+    """The ping body fixed for a 400 about its token limit: the other field, or the minimum asked for.
+
+    None when the error is not about the token limit, or asks for more than a ping may spend.
+    """
+    from .OpenAIChatCompletionApi import swap_token_limit
+    swapped = swap_token_limit(body, error)
+    if swapped is not None or not is_token_limit_error(error):
+        return swapped
+    field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    minimum = _MINIMUM.search(str(error))
+    if minimum is None:  # the field itself refused without naming another: try the other one
+        other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+        return {**{k: v for k, v in body.items() if k != field}, other: body[field]}
+    wanted = int(minimum.group(1))
+    if not body[field] < wanted <= PING_MAX_ADJUSTED_BUDGET:
+        return None
+    return {**body, field: wanted}
+
+
+def _verdict_of_refusal(error: ApiError) -> PingResult:
+    """A 4xx refusal of the model is invalid; a token-limit quarrel, payment, rate limits and 5xx decide nothing."""
+    refused = error.status is not None and 400 <= error.status < 500 and error.status not in _REFUSAL_IS_UNDECIDED
+    return PingResult.INVALID if refused and not is_token_limit_error(error) else PingResult.UNDECIDED
 
 
 def print_warning(text: str) -> None:

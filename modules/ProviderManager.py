@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from .DiscoverySummary import DiscoverySummary
-from .Errors import DiscoveryCancelled
+from .Errors import DiscoveryCancelled, KeyRefusedError
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from .ModelPrice import ModelPrice
 from .ProviderConfig import ProviderConfig, default_short_name
@@ -317,7 +317,11 @@ class ProviderManager:
         summary.prices = _listed_prices(models)
         remembered = set(config.invalid_models) if not force_refresh else set()
         to_ping = [m for m in ids if m not in remembered]
-        results = self._ping_all(name, config, to_ping, on_progress, cancel)
+        try:
+            results = self._ping_all(name, config, to_ping, on_progress, cancel)
+        except KeyRefusedError as exc:
+            summary.error = self._key_refused_message(name, exc)
+            return summary
         if cancel.is_set():
             raise DiscoveryCancelled()
         summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
@@ -333,10 +337,16 @@ class ProviderManager:
         if on_progress:
             on_progress(name, 0, len(models))
 
+        key_refused = threading.Event()  # once set, no more pings are sent to this provider
+
         def ping(model: str) -> None:
-            if cancel.is_set():
+            if cancel.is_set() or key_refused.is_set():
                 return
-            result = self.discovery_service.ping_model(name, config, model)
+            try:
+                result = self.discovery_service.ping_model(name, config, model, stop=key_refused)
+            except KeyRefusedError:
+                key_refused.set()
+                raise
             with lock:
                 results[model] = result
                 done = len(results)
@@ -353,6 +363,13 @@ class ProviderManager:
             if not future.cancelled() and future.exception() is not None and not cancel.is_set():
                 raise future.exception()
         return results
+
+    def _key_refused_message(self, name: str, exc: KeyRefusedError) -> str:
+        """Why a provider whose key was refused during the pings failed, naming the key variable."""
+        variable = self.providers[name].key_variable(name)
+        detail = str(exc).removeprefix(f"{name}: ")
+        hint = "" if variable in detail else f" (check {variable})"
+        return f"{name}: the provider refused the API key while its models were pinged: {detail}{hint}"
 
     # Persistence
     def persist_provider_configs(self, provider_names: Optional[Iterable[str]] = None) -> None:

@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from llmc.Errors import ApiError
+from llmc.Errors import ApiError, KeyRefusedError
 from llmc.HttpSettings import HttpSettings
 from llmc.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from llmc.ProviderConfig import ProviderConfig
@@ -184,7 +184,7 @@ def test_reply_without_choices_decides_nothing(service, config):
     assert service.ping_model("fake", config, "m") is PingResult.UNDECIDED
 
 
-@pytest.mark.parametrize("status", [400, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 404, 422])
 @responses.activate
 def test_a_4xx_refusal_is_invalid(service, config, status):
     responses.post(CHAT_URL, status=status, json={"error": {"message": "not a chat model"}})
@@ -192,9 +192,9 @@ def test_a_4xx_refusal_is_invalid(service, config, status):
     assert service.validate_model(config, "m") is False
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+@pytest.mark.parametrize("status", [402, 429, 500, 502, 503, 504])
 @responses.activate
-def test_5xx_and_429_decide_nothing(service, config, status):
+def test_5xx_402_and_429_decide_nothing(service, config, status):
     responses.post(CHAT_URL, status=status, json={"error": {"message": "later"}})
     assert service.ping_model("fake", config, "m") is PingResult.UNDECIDED
 
@@ -213,7 +213,7 @@ def test_new_openai_models_get_max_completion_tokens_and_temperature_1(service, 
     responses.post(CHAT_URL, json=CHAT_REPLY)
     service.ping_model("fake", config, model)
     body = sent_json(responses.calls[0])
-    assert "max_tokens" not in body and body["max_completion_tokens"] >= 100
+    assert "max_tokens" not in body and body["max_completion_tokens"] == 16
     assert body["temperature"] == 1 and body["model"] == model and body["stream"] is False
 
 
@@ -223,9 +223,9 @@ def test_other_models_get_max_tokens_and_temperature_0(service, config, model):
     responses.post(CHAT_URL, json=CHAT_REPLY)
     service.ping_model("fake", config, model)
     body = sent_json(responses.calls[0])
-    assert "max_completion_tokens" not in body and body["max_tokens"] >= 100
+    assert "max_completion_tokens" not in body and body["max_tokens"] == 16
     assert body["temperature"] == 0.0
-    assert body["messages"][-1] == {"role": "user", "content": "ping"}
+    assert body["messages"] == [{"role": "user", "content": "Hi"}]  # the shortest prompt: no system message
 
 
 @pytest.mark.parametrize("sent, other", [("max_tokens", "max_completion_tokens"),
@@ -240,6 +240,50 @@ def test_refused_token_field_is_retried_with_the_other_one(service, config, sent
     first, second = (sent_json(call) for call in responses.calls)
     assert sent in first and other not in first
     assert other in second and sent not in second and second[other] == first[sent]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@responses.activate
+def test_a_refused_key_is_no_verdict_on_the_model(service, config, status):
+    responses.post(CHAT_URL, status=status, json={"error": {"message": "invalid api key"}})
+    with pytest.raises(KeyRefusedError) as info:
+        service.ping_model("fake", config, "m")
+    assert info.value.status == status and len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("finish_reason, content", [("length", "Hello, I am a very long"), ("length", ""),
+                                                    ("stop", ""), ("length", None)])
+@responses.activate
+def test_a_reply_cut_by_the_limit_or_empty_is_a_chat_reply(service, config, finish_reason, content):
+    reply = json.loads(json.dumps(CHAT_REPLY))
+    reply["choices"][0].update(finish_reason=finish_reason, message={"role": "assistant", "content": content,
+                                                                     "reasoning_content": "Let me think"})
+    responses.post(CHAT_URL, json=reply)
+    assert service.ping_model("fake", config, "o3-mini") is PingResult.VALID
+
+
+@pytest.mark.parametrize("message, field, value", [
+    ("Invalid 'max_completion_tokens': integer below minimum value. Expected a value >= 32, but got 16.",
+     "max_completion_tokens", 32),
+    ("max_tokens must be at least 20", "max_tokens", 20),
+    ("Unsupported parameter: 'max_tokens'.", "max_completion_tokens", 16),
+])
+@responses.activate
+def test_a_400_about_the_token_budget_is_adjusted_and_retried_once(service, config, message, field, value):
+    model = "gpt-5" if "completion" in message else "gpt-4o"
+    responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
+    responses.post(CHAT_URL, json=CHAT_REPLY)
+    assert service.ping_model("fake", config, model) is PingResult.VALID
+    assert len(responses.calls) == 2 and sent_json(responses.calls[1])[field] == value
+
+
+@pytest.mark.parametrize("message", ["max_tokens must be at least 20",
+                                     "max_completion_tokens must be at least 4096"])
+@responses.activate
+def test_a_token_budget_quarrel_that_goes_on_is_undecided_never_invalid(service, config, message):
+    responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
+    assert service.ping_model("fake", config, "gpt-4o") is PingResult.UNDECIDED
+    assert len(responses.calls) <= 2
 
 
 @responses.activate

@@ -480,3 +480,23 @@ def test_a_model_that_turns_invalid_loses_its_price(tmp_path, server):
     assert h.run() is True
     assert h.manager.model_price("fake", "chat-a") is None
     assert "chat-a" not in h.saved()["providers"]["fake"]["model_prices"]
+
+
+# A refused key
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_stops_the_pings_fails_the_provider_and_saves_nothing(tmp_path, status):
+    models = [f"chat-{i}" for i in range(40)]
+    with FakeOpenAIServer(chat_models=models, non_chat_models=[], latency=0.05,
+                          fault_rate={"/chat/completions": {"status": status}}) as srv:
+        h = Harness(tmp_path, {"fake": fake_config(srv, api_key_env="MY_FAKE_TOKEN"), "other": fake_config(srv)},
+                    concurrency=4)
+        h.manager.providers["other"].api_key = "other-key"  # listed with a key the server refuses: fails too
+        assert h.run() is False
+        pings = [r for r in srv.requests if r["path"].endswith("/chat/completions")]
+    assert len(pings) <= 4  # no more than were already in flight
+    failure = next(w for w in h.warnings if w.startswith("fake: failed: "))
+    assert "refused the API key while its models were pinged" in failure and "MY_FAKE_TOKEN" in failure
+    assert f"status code {status}" in failure
+    assert h.warnings[-1].startswith("Discovery failed for ") and not h.path.exists()
+    assert h.manager["fake"].valid_models == {} and h.manager["fake"].invalid_models == []

@@ -201,3 +201,14 @@ def test_live_progress_bar_on_a_terminal(tmp_path, env):
         # The bar is cleared before the summary, so the summary starts on a clean line.
         assert "8/8\r\x1b[2Kfake: 8 models found, 8 valid, 0 invalid, 0 undecided (" in output
         assert "pinging" not in output  # no plain progress lines on a terminal
+
+
+def test_a_key_refused_during_the_pings_fails_naming_the_variable_and_saves_nothing(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    server.set(fault_rate={"/chat/completions": {"status": 401}})
+    result = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "fake: failed: the provider refused the API key while its models were pinged" in result.stderr
+    assert "FAKE_API_KEY" in result.stderr and "Traceback" not in result.stderr
+    assert not (data / "openaicompat-providers.yaml").exists()
