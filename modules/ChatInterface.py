@@ -1,30 +1,26 @@
 """The interactive chat: a prompt_toolkit line editor, streamed replies and the chat's key bindings."""
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from .ChatSession import MAX_SESSION_BYTES, ChatSession
+from .ChatSession import ChatSession
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
 from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from .InputHistory import InputHistory
+from .MessageRecall import MessageRecall
 from .PromptRunner import make_reply_writer, resolve_chat_model, resolve_model_string, stream_reply
-from .SafeFiles import PRIVATE_MODE, atomic_write_text, ensure_directory, read_text_file
+from .SafeFiles import ensure_directory
 from .Terminal import visible_text
 
-HISTORY_FILE_NAME = "chat_history.txt"
-HISTORY_ENTRIES_KEPT = 100
 WELCOME = "Welcome to LLM Chat"
-_HISTORY_ENTRY_START = re.compile(r"^# ", re.MULTILINE)
 # Some prompt_toolkit versions map xterm's Ctrl-Shift-Up/Down sequences to the opposite keys:
 # bind whatever key the terminal's actual sequences decode to.
 CTRL_SHIFT_UP = ANSI_SEQUENCES.get("\x1b[1;6A", Keys.ControlShiftUp)
@@ -50,11 +46,8 @@ class ChatInterface:
         self.default_model = config.config.model
         self.model = config.config.model
         self._api: Any = None
-        self._walk_role: Optional[str] = None
-        self._walk_index: Optional[int] = None
-        self._recalled_user_index: Optional[int] = None
-        self._recall_working_index: Optional[int] = None  # input-history position when it was recalled
-        self.history_path = self.data_directory / HISTORY_FILE_NAME
+        self.recall = MessageRecall()
+        self.input_history = InputHistory(self.data_directory, terminal.message)
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
 
@@ -68,7 +61,7 @@ class ChatInterface:
             self._start()
             self._loop()
         finally:
-            self._trim_history()
+            self.input_history.trim()
         return 0
 
     def _start(self) -> None:
@@ -101,14 +94,14 @@ class ChatInterface:
             try:
                 text = self.prompt_session.prompt(self._prompt_text)
             except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
-                self._reset_walk()
+                self.recall.reset()
                 continue
             except EOFError:
                 return
             if not text.strip():
                 continue
             if text.lstrip().startswith("/") and "\n" not in text.strip():
-                self._reset_walk()
+                self.recall.reset()
                 if not self.commands.handle(text.strip()):
                     return
                 continue
@@ -117,6 +110,26 @@ class ChatInterface:
     def _prompt_text(self) -> str:
         marker = "*>" if self.session.has_user_messages() else ">"
         return f"{self.brief_model()} {marker} "
+
+    # What the commands see (ChatControls)
+    @property
+    def providers(self) -> Any:
+        """The ProviderManager of this run."""
+        return self.config.config.providers
+
+    @property
+    def settings(self) -> Any:
+        """The ConfigModel of this run."""
+        return self.config.config
+
+    def copy_to_clipboard(self, text: str) -> str:
+        """Copy `text`; the way it went (a tool's name or OSC 52)."""
+        return self.clipboard.copy(text)
+
+    def set_default_model(self, model: str) -> str:
+        """Write `model` as config.toml's default and use it for /dm; what was written where."""
+        self.default_model = self.config.set_default_model(model)
+        return f"{self.default_model} in {self.config.config_path}"
 
     # Models
     def brief_model(self) -> str:
@@ -173,9 +186,9 @@ class ChatInterface:
     # Sending
     def send(self, text: str) -> None:
         """Send a user message and show the reply; Ctrl-C or an error drops this turn."""
-        if self._recalled_user_index is not None:
-            self.session.truncate_at(self._recalled_user_index)
-        self._reset_walk()
+        if self.recall.recalled_user_index is not None:
+            self.session.truncate_at(self.recall.recalled_user_index)
+        self.recall.reset()
         self.session.add_user(text)
         writer = None
         try:
@@ -258,54 +271,21 @@ class ChatInterface:
     # Input history
     def _make_prompt_session(self) -> PromptSession:
         session: PromptSession = PromptSession(
-            history=self._make_history(), multiline=True, key_bindings=self._key_bindings(),
+            history=self.input_history.open(), multiline=True, key_bindings=self._key_bindings(),
             enable_suspend=True,  # Ctrl-Z suspends at the prompt as it does during a reply
             completer=self.commands, complete_while_typing=False, prompt_continuation=self._continuation,
             **self._io_arguments())
-        session.default_buffer.on_text_changed += self._forget_recall_when_emptied
+        session.default_buffer.on_text_changed += self.recall.forget_when_emptied
         return session
-
-    def _forget_recall_when_emptied(self, buffer: Any) -> None:
-        # Clearing a recalled message and typing anew, or taking a line from the input history
-        # instead, must not truncate the chat.
-        if not buffer.text or buffer.working_index != self._recall_working_index:
-            self._recalled_user_index = None
 
     @staticmethod
     def _continuation(width: int, line_number: int, wrap_count: int) -> str:
         return "...".rjust(max(0, width - 1)) + " "
 
-    def _make_history(self) -> History:
-        """The input history file, created 0600 (prompt_toolkit appends to it) and trimmed."""
-        self._trim_history()
-        try:
-            fd = os.open(self.history_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_MODE)
-            os.close(fd)
-            os.chmod(self.history_path, PRIVATE_MODE)
-        except OSError as exc:
-            self.terminal.message(f"Warning: {self.history_path}: {exc.strerror}; input history "
-                                  "is not saved this time")
-            return InMemoryHistory()
-        return FileHistory(str(self.history_path))
-
-    def _trim_history(self) -> None:
-        """Keep the last HISTORY_ENTRIES_KEPT entries of the history file (atomic rewrite)."""
-        try:
-            text = read_text_file(self.history_path, "chat history file", max_bytes=MAX_SESSION_BYTES)
-            starts = [m.start() for m in _HISTORY_ENTRY_START.finditer(text or "")]
-            if len(starts) > HISTORY_ENTRIES_KEPT:
-                atomic_write_text(self.history_path, "\n" + text[starts[-HISTORY_ENTRIES_KEPT]:],
-                                  mode=PRIVATE_MODE)
-        except ConfigError as exc:
-            self.terminal.message(f"Warning: {exc}")
-        except OSError as exc:
-            self.terminal.message(f"Warning: {self.history_path}: cannot trim: {exc.strerror}")
-
     def clear_input_history(self) -> None:
         """Empty the history file and the history Up/Down walks."""
-        atomic_write_text(self.history_path, "", mode=PRIVATE_MODE)
+        history = self.input_history.clear()
         if self.prompt_session is not None:
-            history = FileHistory(str(self.history_path))
             self.prompt_session.history = history
             self.prompt_session.default_buffer.history = history
             self.prompt_session.default_buffer.reset()
@@ -321,39 +301,20 @@ class ChatInterface:
 
     def _key_bindings(self) -> KeyBindings:
         bindings = self._submit_bindings()
-        bindings.add("s-up")(lambda event: self._walk(event, "user", -1))
-        bindings.add("s-down")(lambda event: self._walk(event, "user", 1))
-        bindings.add(CTRL_SHIFT_UP)(lambda event: self._walk(event, "assistant", -1))
-        bindings.add(CTRL_SHIFT_DOWN)(lambda event: self._walk(event, "assistant", 1))
+        for key, role, step in (("s-up", "user", -1), ("s-down", "user", 1),
+                                (CTRL_SHIFT_UP, "assistant", -1), (CTRL_SHIFT_DOWN, "assistant", 1)):
+            bindings.add(key)(self._walk_key(role, step))
         bindings.add("escape", "N")(self._reset_key)
         bindings.add("c-b")(lambda event: self._copy_key(event.current_buffer.text, "input"))
         bindings.add("c-l")(lambda event: self._copy_key(self.session.last_reply(), "last reply"))
         return bindings
 
-    def _walk(self, event: Any, role: str, step: int) -> None:
-        """Put the previous/next message of `role` into the input; past the newest, an empty line."""
-        indices = self.session.indices_of(role)
-        if not indices:
-            return
-        position = len(indices) if self._walk_role != role or self._walk_index is None else self._walk_index
-        position = min(max(position + step, 0), len(indices))
-        self._walk_role, self._walk_index = role, position
-        buffer = event.current_buffer
-        if position == len(indices):
-            self._recalled_user_index = None
-            buffer.text = ""
-        else:
-            self._recalled_user_index = indices[position] if role == "user" else None
-            self._recall_working_index = buffer.working_index
-            buffer.text = self.session.messages[indices[position]]["content"]
-        buffer.cursor_position = len(buffer.text)
-
-    def _reset_walk(self) -> None:
-        self._walk_role = self._walk_index = self._recalled_user_index = None
+    def _walk_key(self, role: str, step: int) -> Callable[[Any], None]:
+        return lambda event: self.recall.walk(event.current_buffer, self.session, role, step)
 
     def _reset_key(self, event: Any) -> None:
         self.session.reset()
-        self._reset_walk()
+        self.recall.reset()
         event.current_buffer.reset()
         run_in_terminal(lambda: self.terminal.print("Chat history reset."))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -13,6 +13,9 @@ from .Clipboard import code_blocks
 from .Errors import LlmcError
 from .ProviderManager import split_first_slash
 from .Secrets import mask_key, mask_url
+
+if TYPE_CHECKING:
+    from .ChatControls import ChatControls
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
@@ -65,9 +68,9 @@ def find_command(word: str) -> Optional[Command]:
 
 
 class CommandHandler(Completer):
-    """Runs slash commands against the chat (a ChatInterface) and completes them on Tab."""
+    """Runs slash commands against the chat (through ChatControls) and completes them on Tab."""
 
-    def __init__(self, chat_interface: Any) -> None:
+    def __init__(self, chat_interface: "ChatControls") -> None:
         self.chat_interface = chat_interface
 
     @property
@@ -76,7 +79,7 @@ class CommandHandler(Completer):
 
     @property
     def providers(self) -> Any:
-        return self.chat_interface.config.config.providers
+        return self.chat_interface.providers
 
     # Dispatch
     def handle(self, line: str) -> bool:
@@ -171,7 +174,7 @@ class CommandHandler(Completer):
         number = self._choose_block(blocks, choice)
         if number is None:
             return
-        used = self.chat_interface.clipboard.copy(blocks[number - 1][1])
+        used = self.chat_interface.copy_to_clipboard(blocks[number - 1][1])
         self.terminal.print(f"Code block {number} copied to the clipboard ({used}).")
 
     def _choose_block(self, blocks: List[Tuple[str, str]], choice: str) -> Optional[int]:
@@ -204,11 +207,11 @@ class CommandHandler(Completer):
         self.terminal.print(f"Chat exported to {path}.")
 
     def _config(self, _: str) -> None:
-        settings = self.chat_interface.config.config
+        settings = self.chat_interface.settings
         rows = [("Version", __version__), *self._model_rows(self.chat_interface.model),
                 ("Sassy", "yes" if settings.sassy else "no"),
                 ("Stream", "yes" if settings.stream else "no"),
-                ("Data directory", str(self.chat_interface.config.data_directory)),
+                ("Data directory", str(self.chat_interface.data_directory)),
                 ("System prompt", self.chat_interface.session.system_prompt)]
         self.terminal.print("\n".join(f"{label + ':':<16}{value}" for label, value in rows))
 
@@ -244,9 +247,7 @@ class CommandHandler(Completer):
 
     def _set_default(self, model: str) -> None:
         chat = self.chat_interface
-        label = chat.config.set_default_model(model or chat.model)
-        chat.default_model = label
-        self.terminal.print(f"Default model set to {label} in {chat.config.config_path}.")
+        self.terminal.print(f"Default model set to {chat.set_default_model(model or chat.model)}.")
 
     def handle_models_command(self, provider: str) -> None:
         """/list and /models: the known valid models of every provider or one (never the network)."""
@@ -277,7 +278,7 @@ class CommandHandler(Completer):
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
         from .ProgressDisplay import discover_with_progress
-        discover_with_progress(self.providers, self.terminal, self.chat_interface.config.data_directory,
+        discover_with_progress(self.providers, self.terminal, self.chat_interface.data_directory,
                                self.terminal.print, provider_filter=provider, force_refresh=force)
         try:
             self.providers.resolve_model(self.chat_interface.model)
@@ -338,7 +339,7 @@ class CommandHandler(Completer):
             head = typed.rsplit(os.sep, 1)[0] + os.sep if os.sep in typed else ""
             directory = Path(os.path.expanduser(head or "."))
         else:
-            head, directory = "", Path(self.chat_interface.config.data_directory)
+            head, directory = "", Path(self.chat_interface.data_directory)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:

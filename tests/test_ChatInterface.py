@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 from prompt_toolkit.input import create_pipe_input
 
-from llmc.ChatInterface import HISTORY_ENTRIES_KEPT
+from llmc.InputHistory import HISTORY_ENTRIES_KEPT
 from llmc.Errors import INCOMPLETE_MARKER
 from llmc.Errors import ConfigError
 from tests.chat_support import SUBMIT, chat_messages, make_chat, run_keys

@@ -1,0 +1,65 @@
+"""What the slash commands may do to the chat: the narrow interface CommandHandler is given."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
+
+if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
+    from .ChatSession import ChatSession
+    from .ProviderManager import ProviderManager
+    from .Terminal import Terminal
+    from .Types import ConfigModel
+
+
+class ChatControls(Protocol):
+    """The chat as the commands see it (ChatInterface implements it; tests may pass their own)."""
+
+    terminal: "Terminal"
+    session: "ChatSession"
+    model: str
+    default_model: str
+
+    @property
+    def providers(self) -> "ProviderManager":
+        """The providers and their known models."""
+
+    @property
+    def settings(self) -> "ConfigModel":
+        """The settings of this run (config.toml, environment and flags)."""
+
+    @property
+    def data_directory(self) -> Path:
+        """Where saved chats, the config and the providers YAML live."""
+
+    def ask(self, question: str, default: str = "", multiline: bool = False) -> Optional[str]:
+        """One answer from the user; None on Ctrl-C or Ctrl-D."""
+
+    def show_chat(self) -> None:
+        """Print every message of the chat."""
+
+    def clear_screen(self) -> None:
+        """Clear the terminal."""
+
+    def clear_input_history(self) -> None:
+        """Empty the input-history file and what Up/Down walks."""
+
+    def copy_to_clipboard(self, text: str) -> str:
+        """Copy `text`; the name of the way it went (e.g. "OSC 52")."""
+
+    def refresh_providers(self) -> None:
+        """Take in models another llmc discovered since the chat started."""
+
+    def set_model(self, model: str) -> str:
+        """Switch to `model`; its `provider/long-id`."""
+
+    def set_default_model(self, model: str) -> str:
+        """Make `model` the default in config.toml; a line saying what was written where."""
+
+    def model_label(self) -> str:
+        """`provider/long-id` of the current model."""
+
+    def brief_model(self) -> str:
+        """The short name of the current model, else its id."""
+
+    def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
+        """What /md asks for a title; None when there is no model to ask."""

@@ -1,0 +1,49 @@
+"""InputHistory: the input-history file in a real temp data directory."""
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import List
+
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+from llmc.InputHistory import HISTORY_ENTRIES_KEPT, HISTORY_FILE_NAME, InputHistory
+
+
+def entries(count: int) -> str:
+    return "".join(f"\n# 2026-01-01 00:00:{i % 60:02d}\n+entry {i}\n" for i in range(count))
+
+
+def test_open_creates_a_private_file(data_dir: Path) -> None:
+    history = InputHistory(data_dir, warn=lambda text: None).open()
+    path = data_dir / HISTORY_FILE_NAME
+    assert isinstance(history, FileHistory) and path.read_text() == ""
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_open_trims_to_the_newest_entries_and_keeps_the_file_private(data_dir: Path) -> None:
+    path = data_dir / HISTORY_FILE_NAME
+    path.write_text(entries(HISTORY_ENTRIES_KEPT + 20))
+    path.chmod(0o644)
+    history = InputHistory(data_dir, warn=lambda text: None).open()
+    text = path.read_text()
+    assert text.count("\n# ") == HISTORY_ENTRIES_KEPT and "+entry 19\n" not in text and "+entry 20\n" in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert list(history.load_history_strings())[0] == f"entry {HISTORY_ENTRIES_KEPT + 19}"
+
+
+def test_an_unusable_file_is_a_warning_and_the_history_lives_in_memory(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+    warnings: List[str] = []
+    history = InputHistory(not_a_directory, warn=warnings.append).open()
+    assert isinstance(history, InMemoryHistory)
+    assert warnings[-1] == (f"Warning: {not_a_directory / HISTORY_FILE_NAME}: Not a directory; "
+                            "input history is not saved this time")
+
+
+def test_clear_empties_the_file(data_dir: Path) -> None:
+    path = data_dir / HISTORY_FILE_NAME
+    path.write_text(entries(3))
+    history = InputHistory(data_dir, warn=lambda text: None).clear()
+    assert path.read_text() == "" and list(history.load_history_strings()) == []
