@@ -153,6 +153,17 @@ class ChatInterface:
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
 
+    def after_providers_added(self) -> None:
+        """Take in a new default model; switch to it when the current model cannot chat."""
+        default = self.config.config.model
+        if default == self.default_model:
+            return
+        self.default_model = default
+        try:
+            resolve_chat_model(self.config.config, self.model)
+        except ConfigError:
+            self.terminal.print(f"Model set to {self.set_model(default)}.")
+
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
         if self.echo:

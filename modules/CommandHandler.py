@@ -54,6 +54,8 @@ COMMANDS: Tuple[Command, ...] = (
     Command("models", (), "[PROVIDER]", "same as /list", "handle_models_command"),
     Command("discover-models", (), f"[PROVIDER] [{FORCE_REFRESH}]",
             "ask providers for their models, test them and save the valid ones", "_discover"),
+    Command("add-provider", (), "NAME URL [--key-env VAR]",
+            "add an OpenAI-compatible provider, discover its models and save it", "_add_provider"),
 )
 PROVIDER_ARGUMENT = {"list", "models", "discover-models"}
 FILE_ARGUMENT = {"save": ".json", "load": ".json", "md": ".md"}
@@ -285,6 +287,21 @@ class CommandHandler(Completer):
         except ValueError:
             self._error(f"the current model {self.chat_interface.model} is no longer a valid model; "
                         "/mod to pick another or /dm for the default")
+
+    def _add_provider(self, arguments: str) -> None:
+        words = arguments.split()
+        key_env = None
+        if len(words) == 4 and words[2] == "--key-env":
+            key_env = words[3]
+            words = words[:2]
+        if len(words) != 2:
+            self._error("usage: /add-provider NAME URL [--key-env VAR]  (e.g. /add-provider local "
+                        "http://127.0.0.1:8080/v1)")
+            return
+        from .ProviderAdder import ProviderAdder
+        chat = self.chat_interface
+        if ProviderAdder(chat.config, self.terminal, self.terminal.print, in_chat=True).add(*words, key_env=key_env):
+            chat.after_providers_added()
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:

@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="query providers for models, ping-test them and save the results")
     add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
     add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
+    add("--add-provider", nargs=2, metavar=("NAME", "URL"),
+        help="add an OpenAI-compatible provider at URL (e.g. http://127.0.0.1:8080/v1), discover its "
+        "models and save it")
+    add("--key-env", metavar="VAR", help="with --add-provider: the environment variable holding its key "
+        "(default NAME_API_KEY; a server on this machine needs none)")
     add("--concurrency", type=_concurrency, metavar="N",
         help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
     return parser
@@ -170,6 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list_models(config, args.provider, terminal)
     if args.discover_models:
         return _discover(config, args, terminal, terminal.print)
+    if args.add_provider:
+        return _add_provider(config, args, terminal)
     if args.update_valid_models:
         # Summaries go to stderr here: stdout may be a -p answer that a script reads.
         if _discover(config, args, terminal, terminal.message) == 130:
@@ -214,18 +221,20 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} needs a value, not an empty one")
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
                      ("--set-default-model", args.set_default_model is not None),
-                     ("--discover-models", args.discover_models)]
+                     ("--discover-models", args.discover_models), ("--add-provider", args.add_provider)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models)]
     chosen = [flag for flag, given in exits_at_once if given]
     if chosen:
         chosen += [flag for flag, given in starts if given]
     if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
+    if args.key_env is not None and not args.add_provider:
+        raise ConfigError("--key-env works only with --add-provider")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
-        if given and not (args.discover_models or args.update_valid_models):
-            raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
+        if given and not (args.discover_models or args.update_valid_models or args.add_provider):
+            raise ConfigError(f"{flag} works only with --discover-models, --update-valid-models or --add-provider")
 
 
 def _list_models(config, provider: Optional[str], terminal) -> int:
@@ -239,6 +248,15 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
     for line in providers.valid_scoped_models(name):
         terminal.print(line)
     return 0
+
+
+def _add_provider(config, args: argparse.Namespace, terminal) -> int:
+    from .ProviderAdder import ProviderAdder
+    name, url = args.add_provider
+    outcome = ProviderAdder(config, terminal, terminal.print).add(name, url, args.key_env)
+    if outcome is None:
+        return 130
+    return 0 if outcome else 1
 
 
 def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:

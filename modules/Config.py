@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -15,8 +14,9 @@ from .Errors import ConfigError
 from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService
 from .ModelPrice import MAX_PRICE_PER_MILLION
-from .ProviderConfig import MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig, api_key_variable
-from .ProviderManager import ProviderManager
+from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig,
+                             api_key_variable)
+from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
@@ -26,7 +26,6 @@ CONFIG_FILE_NAME = "config.toml"
 PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str, "api_key_env": str,
                         "valid_models": dict, "invalid_models": list, "model_prices": dict}
 PRICE_FIELDS = ("prompt", "completion", "request")
-ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def merge_dicts(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
@@ -142,8 +141,7 @@ class Config:
         self._warn_if_exposed(self.config_path, providers_overrides)
         providers = self._built_in_and_yaml_providers()
         # What is persisted is what the files held before config.toml: its overrides stay its own.
-        persist_base = {name: {k: copy.deepcopy(entry[k]) for k in ("name", "base_api_url", "valid_models")
-                               if k in entry}
+        persist_base = {name: {k: copy.deepcopy(entry[k]) for k in PERSISTED_FIELDS if k in entry}
                         for name, entry in providers.items()}
         _apply_overrides(providers, providers_overrides)
         exclusions = {name: set(entry.get("valid_models") or {})

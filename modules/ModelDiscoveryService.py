@@ -121,8 +121,11 @@ class ModelDiscoveryService:
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
             return provider_config._cached_models
         client = self.client_for(provider_name, provider_config)
-        with self.throttle_for(provider_config).slot():
-            body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
+        try:
+            with self.throttle_for(provider_config).slot():
+                body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
+        except ApiError as exc:
+            raise _with_v1_hint(exc, provider_config.base_api_url) from None
         models = _models_with_ids(provider_name, body, client.safe_line, warn or print_warning)
         provider_config._cached_models = models
         provider_config._cache_timestamp = time.time()
@@ -250,6 +253,14 @@ def _verdict_of_refusal(error: ApiError) -> PingResult:
     """A 4xx refusal of the model is invalid; a token-limit quarrel, payment, rate limits and 5xx decide nothing."""
     refused = error.status is not None and 400 <= error.status < 500 and error.status not in _REFUSAL_IS_UNDECIDED
     return PingResult.INVALID if refused and not is_token_limit_error(error) else PingResult.UNDECIDED
+
+
+def _with_v1_hint(error: ApiError, base_url: str) -> ApiError:
+    """A 404 on /models of a URL without /v1 says to try it with /v1 (most local servers want it)."""
+    if error.status != 404 or base_url.rstrip("/").endswith("/v1"):
+        return error
+    return ApiError(f"{error} (no /v1 at the end of the URL: try {base_url.rstrip('/')}/v1)",
+                    status=error.status, retryable=error.retryable)
 
 
 def print_warning(text: str) -> None:

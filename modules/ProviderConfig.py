@@ -18,6 +18,7 @@ def default_short_name(long_name: str) -> str:
 
 
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
+ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what api_key_env may hold
 
 
 def api_key_variable(provider_name: str) -> str:

@@ -13,6 +13,8 @@ from .ModelPrice import ModelPrice
 from .ProviderConfig import ProviderConfig, default_short_name
 
 MAX_LISTED_CHOICES = 20
+IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env")  # what a provider's YAML entry says besides models
+PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -90,6 +92,21 @@ class ProviderManager:
         """The configured provider matching `name` in any case, or None."""
         lowered = name.lower()
         return next((p for p in self.providers if p.lower() == lowered), None)
+
+    def add_provider(self, provider_name: str, config: ProviderConfig) -> None:
+        """Add (or replace) a provider; its name, URL and key variable are saved with its models."""
+        self.providers[provider_name] = config
+        if self.persist_base is not None:
+            base = self.persist_base.setdefault(provider_name, {})
+            base.update({"name": config.name, "base_api_url": config.base_api_url})
+            if config.api_key_env:
+                base["api_key_env"] = config.api_key_env
+
+    def forget_provider(self, provider_name: str) -> None:
+        """Drop a provider added in this run (e.g. one whose discovery failed); nothing is written."""
+        self.providers.pop(provider_name, None)
+        if self.persist_base is not None:
+            self.persist_base.pop(provider_name, None)
 
     def unknown_provider_message(self, name: str) -> str:
         """What to tell a user who named a provider that is not configured."""
@@ -382,10 +399,10 @@ class ProviderManager:
             config = self.providers[name]
             excluded = self.persist_exclusions.get(name, set())
             base = (self.persist_base.get(name, {}) if self.persist_base is not None
-                    else {"name": config.name, "base_api_url": config.base_api_url})
+                    else {k: getattr(config, k) for k in IDENTITY_FIELDS if getattr(config, k)})
             base_short_names = base.get("valid_models") or {}
             updates[name] = {
-                **{k: v for k, v in base.items() if k in ("name", "base_api_url")},
+                **{k: v for k, v in base.items() if k in IDENTITY_FIELDS},
                 "valid_models": {k: base_short_names.get(k, v) for k, v in config.valid_models.items()
                                  if k not in excluded},
                 "invalid_models": list(config.invalid_models),

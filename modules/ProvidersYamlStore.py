@@ -114,7 +114,7 @@ class ProvidersYamlStore:
 
         `valid_models` and `invalid_models` are merged with what the file holds now, so a
         concurrent discovery's results are kept; `name` and `base_api_url` are set only where
-        the file has none; `api_key` is never written.
+        the file has none; `api_key_env` where given; `api_key` is never written.
         """
         try:
             self._save_locked(updates)
@@ -186,6 +186,8 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     for key in ("name", "base_api_url"):
         if key in fields and not entry.get(key):
             entry[key] = quoted_where_needed(fields[key])
+    if fields.get("api_key_env"):  # the variable's name only: a key is never written
+        entry["api_key_env"] = quoted_where_needed(fields["api_key_env"])
     ours_valid: Dict[str, str] = fields.get("valid_models") or {}
     ours_invalid = list(fields.get("invalid_models") or [])
     valid = entry.get("valid_models")
