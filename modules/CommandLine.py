@@ -233,8 +233,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
-        if given and not (args.discover_models or args.update_valid_models or args.add_provider):
-            raise ConfigError(f"{flag} works only with --discover-models, --update-valid-models or --add-provider")
+        if given and not (args.discover_models or args.update_valid_models):
+            raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
 
 
 def _list_models(config, provider: Optional[str], terminal) -> int:
