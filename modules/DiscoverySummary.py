@@ -18,6 +18,7 @@ class DiscoverySummary:
     valid: List[str] = field(default_factory=list)
     invalid: List[str] = field(default_factory=list)
     undecided: List[str] = field(default_factory=list)
+    judged_by_metadata: int = 0  # invalid models the listing itself showed to be no chat models
     prices: Dict[str, ModelPrice] = field(default_factory=dict)  # what /models said models cost
     seconds: float = 0.0
     error: Optional[str] = None
@@ -27,8 +28,11 @@ class DiscoverySummary:
         if self.error:
             return f"{self.provider}: failed: {self.error.removeprefix(self.provider + ': ')}"
         return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
-                f"{len(self.invalid)} invalid, {len(self.undecided)} undecided "
+                f"{len(self.invalid)} invalid{self._metadata_note()}, {len(self.undecided)} undecided "
                 f"({self.seconds:.1f} s)")
+
+    def _metadata_note(self) -> str:
+        return f" ({self.judged_by_metadata} by metadata, not pinged)" if self.judged_by_metadata else ""
 
     def undecided_line(self) -> Optional[str]:
         """Which models stayed undecided (the first few), or None when every model was decided."""

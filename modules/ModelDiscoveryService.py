@@ -205,8 +205,8 @@ class ModelDiscoveryService:
 def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], str],
                      warn: Callable[[str], None]) -> List[Dict[str, Any]]:
     """The entries of a /models reply that carry an id; ApiError when there are none."""
-    models = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(models, list):
+    models = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
+    if not isinstance(models, list):  # {"data": [...]} as OpenAI sends it, or a bare list as Together does
         reason = "the /models reply has no 'data' list"
         if isinstance(body, dict) and body.get("error"):
             from .OpenAIChatCompletionApi import provider_error_text

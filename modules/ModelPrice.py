@@ -30,11 +30,20 @@ class ModelPrice(BaseModel):
         pricing = entry.get("pricing") if isinstance(entry, dict) else None
         if not isinstance(pricing, dict):
             return None
+        if "prompt" not in pricing and "input" in pricing:  # Together: USD per million, input and output
+            return cls._from_per_million(pricing.get("input"), pricing.get("output"))
         figures = {name: _per_million(pricing.get(name)) for name in ("prompt", "completion", "request")}
         if figures["prompt"] is None or figures["completion"] is None:
             return None
         return cls(prompt=figures["prompt"], completion=figures["completion"],
                    request=figures["request"] or 0.0)
+
+    @classmethod
+    def _from_per_million(cls, prompt: Any, completion: Any) -> Optional["ModelPrice"]:
+        figures = [_per_million(value, per_unit=False) for value in (prompt, completion)]
+        if None in figures:
+            return None
+        return cls(prompt=figures[0], completion=figures[1])
 
     @property
     def is_free(self) -> bool:
@@ -54,12 +63,12 @@ class ModelPrice(BaseModel):
         return fields
 
 
-def _per_million(value: Any) -> Optional[float]:
-    """A per-unit USD figure (text or number) as USD per million, rounded; None if unusable."""
+def _per_million(value: Any, per_unit: bool = True) -> Optional[float]:
+    """A USD figure (text or number; per unit, or per million) as USD per million, rounded; None if unusable."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     try:
-        figure = Decimal(str(value).strip()) * PER_MILLION
+        figure = Decimal(str(value).strip()) * (PER_MILLION if per_unit else 1)
     except (InvalidOperation, ValueError):
         return None
     if not figure.is_finite() or figure < 0:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set,
 from .DiscoverySummary import DiscoverySummary
 from .Errors import DiscoveryCancelled, KeyRefusedError
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
+from .ModelMetadata import non_chat_reason
 from .ModelPrice import ModelPrice
 from .ProviderConfig import ProviderConfig, default_short_name
 
@@ -333,7 +334,9 @@ class ProviderManager:
         summary.found = len(ids)
         summary.prices = _listed_prices(models)
         remembered = set(config.invalid_models) if not force_refresh else set()
-        to_ping = [m for m in ids if m not in remembered]
+        no_chat = {m["id"] for m in models if non_chat_reason(m)}
+        summary.judged_by_metadata = len(no_chat)
+        to_ping = [m for m in ids if m not in remembered and m not in no_chat]
         try:
             results = self._ping_all(name, config, to_ping, on_progress, cancel)
         except KeyRefusedError as exc:
@@ -342,7 +345,8 @@ class ProviderManager:
         if cancel.is_set():
             raise DiscoveryCancelled()
         summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
-        summary.invalid = [m for m in ids if m in remembered or results.get(m) is PingResult.INVALID]
+        summary.invalid = [m for m in ids
+                           if m in remembered or m in no_chat or results.get(m) is PingResult.INVALID]
         summary.undecided = [m for m in to_ping if results[m] is PingResult.UNDECIDED]
         summary.seconds = time.monotonic() - started
         return summary

@@ -52,7 +52,13 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "fault_rate": {},
     "finish_reason": "stop",
     "model_metadata": {},  # model id -> extra fields of its /models entry (e.g. OpenRouter "pricing")
+    "models_shape": "openai",  # how /models answers: one of MODELS_SHAPES
 }
+# /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
+# "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
+# "openrouter" `architecture.output_modalities` and `pricing` per token as text; "lmstudio" `type`
+# llm/embeddings; "mistral" `capabilities.completion_chat`.
+MODELS_SHAPES = {"openai", "bare", "together", "openrouter", "lmstudio", "mistral"}
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
 MODELS_KINDS = {"empty_data", "no_data", "error_200", "missing_ids"}
@@ -128,6 +134,25 @@ def usage_for(messages: Any, reply: str) -> dict:
     prompt_tokens, completion_tokens = prompt // 4 + 1, len(reply) // 4 + 1
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
+
+
+def shaped_fields(shape: str, chats: bool) -> dict:
+    """The metadata one provider's /models entry carries, for a chat model or another kind."""
+    if shape == "together":
+        return {"type": "chat" if chats else "embedding", "display_name": "Fake", "organization": "Fake",
+                "context_length": 8192,
+                "pricing": {"hourly": 0, "input": 0.2, "output": 0.6, "base": 0, "finetune": 0}}
+    if shape == "openrouter":
+        return {"name": "Fake", "context_length": 8192,
+                "architecture": {"modality": "text->text" if chats else "text->image",
+                                 "input_modalities": ["text"], "output_modalities": ["text" if chats else "image"]},
+                "pricing": {"prompt": "0.0000002", "completion": "0.0000006", "request": "0", "image": "0"}}
+    if shape == "lmstudio":
+        return {"type": "llm" if chats else "embeddings", "publisher": "fake", "state": "loaded"}
+    if shape == "mistral":
+        return {"type": "base", "capabilities": {"completion_chat": chats, "completion_fim": False,
+                                                 "function_calling": chats, "fine_tuning": False, "vision": False}}
+    return {}
 
 
 class ChunkFactory:
@@ -447,12 +472,13 @@ class FakeHandler(BaseHTTPRequestHandler):
         ids = list(opts["chat_models"]) + list(opts["non_chat_models"])
         if kind == "empty_data":
             ids = []
-        metadata = opts["model_metadata"] or {}
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake", **metadata.get(m, {})}
-                for m in ids]
+        shape, metadata = opts["models_shape"], opts["model_metadata"] or {}
+        chat = set(opts["chat_models"])
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake",
+                 **shaped_fields(shape, m in chat), **metadata.get(m, {})} for m in ids]
         if kind == "missing_ids":  # `count` extra entries without an "id"
             data += [{"object": "model", "name": f"nameless-{i}"} for i in range(int(fault.get("count", 1)))]
-        self.send_json(200, {"object": "list", "data": data})
+        self.send_json(200, data if shape in ("bare", "together") else {"object": "list", "data": data})
 
     def chat(self, opts: dict, body: Any, fault: dict) -> None:
         """Serve POST /v1/chat/completions."""
@@ -652,6 +678,8 @@ class FakeOpenAIServer:
         fault_rate = options.get("fault_rate") or {}
         for fault in fault_rate.values():
             validate_fault(fault)
+        if "models_shape" in options and options["models_shape"] not in MODELS_SHAPES:
+            raise ValueError(f"unknown models_shape {options['models_shape']!r}; known: {sorted(MODELS_SHAPES)}")
         if "fault_rate" in options:
             options["fault_rate"] = {normalize_path(p): f for p, f in fault_rate.items()}
         with self._lock:

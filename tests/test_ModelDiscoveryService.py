@@ -51,6 +51,20 @@ def test_discover_models_returns_the_data_list_and_sends_the_key(service, config
 
 
 @responses.activate
+def test_a_bare_array_is_a_model_list_too(service, config):
+    responses.get(MODELS_URL, json=[{"id": "a", "type": "chat"}, {"id": "b", "type": "embedding"}, {"x": 1}])
+    assert [m["id"] for m in service.fetch_models("fake", config, warn=lambda _: None)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("body", [[], [{"x": 1}], "text", 7])
+@responses.activate
+def test_a_bare_array_without_models_fails(service, config, body):
+    responses.get(MODELS_URL, json=body)
+    with pytest.raises(ApiError):
+        service.fetch_models("fake", config)
+
+
+@responses.activate
 def test_cache_is_honoured_for_five_minutes(service, config):
     responses.get(MODELS_URL, json=models_body("a"))
     service.discover_models(config)

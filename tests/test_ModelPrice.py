@@ -48,3 +48,10 @@ def test_numbers_are_accepted_as_well_as_text_and_rounded_for_the_yaml():
 def test_entries_without_pricing_give_none():
     assert ModelPrice.from_listing({"id": "gpt-4o"}) is None
     assert ModelPrice.from_listing("not a dict") is None
+
+
+def test_together_pricing_is_per_million_already():
+    entry = {"id": "meta-llama/Llama-3.3-70B-Instruct-Turbo", "type": "chat",
+             "pricing": {"hourly": 0, "input": 0.88, "output": 0.88, "base": 0, "finetune": 0}}
+    assert ModelPrice.from_listing(entry) == ModelPrice(prompt=0.88, completion=0.88)
+    assert ModelPrice.from_listing({"pricing": {"input": -1, "output": 0}}) is None

@@ -500,3 +500,29 @@ def test_a_refused_key_stops_the_pings_fails_the_provider_and_saves_nothing(tmp_
     assert f"status code {status}" in failure
     assert h.warnings[-1].startswith("Discovery failed for ") and not h.path.exists()
     assert h.manager["fake"].valid_models == {} and h.manager["fake"].invalid_models == []
+
+
+# Model lists as providers send them
+
+@pytest.mark.parametrize("shape, judged", [("openai", 0), ("bare", 0), ("together", 2), ("openrouter", 2),
+                                           ("lmstudio", 2), ("mistral", 2)])
+def test_each_providers_list_is_read_and_its_metadata_judges_non_chat_models_unpinged(tmp_path, server,
+                                                                                       shape, judged):
+    server.set(models_shape=shape)
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is True
+    assert h.manager["fake"].invalid_models == NON_CHAT and set(h.manager["fake"].valid_models) == set(CHAT)
+    pinged = set(h.pings(server))
+    assert pinged == set(CHAT) | (set() if judged else set(NON_CHAT))
+    note = f" ({judged} by metadata, not pinged)" if judged else ""
+    assert h.lines[0].startswith(f"fake: 5 models found, 3 valid, 2 invalid{note}, 0 undecided (")
+
+
+def test_metadata_that_says_nothing_of_chat_leaves_the_model_to_the_ping(tmp_path, server):
+    server.set(models_shape="together", model_metadata={
+        "embed-1": {"type": "language"}, "tts-1": {"type": None},
+        "chat-a": {"architecture": {"output_modalities": []}, "capabilities": {"completion_chat": None}}})
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run(persist_on_success=False) is True
+    assert {"embed-1", "tts-1", "chat-a"} <= set(h.pings(server))
+    assert h.manager.last_summaries[0].judged_by_metadata == 0

@@ -77,6 +77,33 @@ def test_models_lists_chat_then_non_chat(server: FakeOpenAIServer) -> None:
     assert server.base_url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.parametrize("shape, bare, chat_fields, other_fields", [
+    ("bare", True, {}, {}),
+    ("together", True, {"type": "chat"}, {"type": "embedding"}),
+    ("openrouter", False, {"architecture": {"output_modalities": ["text"]}},
+     {"architecture": {"output_modalities": ["image"]}}),
+    ("lmstudio", False, {"type": "llm"}, {"type": "embeddings"}),
+    ("mistral", False, {"capabilities": {"completion_chat": True}}, {"capabilities": {"completion_chat": False}}),
+])
+def test_models_in_each_providers_shape(server: FakeOpenAIServer, shape: str, bare: bool,
+                                        chat_fields: dict, other_fields: dict) -> None:
+    """models_shape answers /models as that provider documents it; model_metadata adds fields to one entry."""
+    server.set(models_shape=shape, model_metadata={"fake-chat-2": {"extra": 1}})
+    body = requests.get(server.base_url + "/models", headers=AUTH, timeout=5).json()
+    entries = body if bare else body["data"]
+    assert isinstance(body, list) is bare
+    by_id = {m["id"]: m for m in entries}
+    assert list(by_id) == ["fake-chat-1", "fake-chat-2", "fake-embed-1"] and by_id["fake-chat-2"]["extra"] == 1
+    for entry, fields in ((by_id["fake-chat-1"], chat_fields), (by_id["fake-embed-1"], other_fields)):
+        for key, value in fields.items():
+            got = entry[key]
+            assert (got == value) if not isinstance(value, dict) else {k: got[k] for k in value} == value
+    if shape == "openrouter":
+        assert set(by_id["fake-chat-1"]["pricing"]) >= {"prompt", "completion"}
+    with pytest.raises(ValueError, match="unknown models_shape"):
+        server.set(models_shape="nope")
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
 def test_bad_or_missing_key_is_401(server: FakeOpenAIServer, headers: dict) -> None:
     """A wrong or missing key gets OpenAI's 401 error and is logged."""

@@ -212,3 +212,18 @@ def test_a_key_refused_during_the_pings_fails_naming_the_variable_and_saves_noth
     assert "fake: failed: the provider refused the API key while its models were pinged" in result.stderr
     assert "FAKE_API_KEY" in result.stderr and "Traceback" not in result.stderr
     assert not (data / "openaicompat-providers.yaml").exists()
+
+
+def test_together_s_bare_list_is_read_and_its_types_judge_without_pings(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    server.set(models_shape="together")
+    result = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("fake: 4 models found, 3 valid, 1 invalid (1 by metadata, not pinged), "
+                                    "0 undecided (")
+    pinged = [r["json"]["model"] for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert sorted(pinged) == sorted(CHAT)
+    saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
+    assert saved["invalid_models"] == NON_CHAT
+    assert saved["model_prices"]["chat-a"] == {"prompt": 0.2, "completion": 0.6}
