@@ -55,6 +55,9 @@ class ChatControls(Protocol):
     def set_default_model(self, model: str) -> str:
         """Make `model` the default in config.toml; a line saying what was written where."""
 
+    def set_option(self, name: str, value: object, source: str) -> None:
+        """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
+
     def model_label(self) -> str:
         """`provider/long-id` of the current model."""
 

@@ -180,10 +180,17 @@ class ChatInterface:
         if self._api is None:
             from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
             provider_name, provider_config, long_name = resolve_chat_model(self.config.config, self.model)
+            settings = self.config.config
             self._api = OpenAIChatCompletionApi(provider_name, provider_config, long_name,
-                                                self.config.http_settings(self.config.config),
-                                                on_wait=self.terminal.message)
+                                                self.config.http_settings(settings),
+                                                on_wait=self.terminal.message,
+                                                temperature=settings.temperature, max_tokens=settings.max_tokens)
         return self._api
+
+    def set_option(self, name: str, value: Any, source: str) -> None:
+        """Change a request setting (temperature, max_tokens) for the rest of this chat."""
+        self.config.apply_setting(name, value, source)
+        self._api = None  # the next request is made with it
 
     def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
         """What /md asks for a title (the model's non-streamed answer); None in echo mode."""

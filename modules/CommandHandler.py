@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
 FORCE_REFRESH = "--force-refresh"
 YES = ("y", "yes")
+OFF = ("off", "default", "none")
 
 
 class Command(NamedTuple):
@@ -46,6 +47,9 @@ COMMANDS: Tuple[Command, ...] = (
     Command("cb", (), "[N]", "copy a code block of the last reply to the clipboard", "_copy_block"),
     Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown"),
     Command("config", ("con",), "", "show the settings (API key masked)", "_config"),
+    Command("temperature", ("temp",), "[T|off]", "set the sampling temperature (0 to 2) for this chat",
+            "_temperature"),
+    Command("max-tokens", (), "[N|off]", "cap the tokens of each reply for this chat", "_max_tokens"),
     Command("mod", (), "MODEL", "switch to MODEL (provider/long-id or short name)", "_model"),
     Command("dm", (), "", "switch back to the default model", "_default_model"),
     Command("set-default", (), "[MODEL]", "make MODEL (or the current model) the default, in config.toml",
@@ -213,9 +217,36 @@ class CommandHandler(Completer):
         rows = [("Version", __version__), *self._model_rows(self.chat_interface.model),
                 ("Sassy", "yes" if settings.sassy else "no"),
                 ("Stream", "yes" if settings.stream else "no"),
+                ("Temperature", _temperature_text(settings.temperature)),
+                ("Max tokens", _max_tokens_text(settings.max_tokens)),
                 ("Data directory", str(self.chat_interface.data_directory)),
                 ("System prompt", self.chat_interface.session.system_prompt)]
         self.terminal.print("\n".join(f"{label + ':':<16}{value}" for label, value in rows))
+
+    def _temperature(self, text: str) -> None:
+        self._set_option("temperature", "/temperature", text, float, _temperature_text)
+
+    def _max_tokens(self, text: str) -> None:
+        self._set_option("max_tokens", "/max-tokens", text, int, _max_tokens_text)
+
+    def _set_option(self, name: str, command: str, text: str, kind: type, shown: Any) -> None:
+        """Show a request setting, or set it (`off` unsets it) for the rest of the chat."""
+        settings = self.chat_interface.settings
+        label = command.lstrip("/").replace("-", " ").capitalize()
+        if not text:
+            self.terminal.print(f"{label}: {shown(getattr(settings, name))}. Usage: {command} "
+                                f"{'T' if kind is float else 'N'} or {command} off")
+            return
+        if text.lower() in OFF:
+            value = None
+        else:
+            try:
+                value = kind(text)
+            except ValueError:
+                self._error(f"{command}: not {'a whole number' if kind is int else 'a number'}: {text!r}")
+                return
+        self.chat_interface.set_option(name, value, command)
+        self.terminal.print(f"{label} set to {shown(getattr(settings, name))}.")
 
     def _model_rows(self, model: str) -> List[Tuple[str, str]]:
         """The model and its provider for /config; a model that is no longer valid is said to be so."""
@@ -368,6 +399,14 @@ class CommandHandler(Completer):
             elif entry.name.endswith(suffix) and not entry.name.startswith("."):
                 names.append(head + entry.name)
         return names
+
+
+def _temperature_text(value: Optional[float]) -> str:
+    return "default (0)" if value is None else f"{value:g}"
+
+
+def _max_tokens_text(value: Optional[int]) -> str:
+    return "no cap" if value is None else f"{value:,}"
 
 
 def _matching(word: str, candidates: Iterable[str]) -> Iterator[Completion]:

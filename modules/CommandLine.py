@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 from . import __version__
 
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         "('-' reads the prompt from standard input, as does a piped stdin alone; a prompt and a piped "
         "stdin are sent together: the prompt, a blank line, then the piped text)")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
+    add("--temperature", type=_number(float), metavar="T", help="sampling temperature, 0 to 2 (default 0; "
+        "OpenAI's gpt-5 and o-series take only 1)")
+    add("--max-tokens", type=_number(int), metavar="N", help="the most tokens a reply may take")
     add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
     add("-l", "--list-models", action="store_true", help="list the known valid models and exit (no network)")
@@ -60,6 +63,17 @@ def _concurrency(text: str) -> int:
     if not 1 <= value <= MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}: {text}")
     return value
+
+
+def _number(kind: type) -> Callable[[str], Any]:
+    """An argparse type: `kind` of the text (bounds are the ConfigModel's, checked when applied)."""
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+    return parse
 
 
 def run(argv: Optional[List[str]] = None) -> None:
@@ -164,6 +178,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                     sassy=args.sassy, warn=terminal.message)
     providers = config.config.providers
     _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
+    for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
+        if getattr(args, name) is not None:
+            config.apply_setting(name, getattr(args, name), flag)
     if args.concurrency:
         config.config.concurrency = args.concurrency
         config.config.providers.concurrency = args.concurrency

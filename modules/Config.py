@@ -113,6 +113,13 @@ class Config:
         self.config.providers = self.load_config(*self._load_arguments).providers
         return True
 
+    def apply_setting(self, name: str, value: Any, source: str) -> None:
+        """Set one setting for this run (a flag, a chat command); ConfigError naming `source` if out of bounds."""
+        try:
+            setattr(self.config, name, value)
+        except ValidationError as exc:
+            raise ConfigError(f"{source} {value}: {exc.errors()[0].get('msg')}") from None
+
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (ConfigError if unknown)."""
         from .SafeFiles import ensure_directory
@@ -310,7 +317,10 @@ def default_config_text() -> str:
     lines = ["# llmc configuration. Command-line flags and environment variables override it.", ""]
     for name, info in ConfigModel.file_settings().items():
         lines.append(f"# {info.description}")
-        lines.append(f"{name} = {_toml_value(info.default)}")
+        if info.default is None:  # TOML has no null: an unset setting is shown commented out
+            lines.append(f"# {name} = {_toml_value(info.examples[0])}")
+        else:
+            lines.append(f"{name} = {_toml_value(info.default)}")
         lines.append("")
     lines += [
         "# Provider overrides, merged over the built-in providers and the providers YAML.",

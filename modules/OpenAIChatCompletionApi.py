@@ -20,6 +20,7 @@ _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",
     "content_filter": "the reply was stopped by the provider's content filter",
 }
+CHAT_PATH = "/chat/completions"
 KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
@@ -34,21 +35,32 @@ def uses_fixed_temperature(model: str) -> bool:
 
 
 def build_request_body(model: str, messages: List[Message], stream: bool,
-                       max_tokens: Optional[int] = None) -> dict:
-    """The JSON body of a chat request, with the temperature and token-limit rules applied."""
+                       max_tokens: Optional[int] = None, temperature: Optional[float] = None) -> dict:
+    """The JSON body of a chat request, with the temperature and token-limit rules applied.
+
+    `temperature` None sends 0; a model that takes only temperature 1 gets 1 whatever is asked."""
     fixed = uses_fixed_temperature(model)
+    chosen = 0.0 if temperature is None else temperature
     body: dict = {"model": model, "messages": messages,
-                  "temperature": 1 if fixed else 0.0, "stream": stream}
+                  "temperature": 1 if fixed else chosen, "stream": stream}
     if max_tokens is not None:
         body["max_completion_tokens" if fixed else "max_tokens"] = max_tokens
     return body
 
 
-def swap_token_limit(body: dict, error: ApiError) -> Optional[dict]:
-    """A copy of `body` using the other token-limit field when the provider refused the one sent."""
+def fixed_temperature_notice(model: str, temperature: Optional[float]) -> Optional[str]:
+    """What to tell a user whose temperature a fixed-temperature model does not take; None if it does."""
+    if temperature is None or temperature == 1 or not uses_fixed_temperature(model):
+        return None
+    return f"{model} accepts only temperature 1: using 1, not {temperature:g}"
+
+
+def swap_token_limit(body: dict, error: Optional[ApiError] = None) -> Optional[dict]:
+    """A copy of `body` using the other token-limit field when the provider refused the one sent
+    (`error`; without one, the swap is made unasked: the model is known to refuse it)."""
     text = str(error)
     for sent, other in (("max_tokens", "max_completion_tokens"), ("max_completion_tokens", "max_tokens")):
-        if sent in body and error.status == 400 and other in text:
+        if sent in body and (error is None or (error.status == 400 and other in text)):
             fixed = {k: v for k, v in body.items() if k != sent}
             fixed[other] = body[sent]
             return fixed
@@ -58,12 +70,20 @@ def swap_token_limit(body: dict, error: ApiError) -> Optional[dict]:
 class OpenAIChatCompletionApi:
     """Sends a conversation to one model and yields the reply as it streams."""
 
+    # (base URL, model) pairs that refused the token-limit field they were sent, for this process
+    _swapped_token_field: set = set()
+
     def __init__(self, provider_name: str, provider_config: ProviderConfig, model: str,
                  settings: HttpSettings = HttpSettings(),
-                 on_wait: Optional[Callable[[str], None]] = None) -> None:
+                 on_wait: Optional[Callable[[str], None]] = None,
+                 temperature: Optional[float] = None, max_tokens: Optional[int] = None) -> None:
+        """`temperature` and `max_tokens`: None leaves them to the defaults (0, no cap)."""
         self.provider_name = provider_name
         self.provider_config = provider_config
         self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._temperature_noted = False
         self.client = HttpClient(provider_name, provider_config.base_api_url,
                                  provider_config.key_to_send(), settings, on_wait=on_wait,
                                  key_variable=provider_config.key_variable(provider_name))
@@ -86,14 +106,16 @@ class OpenAIChatCompletionApi:
 
         Reasoning first (if any), then exactly one "content" (possibly ""), then a "warning" if cut short.
         """
-        reply = self.client.post_json("/chat/completions",
-                                      build_request_body(self.model, messages, stream=False))
-        return self._reply_deltas(reply)
+        notices = list(self._temperature_notice())
+        reply = self._post(self._body(messages, stream=False),
+                           lambda body: self.client.post_json(CHAT_PATH, body))
+        return notices + self._reply_deltas(reply)
 
     def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
         """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off."""
-        body = build_request_body(self.model, messages, stream=True)
-        response = self.client.request("POST", "/chat/completions", body, stream=True)
+        yield from self._temperature_notice()
+        response = self._post(self._body(messages, stream=True),
+                              lambda body: self.client.request("POST", CHAT_PATH, body, stream=True))
         state = _StreamState()
         try:
             if "json" in response.headers.get("Content-Type", "").lower():
@@ -102,6 +124,30 @@ class OpenAIChatCompletionApi:
                 yield from self._read_events(response, state)
         finally:
             response.close()
+
+    def _body(self, messages: List[Message], stream: bool) -> dict:
+        body = build_request_body(self.model, messages, stream, self.max_tokens, self.temperature)
+        if (self.provider_config.base_api_url, self.model) in self._swapped_token_field:
+            body = swap_token_limit(body) or body
+        return body
+
+    def _post(self, body: dict, send: Callable[[dict], Any]) -> Any:
+        """`send(body)`; once more with the other token-limit field if the one sent is refused."""
+        try:
+            return send(body)
+        except ApiError as exc:
+            retry_body = swap_token_limit(body, exc)
+            if retry_body is None:
+                raise
+            self._swapped_token_field.add((self.provider_config.base_api_url, self.model))
+            return send(retry_body)
+
+    def _temperature_notice(self) -> Iterator[Delta]:
+        """Once per API object: the temperature asked for is not one this model takes."""
+        notice = fixed_temperature_notice(self.model, self.temperature)
+        if notice and not self._temperature_noted:
+            self._temperature_noted = True
+            yield ("warning", f"{self.provider_name}: {notice}")
 
     def _whole_reply(self, response: Any) -> Iterator[Delta]:
         try:

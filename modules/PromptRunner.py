@@ -90,7 +90,9 @@ class PromptRunner:
                                                                    self.model_source)
         from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
         api = OpenAIChatCompletionApi(provider_name, provider_config, model, self.http_settings,
-                                      on_wait=self.terminal.message)
+                                      on_wait=self.terminal.message,
+                                      temperature=self.config_model.temperature,
+                                      max_tokens=self.config_model.max_tokens)
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
         messages.append({"role": "user", "content": prompt})
         stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)

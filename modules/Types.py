@@ -1,7 +1,7 @@
 """Global constants, the built-in providers and the ConfigModel."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,6 +9,7 @@ from .ProviderManager import ProviderManager
 
 DEFAULT_MODEL = "openai/4.1-mini"
 DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"
+MAX_TOKENS_LIMIT = 1_000_000  # far above any model's reply limit; a bigger number is a typo
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer concisely and accurately; use Markdown "
     "(code blocks with a language tag) where it helps."
@@ -68,6 +69,11 @@ class ConfigModel(BaseModel):
         "System prompt of every chat (LLMC_SYSTEM_PROMPT and -s override it)"))
     sassy: bool = Field(default=False, description="Use the sassy system prompt instead")
     stream: bool = Field(default=True, description="Stream replies as they are generated")
+    temperature: Optional[float] = Field(default=None, ge=0, le=2, examples=[0.7], description=(
+        "Sampling temperature, 0 to 2 (unset: 0; OpenAI's gpt-5 and o-series take only 1; "
+        "--temperature overrides it)"))
+    max_tokens: Optional[int] = Field(default=None, ge=1, le=MAX_TOKENS_LIMIT, examples=[4096], description=(
+        "Most tokens a reply may take (unset: the model's own limit; --max-tokens overrides it)"))
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
     read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(

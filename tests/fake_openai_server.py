@@ -53,6 +53,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "finish_reason": "stop",
     "model_metadata": {},  # model id -> extra fields of its /models entry (e.g. OpenRouter "pricing")
     "models_shape": "openai",  # how /models answers: one of MODELS_SHAPES
+    "refuse_fields": [],  # top-level request fields answered with a 400 naming them
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
@@ -95,6 +96,14 @@ def validate_fault(fault: dict) -> None:
 def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> dict:
     """Build an OpenAI-style error object."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def refusal_message(field: str) -> str:
+    """What OpenAI-like servers say about a request field they do not take."""
+    if field == "max_tokens":
+        return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.")
+    return f"Unrecognized request argument supplied: {field}"
 
 
 def status_phrase(status: int) -> str:
@@ -493,6 +502,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         if model not in opts["chat_models"]:
             return self.send_json(404, error_body(
                 f"The model `{model}` does not exist", code="model_not_found"))
+        refused = [field for field in opts["refuse_fields"] if field in body]
+        if refused:
+            return self.send_json(400, error_body(refusal_message(refused[0]), code="unsupported_parameter"))
         reply = self.reply_for(opts, model, body.get("messages"))
         if body.get("stream"):
             self.stream(opts, body, reply, fault)

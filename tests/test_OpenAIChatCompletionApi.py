@@ -353,3 +353,44 @@ def test_a_whole_json_reply_to_a_stream_request_may_start_with_a_byte_order_mark
         mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="application/json")
         api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
         assert collect(api) == [("content", "hi")]
+
+
+# ----- temperature and token cap ---------------------------------------------------------------
+
+def test_temperature_and_token_cap_are_sent(server: FakeOpenAIServer) -> None:
+    config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
+    api = OpenAIChatCompletionApi("fake", config, "fake-chat-1", temperature=0.7, max_tokens=64)
+    assert text_of(collect(api), "content") == REPLY
+    assert api.complete(MESSAGES) == REPLY
+    for request in server.requests:
+        assert request["json"]["temperature"] == 0.7 and request["json"]["max_tokens"] == 64
+
+
+def test_a_fixed_temperature_model_keeps_it_with_one_notice(server: FakeOpenAIServer) -> None:
+    server.set(chat_models=["gpt-5-mini"])
+    try:
+        config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
+        api = OpenAIChatCompletionApi("fake", config, "gpt-5-mini", temperature=0.2, max_tokens=10)
+        first, second = collect(api), collect(api)
+    finally:
+        server.set(chat_models=["fake-chat-1", "fake-chat-2"])
+    notice = ("warning", "fake: gpt-5-mini accepts only temperature 1: using 1, not 0.2")
+    assert first[0] == notice and notice not in second
+    body = server.requests[-1]["json"]
+    assert body["temperature"] == 1 and body["max_completion_tokens"] == 10 and "max_tokens" not in body
+
+
+def test_a_refused_max_tokens_is_resent_as_max_completion_tokens_and_remembered(server: FakeOpenAIServer) -> None:
+    server.set(refuse_fields=["max_tokens"])
+    try:
+        config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
+        api = OpenAIChatCompletionApi("fake", config, "fake-chat-2", max_tokens=32)
+        assert text_of(collect(api), "content") == REPLY
+        again = OpenAIChatCompletionApi("fake", config, "fake-chat-2", max_tokens=32)
+        assert again.complete(MESSAGES) == REPLY
+    finally:
+        server.set(refuse_fields=[])
+    sent = [r["json"] for r in server.requests]
+    assert [("max_tokens" in b, b.get("max_completion_tokens")) for b in sent] == [
+        (True, None), (False, 32), (False, 32)]  # refused once, then remembered for this model
+    assert [r["status"] for r in server.requests] == [400, 200, 200]

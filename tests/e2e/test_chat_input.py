@@ -126,3 +126,99 @@ def test_a_prompt_and_piped_stdin_send_both(home: Path, data: Path, server: Fake
 def test_help_states_the_prompt_and_stdin_rule(home: Path) -> None:
     text = " ".join(run_llmc(["--help"], home).stdout.split())
     assert "a prompt and a piped stdin are sent together: the prompt, a blank line, then the piped text" in text
+
+
+# Options
+def test_temperature_and_max_tokens_flags_reach_the_request(home: Path, data: Path,
+                                                            server: FakeOpenAIServer) -> None:
+    result = llmc(home, data, "--temperature", "0.3", "--max-tokens", "50", "-p", "hi")
+    assert result.returncode == 0, result.stderr
+    body = chat_requests(server)[-1]
+    assert body["temperature"] == 0.3 and body["max_tokens"] == 50
+    plain = llmc(home, data, "-p", "hi")
+    assert plain.returncode == 0 and chat_requests(server)[-1]["temperature"] == 0.0
+    assert "max_tokens" not in chat_requests(server)[-1]
+
+
+@pytest.mark.parametrize("args, error", [
+    (["--temperature", "2.5"], "llmc: error: --temperature 2.5: Input should be less than or equal to 2"),
+    (["--temperature", "-1"], "llmc: error: --temperature -1.0: Input should be greater than or equal to 0"),
+    (["--temperature", "nan"], "llmc: error: --temperature nan: Input should be a finite number"),
+    (["--max-tokens", "0"], "llmc: error: --max-tokens 0: Input should be greater than or equal to 1"),
+    (["--max-tokens", "99999999"], "llmc: error: --max-tokens 99999999: Input should be less than or equal to 1000000"),
+])
+def test_out_of_bounds_options_are_refused(home: Path, data: Path, server: FakeOpenAIServer, args, error) -> None:
+    result = llmc(home, data, *args, "-p", "hi")
+    assert result.returncode == 2 and result.stderr == error + "\n"
+    assert chat_requests(server) == []
+
+
+@pytest.mark.parametrize("args, error", [(["--temperature", "warm"], "not a number: 'warm'"),
+                                         (["--max-tokens", "1.5"], "not a whole number: '1.5'")])
+def test_options_that_are_not_numbers_are_refused(home: Path, data: Path, args, error) -> None:
+    result = llmc(home, data, *args, "-p", "hi")
+    assert result.returncode == 2 and error in result.stderr and "Traceback" not in result.stderr
+
+
+def test_temperature_and_max_tokens_in_config_toml(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    config = data / "config.toml"
+    config.write_text("temperature = 0.5\nmax_tokens = 200\n" + config.read_text())
+    result = llmc(home, data, "-p", "hi")
+    assert result.returncode == 0 and "unknown setting" not in result.stderr
+    assert chat_requests(server)[-1]["temperature"] == 0.5 and chat_requests(server)[-1]["max_tokens"] == 200
+    flag = llmc(home, data, "--temperature", "1.2", "-p", "hi")  # the flag beats the file
+    assert flag.returncode == 0 and chat_requests(server)[-1]["temperature"] == 1.2
+    config.write_text("temperature = 3\n" + config.read_text().split("\n", 2)[2])
+    bad = llmc(home, data, "-p", "hi")
+    assert bad.returncode == 2
+    assert bad.stderr == f"llmc: error: {config}: field 'temperature': Input should be less than or equal to 2\n"
+
+
+def test_a_fixed_temperature_model_keeps_it_and_says_so_once(home: Path, tmp_path: Path) -> None:
+    with FakeOpenAIServer(chat_models=["gpt-5-mini"], reply=REPLY) as own:
+        data = tmp_path / "fixed"
+        write_config(data, {"fake": fake_provider(own.base_url, valid_models={"gpt-5-mini": "g5"})})
+        result = llmc(home, data, "-m", "g5", "--temperature", "0.2", "--max-tokens", "30", "-p", "hi")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == REPLY + "\n"
+        assert result.stderr.count("gpt-5-mini accepts only temperature 1: using 1, not 0.2") == 1
+        body = chat_requests(own)[-1]
+        assert body["temperature"] == 1 and body["max_completion_tokens"] == 30 and "max_tokens" not in body
+
+
+def test_a_refused_max_tokens_is_sent_as_max_completion_tokens(home: Path, data: Path,
+                                                              server: FakeOpenAIServer) -> None:
+    server.set(refuse_fields=["max_tokens"])
+    result = llmc(home, data, "--max-tokens", "40", "-p", "hi")
+    assert result.returncode == 0, result.stderr
+    sent = chat_requests(server)
+    assert sent[0]["max_tokens"] == 40 and sent[1]["max_completion_tokens"] == 40 and "max_tokens" not in sent[1]
+
+
+def test_temperature_and_max_tokens_commands_in_the_chat(data: Path, server: FakeOpenAIServer) -> None:
+    child = spawn(data, "--max-tokens", "77")
+    child.expect_exact("fc1 >")
+    send(child, "/temp")
+    child.expect_exact("Temperature: default (0). Usage: /temperature T or /temperature off")
+    send(child, "/temp 0.9")
+    child.expect_exact("Temperature set to 0.9.")
+    send(child, "/temp 7")
+    child.expect_exact("ERROR: /temperature 7.0: Input should be less than or equal to 2")
+    send(child, "/temp hot")
+    child.expect_exact("ERROR: /temperature: not a number: 'hot'")
+    send(child, "/max-tokens 12")
+    child.expect_exact("Max tokens set to 12.")
+    send(child, "/config")
+    child.expect_exact("Temperature:    0.9")
+    child.expect_exact("Max tokens:     12")
+    send(child, "hello")
+    child.expect_exact(REPLY)
+    child.expect_exact("fc1 *>")
+    send(child, "/max-tokens off")
+    child.expect_exact("Max tokens set to no cap.")
+    send(child, "again")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    first, second = chat_requests(server)
+    assert (first["temperature"], first["max_tokens"]) == (0.9, 12)
+    assert second["temperature"] == 0.9 and "max_tokens" not in second
