@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from tests.e2e.cli_support import fake_provider, run_llmc, write_config
-from tests.e2e.test_chat_pty import finish, send, spawn
+from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
 REPLY = "Hello from the fake server."
@@ -27,13 +27,6 @@ def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
     write_config(directory, {"fake": fake_provider(
         server.base_url, valid_models={"fake-chat-1": "fc1", "fake-chat-2": "fc2"})}, extra=COMMENTED)
     return directory
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
 
 
 def llmc(home: Path, data: Path, *args: str, **kwargs):

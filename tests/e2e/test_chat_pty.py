@@ -1,21 +1,16 @@
 """The interactive chat in a real pseudo-terminal (pexpect) against the fake server."""
 from __future__ import annotations
 
-import io
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pexpect
 import pytest
 
+from tests.e2e.pty_support import SUBMIT, finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
-REPO = Path(__file__).resolve().parents[2]
-SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
-TIMEOUT = 15
 
 
 @pytest.fixture
@@ -33,34 +28,6 @@ def data_dir(tmp_path: Path, server: FakeOpenAIServer) -> Path:
         f'model = "fake/fc1"\n[providers.fake]\nname = "Fake"\nbase_api_url = "{server.base_url}"\n'
         'api_key = "test-key"\nvalid_models = { "fake-chat-1" = "fc1", "fake-chat-2" = "fc2" }\n')
     return data
-
-
-def spawn(data_dir: Path, *args: str) -> pexpect.spawn:
-    home = data_dir.parent / "home"
-    home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
-           "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
-           "PROMPT_TOOLKIT_NO_CPR": "1"}  # pexpect does not answer cursor-position requests
-    child = pexpect.spawn(sys.executable, ["main.py", "-d", str(data_dir), *args], cwd=str(REPO), env=env,
-                          dimensions=(40, 120), encoding="utf-8", timeout=TIMEOUT)
-    child.logfile_read = io.StringIO()
-    return child
-
-
-def send(child: pexpect.spawn, text: str) -> None:
-    # Callers wait for the prompt first: keys typed before it is up would meet the tty's cooked mode.
-    child.send(text + SUBMIT)
-
-
-def finish(child: pexpect.spawn) -> str:
-    """Leave with /exit; return the whole session's output after checking the exit status."""
-    send(child, "/exit")
-    child.expect(pexpect.EOF)
-    child.close()
-    output = child.logfile_read.getvalue()
-    assert child.exitstatus == 0, output[-2000:]
-    assert "Traceback" not in output
-    return output
 
 
 def test_chat_switch_model_discover_save_and_load_in_a_new_run(server: FakeOpenAIServer,
