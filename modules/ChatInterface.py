@@ -16,7 +16,7 @@ from .CommandHandler import CommandHandler
 from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
-from .PromptRunner import make_reply_writer, resolve_chat_model, resolve_model_string, stream_reply
+from .ReplyStreaming import make_reply_writer, stream_reply
 from .SafeFiles import ensure_directory
 from .Terminal import visible_text
 
@@ -54,7 +54,7 @@ class ChatInterface:
     # Start and main loop
     def run(self) -> int:
         """Chat until /exit or Ctrl-D; return the exit status."""
-        resolve_model_string(self.config.config.providers, self.model, self.config.model_source)
+        self.providers.checked_model(self.model, self.config.model_source)
         ensure_directory(self.data_directory)
         self.prompt_session = self._make_prompt_session()
         try:
@@ -72,7 +72,7 @@ class ChatInterface:
             self._load_start_file(self.history_file)
         if not self.echo:
             try:
-                resolve_chat_model(self.config.config, self.model)
+                self.providers.chat_model(self.model)
             except ConfigError as exc:
                 self.terminal.print(f"ERROR: {exc}")
 
@@ -135,14 +135,14 @@ class ChatInterface:
     def brief_model(self) -> str:
         """The short name of the current model, else its id."""
         try:
-            provider, long_name = self.config.config.providers.resolve_model(self.model)
+            provider, long_name = self.providers.resolve_model(self.model)
         except ValueError:
             return self.model
-        return self.config.config.providers.short_name_of(provider, long_name)
+        return self.providers.short_name_of(provider, long_name)
 
     def model_label(self) -> str:
         """`provider/long-id` of the current model."""
-        provider, long_name = self.config.config.providers.resolve_model(self.model)
+        provider, long_name = self.providers.resolve_model(self.model)
         return f"{provider}/{long_name}"
 
     def refresh_providers(self) -> None:
@@ -167,10 +167,9 @@ class ChatInterface:
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
         if self.echo:
-            resolve_model_string(self.config.config.providers, model)
+            provider, long_name = self.providers.checked_model(model)
         else:
-            resolve_chat_model(self.config.config, model)
-        provider, long_name = self.config.config.providers.resolve_model(model)
+            provider, _, long_name = self.providers.chat_model(model)
         self.model = f"{provider}/{long_name}"
         self._api = None
         return self.model
@@ -178,12 +177,8 @@ class ChatInterface:
     def api(self) -> Any:
         """The chat API of the current model (ConfigError if its provider has no key)."""
         if self._api is None:
-            from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
-            provider_name, provider_config, long_name = resolve_chat_model(self.config.config, self.model)
             settings = self.config.config
-            self._api = OpenAIChatCompletionApi(provider_name, provider_config, long_name,
-                                                self.config.http_settings(settings),
-                                                on_wait=self.terminal.message,
+            self._api = self.providers.chat_api(self.model, self.terminal.message,
                                                 temperature=settings.temperature, max_tokens=settings.max_tokens)
         return self._api
 

@@ -175,15 +175,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         terminal.print(f"Created {path}")
         return 0
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
-                    sassy=args.sassy, warn=terminal.message)
+                    sassy=args.sassy, warn=terminal.message, concurrency=args.concurrency)
     providers = config.config.providers
     _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
     for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
         if getattr(args, name) is not None:
             config.apply_setting(name, getattr(args, name), flag)
-    if args.concurrency:
-        config.config.concurrency = args.concurrency
-        config.config.providers.concurrency = args.concurrency
     if args.set_default_model:
         terminal.print(f"Default model set to {config.set_default_model(args.set_default_model)} "
                        f"in {config.config_path}.")
@@ -203,7 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if prompt is not None:
         new_system_prompt = args.system_prompt is not None or args.sassy
         history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
-        runner = PromptRunner(config.config, terminal, config.http_settings(config.config), config.model_source)
+        runner = PromptRunner(config.config, terminal, config.model_source)
         return runner.run(prompt, args.echo, history)
     from .ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,

@@ -89,16 +89,17 @@ class Config:
                  system_prompt: Optional[str] = None, sassy: bool = False,
                  update_valid_models: bool = False, environ: Optional[Mapping[str, str]] = None,
                  warn: Optional[Callable[[str], None]] = None,
-                 report: Callable[[str], None] = print) -> None:
+                 report: Callable[[str], None] = print, concurrency: Optional[int] = None) -> None:
+        """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides."""
         self.environ = os.environ if environ is None else environ
         self.warn = _once_each(warn or (lambda message: print(message, file=sys.stderr)))
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
         self.model_source = ""  # where the model came from, e.g. "from LLMC_DEFAULT_MODEL"; set below
-        self._load_arguments = (model, system_prompt, sassy, report)
+        self._load_arguments = (model, system_prompt, sassy, report, concurrency)
         self._yaml_stamp = file_stamp(self.store.path)
-        self.config = self.load_config(model, system_prompt, sassy, report)
+        self.config = self.load_config(*self._load_arguments)
         if update_valid_models:
             self.config.providers.discover_and_validate_models()
 
@@ -136,8 +137,8 @@ class Config:
         return label
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
-                    report: Callable[[str], None]) -> ConfigModel:
-        """Run the loading sequence and build the ConfigModel."""
+                    report: Callable[[str], None], concurrency: Optional[int] = None) -> ConfigModel:
+        """Run the loading sequence and build the ConfigModel (command-line overrides applied first)."""
         if self.data_directory.exists() and not self.data_directory.is_dir():
             raise ConfigError(f"data directory {self.data_directory} is not a directory")
         file_data = load_toml_file(self.config_path)
@@ -156,10 +157,18 @@ class Config:
                       for name, entry in providers_overrides.items()}
         _check_distinct_names(providers, self.config_path)
         self._apply_environment_keys(providers)
-        manager = ProviderManager(self._provider_configs(providers), store=self.store,
-                                  persist_exclusions=exclusions, persist_base=persist_base,
-                                  report=report)
-        return self._config_model(self._settings(file_data, model, system_prompt, sassy), manager)
+        settings = self._settings(file_data, model, system_prompt, sassy)
+        if concurrency is not None:
+            settings["concurrency"] = concurrency
+        config_model = self._config_model(settings)
+        http_settings = self.http_settings(config_model)
+        config_model.providers = ProviderManager(
+            self._provider_configs(providers), store=self.store,
+            discovery_service=ModelDiscoveryService(http_settings, on_wait=self.warn,
+                                                    concurrency=config_model.concurrency),
+            concurrency=config_model.concurrency, persist_exclusions=exclusions, persist_base=persist_base,
+            report=report, http_settings=http_settings)
+        return config_model
 
     def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:
         """PROVIDER_DATA with the providers YAML merged over it."""
@@ -172,17 +181,12 @@ class Config:
             _drop_models(entry, "valid_models", entry.get("invalid_models"))
         return providers
 
-    def _config_model(self, settings: Dict[str, Any], manager: ProviderManager) -> ConfigModel:
-        """The ConfigModel of `settings`, with the manager wired to this run's HTTP settings."""
+    def _config_model(self, settings: Dict[str, Any]) -> ConfigModel:
+        """The ConfigModel of `settings` (its providers are set by the caller)."""
         try:
-            config_model = ConfigModel(**settings, data_directory=str(self.data_directory), providers=manager)
+            return ConfigModel(**settings, data_directory=str(self.data_directory))
         except ValidationError as exc:
             raise ConfigError(f"{self.config_path}: {_first_error(exc)}") from None
-        manager.concurrency = config_model.concurrency
-        # Settings are built on first use, so listing models never imports the HTTP stack.
-        manager.discovery_service = ModelDiscoveryService(lambda: self.http_settings(config_model),
-                                                          on_wait=self.warn)
-        return config_model
 
     def _settings(self, file_data: Dict[str, Any], model: Optional[str], system_prompt: Optional[str],
                   sassy: bool) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Provider API operations for discovery: list models (`GET /models`), ping-test them, check keys."""
+"""Provider API operations for discovery: list models (`GET /models`) and ping-test them."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .DiscoveryThrottle import DiscoveryThrottle
 from .Errors import ApiError, KeyRefusedError
-from .ProviderConfig import PLACEHOLDER_KEY_SUFFIX, ProviderConfig  # noqa: F401 - re-exported
+from .ProviderConfig import ProviderConfig
 
 PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
 PING_TOKEN_BUDGET = 16  # GPT-5's minimum; a reply cut at it, or empty (a reasoning model), still proves chat
@@ -39,7 +39,6 @@ class ModelDiscoveryService:
     def __init__(self, settings: Any = None,
                  on_wait: Optional[Callable[[str], None]] = None, concurrency: int = 16) -> None:
         """`settings`: HttpSettings, or a function returning them (called on the first request)."""
-        self.cache_duration = 300  # 5 minutes cache
         self.on_wait = on_wait
         self.concurrency = max(1, concurrency)
         self._settings = settings
@@ -178,10 +177,6 @@ class ModelDiscoveryService:
         """True if `model` answers a chat ping."""
         name = provider_name or provider_config.name
         return self.ping_model(name, provider_config, model) is PingResult.VALID
-
-    def validate_api_key(self, provider_config: ProviderConfig) -> bool:
-        """False when the key is empty, blank or a `…not-configured` placeholder."""
-        return provider_config.has_api_key()
 
     def cancel(self) -> None:
         """Wake workers waiting for a rate-limit pause so a cancelled discovery ends promptly."""

@@ -4,14 +4,18 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from .DiscoverySummary import DiscoverySummary
-from .Errors import DiscoveryCancelled, KeyRefusedError
+from .Errors import ConfigError, DiscoveryCancelled, KeyRefusedError
+from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from .ModelMetadata import non_chat_reason
 from .ModelPrice import ModelPrice
 from .ProviderConfig import ProviderConfig, default_short_name
+
+if TYPE_CHECKING:
+    from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
 
 MAX_LISTED_CHOICES = 20
 IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env")  # what a provider's YAML entry says besides models
@@ -35,9 +39,12 @@ class ProviderManager:
                  concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
                  report: Callable[[str], None] = print,
-                 warn: Optional[Callable[[str], None]] = None) -> None:
-        """`report` receives discovery results; `warn` failures, skips and notices (default: stderr)."""
+                 warn: Optional[Callable[[str], None]] = None,
+                 http_settings: Optional[HttpSettings] = None) -> None:
+        """`report` receives discovery results; `warn` failures, skips and notices (default: stderr);
+        `http_settings` are the timeouts and retries of the chat APIs handed out."""
         self.providers = providers
+        self.http_settings = http_settings or HttpSettings()
         self.discovery_service = discovery_service or ModelDiscoveryService()
         self.store = store
         self.concurrency = max(1, concurrency)
@@ -134,6 +141,34 @@ class ProviderManager:
         """Resolve a model string to (ProviderConfig, long id); ValueError listing choices if invalid."""
         provider_name, long_name = self.resolve_model(model_string)
         return self.providers[provider_name], long_name
+
+    def checked_model(self, model_string: str, source: str = "") -> Tuple[str, str]:
+        """(provider name, long id); ConfigError listing the choices, saying where a bad string came
+        `source` ("from LLMC_DEFAULT_MODEL")."""
+        try:
+            return self.resolve_model(model_string)
+        except ValueError as exc:
+            where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
+            raise ConfigError(f"{exc}{where}") from None
+
+    def chat_model(self, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
+        """(provider name, its config, long id) of a model whose provider can be sent requests
+        (ConfigError otherwise)."""
+        provider_name, long_name = self.checked_model(model_string, source)
+        if not self.is_usable(provider_name):
+            raise ConfigError(f"No API key for provider {provider_name}: set {self.key_variable(provider_name)} "
+                              f"or [providers.{provider_name}] api_key in config.toml")
+        return provider_name, self.providers[provider_name], long_name
+
+    def chat_api(self, model_string: str, on_wait: Optional[Callable[[str], None]] = None,
+                 source: str = "", temperature: Optional[float] = None,
+                 max_tokens: Optional[int] = None) -> "OpenAIChatCompletionApi":
+        """The chat API of a model (ConfigError if it is invalid or its provider has no key);
+        `on_wait` is told of retry waits; `temperature` and `max_tokens` go with every request."""
+        from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # the HTTP stack, only to chat
+        provider_name, provider_config, long_name = self.chat_model(model_string, source)
+        return OpenAIChatCompletionApi(provider_name, provider_config, long_name, self.http_settings,
+                                       on_wait=on_wait, temperature=temperature, max_tokens=max_tokens)
 
     def resolve_model(self, model_string: str) -> Tuple[str, str]:
         """Resolve a model string to (provider name, long id); ValueError listing choices if invalid."""

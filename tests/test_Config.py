@@ -433,6 +433,25 @@ def test_models_another_llmc_discovered_are_taken_in_once(tmp_path: Path) -> Non
     assert config.reload_providers_if_changed() is False
 
 
+def test_the_concurrency_of_the_command_line_reaches_every_part_and_survives_a_reload(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "concurrency = 9\nread_timeout = 7\n")
+    config = Config(data_directory=tmp_path, environ={}, concurrency=4)
+
+    def concurrencies() -> tuple:
+        manager = config.config.providers
+        return (config.config.concurrency, manager.concurrency, manager.discovery_service.concurrency,
+                manager.discovery_service.settings.pool_size, manager.http_settings.pool_size,
+                manager.http_settings.read_timeout)
+    assert concurrencies() == (4, 4, 4, 4, 4, 7.0)
+    other = Config(data_directory=tmp_path, environ={})
+    assert other.config.providers.concurrency == 9  # without the flag, config.toml's value
+    other.config.providers["openai"].merge_valid_models(["gpt-found-elsewhere"])
+    other.config.providers.persist_provider_configs(["openai"])
+    assert config.reload_providers_if_changed() is True
+    assert "gpt-found-elsewhere" in config.config.providers["openai"].valid_models
+    assert concurrencies() == (4, 4, 4, 4, 4, 7.0)
+
+
 def test_a_broken_file_on_reload_is_reported_once_and_the_models_kept(tmp_path: Path) -> None:
     config = Config(data_directory=tmp_path, environ={})
     write(tmp_path / YAML_NAME, "providers: [unclosed\n")

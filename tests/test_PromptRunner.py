@@ -1,4 +1,4 @@
-"""PromptRunner: model resolution, prompt reading, streaming into the plain writer, failures."""
+"""PromptRunner: prompt reading, one-shot answers streamed into the plain writer, failures."""
 from __future__ import annotations
 
 import io
@@ -9,8 +9,7 @@ import pytest
 
 from llmc.Config import Config
 from llmc.Errors import ApiError, ConfigError, IncompleteReplyError
-from llmc.PlainReplyWriter import PlainReplyWriter
-from llmc.PromptRunner import PromptRunner, make_reply_writer, read_prompt, resolve_chat_model
+from llmc.PromptRunner import PromptRunner, read_prompt
 from llmc.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -39,7 +38,7 @@ def setup(tmp_path: Path, srv: FakeOpenAIServer, key: str = "test-key", extra: s
     config = Config(data_directory=tmp_path, model=model, environ={}, warn=lambda _: None)
     out, err = io.StringIO(), io.StringIO()
     terminal = Terminal(out, err, environ={})
-    return PromptRunner(config.config, terminal, Config.http_settings(config.config)), out, err
+    return PromptRunner(config.config, terminal), out, err
 
 
 def test_streams_the_answer_to_stdout(tmp_path: Path, server: FakeOpenAIServer) -> None:
@@ -116,22 +115,6 @@ def test_api_error_is_raised_once(tmp_path: Path, server: FakeOpenAIServer) -> N
     assert out.getvalue() == "" and err.getvalue() == ""
 
 
-def test_resolve_chat_model(tmp_path: Path, server: FakeOpenAIServer) -> None:
-    runner, _, _ = setup(tmp_path, server)
-    assert resolve_chat_model(runner.config_model, "fake/f1")[::2] == ("fake", "fake-chat-1")
-    assert resolve_chat_model(runner.config_model, "FAKE/fake-chat-1")[::2] == ("fake", "fake-chat-1")
-    with pytest.raises(ConfigError, match="Invalid model for provider fake: f2"):
-        resolve_chat_model(runner.config_model, "fake/f2")
-
-
-def test_unknown_model_lists_close_matches(tmp_path: Path, server: FakeOpenAIServer) -> None:
-    runner, _, _ = setup(tmp_path, server)
-    with pytest.raises(ConfigError) as info:
-        resolve_chat_model(runner.config_model, "fake-chat-2")
-    assert "Invalid model: fake-chat-2." in str(info.value)
-    assert "Did you mean: fake/fake-chat-1 (f1)" in str(info.value)
-
-
 def test_missing_key_names_the_variable(tmp_path: Path, server: FakeOpenAIServer) -> None:
     runner, _, _ = setup(tmp_path, server, model="deepseek/r1")
     with pytest.raises(ConfigError) as info:
@@ -147,13 +130,6 @@ def test_read_prompt() -> None:
     assert read_prompt(None, io.StringIO("piped")) == "piped"
     assert read_prompt(None, FakeTty("typed")) is None
     assert read_prompt("-", FakeTty("tty too")) == "tty too"
-
-
-def test_make_reply_writer_is_plain_unless_colour(tmp_path: Path) -> None:
-    assert isinstance(make_reply_writer(Terminal(io.StringIO(), io.StringIO(), environ={})), PlainReplyWriter)
-    no_color = Terminal(FakeTty(), io.StringIO(), environ={"NO_COLOR": "1"})
-    assert isinstance(make_reply_writer(no_color), PlainReplyWriter)
-    assert not no_color.color and Terminal(FakeTty(), io.StringIO(), environ={}).color
 
 
 def test_an_empty_answer_is_said_to_be_empty(tmp_path: Path, server: FakeOpenAIServer) -> None:

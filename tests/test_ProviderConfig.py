@@ -140,3 +140,12 @@ def test_prices_are_set_asked_and_dropped_with_the_model() -> None:
     assert set(config.model_prices) == {"a", "b"}
     config.mark_invalid(["a"])
     assert config.price_of("a") is None and config.price_of("b") is not None
+
+
+@pytest.mark.parametrize("key", ["", "   ", "not-configured", "ds-not-configured"])
+def test_empty_blank_and_placeholder_keys_are_no_keys(key: str) -> None:
+    assert not ProviderConfig(api_key=key).has_api_key()
+
+
+def test_a_real_looking_key_is_a_key() -> None:
+    assert ProviderConfig(api_key="sk-abc").has_api_key()

@@ -12,7 +12,7 @@ import yaml
 from llmc.HttpSettings import HttpSettings
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
-from llmc.Errors import DiscoveryCancelled
+from llmc.Errors import ConfigError, DiscoveryCancelled
 from llmc.ProviderManager import ProviderManager, split_first_slash
 from llmc.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
@@ -526,3 +526,48 @@ def test_metadata_that_says_nothing_of_chat_leaves_the_model_to_the_ping(tmp_pat
     assert h.run(persist_on_success=False) is True
     assert {"embed-1", "tts-1", "chat-a"} <= set(h.pings(server))
     assert h.manager.last_summaries[0].judged_by_metadata == 0
+
+
+# The chat API handed out for a model
+
+def chat_manager(base_url: str = "http://127.0.0.1:9/v1") -> ProviderManager:
+    return ProviderManager({
+        "fake": ProviderConfig(name="Fake", base_api_url=base_url, api_key="test-key",
+                               valid_models={"fake-chat-1": "f1", "fake-embed-1": "e1"}),
+        "deepseek": ProviderConfig(name="DeepSeek", api_key="", valid_models={"deepseek-reasoner": "r1"}),
+    }, report=lambda line: None, http_settings=HttpSettings(max_retries=0, read_timeout=5))
+
+
+def test_chat_model_resolves_names_of_any_case():
+    manager = chat_manager()
+    assert manager.chat_model("fake/f1")[::2] == ("fake", "fake-chat-1")
+    assert manager.chat_model("FAKE/fake-chat-1")[::2] == ("fake", "fake-chat-1")
+    with pytest.raises(ConfigError, match="Invalid model for provider fake: f2"):
+        manager.chat_model("fake/f2")
+
+
+def test_an_unknown_chat_model_lists_close_matches_and_where_it_came_from():
+    with pytest.raises(ConfigError) as info:
+        chat_manager().chat_model("fake-chat-2", "from LLMC_DEFAULT_MODEL")
+    assert "Invalid model: fake-chat-2." in str(info.value)
+    assert "Did you mean: fake/fake-chat-1 (f1)" in str(info.value)
+    assert str(info.value).endswith("(the model 'fake-chat-2' came from LLMC_DEFAULT_MODEL)")
+
+
+def test_no_chat_api_without_a_key():
+    with pytest.raises(ConfigError, match="No API key for provider deepseek: set DEEPSEEK_API_KEY"):
+        chat_manager().chat_api("deepseek/r1")
+
+
+def test_the_chat_api_talks_to_the_model_with_the_managers_settings():
+    notices: List[str] = []
+    with FakeOpenAIServer(reply="Hi there.") as server:
+        server.add_fault("/chat/completions", {"status": 429, "retry_after": "0"})
+        manager = chat_manager(server.base_url)
+        manager.http_settings = HttpSettings(max_retries=1)
+        api = manager.chat_api("f1", notices.append)
+        assert api.complete([{"role": "user", "content": "hi"}]) == "Hi there."
+        sent = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert [r["json"]["model"] for r in sent] == ["fake-chat-1", "fake-chat-1"]
+    assert sent[-1]["headers"].get("Authorization") == "Bearer test-key"
+    assert notices == ["fake: rate limited (429); retrying in 0 s (retry 1 of 1)"]

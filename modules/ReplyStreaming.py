@@ -1,0 +1,47 @@
+"""Showing a reply as it arrives: the writer for this terminal and the loop that feeds it (chat and -p)."""
+from __future__ import annotations
+
+from typing import Any, List
+
+from .Errors import INCOMPLETE_MARKER, IncompleteReplyError
+from .Terminal import Terminal, visible_text
+
+
+def make_reply_writer(terminal: Terminal) -> Any:
+    """A live markdown renderer on a colour terminal, else a plain writer."""
+    if terminal.color:
+        from .MarkdownStreamRenderer import MarkdownStreamRenderer
+        return MarkdownStreamRenderer(terminal.console())
+    from .PlainReplyWriter import PlainReplyWriter
+    return PlainReplyWriter(terminal.stdout, terminal.stderr)
+
+
+def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal, stream: bool = True) -> str:
+    """Show a reply (streamed, or whole when `stream` is off) in `writer`; return the answer.
+
+    Partial replies end marked and are re-raised."""
+    writer.on_waiting(f"waiting for {api.model}…")
+    saved_notices = api.on_wait
+    api.on_wait = lambda notice: writer.on_warning(visible_text(notice))  # above the live region
+    try:
+        with terminal.keys_not_echoed():
+            for kind, text in api.stream_chat(messages) if stream else api.complete_events(messages):
+                text = visible_text(text)  # a reply never drives the terminal
+                if kind == "content":
+                    writer.on_content(text)
+                elif kind == "reasoning":
+                    writer.on_reasoning(text)
+                else:
+                    writer.on_warning(f"Warning: {text}")
+    except IncompleteReplyError as exc:
+        writer.abort(INCOMPLETE_MARKER if writer.text else None)  # nothing arrived: nothing to mark
+        raise exc
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        api.on_wait = saved_notices
+    if not writer.text.strip():
+        writer.on_warning("Warning: the model returned no answer text")
+    writer.finish()
+    return writer.text
