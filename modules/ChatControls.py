@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 
 if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
     from .ChatSession import ChatSession
+    from .Config import Config
     from .ProviderManager import ProviderManager
     from .Terminal import Terminal
     from .Types import ConfigModel
@@ -16,6 +17,7 @@ class ChatControls(Protocol):
 
     terminal: "Terminal"
     session: "ChatSession"
+    config: "Config"  # for /add-provider, which rewrites the files the config was read from
     model: str
     default_model: str
 
@@ -48,6 +50,9 @@ class ChatControls(Protocol):
 
     def refresh_providers(self) -> None:
         """Take in models another llmc discovered since the chat started."""
+
+    def after_providers_added(self) -> None:
+        """Take in a new default model; switch to it when the current model cannot chat."""
 
     def set_model(self, model: str) -> str:
         """Switch to `model`; its `provider/long-id`."""

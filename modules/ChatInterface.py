@@ -160,7 +160,7 @@ class ChatInterface:
             return
         self.default_model = default
         try:
-            resolve_chat_model(self.config.config, self.model)
+            self.providers.chat_model(self.model)
         except ConfigError:
             self.terminal.print(f"Model set to {self.set_model(default)}.")
 
