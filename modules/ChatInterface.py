@@ -13,7 +13,7 @@ from prompt_toolkit.keys import Keys
 from .ChatSession import ChatSession
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
-from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError, internal_error_text
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
 from .ReplyStreaming import make_reply_writer, stream_reply
@@ -100,12 +100,19 @@ class ChatInterface:
                 return
             if not text.strip():
                 continue
-            if text.lstrip().startswith("/") and "\n" not in text.strip():
-                self.recall.reset()
-                if not self.commands.handle(text.strip()):
+            try:
+                if not self._take(text):
                     return
-                continue
-            self.send(text)
+            except Exception as exc:  # noqa: BLE001 - a bug in one command or reply must not end the chat
+                self.terminal.print(f"ERROR: {internal_error_text(exc)}")
+
+    def _take(self, text: str) -> bool:
+        """Run a command line or send a message; False when the chat should end."""
+        if text.lstrip().startswith("/") and "\n" not in text.strip():
+            self.recall.reset()
+            return self.commands.handle(text.strip())
+        self.send(text)
+        return True
 
     def _prompt_text(self) -> str:
         marker = "*>" if self.session.has_user_messages() else ">"
@@ -216,6 +223,9 @@ class ChatInterface:
             self._keep_partial(writer, exc)
         except (LlmcError, OSError) as exc:
             self.terminal.print(f"ERROR: {exc}")
+            self.session.remove_last_user()
+        except Exception as exc:  # noqa: BLE001 - a bug in one reply drops that turn, never the chat
+            self.terminal.print(f"ERROR: {internal_error_text(exc)}")
             self.session.remove_last_user()
         else:
             self.session.add_assistant(reply)

@@ -10,6 +10,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .Errors import INCOMPLETE_MARKER, ConfigError
 from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from .SurrogateJoiner import without_lone_surrogates
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024
@@ -190,6 +191,8 @@ def read_session_file(path: Path) -> List[dict]:
         data = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{path}: not a chat file: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a chat file: nested too deeply") from None
     return check_messages(data, path)
 
 
@@ -203,7 +206,7 @@ def check_messages(data: Any, path: Path) -> List[dict]:
                 or not isinstance(item.get("content"), str)):
             raise ConfigError(f"{path}: not a chat file: message {number} is not a "
                               f'{{"role": system|user|assistant, "content": text}} object')
-        messages.append({"role": item["role"], "content": item["content"]})
+        messages.append({"role": item["role"], "content": without_lone_surrogates(item["content"])})
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
     return messages

@@ -9,6 +9,12 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def internal_error_text(exc: BaseException) -> str:
+    """One line for an exception that is a bug in llmc, said without ending the chat."""
+    return (f"internal error ({type(exc).__name__}: {one_line(str(exc), 200)}); the chat goes on, "
+            "the messages so far are kept (please report it)")
+
+
 class LlmcError(Exception):
     """A failure the user can act on; its text is the whole message."""
 

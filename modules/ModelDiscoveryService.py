@@ -23,6 +23,7 @@ _KEY_REFUSED = {401, 403}
 _TOKEN_ERROR = re.compile(r"max_(?:completion_|output_)?tokens|max[ _-]?tokens|token (?:limit|budget)", re.I)
 _MINIMUM = re.compile(r"(?:at least|minimum(?: value)?(?: is| of)?|>=|greater than(?: or equal to)?|"
                       r"no less than)\s*:?\s*(\d{1,6})", re.I)
+MAX_MODEL_ID_CHARS = 512  # real ids are far shorter; a longer one is an attack on the providers YAML
 
 
 class PingResult(str, Enum):
@@ -199,7 +200,7 @@ class ModelDiscoveryService:
 
 def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], str],
                      warn: Callable[[str], None]) -> List[Dict[str, Any]]:
-    """The entries of a /models reply that carry an id; ApiError when there are none."""
+    """The entries of a /models reply that carry an id llmc can save; ApiError when there are none."""
     models = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
     if not isinstance(models, list):  # {"data": [...]} as OpenAI sends it, or a bare list as Together does
         reason = "the /models reply has no 'data' list"
@@ -209,13 +210,14 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
         raise ApiError(safe_line(f"{provider_name}: {reason}"))
     if not models:
         raise ApiError(f"{provider_name}: the /models reply lists no models")
-    usable = [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
-    if not usable:
+    with_ids = [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+    if not with_ids:
         raise ApiError(f"{provider_name}: the /models reply has no entry with an 'id'")
-    skipped = len(models) - len(usable)
-    if skipped:
-        warn(f"{provider_name}: skipped {skipped} /models entr{'y' if skipped == 1 else 'ies'} "
-             "without an 'id'")
+    usable = [m for m in with_ids if is_sane_model_id(m["id"])]
+    if not usable:
+        raise ApiError(f"{provider_name}: the /models reply has no model id llmc can save "
+                       f"({len(with_ids)} with control characters, lone surrogates or absurd length)")
+    _warn_skipped(provider_name, len(models) - len(with_ids), len(with_ids) - len(usable), warn)
     return usable
 
 
@@ -256,6 +258,30 @@ def _with_v1_hint(error: ApiError, base_url: str) -> ApiError:
         return error
     return ApiError(f"{error} (no /v1 at the end of the URL: try {base_url.rstrip('/')}/v1)",
                     status=error.status, retryable=error.retryable)
+
+
+def is_sane_model_id(model_id: str) -> bool:
+    """True for an id llmc can save and read back: printable (no control characters, line or paragraph
+    separators, lone surrogates) and at most MAX_MODEL_ID_CHARS long."""
+    return 0 < len(model_id) <= MAX_MODEL_ID_CHARS and model_id.isprintable()
+
+
+def _warn_skipped(provider_name: str, without_id: int, unusable: int, warn: Callable[[str], None]) -> None:
+    """One line saying how many /models entries were left out, and why."""
+    reasons = []
+    if without_id:
+        reasons.append((without_id, "without an 'id'"))
+    if unusable:
+        reasons.append((unusable, "with an id llmc cannot save (control characters, line separators, "
+                                  f"lone surrogates or over {MAX_MODEL_ID_CHARS} characters)"))
+    if not reasons:
+        return
+    total = without_id + unusable
+    entries = f"{total} /models entr{'y' if total == 1 else 'ies'}"
+    if len(reasons) == 1:
+        warn(f"{provider_name}: skipped {entries} {reasons[0][1]}")
+    else:
+        warn(f"{provider_name}: skipped {entries}: " + ", ".join(f"{n} {why}" for n, why in reasons))
 
 
 def print_warning(text: str) -> None:

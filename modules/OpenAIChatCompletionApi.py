@@ -12,6 +12,7 @@ from .HttpClient import LENIENT_JSON, HttpClient
 from .HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
 from .SseParser import SseParser
+from .SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
 
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
@@ -21,6 +22,9 @@ _FINISH_NOTICES = {
     "content_filter": "the reply was stopped by the provider's content filter",
 }
 CHAT_PATH = "/chat/completions"
+# llama.cpp answers a prompt longer than its context with 200 and a stream without a single event
+EMPTY_STREAM_TEXT = ("the server sent an empty stream: the prompt may be longer than the model's context "
+                     "(llama.cpp answers so; stream = false shows its error)")
 KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
@@ -170,7 +174,8 @@ class OpenAIChatCompletionApi:
             raise self._error("the reply has no choices[0].message") from None
         except ValueError:
             raise self._error("the reply's message content is not text") from None
-        reasoning = _reasoning_of(message)
+        content = without_lone_surrogates(content)
+        reasoning = without_lone_surrogates(_reasoning_of(message))
         deltas: List[Delta] = [("reasoning", reasoning)] if reasoning else []
         deltas.append(("content", content))
         return deltas + list(self._finish_notice(choice.get("finish_reason")))
@@ -180,6 +185,7 @@ class OpenAIChatCompletionApi:
             idle_limit = KEEPALIVE_ONLY_READS * self.client.settings.read_timeout
             for payload in _payloads(response.raw, state, idle_limit):
                 if payload.strip() == "[DONE]":
+                    yield from self._held_halves(state)
                     self._check_done(state)
                     yield from self._skipped_summary(state)
                     return
@@ -194,7 +200,8 @@ class OpenAIChatCompletionApi:
         if not state.events:
             snippet = self.client.safe_line(state.head.decode("utf-8", "replace").strip(), 60)
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
-                              else "the reply was empty")
+                              else EMPTY_STREAM_TEXT)
+        yield from self._held_halves(state)
         yield from self._skipped_summary(state)
         if not state.finished:
             raise IncompleteReplyError(
@@ -240,6 +247,7 @@ class OpenAIChatCompletionApi:
             delta = choice.get("delta") or {}
             reasoning = _text_of(delta.get("reasoning_content") or delta.get("reasoning"))
             content = _text_of(delta.get("content"), delta.get("refusal"))
+            reasoning, content = state.reasoning_halves.feed(reasoning), state.content_halves.feed(content)
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             state.skipped += 1
             if state.skipped == 1:
@@ -256,6 +264,17 @@ class OpenAIChatCompletionApi:
         if choice.get("finish_reason"):
             state.finished = True
             yield from self._finish_notice(choice["finish_reason"])
+
+    @staticmethod
+    def _held_halves(state: "_StreamState") -> Iterator[Delta]:
+        """A high surrogate that ended the stream had no low half: it is shown as U+FFFD."""
+        reasoning, content = state.reasoning_halves.close(), state.content_halves.close()
+        if reasoning:
+            yield ("reasoning", reasoning)
+        if content:
+            state.chars += len(content)
+            state.parts.append(content)
+            yield ("content", content)
 
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
@@ -279,6 +298,8 @@ class _StreamState:
         self.skipped = 0
         self.finished = False
         self.head = b""
+        self.content_halves = SurrogateJoiner()  # an emoji may come as two escaped halves in two events
+        self.reasoning_halves = SurrogateJoiner()
 
     @property
     def content(self) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Optional
 
 from .Errors import ConfigError, one_line
-from .SafeFiles import atomic_write_text, file_lock, read_text_file, remove_stale_temp_files
+from .SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_text_file,
+                        remove_stale_temp_files)
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
 
@@ -137,8 +138,26 @@ class ProvidersYamlStore:
                 _merge_provider(entry, fields)
             buffer = io.StringIO()
             yaml.dump(document, buffer)
+            self._check_reads_back(buffer.getvalue(), updates)
             remove_stale_temp_files(self.path)  # every writer holds the lock: these are orphans
             atomic_write_text(self.path, buffer.getvalue())
+
+    def _check_reads_back(self, text: str, updates: Dict[str, Dict[str, Any]]) -> None:
+        """Refuse to write what llmc's own loader would reject or read differently (same loader, same limit)."""
+        try:
+            size = len(text.encode("utf-8"))
+            if size > MAX_TEXT_FILE_BYTES:
+                raise ConfigError(f"it would be {size:,} bytes, over the {MAX_TEXT_FILE_BYTES:,}-byte limit")
+            providers = self._providers_of(parse_yaml(text, self.path))
+            for name, fields in updates.items():
+                entry = providers.get(name) or {}
+                if not set(fields.get("valid_models") or {}) <= set(entry.get("valid_models") or {}) or \
+                        not set(fields.get("invalid_models") or []) <= set(entry.get("invalid_models") or []):
+                    raise ConfigError(f"provider '{name}': its models would not read back as saved")
+        except (ConfigError, UnicodeEncodeError) as exc:
+            reason = "it would hold text that is not UTF-8" if isinstance(exc, UnicodeEncodeError) else \
+                str(exc).removeprefix(f"{self.path}: ")
+            raise ConfigError(f"{self.path}: not saved: {reason}; the file is unchanged") from None
 
     def _check_model_fields(self, name: str, entry: Dict[str, Any]) -> None:
         """Refuse to merge into model lists someone edited into another shape since we loaded them."""

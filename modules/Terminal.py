@@ -88,6 +88,7 @@ class Terminal:
 _VISIBLE_CONTROLS = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
 _VISIBLE_CONTROLS.update({0x0D: None, 0x7F: "\u2421"})
 _VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0x80, 0xA0)})
+_VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0xD800, 0xE000)})  # lone surrogates cannot be printed
 
 
 def visible_text(text: str) -> str:

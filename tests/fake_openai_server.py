@@ -54,6 +54,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "model_metadata": {},  # model id -> extra fields of its /models entry (e.g. OpenRouter "pricing")
     "models_shape": "openai",  # how /models answers: one of MODELS_SHAPES
     "refuse_fields": [],  # top-level request fields answered with a 400 naming them
+    "raw_events": None,  # a list of SSE data payloads sent verbatim instead of a reply ([] : an empty stream)
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
@@ -570,6 +571,10 @@ class FakeHandler(BaseHTTPRequestHandler):
                              keepalive_every=int(opts["keepalive_every"] or 0),
                              byte_writes=kind == "split_utf8")
         events = ChunkFactory(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), body["model"])
+        if opts["raw_events"] is not None:  # what a hostile or odd server streams, byte for byte
+            for payload in opts["raw_events"]:
+                writer.event(b"data: " + str(payload).encode("utf-8", "surrogatepass") + b"\n\n")
+            return writer.finish()
         if kind == "missing_choices":
             writer.event(events.head.encode() + b"}\n\n")
             writer.event(DONE_EVENT)

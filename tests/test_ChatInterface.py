@@ -281,3 +281,33 @@ def test_questions_are_answered_at_their_own_prompt(tmp_path, server) -> None:
     # The editor starts with the current prompt, so typing appends to it.
     assert "System prompt updated." in out
     assert chat.session.system_prompt == chat.config.config.system_prompt + " Be brief."
+
+
+def test_a_bug_inside_one_reply_drops_that_turn_and_the_chat_goes_on(tmp_path, server, monkeypatch) -> None:
+    from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+    real_stream, calls = OpenAIChatCompletionApi.stream_chat, []
+
+    def stream_chat(api, messages):
+        calls.append(1)
+        if len(calls) == 2:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real_stream(api, messages)
+    monkeypatch.setattr(OpenAIChatCompletionApi, "stream_chat", stream_chat)
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        status = run_keys(chat, pipe, "first" + SUBMIT + "second" + SUBMIT + "third" + SUBMIT + "/exit" + SUBMIT)
+    assert status == 0
+    assert "ERROR: internal error (UnicodeEncodeError: " in chat.terminal.stdout.getvalue()
+    assert chat_messages(chat) == [("user", "first"), ("assistant", "Hello **there**."),
+                                   ("user", "third"), ("assistant", "Hello **there**.")]
+
+
+def test_a_bug_inside_a_command_never_ends_the_chat(tmp_path, server, monkeypatch) -> None:
+    from llmc.CommandHandler import CommandHandler
+    monkeypatch.setattr(CommandHandler, "_print", lambda handler, rest: 1 / 0)
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        status = run_keys(chat, pipe, "first" + SUBMIT + "/print" + SUBMIT + "/exit" + SUBMIT)
+    assert status == 0
+    assert "ERROR: internal error (ZeroDivisionError: division by zero)" in chat.terminal.stdout.getvalue()
+    assert chat_messages(chat) == [("user", "first"), ("assistant", "Hello **there**.")]

@@ -237,3 +237,21 @@ def test_an_export_to_a_missing_directory_fails_before_asking_the_model(session:
         session.export_markdown(lambda messages: asked.append(messages) or "{}", "fake/m",
                                 name=f"{a_file}/x.md", now=NOW)
     assert asked == []
+
+
+def test_a_chat_file_holding_surrogate_escapes_loads_and_saves_again(session: ChatSession, tmp_path: Path) -> None:
+    path = tmp_path / "halves.json"
+    path.write_text('[{"role": "system", "content": "s"}, {"role": "user", "content": "pair \\ud83d\\ude00"},'
+                    ' {"role": "assistant", "content": "lone \\ud800 and \\udfff"}]')
+    session.load(str(path))
+    assert session.turns() == [("user", "pair \U0001F600"), ("assistant", "lone \ufffd and \ufffd")]
+    saved = session.save(str(tmp_path / "again.json"))
+    assert json.loads(saved.read_text(encoding="utf-8"))[2]["content"] == "lone \ufffd and \ufffd"
+
+
+def test_a_chat_file_nested_100000_deep_is_refused_and_the_chat_kept(session: ChatSession, tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match=r"deep.json: not a chat file: nested too deeply$"):
+        session.load(str(path))
+    assert session.turns() == [("user", "What is 2+2?"), ("assistant", "4")]

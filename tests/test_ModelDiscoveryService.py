@@ -339,3 +339,36 @@ def test_listing_models_waits_at_most_10_s_while_pings_use_the_read_timeout(conf
     service.ping_model("fake", config, "a")
     assert responses.calls[0].request.req_kwargs["timeout"] == (3, 10.0)
     assert responses.calls[1].request.req_kwargs["timeout"] == (3, 60)
+
+
+HOSTILE_IDS = ["lone\ud800x", "nul\x00", "nel\x85x", "line\u2028sep", "para\u2029sep", "bell\x07", "x" * 513]
+
+
+@responses.activate
+def test_ids_llmc_could_not_save_are_skipped_with_one_warning(service, config):
+    # json.dumps writes the lone surrogate as the escape "\ud800", as a hostile server would
+    responses.get(MODELS_URL, body=json.dumps(models_body("good-1", *HOSTILE_IDS, "x" * 512)),
+                  content_type="application/json")
+    warnings = []
+    models = service.fetch_models("fake", config, warn=warnings.append)
+    assert [m["id"] for m in models] == ["good-1", "x" * 512]
+    assert warnings == [f"fake: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
+                        "(control characters, line separators, lone surrogates or over 512 characters)"]
+
+
+@responses.activate
+def test_missing_and_unusable_ids_share_one_warning_line(service, config):
+    body = models_body("good", "bad\x00")
+    body["data"].append({"object": "model"})
+    responses.get(MODELS_URL, json=body)
+    warnings = []
+    service.fetch_models("fake", config, warn=warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "fake: skipped 2 /models entries: 1 without an 'id', 1 with an id llmc cannot save (")
+
+
+@responses.activate
+def test_a_list_of_only_unusable_ids_is_a_failed_discovery(service, config):
+    responses.get(MODELS_URL, json=models_body(*HOSTILE_IDS))
+    with pytest.raises(ApiError, match="the /models reply has no model id llmc can save"):
+        service.fetch_models("fake", config, warn=lambda _: None)

@@ -394,3 +394,52 @@ def test_a_refused_max_tokens_is_resent_as_max_completion_tokens_and_remembered(
     assert [("max_tokens" in b, b.get("max_completion_tokens")) for b in sent] == [
         (True, None), (False, 32), (False, 32)]  # refused once, then remembered for this model
     assert [r["status"] for r in server.requests] == [400, 200, 200]
+
+
+# ----- hostile text: surrogate halves, empty streams (issue 9 items 2 and 17) -------------------------
+
+def content_event(escaped_text: str, field: str = "content") -> str:
+    return '{"choices":[{"index":0,"delta":{"%s":"%s"}}]}' % (field, escaped_text)
+
+
+STOP_EVENT = '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+
+
+def test_an_emoji_split_into_escaped_halves_across_events_is_joined(server: FakeOpenAIServer) -> None:
+    server.set(raw_events=[content_event("smile "), content_event("\\ud83d"), content_event("\\ude00!"),
+                           content_event("\\ud83e", "reasoning_content"), content_event("\\udd14", "reasoning_content"),
+                           STOP_EVENT, "[DONE]"])
+    try:
+        deltas = collect(api_for(server))
+    finally:
+        server.set(raw_events=None)
+    assert text_of(deltas, "content") == "smile \U0001F600!" and text_of(deltas, "reasoning") == "\U0001F914"
+
+
+def test_lone_halves_in_a_stream_are_shown_as_replacement_characters(server: FakeOpenAIServer) -> None:
+    server.set(raw_events=[content_event("a\\udc00b"), content_event("c\\ud800"), content_event("d"),
+                           content_event("end\\ud800"), STOP_EVENT, "[DONE]"])
+    try:
+        deltas = collect(api_for(server))
+    finally:
+        server.set(raw_events=None)
+    assert text_of(deltas, "content") == "a\ufffdbc\ufffddend\ufffd"
+
+
+@responses.activate
+def test_lone_halves_in_a_whole_reply_are_shown_as_replacement_characters() -> None:
+    body = '{"choices":[{"index":0,"message":{"role":"assistant","content":"x\\ud800y","reasoning_content":"\\udfff"}}]}'
+    responses.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="application/json")
+    api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
+    assert api.complete_events(MESSAGES) == [("reasoning", "\ufffd"), ("content", "x\ufffdy")]
+
+
+def test_an_empty_stream_says_the_prompt_may_exceed_the_context(server: FakeOpenAIServer) -> None:
+    server.set(raw_events=[])  # llama.cpp's answer to a prompt longer than its context: 200, no event
+    try:
+        with pytest.raises(ApiError) as caught:
+            collect(api_for(server))
+    finally:
+        server.set(raw_events=None)
+    assert str(caught.value) == ("fake: the server sent an empty stream: the prompt may be longer than the "
+                                 "model's context (llama.cpp answers so; stream = false shows its error)")

@@ -245,3 +245,27 @@ def test_duplicate_keys_are_refused_when_loading(tmp_path: Path, text: str, line
 def test_merge_keys_may_be_overridden_without_counting_as_duplicates(tmp_path: Path) -> None:
     assert parse_yaml("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n", tmp_path / "f.yaml") == {
         "base": {"x": 1, "y": 2}, "m": {"x": 3, "y": 2}}
+
+
+@pytest.mark.parametrize("model_id, reason", [
+    ("lone\ud800x", "line 6: found invalid Unicode character escape code"),
+    ("nel\x85x", "provider 'evil': its models would not read back as saved"),  # YAML 1.1 reads U+0085 as a space
+])
+def test_a_save_llmc_could_not_read_back_is_refused(tmp_path: Path, model_id: str, reason: str) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers:\n  keep:\n    valid_models: {a: a}\n")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        ProvidersYamlStore(path).save({"evil": {"valid_models": {model_id: model_id}, "invalid_models": []}})
+    assert str(caught.value) == f"{path}: not saved: {reason}; the file is unchanged"
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([YAML_NAME, YAML_NAME + ".lock"])  # no temp file
+
+
+def test_a_save_over_the_read_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    huge = {c * 1_000_000: c * 1_000_000 for c in "xyz"}  # 6 MB of YAML: over the 5 MB read limit
+    with pytest.raises(ConfigError, match=r"not saved: it would be 6,000,\d+ bytes, over the 5,242,880-byte "
+                                          r"limit; the file is unchanged"):
+        ProvidersYamlStore(path).save({"evil": {"valid_models": huge}})
+    assert not path.exists()

@@ -306,3 +306,78 @@ def test_random_key_echoes_never_print_six_key_characters() -> None:
             except ApiError as exc:
                 shown = str(exc)
             assert longest_key_run(shown) < 6, shown
+
+
+HOSTILE_ID_PIECES = MODEL_ID_PIECES + ["\ud800", "\udfff", "\ud83d\ude00", "\x00", "\x85", "\u2028", "\u2029",
+                                       "\x1b[2J", "\t", "\n", "\r", "\ufeff", "\u202e", "\x7f", "é", "x" * 200]
+
+
+def test_hostile_model_ids_never_brick_the_providers_yaml(tmp_path: Path) -> None:
+    """Whatever ids a /models reply lists, discovery's save leaves a file llmc loads (issue 9 item 1)."""
+    from llmc.ModelDiscoveryService import _models_with_ids
+    rng = random.Random(1111)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    store = ProvidersYamlStore(data_dir / YAML_NAME)
+    for round_number in range(60):
+        ids = ["".join(rng.choice(HOSTILE_ID_PIECES) for _ in range(rng.randint(1, 5))) for _ in range(8)]
+        body = json.loads(json.dumps({"data": [{"id": i} for i in ids + ["good"]]}))  # as sent on the wire
+        usable = [m["id"] for m in _models_with_ids("evil", body, str, lambda _: None)]
+        name = f"evil{round_number % 3}"
+        try:
+            store.save({name: {"base_api_url": "http://127.0.0.1:9/v1",
+                               "valid_models": {m: m for m in usable[::2]}, "invalid_models": usable[1::2]}})
+        except ConfigError as exc:
+            assert "not saved" in str(exc) and "\n" not in str(exc)
+        load_cleanly(data_dir)
+        Config(data_directory=data_dir, environ={}, warn=lambda _: None)  # never bricked
+
+
+SURROGATE_PIECES = [b'data: {"choices":[{"delta":{"content":"\\ud83d"}}]}\n\n',
+                    b'data: {"choices":[{"delta":{"content":"\\ude00"}}]}\n\n',
+                    b'data: {"choices":[{"delta":{"content":"x\\ud800"}}]}\n\n',
+                    b'data: {"choices":[{"delta":{"reasoning_content":"\\udbff"}}]}\n\n',
+                    b'data: {"choices":[{"delta":{"content":"\\udfff\\ud83d\\ude00"}}]}\n\n']
+
+
+def test_random_surrogate_halves_in_streams_always_print(capsys: pytest.CaptureFixture) -> None:
+    """Escaped surrogate halves in any order: every delta encodes as UTF-8 (issue 9 item 2)."""
+    rng = random.Random(1212)
+    for _ in range(300):
+        body = b"".join(rng.choice(SURROGATE_PIECES + STREAM_PIECES) for _ in range(rng.randint(0, 12)))
+        try:
+            deltas = stream_through_the_api(body)
+        except ApiError as exc:
+            str(exc).encode("utf-8")
+            getattr(exc, "partial", "").encode("utf-8")
+        else:
+            for _, text in deltas:
+                text.encode("utf-8")
+
+
+CHAT_FILE_PIECES = ['[', ']', '{', '}', ',', ':', '"role"', '"system"', '"user"', '"assistant"', '"content"',
+                    '"\\ud800"', '"\\udfff"', '"\\ud83d\\ude00"', '"x"', '1', 'null', '[' * 3000, ']' * 3000,
+                    '{"a":' * 3000]
+
+
+def test_random_chat_files_load_or_fail_in_one_line(tmp_path: Path) -> None:
+    """Chat files of any shape and depth: messages that save again, or one ConfigError (items 2, 14)."""
+    from llmc.ChatSession import ChatSession, read_session_file
+    rng = random.Random(1313)
+    path = tmp_path / "chat.json"
+    good = '[{"role": "system", "content": "s"}, {"role": "user", "content": "a\\ud800b"}]'
+    for _ in range(300):
+        text = good if rng.random() < 0.3 else "".join(rng.choice(CHAT_FILE_PIECES)
+                                                       for _ in range(rng.randint(1, 12)))
+        if rng.random() < 0.3:
+            text = mutate(rng, good, CHAT_FILE_PIECES)
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            messages = read_session_file(path)
+        except ConfigError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+            continue
+        session = ChatSession("s", tmp_path)
+        session.messages = messages
+        session.save(str(tmp_path / "again.json"))
+    assert read_session_file(tmp_path / "again.json")

@@ -1,0 +1,200 @@
+"""A provider as the attacker: what the fake server sends (model ids, stream events) never bricks llmc,
+crashes a chat or loses a conversation. Each test is one attack of issue 9, through the real CLI."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pexpect
+import pytest
+import yaml
+
+from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, fake_provider, run_llmc, write_config
+from tests.fake_openai_server import FakeOpenAIServer
+
+# What a hostile /models list carries (json.dumps sends the lone surrogate escaped, as "\ud800")
+HOSTILE_IDS = ["lone\ud800x", "nul\x00x", "nel\x85x", "line\u2028sep", "x" * 1_000_000, "y" * 1_000_000,
+               "z" * 1_000_000]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def hostile_models() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=["good", *HOSTILE_IDS], non_chat_models=[]) as srv:
+        yield srv
+
+
+def test_hostile_model_ids_never_brick_the_providers_yaml(tmp_path: Path, home: Path,
+                                                          hostile_models: FakeOpenAIServer) -> None:
+    data = tmp_path / "data"
+    write_config(data, {"evil": fake_provider(hostile_models.base_url)})
+    for _ in range(2):  # the second discovery reads and rewrites the first one's file
+        result = run_llmc(["-d", str(data), "--discover-models", "evil"], home)
+        assert result.returncode == 0, result.stderr
+        skipped = [line for line in result.stderr.splitlines() if "skipped" in line]
+        assert skipped == [f"evil: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
+                           "(control characters, line separators, lone surrogates or over 512 characters)"]
+        assert result.stdout.startswith("evil: 1 models found, 1 valid")
+    listed = run_llmc(["-d", str(data), "-l", "--provider", "evil"], home)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "evil/good (good)\n", "")
+    saved = yaml.safe_load((data / YAML_NAME).read_text(encoding="utf-8"))["providers"]["evil"]
+    assert saved["valid_models"] == {"good": "good"}
+
+
+# ----- stream text: surrogate halves (item 2) and the llama.cpp empty stream (item 17) ---------------
+
+def content_event(escaped_text: str) -> str:
+    return '{"choices":[{"index":0,"delta":{"content":"%s"}}]}' % escaped_text
+
+
+STOP_EVENT = '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+# A JavaScript server cuts text in UTF-16 units: the emoji comes as two escaped halves in two events
+SPLIT_EMOJI_EVENTS = [content_event("smile "), content_event("\\ud83d"), content_event("\\ude00"),
+                      content_event(" lone \\ud800 end"), STOP_EVENT, "[DONE]"]
+SPLIT_EMOJI_TEXT = "smile \U0001F600 lone \ufffd end"
+
+
+@pytest.fixture
+def hostile_stream() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=["m"], non_chat_models=[], raw_events=SPLIT_EMOJI_EVENTS) as srv:
+        yield srv
+
+
+def chat_config(tmp_path: Path, server: FakeOpenAIServer) -> Path:
+    data = tmp_path / "data"
+    write_config(data, {"evil": fake_provider(server.base_url, valid_models={"m": "m"})}, 'model = "evil/m"')
+    return data
+
+
+def test_split_and_lone_surrogates_in_a_stream_print_in_one_shot_mode(tmp_path: Path, home: Path,
+                                                                       hostile_stream: FakeOpenAIServer) -> None:
+    result = run_llmc(["-d", str(chat_config(tmp_path, hostile_stream)), "-p", "hi"], home)
+    assert (result.returncode, result.stdout, result.stderr) == (0, SPLIT_EMOJI_TEXT + "\n", "")
+
+
+def test_an_empty_stream_says_the_prompt_may_exceed_the_context(tmp_path: Path, home: Path,
+                                                                hostile_stream: FakeOpenAIServer) -> None:
+    hostile_stream.set(raw_events=[])  # llama.cpp: 200 and not one event for a prompt over its context
+    result = run_llmc(["-d", str(chat_config(tmp_path, hostile_stream)), "-p", "a very long prompt"], home)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("llmc: error: evil: the server sent an empty stream: the prompt may be longer "
+                             "than the model's context (llama.cpp answers so; stream = false shows its error)\n")
+
+
+# ----- the chat in a real pty: one bad reply or file never ends it (items 2 and 14) ------------------
+
+SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
+
+
+def spawn_chat(data: Path, home: Path, *python_args: str) -> pexpect.spawn:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
+           "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT), "PROMPT_TOOLKIT_NO_CPR": "1"}
+    args = list(python_args) or [str(MAIN)]
+    child = pexpect.spawn(sys.executable, [*args, "-d", str(data)], cwd=str(home), env=env,
+                          dimensions=(40, 120), encoding="utf-8", timeout=20)
+    child.logfile_read = io.StringIO()
+    return child
+
+
+def say(child: pexpect.spawn, text: str) -> None:
+    child.send(text + SUBMIT)
+
+
+def leave(child: pexpect.spawn) -> str:
+    say(child, "/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    output = child.logfile_read.getvalue()
+    assert child.exitstatus == 0 and "Traceback" not in output, output[-2000:]
+    return output
+
+
+def saved_chat(path: Path) -> list:
+    return [(m["role"], m["content"]) for m in json.loads(path.read_text(encoding="utf-8"))[1:]]
+
+
+def test_the_chat_survives_surrogates_and_hostile_chat_files(tmp_path: Path, home: Path,
+                                                           hostile_stream: FakeOpenAIServer) -> None:
+    data = chat_config(tmp_path, hostile_stream)
+    (data / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json.loads
+    (data / "lone.json").write_text('[{"role": "system", "content": "s"}, {"role": "user", '
+                                    '"content": "half \\ud800 here"}]')
+    child = spawn_chat(data, home)
+    child.expect_exact("m >")
+    say(child, "first")
+    child.expect_exact("\U0001F600")
+    child.expect_exact("m *>")
+    say(child, "/load deep")
+    child.expect_exact(f"ERROR: {data / 'deep.json'}: not a chat file: nested too deeply")
+    child.expect_exact("m *>")
+    say(child, "second")
+    child.expect_exact("lone \ufffd end")
+    child.expect_exact("m *>")
+    say(child, "/save kept")
+    child.expect_exact("m *>")
+    say(child, "/load lone")
+    child.expect_exact("half \ufffd here")
+    child.expect_exact("m *>")
+    say(child, "/save lone-again")
+    child.expect_exact("m *>")
+    leave(child)
+    assert saved_chat(data / "kept.json") == [("user", "first"), ("assistant", SPLIT_EMOJI_TEXT),
+                                             ("user", "second"), ("assistant", SPLIT_EMOJI_TEXT)]
+    assert saved_chat(data / "lone-again.json") == [("user", "half \ufffd here")]
+
+
+def test_a_deep_chat_file_given_with_f_is_refused_in_one_line(tmp_path: Path, home: Path,
+                                                             hostile_stream: FakeOpenAIServer) -> None:
+    data = chat_config(tmp_path, hostile_stream)
+    (data / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run_llmc(["-d", str(data), "-f", str(data / "deep.json"), "-p", "hi"], home)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"llmc: error: {data / 'deep.json'}: not a chat file: nested too deeply\n"
+
+
+# A bug inside one reply, injected where no provider can reach: the second reply raises.
+INJECTED_BUG = """
+import sys
+from llmc import OpenAIChatCompletionApi as api_module
+from llmc.CommandLine import run
+real_stream, calls = api_module.OpenAIChatCompletionApi.stream_chat, []
+def stream_chat(self, messages):
+    calls.append(1)
+    if len(calls) == 2:
+        raise RuntimeError("injected bug")
+    return real_stream(self, messages)
+api_module.OpenAIChatCompletionApi.stream_chat = stream_chat
+sys.argv[0] = "llmc"
+run()
+"""
+
+
+def test_a_bug_inside_one_reply_never_ends_the_chat(tmp_path: Path, home: Path,
+                                                   hostile_stream: FakeOpenAIServer) -> None:
+    data = chat_config(tmp_path, hostile_stream)
+    child = spawn_chat(data, home, "-c", INJECTED_BUG)
+    child.expect_exact("m >")
+    say(child, "first")
+    child.expect_exact("\U0001F600")
+    child.expect_exact("m *>")
+    say(child, "second")
+    child.expect_exact("ERROR: internal error (RuntimeError: injected bug); the chat goes on, the messages "
+                       "so far are kept (please report it)")
+    child.expect_exact("m *>")
+    say(child, "third")
+    child.expect_exact("lone \ufffd end")
+    child.expect_exact("m *>")
+    say(child, "/save after-bug")
+    child.expect_exact("m *>")
+    leave(child)
+    assert saved_chat(data / "after-bug.json") == [("user", "first"), ("assistant", SPLIT_EMOJI_TEXT),
+                                                  ("user", "third"), ("assistant", SPLIT_EMOJI_TEXT)]
