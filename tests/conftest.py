@@ -47,3 +47,14 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
     """The loopback fake OpenAI server with its default models and reply, for this test only."""
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Under LLMC_REQUIRE_REAL_SERVER=1 (CI) a real-server test that skips is a failure."""
+    from tests.real_server import REQUIRED
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRED and report.skipped and item.get_closest_marker("real_server"):
+        report.outcome = "failed"
+        report.longrepr = f"a real-server test may not skip in CI (LLMC_REQUIRE_REAL_SERVER=1): {report.longrepr}"
