@@ -13,7 +13,8 @@ from prompt_toolkit.keys import Keys
 from .ChatSession import ChatSession
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
-from .Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError, internal_error_text
+from .Errors import ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError, internal_error_text
+from .ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
 from .ReplyStreaming import make_reply_writer, stream_reply
@@ -62,7 +63,7 @@ class ChatInterface:
             self._loop()
         finally:
             self.input_history.trim()
-        return 0
+        return ExitStatus.OK
 
     def _start(self) -> None:
         if self.clear:
@@ -73,7 +74,7 @@ class ChatInterface:
         if not self.echo:
             try:
                 self.providers.chat_model(self.model)
-            except ConfigError as exc:
+            except (ConfigError, InvalidModelError) as exc:
                 self.terminal.print(f"ERROR: {exc}")
 
     def _load_start_file(self, name: str) -> None:
@@ -143,7 +144,7 @@ class ChatInterface:
         """The short name of the current model, else its id."""
         try:
             provider, long_name = self.providers.resolve_model(self.model)
-        except ValueError:
+        except InvalidModelError:
             return self.model
         return self.providers.short_name_of(provider, long_name)
 
@@ -168,7 +169,7 @@ class ChatInterface:
         self.default_model = default
         try:
             self.providers.chat_model(self.model)
-        except ConfigError:
+        except (ConfigError, InvalidModelError):
             self.terminal.print(f"Model set to {self.set_model(default)}.")
 
     def set_model(self, model: str) -> str:
@@ -200,7 +201,7 @@ class ChatInterface:
             return None
         try:
             return self.api().complete
-        except ConfigError:
+        except (ConfigError, InvalidModelError):
             return None
 
     # Sending

@@ -10,7 +10,7 @@ from prompt_toolkit.document import Document
 
 from . import __version__
 from .Clipboard import code_blocks
-from .Errors import LlmcError
+from .Errors import InvalidModelError, LlmcError
 from .ProviderManager import split_first_slash
 from .Secrets import mask_key, mask_url
 
@@ -100,7 +100,7 @@ class CommandHandler(Completer):
             return True
         try:
             return getattr(self, command.method)(rest.strip()) is not False
-        except (LlmcError, ValueError) as exc:  # ValueError: an invalid model string
+        except LlmcError as exc:
             self._error(str(exc))
         except OSError as exc:
             self._error(f"{getattr(exc, 'filename', None) or 'file'}: {exc.strerror or exc}")
@@ -252,7 +252,7 @@ class CommandHandler(Completer):
         """The model and its provider for /config; a model that is no longer valid is said to be so."""
         try:
             provider_name, long_name = self.providers.resolve_model(model)
-        except ValueError:
+        except InvalidModelError:
             return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
         provider = self.providers[provider_name]
         if self.providers.has_usable_key(provider_name):
@@ -315,7 +315,7 @@ class CommandHandler(Completer):
                                self.terminal.print, provider_filter=provider, force_refresh=force)
         try:
             self.providers.resolve_model(self.chat_interface.model)
-        except ValueError:
+        except InvalidModelError:
             self._error(f"the current model {self.chat_interface.model} is no longer a valid model; "
                         "/mod to pick another or /dm for the default")
 

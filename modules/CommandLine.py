@@ -7,6 +7,7 @@ import sys
 from typing import Any, Callable, List, Optional
 
 from . import __version__
+from .ExitStatus import ExitStatus
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
@@ -79,7 +80,7 @@ def _number(kind: type) -> Callable[[str], Any]:
 def run(argv: Optional[List[str]] = None) -> None:
     """Console-script entry: exit with main()'s status."""
     status = main(argv)
-    if status == 130:
+    if status == ExitStatus.INTERRUPTED:
         # Interrupted: worker threads may sit in a request for up to the read timeout, and the
         # interpreter would join them at exit. Everything worth keeping is already on disk.
         import os
@@ -96,29 +97,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run llmc and return the exit status; every failure becomes one line on stderr."""
     if sys.stdout is None or sys.stderr is None:  # started with `>&-`: nowhere to put the answer
         _print_error("llmc: error: standard output or standard error is closed")
-        return 74  # EX_IOERR, as for a full disk
+        return ExitStatus.OUTPUT_ERROR  # as for a full disk
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.help:
             print(parser.format_help(), end="", flush=True)
-            return 0
+            return ExitStatus.OK
         if args.version:
             print(f"llmc {__version__}")
-            return 0
+            return ExitStatus.OK
         return _dispatch(args)
     except KeyboardInterrupt:
         _print_error("\nInterrupted.")
-        return 130
+        return ExitStatus.INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
-        return 141
+        return ExitStatus.BROKEN_PIPE
     except OSError as exc:
         if exc.errno not in OUTPUT_ERRNOS:
             return _internal_error(exc)
         _silence_stdout()
         _print_error(f"llmc: error: cannot write the output: {exc.strerror}")
-        return 74  # EX_IOERR
+        return ExitStatus.OUTPUT_ERROR
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
         from .Errors import LlmcError
         if isinstance(exc, LlmcError):
@@ -129,7 +130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _internal_error(exc: BaseException) -> int:
     _print_error(f"llmc: internal error: {type(exc).__name__}: {_without_secrets(str(exc))}")
-    return 70
+    return ExitStatus.INTERNAL_ERROR
 
 
 def _print_error(text: str) -> None:
@@ -173,7 +174,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.create_config:
         path = Config.write_default_config(args.data_directory)
         terminal.print(f"Created {path}")
-        return 0
+        return ExitStatus.OK
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, warn=terminal.message, concurrency=args.concurrency)
     providers = config.config.providers
@@ -184,7 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.set_default_model:
         terminal.print(f"Default model set to {config.set_default_model(args.set_default_model)} "
                        f"in {config.config_path}.")
-        return 0
+        return ExitStatus.OK
     if args.list_models:
         return _list_models(config, args.provider, terminal)
     if args.discover_models:
@@ -193,8 +194,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _add_provider(config, args, terminal)
     if args.update_valid_models:
         # Summaries go to stderr here: stdout may be a -p answer that a script reads.
-        if _discover(config, args, terminal, terminal.message) == 130:
-            return 130
+        if _discover(config, args, terminal, terminal.message) == ExitStatus.INTERRUPTED:
+            return ExitStatus.INTERRUPTED
     from .PromptRunner import PromptRunner, read_prompt
     prompt = read_prompt(args.prompt, sys.stdin)
     if prompt is not None:
@@ -261,7 +262,7 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
             raise LlmcError(providers.unknown_provider_message(provider))
     for line in providers.valid_scoped_models(name):
         terminal.print(line)
-    return 0
+    return ExitStatus.OK
 
 
 def _add_provider(config, args: argparse.Namespace, terminal) -> int:
@@ -269,8 +270,8 @@ def _add_provider(config, args: argparse.Namespace, terminal) -> int:
     name, url = args.add_provider
     outcome = ProviderAdder(config, terminal, terminal.print).add(name, url, args.key_env)
     if outcome is None:
-        return 130
-    return 0 if outcome else 1
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.OK if outcome else ExitStatus.FAILED
 
 
 def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
@@ -282,8 +283,8 @@ def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
     ok = discover_with_progress(config.config.providers, terminal, config.data_directory, print_line,
                                 provider_filter=provider, force_refresh=args.force_refresh)
     if ok is None:
-        return 130
-    return 0 if ok else 1
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.OK if ok else ExitStatus.FAILED
 
 
 if __name__ == "__main__":

@@ -122,12 +122,9 @@ class Config:
             raise ConfigError(f"{source} {value}: {exc.errors()[0].get('msg')}") from None
 
     def set_default_model(self, model_string: str) -> str:
-        """Write `model_string` as config.toml's `model`; its `provider/long-id` (ConfigError if unknown)."""
+        """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
         from .SafeFiles import ensure_directory
-        try:
-            provider, long_name = self.config.providers.resolve_model(model_string)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        provider, long_name = self.config.providers.resolve_model(model_string)
         label = f"{provider}/{long_name}"
         ensure_directory(self.data_directory)
         write_toml_setting(self.config_path, "model", label)

@@ -1,4 +1,5 @@
 """Exceptions that end in a one-line message for the user instead of a traceback."""
+from .ExitStatus import ExitStatus
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -18,13 +19,19 @@ def internal_error_text(exc: BaseException) -> str:
 class LlmcError(Exception):
     """A failure the user can act on; its text is the whole message."""
 
-    exit_code = 1
+    exit_code = ExitStatus.FAILED
 
 
 class ConfigError(LlmcError):
     """A configuration, data or session file, or a command-line value, that cannot be used."""
 
-    exit_code = 2
+    exit_code = ExitStatus.BAD_INPUT
+
+
+class InvalidModelError(LlmcError, ValueError):
+    """A model string that names no known valid model (a ValueError too, as the plan's contract says)."""
+
+    exit_code = ExitStatus.BAD_INPUT
 
 
 class ApiError(LlmcError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from .Errors import ConfigError
+from .ExitStatus import ExitStatus
 from .ReplyStreaming import make_reply_writer, stream_reply
 from .Terminal import Terminal, is_terminal
 
@@ -23,14 +24,14 @@ class PromptRunner:
             raise ConfigError("empty prompt: nothing to send")
         if echo:
             self.terminal.print(prompt)
-            return 0
+            return ExitStatus.OK
         settings = self.config_model
         api = settings.providers.chat_api(settings.model, self.terminal.message, self.model_source,
                                           temperature=settings.temperature, max_tokens=settings.max_tokens)
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
         messages.append({"role": "user", "content": prompt})
         stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
-        return 0
+        return ExitStatus.OK
 
 
 def read_prompt(argument: Optional[str], stdin: Any) -> Optional[str]:

@@ -5,7 +5,7 @@ import re
 from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
-from .Errors import ConfigError
+from .Errors import ConfigError, InvalidModelError
 from .ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -139,7 +139,7 @@ class ProviderAdder:
         """None when `model` can chat now; else why not."""
         try:
             provider_name, _ = self.providers.resolve_model(model)
-        except ValueError:
+        except InvalidModelError:
             return "is not a known valid model"
         if self.providers.is_usable(provider_name):
             return None

@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from .DiscoverySummary import DiscoverySummary
-from .Errors import ConfigError, DiscoveryCancelled, KeyRefusedError
+from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError
 from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
 from .ModelMetadata import non_chat_reason
@@ -138,22 +138,22 @@ class ProviderManager:
                 if filter_by_provider is None or provider == filter_by_provider]
 
     def get_api_for_model_string(self, model_string: str) -> Tuple[ProviderConfig, str]:
-        """Resolve a model string to (ProviderConfig, long id); ValueError listing choices if invalid."""
+        """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing choices if invalid."""
         provider_name, long_name = self.resolve_model(model_string)
         return self.providers[provider_name], long_name
 
     def checked_model(self, model_string: str, source: str = "") -> Tuple[str, str]:
-        """(provider name, long id); ConfigError listing the choices, saying where a bad string came
+        """(provider name, long id); InvalidModelError listing the choices, saying where a bad string came
         `source` ("from LLMC_DEFAULT_MODEL")."""
         try:
             return self.resolve_model(model_string)
-        except ValueError as exc:
+        except InvalidModelError as exc:
             where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
-            raise ConfigError(f"{exc}{where}") from None
+            raise InvalidModelError(f"{exc}{where}") from None
 
     def chat_model(self, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
         """(provider name, its config, long id) of a model whose provider can be sent requests
-        (ConfigError otherwise)."""
+        (InvalidModelError, or ConfigError for a missing key)."""
         provider_name, long_name = self.checked_model(model_string, source)
         if not self.is_usable(provider_name):
             raise ConfigError(f"No API key for provider {provider_name}: set {self.key_variable(provider_name)} "
@@ -163,7 +163,7 @@ class ProviderManager:
     def chat_api(self, model_string: str, on_wait: Optional[Callable[[str], None]] = None,
                  source: str = "", temperature: Optional[float] = None,
                  max_tokens: Optional[int] = None) -> "OpenAIChatCompletionApi":
-        """The chat API of a model (ConfigError if it is invalid or its provider has no key);
+        """The chat API of a model (InvalidModelError, or ConfigError if its provider has no key);
         `on_wait` is told of retry waits; `temperature` and `max_tokens` go with every request."""
         from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # the HTTP stack, only to chat
         provider_name, provider_config, long_name = self.chat_model(model_string, source)
@@ -171,7 +171,7 @@ class ProviderManager:
                                        on_wait=on_wait, temperature=temperature, max_tokens=max_tokens)
 
     def resolve_model(self, model_string: str) -> Tuple[str, str]:
-        """Resolve a model string to (provider name, long id); ValueError listing choices if invalid."""
+        """Resolve a model string to (provider name, long id); InvalidModelError listing choices if invalid."""
         prefix, rest = split_first_slash(model_string.strip())
         provider_name = self.resolve_provider_name(prefix) if prefix else None
         if provider_name is not None:
@@ -181,7 +181,7 @@ class ProviderManager:
             # an id such as "deepseek/deepseek-r1:free" may be another provider's, prefix and all
             elsewhere = [f"{p}/{long} ({short})" for p, (long, short) in self.merged_models()
                          if model_string.strip() in (long, short)]
-            raise ValueError(self._invalid_model_message(
+            raise InvalidModelError(self._invalid_model_message(
                 rest, f"Invalid model for provider {provider_name}: {rest}.", provider_name, elsewhere))
         wanted = model_string.strip()
         for name, (long_name, short_name) in self.merged_models():
@@ -190,7 +190,7 @@ class ProviderManager:
         head = f"Invalid model: {wanted}."
         if prefix and provider_name is None:
             head += f" ('{prefix}' is not a provider either; known: {', '.join(self.providers)}.)"
-        raise ValueError(self._invalid_model_message(wanted, head))
+        raise InvalidModelError(self._invalid_model_message(wanted, head))
 
     def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None,
                                suggested: Iterable[str] = ()) -> str:
@@ -216,7 +216,7 @@ class ProviderManager:
         return text
 
     def validate_model(self, model_string: str) -> str:
-        """The long id a model string resolves to; ValueError if invalid."""
+        """The long id a model string resolves to; InvalidModelError if invalid."""
         return self.get_api_for_model_string(model_string)[1]
 
     def get_available_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
@@ -362,7 +362,7 @@ class ProviderManager:
         started = time.monotonic()
         try:
             models = self.discovery_service.fetch_models(name, config, force_refresh, warn=self.warn)
-        except Exception as exc:  # any failure of one provider is reported, never raised
+        except ApiError as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
             summary.error = str(exc)
             return summary
         ids = list(dict.fromkeys(m["id"] for m in models))

@@ -12,7 +12,7 @@ from prompt_toolkit.input import create_pipe_input
 
 from llmc.InputHistory import HISTORY_ENTRIES_KEPT
 from llmc.Errors import INCOMPLETE_MARKER
-from llmc.Errors import ConfigError
+from llmc.Errors import InvalidModelError
 from tests.chat_support import SUBMIT, chat_messages, make_chat, run_keys
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -149,7 +149,7 @@ def test_an_invalid_model_at_start_is_a_config_error(tmp_path, server) -> None:
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe)
         chat.model = "nope-model"
-        with pytest.raises(ConfigError, match="Invalid model: nope-model"):
+        with pytest.raises(InvalidModelError, match="Invalid model: nope-model"):
             chat.run()
 
 

@@ -86,6 +86,15 @@ def test_reset_and_print(chat) -> None:
     assert run(chat, "/print") == "The chat is empty.\n"
 
 
+def test_a_bugs_value_error_is_not_passed_off_as_a_users_mistake(chat, monkeypatch) -> None:
+    def broken(*args) -> None:
+        raise ValueError("a bug")
+    monkeypatch.setattr(chat.session, "reset", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        chat.commands.handle("/reset")
+    assert "ERROR: Invalid model: nope." in run(chat, "/mod nope")  # an invalid model is the user's
+
+
 def test_save_and_load_round_trip(chat, tmp_path: Path) -> None:
     converse(chat)
     path = tmp_path / "data" / "mine.json"

@@ -9,7 +9,7 @@ from typing import Dict, List
 import pytest
 
 from llmc.Config import Config, default_config_text, load_toml_file, merge_dicts
-from llmc.Errors import ConfigError
+from llmc.Errors import ConfigError, InvalidModelError
 from llmc.HttpClient import HttpSettings
 from llmc.ProviderManager import ProviderManager
 from llmc.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASSY_SYSTEM_PROMPT
@@ -501,7 +501,7 @@ def test_set_default_model_adds_the_key_before_the_tables_and_creates_a_private_
 def test_set_default_model_refuses_an_unknown_model_and_leaves_the_file(tmp_path: Path) -> None:
     path = write(tmp_path / "config.toml", COMMENTED_CONFIG)
     config, _ = load(tmp_path)
-    with pytest.raises(ConfigError, match="Invalid model: nonesuch"):
+    with pytest.raises(InvalidModelError, match="Invalid model: nonesuch"):
         config.set_default_model("nonesuch")
     assert path.read_text() == COMMENTED_CONFIG
 

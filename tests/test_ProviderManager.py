@@ -12,7 +12,7 @@ import yaml
 from llmc.HttpSettings import HttpSettings
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
-from llmc.Errors import ConfigError, DiscoveryCancelled
+from llmc.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
 from llmc.ProviderManager import ProviderManager, split_first_slash
 from llmc.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
@@ -542,12 +542,12 @@ def test_chat_model_resolves_names_of_any_case():
     manager = chat_manager()
     assert manager.chat_model("fake/f1")[::2] == ("fake", "fake-chat-1")
     assert manager.chat_model("FAKE/fake-chat-1")[::2] == ("fake", "fake-chat-1")
-    with pytest.raises(ConfigError, match="Invalid model for provider fake: f2"):
+    with pytest.raises(InvalidModelError, match="Invalid model for provider fake: f2"):
         manager.chat_model("fake/f2")
 
 
 def test_an_unknown_chat_model_lists_close_matches_and_where_it_came_from():
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidModelError) as info:
         chat_manager().chat_model("fake-chat-2", "from LLMC_DEFAULT_MODEL")
     assert "Invalid model: fake-chat-2." in str(info.value)
     assert "Did you mean: fake/fake-chat-1 (f1)" in str(info.value)
@@ -571,3 +571,26 @@ def test_the_chat_api_talks_to_the_model_with_the_managers_settings():
     assert [r["json"]["model"] for r in sent] == ["fake-chat-1", "fake-chat-1"]
     assert sent[-1]["headers"].get("Authorization") == "Bearer test-key"
     assert notices == ["fake: rate limited (429); retrying in 0 s (retry 1 of 1)"]
+
+
+def test_an_invalid_model_is_an_llmc_error_and_a_value_error():
+    with pytest.raises(InvalidModelError) as info:
+        sample_manager().resolve_model("nonesuch")
+    assert isinstance(info.value, LlmcError) and isinstance(info.value, ValueError)
+    assert info.value.exit_code == 2
+
+
+def test_a_providers_failure_is_a_failed_line_but_a_bug_is_raised(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+
+    def failing(error: Exception):
+        def fetch(*args, **kwargs):
+            raise error
+        return fetch
+    h.manager.discovery_service.fetch_models = failing(ApiError("fake: the provider is down"))
+    assert h.run() is False
+    assert "fake: failed: the provider is down" in h.warnings
+    h.manager.discovery_service.fetch_models = failing(KeyError("a bug"))
+    with pytest.raises(KeyError, match="a bug"):
+        h.run()
+
