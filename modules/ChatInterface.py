@@ -13,7 +13,8 @@ from prompt_toolkit.keys import Keys
 from .ChatSession import ChatSession
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
-from .Errors import ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError, internal_error_text
+from .Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
+                     internal_error_text)
 from .ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
