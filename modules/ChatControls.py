@@ -17,7 +17,6 @@ class ChatControls(Protocol):
 
     terminal: "Terminal"
     session: "ChatSession"
-    config: "Config"  # for /add-provider, which rewrites the files the config was read from
     model: str
     default_model: str
 
@@ -51,9 +50,6 @@ class ChatControls(Protocol):
     def refresh_providers(self) -> None:
         """Take in models another llmc discovered since the chat started."""
 
-    def after_providers_added(self) -> None:
-        """Take in a new default model; switch to it when the current model cannot chat."""
-
     def set_model(self, model: str) -> str:
         """Switch to `model`; its `provider/long-id`."""
 
@@ -71,3 +67,9 @@ class ChatControls(Protocol):
 
     def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
         """What /md asks for a title; None when there is no model to ask."""
+
+    def add_provider(self, name: str, url: str, key_env: Optional[str] = None) -> None:
+        """Add an OpenAI-compatible provider, discover its models and save it (ConfigError for bad input)."""
+
+    def adopt_found_local_servers(self) -> None:
+        """After a discovery: offer a model of the local servers it found as the default."""

@@ -162,7 +162,21 @@ class ChatInterface:
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
 
-    def after_providers_added(self) -> None:
+    def add_provider(self, name: str, url: str, key_env: Optional[str] = None) -> None:
+        """/add-provider: add, discover and save a provider (see ProviderAdder); adopt a new default."""
+        from .ProviderAdder import ProviderAdder
+        if ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).add(name, url, key_env):
+            self._adopt_new_default()
+
+    def adopt_found_local_servers(self) -> None:
+        """After a discovery that added local servers: offer their model as the default, as /add-provider does."""
+        found = self.providers.found_local_providers
+        if found:
+            from .ProviderAdder import ProviderAdder
+            ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).offer_as_default(found)
+            self._adopt_new_default()
+
+    def _adopt_new_default(self) -> None:
         """Take in a new default model; switch to it when the current model cannot chat."""
         default = self.config.config.model
         if default == self.default_model:

@@ -311,8 +311,9 @@ class CommandHandler(Completer):
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
         from .ProgressDisplay import discover_with_progress
-        discover_with_progress(self.providers, self.terminal, self.chat_interface.data_directory,
-                               self.terminal.print, provider_filter=provider, force_refresh=force)
+        if discover_with_progress(self.providers, self.terminal, self.chat_interface.data_directory,
+                                  self.terminal.print, provider_filter=provider, force_refresh=force):
+            self.chat_interface.adopt_found_local_servers()
         try:
             self.providers.resolve_model(self.chat_interface.model)
         except InvalidModelError:
@@ -329,10 +330,7 @@ class CommandHandler(Completer):
             self._error("usage: /add-provider NAME URL [--key-env VAR]  (e.g. /add-provider local "
                         "http://127.0.0.1:8080/v1)")
             return
-        from .ProviderAdder import ProviderAdder
-        chat = self.chat_interface
-        if ProviderAdder(chat.config, self.terminal, self.terminal.print, in_chat=True).add(*words, key_env=key_env):
-            chat.after_providers_added()
+        self.chat_interface.add_provider(*words, key_env=key_env)
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:

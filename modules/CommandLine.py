@@ -280,10 +280,14 @@ def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
     if provider and config.config.providers.resolve_provider_name(provider) is None:
         from .Errors import LlmcError
         raise LlmcError(config.config.providers.unknown_provider_message(provider))
-    ok = discover_with_progress(config.config.providers, terminal, config.data_directory, print_line,
+    providers = config.config.providers
+    ok = discover_with_progress(providers, terminal, config.data_directory, print_line,
                                 provider_filter=provider, force_refresh=args.force_refresh)
     if ok is None:
         return ExitStatus.INTERRUPTED
+    if ok and providers.found_local_providers:
+        from .ProviderAdder import ProviderAdder
+        ProviderAdder(config, terminal, print_line).offer_as_default(providers.found_local_providers)
     return ExitStatus.OK if ok else ExitStatus.FAILED
 
 

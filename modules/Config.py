@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from .Errors import ConfigError
 from .HttpSettings import HttpSettings
+from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
 from .ModelPrice import MAX_PRICE_PER_MILLION
 from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig,
@@ -164,7 +165,7 @@ class Config:
             discovery_service=ModelDiscoveryService(http_settings, on_wait=self.warn,
                                                     concurrency=config_model.concurrency),
             concurrency=config_model.concurrency, persist_exclusions=exclusions, persist_base=persist_base,
-            report=report, http_settings=http_settings)
+            report=report, http_settings=http_settings, local_scanner=LocalServerScanner.from_environment())
         return config_model
 
     def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:

@@ -93,7 +93,7 @@ class ProviderAdder:
                 self.terminal.message(f"Provider {provider_name} was not added.")
             return outcome
         self.print_line(f"Added provider {provider_name} ({provider.base_api_url}) to {self.config.store.path}.")
-        self._offer_as_default(provider_name, provider.get_valid_models())
+        self.offer_as_default([provider_name])
         return True
 
     def _provider(self, name: str, url: str, key_env: str) -> tuple[str, ProviderConfig]:
@@ -118,12 +118,15 @@ class ProviderAdder:
             self.terminal.message(f"Note: {variable} is not set; a server on this machine needs no key")
         return name, provider
 
-    def _offer_as_default(self, provider_name: str, models: List[str]) -> None:
-        """Make the provider's first model the default when the configured default cannot chat; else say how."""
+    def offer_as_default(self, provider_names: List[str]) -> None:
+        """Make the first valid model of these providers the default when the configured default cannot chat;
+        else say how to use it."""
+        models = [f"{name}/{model}" for name in provider_names for model in self.providers[name].get_valid_models()]
         if not models:
-            self.terminal.message(f"No model of {provider_name} answered a chat ping: nothing to chat with yet.")
+            self.terminal.message(f"No model of {', '.join(provider_names)} answered a chat ping: "
+                                  "nothing to chat with yet.")
             return
-        model = f"{provider_name}/{models[0]}"
+        model = models[0]
         current = self.config.config.model
         why_not = self._why_default_cannot_chat(current)
         if why_not is None:

@@ -40,9 +40,10 @@ class ProviderManager:
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
                  report: Callable[[str], None] = print,
                  warn: Optional[Callable[[str], None]] = None,
-                 http_settings: Optional[HttpSettings] = None) -> None:
+                 http_settings: Optional[HttpSettings] = None, local_scanner: Any = None) -> None:
         """`report` receives discovery results; `warn` failures, skips and notices (default: stderr);
-        `http_settings` are the timeouts and retries of the chat APIs handed out."""
+        `http_settings` are the timeouts and retries of the chat APIs handed out; `local_scanner` (a
+        LocalServerScanner) finds servers on this machine for an all-provider discovery."""
         self.providers = providers
         self.http_settings = http_settings or HttpSettings()
         self.discovery_service = discovery_service or ModelDiscoveryService()
@@ -55,6 +56,8 @@ class ProviderManager:
         self.warn = warn or print_warning
         self.last_summaries: List[DiscoverySummary] = []
         self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
+        self.local_scanner = local_scanner
+        self.found_local_providers: List[str] = []  # added by the last discovery's look at local ports
 
     # Dict-like access
     def get(self, provider_name: str) -> Optional[ProviderConfig]:
@@ -262,6 +265,8 @@ class ProviderManager:
 
         `on_notice`, when given, receives this run's rate-limit notices instead of the service's default.
         """
+        if provider_filter is None:
+            self._add_local_servers()
         targets = self._discovery_targets(provider_filter)
         if not targets:
             return False
@@ -279,10 +284,37 @@ class ProviderManager:
         if not success:
             failed = ", ".join(s.provider for s in summaries if s.error)
             self.warn(f"Discovery failed for {failed}; nothing was saved.")
+            succeeded = [s.provider for s in summaries if s.error is None]
+            if succeeded:
+                self.warn(f"To save the others, discover them one at a time with --discover-models NAME "
+                          f"(in the chat /discover-models NAME): {', '.join(succeeded)}")
         elif persist_on_success and summaries:
             self.persist_provider_configs([s.provider for s in summaries])
             self.warn(f"Provider configurations persisted to {self._store_path()}")
         return success
+
+    def _add_local_servers(self) -> None:
+        """Add each model server found on this machine's default ports that no provider points at yet."""
+        self.found_local_providers = []
+        if self.local_scanner is None:
+            return
+        from .LocalServerScanner import local_ports_of
+        for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
+            if server.needs_key:
+                self.warn(f"A server at {server.base_url} asks for a key: add it with llmc --add-provider NAME "
+                          f"{server.base_url} --key-env VAR")
+            elif not server.model_count:
+                self.warn(f"Found a local {server.label} server at {server.base_url} with no models; "
+                          "load or pull one, then discover again")
+            else:
+                name = self._free_provider_name(server.kind, server.port)
+                self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url))
+                self.found_local_providers.append(name)
+                self.warn(f"Found a local {server.label} server at {server.base_url}: added as provider {name}")
+
+    def _free_provider_name(self, kind: str, port: int) -> str:
+        """`kind`, or `kind-PORT` when a provider has that name already."""
+        return kind if self.resolve_provider_name(kind) is None else f"{kind}-{port}"
 
     def _report_summaries(self, summaries: List[DiscoverySummary]) -> None:
         """Each provider's summary: results on `report`, failures and undecided models on `warn`."""

@@ -17,12 +17,14 @@ from tests.fake_openai_server import FakeOpenAIServer
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """HOME is `<tmp_path>/home` (not yet created; so the default data directory is under it), the test's
-    temp directory is the working directory, and no `*_API_KEY`, `LLMC_*` or `NO_COLOR` variable is set."""
+    temp directory is the working directory, and no `*_API_KEY`, `LLMC_*` or `NO_COLOR` variable is set
+    (but LLMC_LOCAL_PORTS is empty: discovery looks for no local servers unless a test names its ports)."""
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
         if name.endswith("_API_KEY") or name.startswith("LLMC_") or name == "NO_COLOR":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("LLMC_LOCAL_PORTS", "")  # no test looks at the machine's real local-server ports
     monkeypatch.chdir(tmp_path)
     return home
 

@@ -55,12 +55,18 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "models_shape": "openai",  # how /models answers: one of MODELS_SHAPES
     "refuse_fields": [],  # top-level request fields answered with a 400 naming them
     "raw_events": None,  # a list of SSE data payloads sent verbatim instead of a reply ([] : an empty stream)
+    "server_kind": "openai",  # a local server to impersonate: see SERVER_KINDS
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
 # "openrouter" `architecture.output_modalities` and `pricing` per token as text; "lmstudio" `type`
 # llm/embeddings; "mistral" `capabilities.completion_chat`.
 MODELS_SHAPES = {"openai", "bare", "together", "openrouter", "lmstudio", "mistral"}
+
+# What each kind of local server says in /v1/models' `owned_by`, and its own endpoints besides /v1.
+SERVER_KINDS = {"openai": "fake", "ollama": "library", "lmstudio": "organization_owner",
+                "llamacpp": "llamacpp", "vllm": "vllm"}
+NATIVE_ROUTES = {("ollama", "/api/version"), ("lmstudio", "/api/v0/models")}
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
 MODELS_KINDS = {"empty_data", "no_data", "error_200", "missing_ids"}
@@ -387,6 +393,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         opts = self.fake.options()
         self.entry = self.fake.log_request(method, path, dict(self.headers), body)
         self.fake.sleep(float(opts["latency"] or 0))
+        if method == "GET" and (opts["server_kind"], path.rstrip("/")) in NATIVE_ROUTES:
+            return self.native(opts, path.rstrip("/"))
         route = normalize_path(path) if path.startswith("/v1/") else None
         if (method, route) not in ROUTES:
             return self.send_json(404, error_body(f"Unknown request URL: {method} {path}.",
@@ -472,6 +480,15 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     # ----- API ------------------------------------------------------------
 
+    def native(self, opts: dict, path: str) -> None:
+        """Ollama's GET /api/version, LM Studio's GET /api/v0/models (no key asked, as those servers do)."""
+        if path == "/api/version":
+            return self.send_json(200, {"version": "0.6.2"})
+        data = [{"id": m, "object": "model", "type": "embeddings" if m in opts["non_chat_models"] else "llm",
+                 "publisher": "fake", "state": "not-loaded", "max_context_length": 4096}
+                for m in list(opts["chat_models"]) + list(opts["non_chat_models"])]
+        self.send_json(200, {"object": "list", "data": data})
+
     def models(self, opts: dict, body: Any, fault: dict) -> None:
         """Serve GET /v1/models."""
         kind = fault.get("kind")
@@ -484,7 +501,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             ids = []
         shape, metadata = opts["models_shape"], opts["model_metadata"] or {}
         chat = set(opts["chat_models"])
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake",
+        owner = SERVER_KINDS[opts["server_kind"]]
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": owner,
                  **shaped_fields(shape, m in chat), **metadata.get(m, {})} for m in ids]
         if kind == "missing_ids":  # `count` extra entries without an "id"
             data += [{"object": "model", "name": f"nameless-{i}"} for i in range(int(fault.get("count", 1)))]
@@ -692,6 +710,8 @@ class FakeOpenAIServer:
         if unknown:
             raise ValueError(
                 f"unknown option(s) {sorted(unknown)}; known: {sorted(DEFAULT_OPTIONS)}")
+        if options.get("server_kind", "openai") not in SERVER_KINDS:
+            raise ValueError(f"unknown server_kind {options['server_kind']!r}; known: {sorted(SERVER_KINDS)}")
         fault_rate = options.get("fault_rate") or {}
         for fault in fault_rate.values():
             validate_fault(fault)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from llmc.HttpSettings import HttpSettings
+from llmc.LocalServerScanner import LocalServerScanner
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
 from llmc.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
@@ -173,14 +174,15 @@ class Harness:
     """A ProviderManager over the fake server with a YAML store in a temp dir; reports and warnings captured."""
 
     def __init__(self, tmp_path: Path, providers: Dict[str, ProviderConfig],
-                 settings: HttpSettings = FAST, concurrency: int = 4) -> None:
+                 settings: HttpSettings = FAST, concurrency: int = 4, local_ports: tuple = ()) -> None:
         self.path = tmp_path / "openaicompat-providers.yaml"
         self.lines: List[str] = []
         self.warnings: List[str] = []
         self.manager = ProviderManager(providers, store=ProvidersYamlStore(self.path),
                                        discovery_service=ModelDiscoveryService(settings),
                                        concurrency=concurrency, report=self.lines.append,
-                                       warn=self.warnings.append)
+                                       warn=self.warnings.append,
+                                       local_scanner=LocalServerScanner(local_ports) if local_ports else None)
 
     def run(self, **kwargs) -> bool:
         return self.manager.discover_and_validate_models(**kwargs)
@@ -344,7 +346,9 @@ def _check_nothing_persisted(tmp_path, server, broken, failure):
     assert len(failed) == 1
     assert {"refused": "connection refused", "401": "API request failed with status code 401.", "no_data": "no 'data' list",
             "html_500": "API request failed with status code 500."}[failure] in failed[0]
-    assert h.warnings[-1] == "Discovery failed for broken; nothing was saved."
+    assert h.warnings[-2:] == ["Discovery failed for broken; nothing was saved.",
+                               "To save the others, discover them one at a time with --discover-models NAME "
+                               "(in the chat /discover-models NAME): fake"]
     assert h.lines[0].startswith("fake: 5 models found, ")  # the provider that worked is still reported
     assert h.manager["broken"].valid_models == {}
 
@@ -594,3 +598,47 @@ def test_a_providers_failure_is_a_failed_line_but_a_bug_is_raised(tmp_path, serv
     with pytest.raises(KeyError, match="a bug"):
         h.run()
 
+
+# Local servers found on their ports during an all-provider discovery
+
+def test_local_servers_found_are_added_named_for_their_kind_and_saved(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="ollama", chat_models=["llama3"], non_chat_models=[]) as ollama, \
+            FakeOpenAIServer(api_key=None, server_kind="llamacpp", chat_models=["gemma"], non_chat_models=[]) as cpp:
+        h = Harness(tmp_path, {"fake": fake_config(server)}, local_ports=(ollama.port, cpp.port))
+        assert h.run() is True
+    assert h.warnings[:2] == [f"Found a local Ollama server at {ollama.base_url}: added as provider ollama",
+                              f"Found a local llama.cpp server at {cpp.base_url}: added as provider llamacpp"]
+    saved = h.saved()["providers"]
+    assert saved["ollama"] == {"name": "Ollama", "base_api_url": ollama.base_url,
+                               "valid_models": {"llama3": "llama3"}, "invalid_models": []}
+    assert saved["llamacpp"]["valid_models"] == {"gemma": "gemma"} and "fake" in saved
+
+
+def test_a_port_a_provider_points_at_is_not_probed_and_a_taken_name_gets_the_port(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="vllm", non_chat_models=[]) as vllm:
+        taken = ProviderConfig(name="Remote vLLM", base_api_url="https://vllm.example/v1", api_key="k-123456789")
+        h = Harness(tmp_path, {"fake": fake_config(server), "vllm": taken},
+                    local_ports=(server.port, vllm.port))
+        h.manager.discover_and_validate_models(provider_filter=None, persist_on_success=False)
+    assert f"Found a local vLLM server at {vllm.base_url}: added as provider vllm-{vllm.port}" in h.warnings
+    assert not any(server.base_url in w for w in h.warnings if w.startswith("Found"))
+    assert h.manager[f"vllm-{vllm.port}"].valid_models == {"fake-chat-1": "fake-chat-1", "fake-chat-2": "fake-chat-2"}
+
+
+def test_a_named_discovery_looks_for_no_local_server(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="ollama") as ollama:
+        h = Harness(tmp_path, {"fake": fake_config(server)}, local_ports=(ollama.port,))
+        assert h.run(provider_filter="fake") is True
+        assert ollama.requests == [] and "ollama" not in h.manager
+
+
+def test_a_local_server_without_models_or_asking_for_a_key_is_said_and_not_added(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="lmstudio", chat_models=[], non_chat_models=[]) as empty, \
+            FakeOpenAIServer(api_key="secret", server_kind="vllm") as locked:
+        h = Harness(tmp_path, {"fake": fake_config(server)}, local_ports=(empty.port, locked.port))
+        assert h.run() is True
+    assert h.warnings[:2] == [
+        f"Found a local LM Studio server at {empty.base_url} with no models; load or pull one, then discover again",
+        f"A server at {locked.base_url} asks for a key: add it with llmc --add-provider NAME {locked.base_url} "
+        "--key-env VAR"]
+    assert list(h.saved()["providers"]) == ["fake"]

@@ -23,7 +23,7 @@ def clean_env(home: Path, extra: Optional[Mapping[str, str]] = None) -> Dict[str
     """The environment of a test run: own HOME, no real keys or llmc settings, no colour hints."""
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_API_KEY") and not k.startswith("LLMC_") and k not in ("NO_COLOR", "TERM")}
-    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "LLMC_LOCAL_PORTS": "",
                 "NO_PROXY": "*", "no_proxy": "*"})
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         env.pop(name, None)

@@ -18,7 +18,7 @@ def spawn(data_dir: Path, *args: str) -> pexpect.spawn:
     home = data_dir.parent / "home"
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
-           "LANG": "C.UTF-8", "PYTHONPATH": str(REPO),
+           "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "LLMC_LOCAL_PORTS": "",
            "PROMPT_TOOLKIT_NO_CPR": "1"}  # pexpect does not answer cursor-position requests
     child = pexpect.spawn(sys.executable, ["main.py", "-d", str(data_dir), *args], cwd=str(REPO), env=env,
                           dimensions=(40, 120), encoding="utf-8", timeout=TIMEOUT)

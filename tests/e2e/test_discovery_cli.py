@@ -29,7 +29,7 @@ def server():
 @pytest.fixture
 def env(home: Path) -> dict:
     environ = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LLMC_")}
-    environ.update(HOME=str(home), NO_COLOR="1", PYTHONPATH=str(ROOT))
+    environ.update(HOME=str(home), NO_COLOR="1", PYTHONPATH=str(ROOT), LLMC_LOCAL_PORTS="")
     return environ
 
 
@@ -182,6 +182,8 @@ def test_a_failing_provider_leaves_every_file_as_it_was(tmp_path, server, env, f
     cause = "connection refused" if failure == "dead" else "API request failed with status code 401."
     assert any(line.startswith("broken: failed: ") and cause in line for line in result.stderr.splitlines())
     assert "Discovery failed for broken; nothing was saved." in result.stderr
+    assert ("To save the others, discover them one at a time with --discover-models NAME (in the chat "
+            "/discover-models NAME): fake") in result.stderr
     assert "failed" not in result.stdout and result.stdout.startswith("fake: 4 models found, ")
     assert "wrong" not in result.stdout + result.stderr.replace("wrong_key", "")
 
@@ -227,3 +229,52 @@ def test_together_s_bare_list_is_read_and_its_types_judge_without_pings(tmp_path
     saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
     assert saved["invalid_models"] == NON_CHAT
     assert saved["model_prices"]["chat-a"] == {"prompt": 0.2, "completion": 0.6}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_fresh_install_finds_every_kind_of_local_server_and_chats_with_one(tmp_path, env):
+    kinds = ["ollama", "lmstudio", "llamacpp", "vllm"]
+    servers = [FakeOpenAIServer(api_key=None, server_kind=kind, chat_models=[f"{kind}-chat"],
+                                non_chat_models=[f"{kind}-embed"]).start() for kind in kinds]
+    try:
+        ports = [s.port for s in servers] + [_free_port()]  # and one where nothing listens
+        env["LLMC_LOCAL_PORTS"] = ",".join(map(str, ports))
+        result = llmc(["--discover-models"], env)
+        assert result.returncode == 0, result.stderr
+        data = Path(env["HOME"]) / ".llm_chat_cli"
+        for kind, server in zip(kinds, servers):
+            assert f"added as provider {kind}" in result.stderr and f"{kind}: 2 models found, 1 valid" in result.stdout
+            assert all("Authorization" not in r["headers"] for r in server.requests)
+        saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]
+        assert {k: saved[k]["base_api_url"] for k in kinds} == {k: s.base_url for k, s in zip(kinds, servers)}
+        assert result.stdout.splitlines()[-1] == (
+            f"Default model set to ollama/ollama-chat in {data / 'config.toml'} (the default openai/4.1-mini has no "
+            "API key: OPENAI_API_KEY is not set). Start chatting: llmc")
+        env["LLMC_LOCAL_PORTS"] = ""
+        chat = subprocess.run([sys.executable, str(ROOT / "main.py")], input="hi\n", capture_output=True,
+                              text=True, env=env, timeout=60, cwd=str(ROOT))
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout.strip() == "Hello from the fake server."
+        assert servers[0].requests[-1]["json"]["model"] == "ollama-chat"
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_an_unreachable_provider_fails_the_run_and_says_how_to_save_the_others(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    (data / "config.toml").open("a").write(f'[providers.gone]\nbase_api_url = "http://127.0.0.1:{_free_port()}/v1"\n')
+    result = llmc(["-d", str(data), "--discover-models"], env)
+    assert result.returncode == 1
+    assert "gone: failed: cannot connect to" in result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "Discovery failed for gone; nothing was saved.",
+        "To save the others, discover them one at a time with --discover-models NAME (in the chat "
+        "/discover-models NAME): fake"]
+    assert not (data / "openaicompat-providers.yaml").exists()
