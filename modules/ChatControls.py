@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 
 if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
     from .ChatSession import ChatSession
-    from .Config import Config
     from .ProviderManager import ProviderManager
     from .Terminal import Terminal
     from .Types import ConfigModel
