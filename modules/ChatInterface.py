@@ -18,7 +18,7 @@ from .Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelEr
 from .ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
-from .ReplyStreaming import make_reply_writer, stream_reply
+from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from .SafeFiles import ensure_directory
 from .Terminal import visible_text
 
@@ -245,7 +245,14 @@ class ChatInterface:
             self.session.remove_last_user()
         else:
             self.session.add_assistant(reply)
+            self._show_usage()
             self.terminal.print()
+
+    def _show_usage(self) -> None:
+        """The dim usage line after a reply, unless config.toml's show_usage is off."""
+        if self.echo or not self.settings.show_usage or self._api is None:
+            return
+        self.terminal.print_dim(usage_text(self._api, self.providers))
 
     def _reply(self, text: str, writer: Any) -> str:
         if self.echo:

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
         "('-' reads the prompt from standard input, as does a piped stdin alone; a prompt and a piped "
         "stdin are sent together: the prompt, a blank line, then the piped text)")
+    add("-u", "--usage", action="store_true", help="with a prompt: the prompt and completion token counts "
+        "(and the cost, where prices are known) on stderr after the answer")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
     add("--temperature", type=_number(float), metavar="T", help="sampling temperature, 0 to 2 (default 0; "
         "OpenAI's gpt-5 and o-series take only 1)")
@@ -202,7 +204,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         new_system_prompt = args.system_prompt is not None or args.sassy
         history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
         runner = PromptRunner(config.config, terminal, config.model_source)
-        return runner.run(prompt, args.echo, history)
+        return runner.run(prompt, args.echo, history, show_usage=args.usage)
     from .ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo).run()
@@ -223,6 +225,7 @@ def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
 def _check_flag_combinations(args: argparse.Namespace) -> None:
     """Refuse empty values and flags that would be silently ignored in this combination."""
     from .Errors import ConfigError
+    from .Terminal import is_terminal
     if args.prompt_words:
         if args.prompt is not None:
             raise ConfigError(f"-p/--prompt and a positional prompt ({' '.join(args.prompt_words)!r}) cannot "
@@ -245,6 +248,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
     if args.key_env is not None and not args.add_provider:
         raise ConfigError("--key-env works only with --add-provider")
+    if args.usage and args.prompt is None and is_terminal(sys.stdin):
+        raise ConfigError("-u/--usage works only with a prompt (-p, a positional prompt or a piped stdin); "
+                          "the chat shows usage after each reply")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):

@@ -13,6 +13,7 @@ from .HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
 from .SseParser import SseParser
 from .SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
+from .TokenUsage import TokenUsage
 
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
@@ -25,6 +26,7 @@ CHAT_PATH = "/chat/completions"
 # llama.cpp answers a prompt longer than its context with 200 and a stream without a single event
 EMPTY_STREAM_TEXT = ("the server sent an empty stream: the prompt may be longer than the model's context "
                      "(llama.cpp answers so; stream = false shows its error)")
+BODY_FIXES = ("stream_options", "token-limit field")  # what a refused request may be resent without
 KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
@@ -74,8 +76,10 @@ def swap_token_limit(body: dict, error: Optional[ApiError] = None) -> Optional[d
 class OpenAIChatCompletionApi:
     """Sends a conversation to one model and yields the reply as it streams."""
 
-    # (base URL, model) pairs that refused the token-limit field they were sent, for this process
+    # What providers refused, for the rest of this process: (base URL, model) pairs the token-limit
+    # field they were sent, and base URLs `stream_options` (usage in streams)
     _swapped_token_field: set = set()
+    _no_stream_options: set = set()
 
     def __init__(self, provider_name: str, provider_config: ProviderConfig, model: str,
                  settings: HttpSettings = HttpSettings(),
@@ -88,6 +92,7 @@ class OpenAIChatCompletionApi:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._temperature_noted = False
+        self.last_usage: Optional[TokenUsage] = None  # of the last reply, when the provider counted it
         self.client = HttpClient(provider_name, provider_config.base_api_url,
                                  provider_config.key_to_send(), settings, on_wait=on_wait,
                                  key_variable=provider_config.key_variable(provider_name))
@@ -111,6 +116,7 @@ class OpenAIChatCompletionApi:
         Reasoning first (if any), then exactly one "content" (possibly ""), then a "warning" if cut short.
         """
         notices = list(self._temperature_notice())
+        self.last_usage = None
         reply = self._post(self._body(messages, stream=False),
                            lambda body: self.client.post_json(CHAT_PATH, body))
         return notices + self._reply_deltas(reply)
@@ -118,6 +124,7 @@ class OpenAIChatCompletionApi:
     def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
         """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off."""
         yield from self._temperature_notice()
+        self.last_usage = None
         response = self._post(self._body(messages, stream=True),
                               lambda body: self.client.request("POST", CHAT_PATH, body, stream=True))
         state = _StreamState()
@@ -133,18 +140,31 @@ class OpenAIChatCompletionApi:
         body = build_request_body(self.model, messages, stream, self.max_tokens, self.temperature)
         if (self.provider_config.base_api_url, self.model) in self._swapped_token_field:
             body = swap_token_limit(body) or body
+        if stream and self.provider_config.base_api_url not in self._no_stream_options:
+            body["stream_options"] = {"include_usage": True}
         return body
 
     def _post(self, body: dict, send: Callable[[dict], Any]) -> Any:
-        """`send(body)`; once more with the other token-limit field if the one sent is refused."""
-        try:
-            return send(body)
-        except ApiError as exc:
-            retry_body = swap_token_limit(body, exc)
-            if retry_body is None:
-                raise
+        """`send(body)`; again without a field the provider refused (each fixed once, then remembered)."""
+        for _ in range(len(BODY_FIXES)):
+            try:
+                return send(body)
+            except ApiError as exc:
+                fixed = self._fixed_body(body, exc)
+                if fixed is None:
+                    raise
+                body = fixed
+        return send(body)
+
+    def _fixed_body(self, body: dict, error: ApiError) -> Optional[dict]:
+        """`body` without what `error` refused (stream_options, the token-limit field), remembered; else None."""
+        if "stream_options" in body and error.status == 400 and "stream_options" in str(error):
+            self._no_stream_options.add(self.provider_config.base_api_url)
+            return {k: v for k, v in body.items() if k != "stream_options"}
+        swapped = swap_token_limit(body, error)
+        if swapped is not None:
             self._swapped_token_field.add((self.provider_config.base_api_url, self.model))
-            return send(retry_body)
+        return swapped
 
     def _temperature_notice(self) -> Iterator[Delta]:
         """Once per API object: the temperature asked for is not one this model takes."""
@@ -175,6 +195,7 @@ class OpenAIChatCompletionApi:
         except ValueError:
             raise self._error("the reply's message content is not text") from None
         content = without_lone_surrogates(content)
+        self.last_usage = TokenUsage.from_reply(reply.get("usage"))
         reasoning = without_lone_surrogates(_reasoning_of(message))
         deltas: List[Delta] = [("reasoning", reasoning)] if reasoning else []
         deltas.append(("content", content))
@@ -279,6 +300,8 @@ class OpenAIChatCompletionApi:
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
         event = LENIENT_JSON.decode(payload)
+        if isinstance(event, dict) and event.get("usage") is not None:  # the last chunk, or a usage-only one
+            self.last_usage = TokenUsage.from_reply(event["usage"]) or self.last_usage
         choices = event.get("choices") if isinstance(event, dict) else None
         if isinstance(event, dict) and "error" in event and not choices:
             raise self._error(f"error in stream: {provider_error_text(event['error'])}")

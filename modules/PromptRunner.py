@@ -5,7 +5,7 @@ from typing import Any, List, Optional
 
 from .Errors import ConfigError
 from .ExitStatus import ExitStatus
-from .ReplyStreaming import make_reply_writer, stream_reply
+from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from .Terminal import Terminal, is_terminal
 
 
@@ -18,8 +18,11 @@ class PromptRunner:
         self.terminal = terminal
         self.model_source = model_source
 
-    def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None) -> int:
-        """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status."""
+    def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None,
+            show_usage: bool = False) -> int:
+        """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status.
+
+        `show_usage`: the token counts (and cost) on stderr after the answer."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
         if echo:
@@ -31,6 +34,8 @@ class PromptRunner:
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
         messages.append({"role": "user", "content": prompt})
         stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
+        if show_usage:
+            self.terminal.message(usage_text(api, self.config_model.providers))
         return ExitStatus.OK
 
 

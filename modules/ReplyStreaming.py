@@ -45,3 +45,10 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()
     return writer.text
+
+
+def usage_text(api: Any, providers: Any) -> str:
+    """The last reply's token counts, with the cost where the provider's /models gave a price."""
+    if api.last_usage is None:
+        return f"Usage: not reported by {api.provider_name}"
+    return f"Usage: {api.last_usage.describe(providers.model_price(api.provider_name, api.model))}"

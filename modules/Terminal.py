@@ -42,6 +42,14 @@ class Terminal:
         """Write a line to stdout; control characters (say, in a provider's model id) are made visible."""
         self.write(visible_text(text) + "\n")
 
+    def print_dim(self, text: str) -> None:
+        """A line on stdout in a faint style on a colour terminal (plain elsewhere)."""
+        if not self.color:
+            self.print(text)
+            return
+        from rich.text import Text
+        self.console().print(Text(visible_text(text), style="dim"))
+
     def message(self, text: str) -> None:
         """Write a line to stderr (notices, warnings, errors); control characters are made visible."""
         self.stderr.write(visible_text(text) + "\n")

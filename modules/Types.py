@@ -74,6 +74,8 @@ class ConfigModel(BaseModel):
         "--temperature overrides it)"))
     max_tokens: Optional[int] = Field(default=None, ge=1, le=MAX_TOKENS_LIMIT, examples=[4096], description=(
         "Most tokens a reply may take (unset: the model's own limit; --max-tokens overrides it)"))
+    show_usage: bool = Field(default=True, description=(
+        "Show a dim line of token counts (and the cost, where prices are known) after each reply in the chat"))
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
     read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(

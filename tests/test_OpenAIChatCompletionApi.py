@@ -443,3 +443,32 @@ def test_an_empty_stream_says_the_prompt_may_exceed_the_context(server: FakeOpen
         server.set(raw_events=None)
     assert str(caught.value) == ("fake: the server sent an empty stream: the prompt may be longer than the "
                                  "model's context (llama.cpp answers so; stream = false shows its error)")
+
+
+# ----- usage ------------------------------------------------------------------------------------
+
+def test_streams_ask_for_usage_and_keep_the_counts(server: FakeOpenAIServer) -> None:
+    api = api_for(server)
+    assert text_of(collect(api), "content") == REPLY
+    assert server.requests[-1]["json"]["stream_options"] == {"include_usage": True}
+    prompt_chars = sum(len(m["content"]) for m in MESSAGES)
+    assert api.last_usage == (prompt_chars // 4 + 1, len(REPLY) // 4 + 1)  # what the server counted
+    api.complete(MESSAGES)
+    assert "stream_options" not in server.requests[-1]["json"]
+    assert api.last_usage == (prompt_chars // 4 + 1, len(REPLY) // 4 + 1)
+
+
+def test_a_refused_stream_options_is_dropped_once_and_remembered_for_the_provider(server: FakeOpenAIServer) -> None:
+    server.set(refuse_fields=["stream_options"])
+    try:
+        config = ProviderConfig(name="Fake", base_api_url=server.base_url + "/", api_key="test-key")
+        api = OpenAIChatCompletionApi("fake", config, "fake-chat-1")
+        assert text_of(collect(api), "content") == REPLY
+        assert api.last_usage is None  # the provider was not asked
+        other_model = OpenAIChatCompletionApi("fake", config, "fake-chat-2")
+        assert text_of(list(other_model.stream_chat(MESSAGES)), "content") == REPLY
+    finally:
+        server.set(refuse_fields=[])
+    assert [("stream_options" in r["json"], r["status"]) for r in server.requests] == [
+        (True, 400), (False, 200), (False, 200)]
+

@@ -215,3 +215,75 @@ def test_temperature_and_max_tokens_commands_in_the_chat(data: Path, server: Fak
     first, second = chat_requests(server)
     assert (first["temperature"], first["max_tokens"]) == (0.9, 12)
     assert second["temperature"] == 0.9 and "max_tokens" not in second
+
+
+# Usage
+def expected_usage(server: FakeOpenAIServer) -> str:
+    from tests.fake_openai_server import usage_for
+    body = chat_requests(server)[-1]
+    counts = usage_for(body["messages"], REPLY)
+    return f"{counts['prompt_tokens']} prompt + {counts['completion_tokens']} completion tokens"
+
+
+def test_usage_flag_prints_the_counts_on_stderr(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    result = llmc(home, data, "-u", "-p", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == REPLY + "\n"  # the answer alone
+    assert chat_requests(server)[-1]["stream_options"] == {"include_usage": True}
+    assert result.stderr.splitlines()[-1] == f"Usage: {expected_usage(server)}"
+    quiet = llmc(home, data, "-p", "hi")
+    assert "Usage" not in quiet.stderr
+
+
+def test_usage_shows_the_cost_where_the_price_is_known(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    config = data / "config.toml"
+    config.write_text(config.read_text() + 'model_prices = { "fake-chat-1" = { prompt = 2.0, completion = 10.0 } }\n')
+    result = llmc(home, data, "--usage", "hi")
+    assert result.returncode == 0, result.stderr
+    from tests.fake_openai_server import usage_for
+    counts = usage_for(chat_requests(server)[-1]["messages"], REPLY)
+    cost = (counts["prompt_tokens"] * 2.0 + counts["completion_tokens"] * 10.0) / 1e6
+    assert result.stderr.splitlines()[-1] == f"Usage: {expected_usage(server)}, ${cost:.6f}".rstrip("0")
+
+
+def test_a_server_that_refuses_stream_options_is_asked_again_without(home: Path, data: Path,
+                                                                     server: FakeOpenAIServer) -> None:
+    server.set(refuse_fields=["stream_options"])
+    result = llmc(home, data, "-u", "-p", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == REPLY + "\n"
+    assert result.stderr.splitlines()[-1] == "Usage: not reported by fake"
+    assert [("stream_options" in r["json"], r["status"]) for r in server.request_log()] == [(True, 400), (False, 200)]
+
+
+def test_usage_flag_without_a_prompt_is_refused(data: Path) -> None:
+    import pexpect
+    child = spawn(data, "-u")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "-u/--usage works only with a prompt" in child.logfile_read.getvalue()
+
+
+def test_the_chat_shows_a_usage_line_after_each_reply(data: Path, server: FakeOpenAIServer) -> None:
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "hello")
+    child.expect_exact(REPLY)
+    child.expect_exact("Usage: ")
+    child.expect_exact(" completion tokens")
+    child.expect_exact("fc1 *>")
+    output = finish(child)
+    assert f"Usage: {expected_usage(server)}" in output
+    assert "\x1b[2m" in output  # dim
+
+
+def test_show_usage_off_hides_the_usage_line(data: Path, server: FakeOpenAIServer) -> None:
+    config = data / "config.toml"
+    config.write_text("show_usage = false\n" + config.read_text())
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "hello")
+    child.expect_exact(REPLY)
+    child.expect_exact("fc1 *>")
+    assert "Usage:" not in finish(child)
