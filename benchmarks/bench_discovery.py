@@ -55,7 +55,7 @@ def llmc_discovery(data_dir: Path, concurrency: int) -> tuple[float, list, list,
     if not ok:
         raise RuntimeError("llmc discovery failed")
     summary = providers.last_summaries[0]
-    throttle = providers.discovery_service.throttle_for(providers["fake"])
+    throttle = providers.discovery_service.throttle_for(providers["fake"], "fake")
     return seconds, summary.valid, summary.invalid, throttle
 
 

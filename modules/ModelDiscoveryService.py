@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .DiscoveryThrottle import DiscoveryThrottle
 from .Errors import ApiError, KeyRefusedError
@@ -43,8 +43,9 @@ class ModelDiscoveryService:
         self.on_wait = on_wait
         self.concurrency = max(1, concurrency)
         self._settings = settings
-        self._clients: Dict[int, Any] = {}
-        self._throttles: Dict[int, DiscoveryThrottle] = {}
+        # by connection_key: what a request goes to and with, never the id() of a config object
+        self._clients: Dict[Tuple[str, str, str], Any] = {}
+        self._throttles: Dict[Tuple[str, str, str], DiscoveryThrottle] = {}
         self._clients_lock = threading.RLock()
 
     @property
@@ -69,25 +70,27 @@ class ModelDiscoveryService:
             self._close_clients()
 
     def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
-        """One pooled HttpClient per provider config, reused across requests and workers."""
+        """One pooled HttpClient per connection (provider, base URL, key), reused across requests and workers."""
         from .HttpClient import HttpClient
+        key = connection_key(provider_name, provider_config)
         with self._clients_lock:
-            client = self._clients.get(id(provider_config))
+            client = self._clients.get(key)
             if client is None:
-                throttle = self.throttle_for(provider_config)
+                throttle = self.throttle_for(provider_config, provider_name)
                 client = HttpClient(provider_name, provider_config.base_api_url, provider_config.key_to_send(),
                                     self.settings, on_wait=throttle.notice, sleep=throttle.back_off,
                                     key_variable=provider_config.key_variable(provider_name))
-                self._clients[id(provider_config)] = client
+                self._clients[key] = client
             return client
 
-    def throttle_for(self, provider_config: ProviderConfig) -> DiscoveryThrottle:
-        """The pacing shared by every request to one provider (see DiscoveryThrottle)."""
+    def throttle_for(self, provider_config: ProviderConfig, provider_name: str) -> DiscoveryThrottle:
+        """The pacing shared by every request to one provider's connection (see DiscoveryThrottle)."""
+        key = connection_key(provider_name, provider_config)
         with self._clients_lock:
-            throttle = self._throttles.get(id(provider_config))
+            throttle = self._throttles.get(key)
             if throttle is None:
                 throttle = DiscoveryThrottle(self.concurrency, on_notice=self._notify)
-                self._throttles[id(provider_config)] = throttle
+                self._throttles[key] = throttle
             return throttle
 
     def _notify(self, message: str) -> None:
@@ -122,7 +125,7 @@ class ModelDiscoveryService:
             return provider_config._cached_models
         client = self.client_for(provider_name, provider_config)
         try:
-            with self.throttle_for(provider_config).slot():
+            with self.throttle_for(provider_config, provider_name).slot():
                 body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
         except ApiError as exc:
             raise _with_v1_hint(exc, provider_config.base_api_url) from None
@@ -140,7 +143,7 @@ class ModelDiscoveryService:
         """
         from .OpenAIChatCompletionApi import build_request_body
         client = self.client_for(provider_name, provider_config)
-        throttle = self.throttle_for(provider_config)
+        throttle = self.throttle_for(provider_config, provider_name)
         body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
         for round_number in range(1, PING_ROUNDS + 1):
             waits = throttle.waits
@@ -258,6 +261,11 @@ def _with_v1_hint(error: ApiError, base_url: str) -> ApiError:
         return error
     return ApiError(f"{error} (no /v1 at the end of the URL: try {base_url.rstrip('/')}/v1)",
                     status=error.status, retryable=error.retryable)
+
+
+def connection_key(provider_name: str, provider_config: ProviderConfig) -> Tuple[str, str, str]:
+    """What identifies a provider connection: its name, base URL and the key sent."""
+    return provider_name, provider_config.base_api_url, provider_config.key_to_send()
 
 
 def is_sane_model_id(model_id: str) -> bool:

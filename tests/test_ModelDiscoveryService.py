@@ -12,6 +12,7 @@ from llmc.Errors import ApiError, KeyRefusedError
 from llmc.HttpSettings import HttpSettings
 from llmc.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from llmc.ProviderConfig import ProviderConfig
+from tests.fake_openai_server import FakeOpenAIServer
 
 BASE = "http://127.0.0.1:9/v1"
 MODELS_URL = BASE + "/models"
@@ -314,6 +315,28 @@ def test_one_client_per_provider_is_reused(service, config):
     other = ProviderConfig(name="Other", base_api_url=BASE, api_key="k2")
     assert service.client_for("fake", config) is service.client_for("fake", config)
     assert service.client_for("fake", config) is not service.client_for("other", other)
+
+
+def test_two_configs_made_one_after_the_other_never_share_a_client():
+    # The second config may well reuse the memory (and so the id()) of the first, freed one.
+    service = ModelDiscoveryService(HttpSettings(max_retries=0, connect_timeout=2, read_timeout=2))
+    with FakeOpenAIServer(api_key="key-a", chat_models=["model-a"], non_chat_models=[]) as server_a, \
+            FakeOpenAIServer(api_key="key-b", chat_models=["model-b"], non_chat_models=[]) as server_b:
+        for round_ in range(20):
+            server_a_first = round_ % 2 == 0
+            server, key, model = (server_a, "key-a", "model-a") if server_a_first else (server_b, "key-b", "model-b")
+            models = service.fetch_models("fake", ProviderConfig(base_api_url=server.base_url, api_key=key),
+                                          force_refresh=True)
+            assert [m["id"] for m in models] == [model]
+        assert len(server_a.requests) == len(server_b.requests) == 10
+
+
+def test_the_same_connection_shares_one_client_across_config_objects(service):
+    first = ProviderConfig(base_api_url=BASE, api_key="k")
+    again = ProviderConfig(base_api_url=BASE, api_key="k")  # e.g. after a providers reload
+    assert service.client_for("fake", first) is service.client_for("fake", again)
+    assert service.client_for("fake", first) is not service.client_for("fake", ProviderConfig(base_api_url=BASE,
+                                                                                          api_key="other"))
 
 
 def test_use_concurrency_sizes_the_connection_pool():

@@ -406,7 +406,7 @@ def test_a_rate_limit_storm_slows_down_and_marks_nothing_invalid(tmp_path):
         notices = []
         h.manager.discovery_service.on_wait = notices.append
         assert h.run(persist_on_success=False)
-        throttle = h.manager.discovery_service.throttle_for(h.manager["fake"])
+        throttle = h.manager.discovery_service.throttle_for(h.manager["fake"], "fake")
         summary = h.manager.last_summaries[0]
         assert summary.valid == chat and summary.invalid == ["e1"] and summary.undecided == []
         assert throttle.backoffs >= 1 and throttle.lowest_allowed <= 3
