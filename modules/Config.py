@@ -15,7 +15,7 @@ from .HttpSettings import HttpSettings
 from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
 from .ModelPrice import MAX_PRICE_PER_MILLION
-from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, PLACEHOLDER_KEY_SUFFIX, ProviderConfig,
+from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, ProviderConfig, is_configured_key,
                              api_key_variable)
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
@@ -269,8 +269,7 @@ class Config:
         for name, entry in providers.items():
             variable = entry.get("api_key_env") or api_key_variable(name)
             value = self.environ.get(variable)
-            current = (entry.get("api_key") or "").strip()
-            if value and (not current or current.endswith(PLACEHOLDER_KEY_SUFFIX)):
+            if value and not is_configured_key(entry.get("api_key")):
                 entry["api_key"] = value
                 self.warn(f"Using API key from environment variable {variable} for provider {name}")
 
@@ -413,10 +412,7 @@ def _check_distinct_names(providers: Dict[str, Any], config_path: Path) -> None:
 
 def _looks_like_secret(key: Optional[str]) -> bool:
     """True for a real-looking API key: not empty, not a `…not-configured` placeholder, not short."""
-    key = (key or "").strip()
-    if not key or key.endswith(PLACEHOLDER_KEY_SUFFIX):
-        return False
-    return len(key) >= MIN_SECRET_LENGTH
+    return is_configured_key(key) and len(key.strip()) >= MIN_SECRET_LENGTH
 
 
 def _kind_of(value: Any) -> str:

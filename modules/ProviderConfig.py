@@ -26,6 +26,12 @@ def api_key_variable(provider_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"
 
 
+def is_configured_key(key: Optional[str]) -> bool:
+    """True when `key` is set: not empty, blank or a `…not-configured` placeholder (the one rule for it)."""
+    key = (key or "").strip()
+    return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
+
+
 def is_loopback_url(url: str) -> bool:
     """True when the URL's host is this machine: localhost, 127.0.0.0/8 or ::1."""
     try:
@@ -70,8 +76,7 @@ class ProviderConfig(BaseModel):
 
     def has_api_key(self) -> bool:
         """True when a key is set and is not empty, blank or a `…not-configured` placeholder."""
-        key = (self.api_key or "").strip()
-        return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
+        return is_configured_key(self.api_key)
 
     def is_local(self) -> bool:
         """True for a server on this machine (loopback base URL): it needs no key."""
