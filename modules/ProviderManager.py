@@ -160,7 +160,8 @@ class ProviderManager:
         provider_name, long_name = self.checked_model(model_string, source)
         if not self.is_usable(provider_name):
             raise ConfigError(f"No API key for provider {provider_name}: set {self.key_variable(provider_name)} "
-                              f"or [providers.{provider_name}] api_key in config.toml")
+                              f"or [providers.{provider_name}] api_key in config.toml (a server on this "
+                              "machine needs none: add one with --add-provider NAME URL)")
         return provider_name, self.providers[provider_name], long_name
 
     def chat_api(self, model_string: str, on_wait: Optional[Callable[[str], None]] = None,

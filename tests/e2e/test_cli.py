@@ -242,7 +242,8 @@ def test_missing_key_names_the_variable(home: Path, data: Path) -> None:
     result = llmc(home, data, "-m", "deepseek/r1", "-p", "hello")
     assert result.returncode == 2
     assert one_error_line(result) == ("llmc: error: No API key for provider deepseek: set DEEPSEEK_API_KEY "
-                                      "or [providers.deepseek] api_key in config.toml")
+                                      "or [providers.deepseek] api_key in config.toml (a server on this "
+                                      "machine needs none: add one with --add-provider NAME URL)")
 
 
 def test_data_directory_that_cannot_be_created_or_used(home: Path, tmp_path: Path) -> None:
