@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         "stdin are sent together: the prompt, a blank line, then the piped text)")
     add("-u", "--usage", action="store_true", help="with a prompt: the prompt and completion token counts "
         "(and the cost, where prices are known) on stderr after the answer")
+    add("-a", "--attach", action="append", metavar="FILE", help="with a prompt: send FILE too (repeatable): "
+        "a text file with its name, a PNG, JPEG, GIF or WebP image as an image")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
     add("--temperature", type=_number(float), metavar="T", help="sampling temperature, 0 to 2 (default 0; "
         "OpenAI's gpt-5 and o-series take only 1)")
@@ -200,11 +202,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             return ExitStatus.INTERRUPTED
     from .PromptRunner import PromptRunner, read_prompt
     prompt = read_prompt(args.prompt, sys.stdin)
+    if args.attach and prompt is None:
+        from .Errors import ConfigError
+        raise ConfigError("-a/--attach works only with a prompt (-p or a positional prompt); "
+                          "in the chat, use /attach FILE")
     if prompt is not None:
+        from .Attachment import Attachment
+        attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         new_system_prompt = args.system_prompt is not None or args.sassy
         history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
         runner = PromptRunner(config.config, terminal, config.model_source)
-        return runner.run(prompt, args.echo, history, show_usage=args.usage)
+        return runner.run(prompt, args.echo, history, show_usage=args.usage, attachments=attachments)
     from .ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo).run()

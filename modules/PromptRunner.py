@@ -1,9 +1,10 @@
 """One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
-from .Errors import ConfigError
+from .Attachment import Attachment, has_image, image_refusal, message_content
+from .Errors import ApiError, ConfigError
 from .ExitStatus import ExitStatus
 from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from .Terminal import Terminal, is_terminal
@@ -19,10 +20,10 @@ class PromptRunner:
         self.model_source = model_source
 
     def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None,
-            show_usage: bool = False) -> int:
+            show_usage: bool = False, attachments: Sequence[Attachment] = ()) -> int:
         """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status.
 
-        `show_usage`: the token counts (and cost) on stderr after the answer."""
+        `show_usage`: the token counts (and cost) on stderr after the answer; `attachments` go with the prompt."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
         if echo:
@@ -32,8 +33,13 @@ class PromptRunner:
         api = settings.providers.chat_api(settings.model, self.terminal.message, self.model_source,
                                           temperature=settings.temperature, max_tokens=settings.max_tokens)
         messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
-        messages.append({"role": "user", "content": prompt})
-        stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
+        content = message_content(prompt, list(attachments))
+        messages.append({"role": "user", "content": content})
+        try:
+            stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
+        except ApiError as exc:
+            raise image_refusal(exc, f"{api.provider_name}/{api.model}") if has_image(content) else exc
+
         if show_usage:
             self.terminal.message(usage_text(api, self.config_model.providers))
         return ExitStatus.OK

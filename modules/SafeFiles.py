@@ -82,20 +82,28 @@ def read_text_file(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_FIL
 
     ConfigError if it is not a regular file, holds more than `max_bytes` or cannot be read.
     """
+    data = read_regular_file(path, what, max_bytes)
+    if data is None:
+        return None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + bom})") from None
+
+
+def read_regular_file(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_FILE_BYTES) -> bytes | None:
+    """The bytes of `path`, None if it does not exist; ConfigError naming it (and `what` it should be)
+    if it is not a regular file, holds more than `max_bytes` or cannot be read."""
     path = Path(path)
     try:
-        data = _read_regular_file(path, what, max_bytes)
+        return _read_regular_file(path, what, max_bytes)
     except FileNotFoundError:
         return None
     except PermissionError:
         raise ConfigError(f"{path}: permission denied reading the {what}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + bom})") from None
 
 
 def _read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:

@@ -54,6 +54,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "model_metadata": {},  # model id -> extra fields of its /models entry (e.g. OpenRouter "pricing")
     "models_shape": "openai",  # how /models answers: one of MODELS_SHAPES
     "refuse_fields": [],  # top-level request fields answered with a 400 naming them
+    "refuse_images": False,  # a 400 for messages holding image_url parts, as text-only models answer
     "raw_events": None,  # a list of SSE data payloads sent verbatim instead of a reply ([] : an empty stream)
     "server_kind": "openai",  # a local server to impersonate: see SERVER_KINDS
 }
@@ -134,6 +135,13 @@ def message_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return "" if content is None else str(content)
+
+
+def has_image_part(messages: Any) -> bool:
+    """True when a message's content holds an image_url part."""
+    return any(isinstance(m, dict) and isinstance(m.get("content"), list)
+               and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+               for m in (messages if isinstance(messages, list) else []))
 
 
 def last_user_text(messages: Any) -> str:
@@ -524,6 +532,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         refused = [field for field in opts["refuse_fields"] if field in body]
         if refused:
             return self.send_json(400, error_body(refusal_message(refused[0]), code="unsupported_parameter"))
+        if opts["refuse_images"] and has_image_part(body.get("messages")):
+            return self.send_json(400, error_body(
+                "Invalid content type. image_url is only supported by certain models.", code="invalid_type"))
         reply = self.reply_for(opts, model, body.get("messages"))
         if body.get("stream"):
             self.stream(opts, body, reply, fault)

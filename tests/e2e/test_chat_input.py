@@ -287,3 +287,62 @@ def test_show_usage_off_hides_the_usage_line(data: Path, server: FakeOpenAIServe
     child.expect_exact(REPLY)
     child.expect_exact("fc1 *>")
     assert "Usage:" not in finish(child)
+
+
+# Attachments
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+
+
+def test_attach_text_files_and_an_image_with_p(home: Path, data: Path, server: FakeOpenAIServer,
+                                               tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("first note\n")
+    (tmp_path / "todo.txt").write_text("buy milk\n")
+    (tmp_path / "shot.png").write_bytes(PNG)
+    text_only = llmc(home, data, "-a", str(tmp_path / "notes.md"), "--attach", str(tmp_path / "todo.txt"),
+                     "-p", "summarize")
+    assert text_only.returncode == 0, text_only.stderr
+    assert chat_requests(server)[-1]["messages"][-1]["content"] == (
+        "summarize\n\nFile notes.md:\n```\nfirst note\n```\n\nFile todo.txt:\n```\nbuy milk\n```")
+    image = llmc(home, data, "-a", str(tmp_path / "shot.png"), "describe")
+    assert image.returncode == 0, image.stderr
+    import base64
+    assert chat_requests(server)[-1]["messages"][-1]["content"] == [
+        {"type": "text", "text": "describe"}, {"type": "text", "text": "Image shot.png:"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}]
+
+
+@pytest.mark.parametrize("name, data_bytes, error", [
+    ("missing.txt", None, "missing.txt: no such file to attach"),
+    ("prog.bin", b"\x7fELF\x02\x01\x00\xff\xfe", "prog.bin: a binary file, not text nor a PNG, JPEG, GIF or WebP image; "
+     "nothing sent"),
+    ("huge.txt", b"x" * (1024 * 1024 + 1), "huge.txt: too large to attach as text (more than 1,048,576 bytes)"),
+])
+def test_bad_attachments_send_nothing_and_exit_2(home: Path, data: Path, server: FakeOpenAIServer, tmp_path: Path,
+                                                 name: str, data_bytes, error: str) -> None:
+    path = tmp_path / name
+    if data_bytes is not None:
+        path.write_bytes(data_bytes)
+    (tmp_path / "ok.txt").write_text("fine")
+    result = llmc(home, data, "-a", str(tmp_path / "ok.txt"), "-a", str(path), "-p", "hi")
+    assert result.returncode == 2
+    assert result.stderr == f"llmc: error: {path.parent}/{error}\n"
+    assert chat_requests(server) == []
+
+
+def test_attach_needs_a_prompt(home: Path, data: Path, tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_text("fine")
+    import pexpect
+    child = spawn(data, "-a", str(tmp_path / "ok.txt"))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2 and "-a/--attach works only with a prompt" in child.logfile_read.getvalue()
+
+
+def test_a_model_that_refuses_images_is_named(home: Path, data: Path, server: FakeOpenAIServer,
+                                             tmp_path: Path) -> None:
+    server.set(refuse_images=True)
+    (tmp_path / "shot.png").write_bytes(PNG)
+    result = llmc(home, data, "-a", str(tmp_path / "shot.png"), "-p", "describe")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("llmc: error: fake/fake-chat-1 refused the message with an image "
+                                    "(does it take images?): fake: API request failed with status code 400.")

@@ -1,0 +1,74 @@
+"""Attachment: text files with their names, images by magic bytes as data URIs, and the bad files."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from llmc.Attachment import (MAX_TEXT_BYTES, Attachment, content_text, has_image, image_refusal, image_type,
+                             message_content)
+from llmc.Errors import ApiError, ConfigError
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
+GIF = b"GIF89a" + b"\x01\x00" * 8
+WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 16
+
+
+@pytest.mark.parametrize("data, mime", [(PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"),
+                                        (b"GIF87a" + b"\x00" * 8, "image/gif"), (WEBP, "image/webp"),
+                                        (b"RIFF\x24\x00\x00\x00WAVEfmt ", None), (b"hello", None), (b"", None)])
+def test_image_type_by_magic_bytes(data: bytes, mime) -> None:
+    assert image_type(data) == mime
+
+
+def test_a_text_file_goes_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    path.write_bytes(b"\xef\xbb\xbf# Notes\nuse ``` fences\n")
+    attachment = Attachment.read(str(path))
+    assert attachment.text == "# Notes\nuse ``` fences\n" and attachment.image_url is None
+    assert attachment.text_block() == "File notes.md:\n````\n# Notes\nuse ``` fences\n````"
+    assert message_content("summarize", [attachment]) == "summarize\n\n" + attachment.text_block()
+
+
+def test_an_image_goes_as_a_data_uri_in_content_parts(tmp_path: Path) -> None:
+    (tmp_path / "shot.png").write_bytes(PNG)
+    (tmp_path / "a.txt").write_text("text")
+    image, text = Attachment.read(str(tmp_path / "shot.png")), Attachment.read(str(tmp_path / "a.txt"))
+    assert image.image_url == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert image.size_text == "image/png" and text.size_text == "text, 4 characters"
+    content = message_content("describe", [image, text])
+    assert content == [{"type": "text", "text": "describe\n\n" + text.text_block()},
+                       {"type": "text", "text": "Image shot.png:"},
+                       {"type": "image_url", "image_url": {"url": image.image_url}}]
+    assert has_image(content) and not has_image("text")
+    assert content_text(content) == f"describe\n\n{text.text_block()}\nImage shot.png:\n[image]"
+
+
+def test_bad_files_are_refused_naming_the_file_and_the_limit(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing.txt: no such file to attach"):
+        Attachment.read(str(tmp_path / "missing.txt"))
+    big = tmp_path / "big.log"
+    big.write_bytes(b"x" * (MAX_TEXT_BYTES + 1))
+    with pytest.raises(ConfigError, match=r"big.log: too large to attach as text \(more than 1,048,576 bytes\)"):
+        Attachment.read(str(big))
+    binary = tmp_path / "prog.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe")
+    with pytest.raises(ConfigError, match=r"prog.bin: a binary file, not text nor a PNG, JPEG, GIF or WebP image"):
+        Attachment.read(str(binary))
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"abc\x00def")
+    with pytest.raises(ConfigError, match="nul.txt: a binary file"):
+        Attachment.read(str(nul))
+    with pytest.raises(ConfigError, match="is a directory"):
+        Attachment.read(str(tmp_path))
+
+
+def test_a_refusal_of_a_message_with_an_image_names_the_model() -> None:
+    refused = image_refusal(ApiError("fake: API request failed with status code 400.", status=400), "fake/m")
+    assert str(refused) == ("fake/m refused the message with an image (does it take images?): "
+                            "fake: API request failed with status code 400.")
+    for status in (None, 401, 429, 500):
+        error = ApiError("other", status=status)
+        assert image_refusal(error, "fake/m") is error
