@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "models and save it")
     add("--key-env", metavar="VAR", help="with --add-provider: the environment variable holding its key "
         "(default NAME_API_KEY; a server on this machine needs none)")
+    add("--yes", action="store_true", help="with discovery: send pings that may cost more than $0.05 "
+        "without asking (by the prices /models gives)")
     add("--concurrency", type=_concurrency, metavar="N",
         help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
     return parser
@@ -175,6 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from .Terminal import Terminal
     _check_flag_combinations(args)
     terminal = Terminal()
+    terminal.assume_yes = args.yes
     if args.create_config:
         path = Config.write_default_config(args.data_directory)
         terminal.print(f"Created {path}")
@@ -264,6 +267,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
         if given and not (args.discover_models or args.update_valid_models):
             raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
+    if args.yes and not (args.discover_models or args.update_valid_models or args.add_provider):
+        raise ConfigError("--yes works only with --discover-models, --update-valid-models or --add-provider")
 
 
 def _list_models(config, provider: Optional[str], terminal) -> int:

@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from .ModelPrice import ModelPrice
 
 MAX_LISTED_UNDECIDED = 10
+MAX_LISTED_FREE = 10
+# The worst case of one ping: "Hi" in a chat template is a few tokens (counted generously), and the
+# reply at most PING_TOKEN_BUDGET.
+PING_PROMPT_TOKENS = 32
+
+
+def usd(amount: float) -> str:
+    """An amount of dollars as shown to the user: four decimals below a dollar, else cents."""
+    return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
 
 
 @dataclass
@@ -20,6 +29,9 @@ class DiscoverySummary:
     undecided: List[str] = field(default_factory=list)
     judged_by_metadata: int = 0  # invalid models the listing itself showed to be no chat models
     prices: Dict[str, ModelPrice] = field(default_factory=dict)  # what /models said models cost
+    listed: List[str] = field(default_factory=list)  # ids of the listing, in its order
+    known_invalid: Set[str] = field(default_factory=set)  # remembered or judged by metadata: not pinged
+    to_ping: List[str] = field(default_factory=list)
     seconds: float = 0.0
     error: Optional[str] = None
 
@@ -33,6 +45,28 @@ class DiscoverySummary:
 
     def _metadata_note(self) -> str:
         return f" ({self.judged_by_metadata} by metadata, not pinged)" if self.judged_by_metadata else ""
+
+    def worst_ping_cost(self) -> float:
+        """USD the pings of the priced models may cost at most."""
+        from .ModelDiscoveryService import PING_TOKEN_BUDGET
+        return sum(self.prices[m].cost(PING_PROMPT_TOKENS, PING_TOKEN_BUDGET) for m in self.to_ping
+                   if m in self.prices)
+
+    def ping_cost_line(self) -> Optional[str]:
+        """What the pings may cost and which models are free, or None when /models gave no prices."""
+        priced = [m for m in self.to_ping if m in self.prices]
+        if not priced:
+            return None
+        free = [m for m in priced if self.prices[m].is_free]
+        line = f"{self.provider}: {len(self.to_ping)} pings may cost up to {usd(self.worst_ping_cost())}"
+        unpriced = len(self.to_ping) - len(priced)
+        if unpriced:
+            line += f" ({unpriced} of unknown price not counted)"
+        if free:
+            shown = ", ".join(free[:MAX_LISTED_FREE]) + (f", … and {len(free) - MAX_LISTED_FREE} more"
+                                                           if len(free) > MAX_LISTED_FREE else "")
+            line += f"; {len(free)} free: {shown}"
+        return line
 
     def undecided_line(self) -> Optional[str]:
         """Which models stayed undecided (the first few), or None when every model was decided."""

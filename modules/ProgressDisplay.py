@@ -117,7 +117,7 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
     try:
         outcome = providers.discover_and_validate_models(
             force_refresh=force_refresh, provider_filter=provider_filter, on_progress=on_progress,
-            cancel=cancel, on_notice=progress.note)
+            cancel=cancel, on_notice=progress.note, approve_cost=terminal.confirm)
     except (KeyboardInterrupt, DiscoveryCancelled):
         cancel.set()  # pings still in flight never draw again
         outcome = None

@@ -1,12 +1,13 @@
 """The one interface to providers: lookup, cross-provider model resolution, discovery, persistence."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from .DiscoverySummary import DiscoverySummary
+from .DiscoverySummary import DiscoverySummary, usd
 from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError
 from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
 
 MAX_LISTED_CHOICES = 20
+COST_QUESTION_THRESHOLD = 0.05  # USD: pings that may cost more in one run are asked about first
 IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env")  # what a provider's YAML entry says besides models
 PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
 ProgressCallback = Callable[[str, int, int], None]
@@ -261,10 +263,13 @@ class ProviderManager:
                                      provider_filter: Optional[str] = None,
                                      on_progress: Optional[ProgressCallback] = None,
                                      cancel: Optional[threading.Event] = None,
-                                     on_notice: Optional[Callable[[str], None]] = None) -> bool:
+                                     on_notice: Optional[Callable[[str], None]] = None,
+                                     approve_cost: Optional[Callable[[str], bool]] = None) -> bool:
         """Fetch every targeted provider's models, ping them, update the lists; persist on full success.
 
         `on_notice`, when given, receives this run's rate-limit notices instead of the service's default.
+        `approve_cost(question)` is asked before pings that may cost more than COST_QUESTION_THRESHOLD
+        (by the prices /models gave); without it, or on a no, those providers fail unpinged.
         """
         if provider_filter is None:
             self._add_local_servers()
@@ -276,7 +281,7 @@ class ProviderManager:
         saved_notice = service.on_wait
         service.on_wait = on_notice or saved_notice
         try:
-            summaries = self._discover_all(targets, force_refresh, on_progress, cancel)
+            summaries = self._discover_all(targets, force_refresh, on_progress, cancel, approve_cost)
         finally:
             service.on_wait = saved_notice
         self.last_summaries = summaries
@@ -360,19 +365,18 @@ class ProviderManager:
         return self.providers[provider_name].key_variable(provider_name)
 
     def _discover_all(self, targets: List[str], force_refresh: bool,
-                      on_progress: Optional[ProgressCallback],
-                      cancel: threading.Event) -> List[DiscoverySummary]:
+                      on_progress: Optional[ProgressCallback], cancel: threading.Event,
+                      approve_cost: Optional[Callable[[str], bool]] = None) -> List[DiscoverySummary]:
         if not targets:
             return []
         self.discovery_service.use_concurrency(self.concurrency)
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="discovery")
         try:
-            futures = [pool.submit(self._discover_provider, name, force_refresh, on_progress, cancel)
-                       for name in targets]
-            _wait_interruptibly(futures, cancel)
-            if cancel.is_set():
-                raise DiscoveryCancelled()
-            summaries = [f.result() for f in futures]
+            summaries = _in_parallel(pool, [functools.partial(self._list_provider, name, force_refresh)
+                                            for name in targets], cancel)
+            self._check_ping_costs(summaries, approve_cost)
+            summaries = _in_parallel(pool, [functools.partial(self._ping_provider, summary, on_progress, cancel)
+                                            for summary in summaries], cancel)
         except BaseException:
             cancel.set()
             self.discovery_service.cancel()
@@ -388,8 +392,8 @@ class ProviderManager:
                 self.discovered_prices.setdefault(summary.provider, {}).update(prices)
         return summaries
 
-    def _discover_provider(self, name: str, force_refresh: bool, on_progress: Optional[ProgressCallback],
-                           cancel: threading.Event) -> DiscoverySummary:
+    def _list_provider(self, name: str, force_refresh: bool) -> DiscoverySummary:
+        """The provider's model list, and which models it leaves to ping (or the failure)."""
         config = self.providers[name]
         summary = DiscoverySummary(provider=name)
         started = time.monotonic()
@@ -398,25 +402,56 @@ class ProviderManager:
         except ApiError as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
             summary.error = str(exc)
             return summary
-        ids = list(dict.fromkeys(m["id"] for m in models))
-        summary.found = len(ids)
+        summary.listed = list(dict.fromkeys(m["id"] for m in models))
+        summary.found = len(summary.listed)
         summary.prices = _listed_prices(models)
         remembered = set(config.invalid_models) if not force_refresh else set()
         no_chat = {m["id"] for m in models if non_chat_reason(m)}
         summary.judged_by_metadata = len(no_chat)
-        to_ping = [m for m in ids if m not in remembered and m not in no_chat]
+        summary.known_invalid = remembered | no_chat
+        summary.to_ping = [m for m in summary.listed if m not in summary.known_invalid]
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _check_ping_costs(self, summaries: List[DiscoverySummary],
+                          approve_cost: Optional[Callable[[str], bool]]) -> None:
+        """Say what the pings may cost where /models gave prices; above the threshold, send them only if approved."""
+        priced = [s for s in summaries if s.error is None and s.ping_cost_line()]
+        for summary in priced:
+            self.warn(summary.ping_cost_line())
+        costly = [s for s in priced if s.worst_ping_cost() > 0]
+        total = sum(s.worst_ping_cost() for s in costly)
+        if total <= COST_QUESTION_THRESHOLD:
+            return
+        pings = sum(len(s.to_ping) for s in costly)
+        question = (f"The {pings} pings of {', '.join(s.provider for s in costly)} may cost up to "
+                    f"{usd(total)} in all. Send them?")
+        if approve_cost is not None and approve_cost(question):
+            return
+        for summary in costly:
+            summary.error = (f"{summary.provider}: not pinged: {len(summary.to_ping)} pings may cost up to "
+                             f"{usd(summary.worst_ping_cost())}, more than {usd(COST_QUESTION_THRESHOLD)} in "
+                             "all; answer yes in a terminal or give --yes to send them")
+
+    def _ping_provider(self, summary: DiscoverySummary, on_progress: Optional[ProgressCallback],
+                       cancel: threading.Event) -> DiscoverySummary:
+        """Ping the models the listing left to ping, and sort them into valid, invalid and undecided."""
+        if summary.error is not None:
+            return summary
+        name, to_ping = summary.provider, summary.to_ping
+        started = time.monotonic()
         try:
-            results = self._ping_all(name, config, to_ping, on_progress, cancel)
+            results = self._ping_all(name, self.providers[name], to_ping, on_progress, cancel)
         except KeyRefusedError as exc:
             summary.error = self._key_refused_message(name, exc)
             return summary
         if cancel.is_set():
             raise DiscoveryCancelled()
         summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
-        summary.invalid = [m for m in ids
-                           if m in remembered or m in no_chat or results.get(m) is PingResult.INVALID]
+        summary.invalid = [m for m in summary.listed
+                           if m in summary.known_invalid or results.get(m) is PingResult.INVALID]
         summary.undecided = [m for m in to_ping if results[m] is PingResult.UNDECIDED]
-        summary.seconds = time.monotonic() - started
+        summary.seconds += time.monotonic() - started
         return summary
 
     def _ping_all(self, name: str, config: ProviderConfig, models: List[str],
@@ -498,6 +533,16 @@ def _long_name_in(valid_models: Dict[str, str], name: str) -> Optional[str]:
     if name in valid_models:
         return name
     return next((long for long, short in valid_models.items() if short == name), None)
+
+
+def _in_parallel(pool: ThreadPoolExecutor, calls: List[Callable[[], DiscoverySummary]],
+                 cancel: threading.Event) -> List[DiscoverySummary]:
+    """Run `calls` on `pool` and return their results in order; DiscoveryCancelled if cancelled."""
+    futures = [pool.submit(call) for call in calls]
+    _wait_interruptibly(futures, cancel)
+    if cancel.is_set():
+        raise DiscoveryCancelled()
+    return [f.result() for f in futures]
 
 
 def _wait_interruptibly(futures: List[Future], cancel: threading.Event) -> None:

@@ -16,6 +16,7 @@ class Terminal:
         self.stderr = stderr or sys.stderr
         self.environ = os.environ if environ is None else environ
         self._console: Any = None
+        self.assume_yes = False  # --yes: questions are answered yes without asking
 
     @property
     def is_interactive(self) -> bool:
@@ -54,6 +55,22 @@ class Terminal:
         """Write a line to stderr (notices, warnings, errors); control characters are made visible."""
         self.stderr.write(visible_text(text) + "\n")
         self.stderr.flush()
+
+    def confirm(self, question: str, stdin: Optional[TextIO] = None) -> bool:
+        """Ask a yes/no question on stderr and read the answer; no unless answered yes.
+
+        With `assume_yes` the answer is yes without asking; without a terminal to ask in, it is no."""
+        if self.assume_yes:
+            return True
+        stdin = stdin or sys.stdin
+        if not (is_terminal(stdin) and self.stderr_is_terminal):
+            return False
+        self.stderr.write(visible_text(question) + " [y/N] ")
+        self.stderr.flush()
+        answer = stdin.readline()
+        if not answer.endswith("\n"):
+            self.stderr.write("\n")  # end of input: the next line starts on its own
+        return answer.strip().lower() in ("y", "yes")
 
     @contextlib.contextmanager
     def keys_not_echoed(self, stdin: Optional[TextIO] = None) -> Iterator[None]:

@@ -1,4 +1,6 @@
 """DiscoverySummary: the per-provider lines a discovery run prints."""
+import pytest
+
 from llmc.DiscoverySummary import DiscoverySummary
 
 
@@ -16,3 +18,19 @@ def test_a_long_undecided_list_names_the_first_ten():
     assert summary.undecided_line() == ("fake: 13 undecided, left as they were; a later run will try them "
                                         "again: m00, m01, m02, m03, m04, m05, m06, m07, m08, m09, … and 3 more")
     assert DiscoverySummary("fake", found=2, valid=["a", "b"]).undecided_line() is None
+
+
+def test_ping_cost_line_counts_priced_pings_and_names_free_models():
+    from llmc.ModelPrice import ModelPrice
+    free = {f"free-{i}": ModelPrice() for i in range(12)}
+    summary = DiscoverySummary(provider="or", to_ping=["dear", "unknown", *free],
+                               prices={"dear": ModelPrice(prompt=1000, completion=2000), **free})
+    assert summary.worst_ping_cost() == pytest.approx((32 * 1000 + 16 * 2000) / 1e6)
+    assert summary.ping_cost_line() == ("or: 14 pings may cost up to $0.0640 (1 of unknown price not counted); "
+                                        "12 free: " + ", ".join(list(free)[:10]) + ", … and 2 more")
+    assert DiscoverySummary(provider="x", to_ping=["a"]).ping_cost_line() is None
+
+
+def test_usd():
+    from llmc.DiscoverySummary import usd
+    assert usd(0.00012) == "$0.0001" and usd(0.05) == "$0.0500" and usd(1234.5) == "$1,234.50"

@@ -106,6 +106,9 @@ class _LiveTerminal:
     def message(self, text: str) -> None:
         self.stderr.write(text + "\n")
 
+    def confirm(self, question: str) -> bool:
+        return False
+
 
 class _Providers:
     """Stands in for a ProviderManager: draws progress, then reports one result and one warning."""

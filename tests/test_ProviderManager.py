@@ -642,3 +642,39 @@ def test_a_local_server_without_models_or_asking_for_a_key_is_said_and_not_added
         f"A server at {locked.base_url} asks for a key: add it with llmc --add-provider NAME {locked.base_url} "
         "--key-env VAR"]
     assert list(h.saved()["providers"]) == ["fake"]
+
+
+# What the pings may cost
+
+DEAR = {m: {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0.02"}}
+        for m in CHAT + NON_CHAT}
+
+
+def test_the_worst_case_cost_is_shown_before_pinging_and_free_models_are_named(tmp_path, server):
+    server.set(model_metadata={**OPENROUTER_PRICING, "chat-b": {"pricing": {"prompt": "0", "completion": "0"}}})
+    asked = []
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run(approve_cost=asked.append) is True
+    # chat-a: 32 x 2.5 + 16 x 10 per million; embed-1: 32 x 0.1; chat-b free; gpt-5-mini, tts-1 unpriced
+    assert h.warnings[0] == "fake: 5 pings may cost up to $0.0002 (2 of unknown price not counted); 1 free: chat-b"
+    assert asked == [] and len(h.pings(server)) == 5  # cheap: nothing asked
+
+
+def test_costly_pings_are_not_sent_unless_approved(tmp_path, server):
+    server.set(model_metadata=DEAR)
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is False
+    assert h.pings(server) == [] and not h.path.exists()
+    failure = next(w for w in h.warnings if w.startswith("fake: failed: "))
+    assert failure == ("fake: failed: not pinged: 5 pings may cost up to $0.1003, more than $0.0500 in all; "
+                       "answer yes in a terminal or give --yes to send them")
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_costly_pings_are_sent_when_approved(tmp_path, server, answer):
+    server.set(model_metadata=DEAR)
+    questions = []
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run(approve_cost=lambda q: questions.append(q) or answer) is answer
+    assert questions == ["The 5 pings of fake may cost up to $0.1003 in all. Send them?"]
+    assert len(h.pings(server)) == (5 if answer else 0)

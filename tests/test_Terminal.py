@@ -3,6 +3,8 @@ import io
 import os
 import pty
 
+import pytest
+
 from llmc.Terminal import Terminal
 
 
@@ -67,3 +69,31 @@ def test_print_and_message_never_send_control_characters() -> None:
     terminal.print("local/ctl\x1b[31mred")
     terminal.message("bad \x1b]0;title\x07")
     assert out.getvalue() == "local/ctl\u241b[31mred\n" and err.getvalue() == "bad \u241b]0;title\u2407\n"
+
+
+class _TtyInput(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _TtyOutput(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("answer, expected", [("y\n", True), ("YES\n", True), ("n\n", False), ("\n", False),
+                                              ("", False), ("maybe\n", False)])
+def test_confirm_asks_in_a_terminal(answer, expected):
+    err = _TtyOutput()
+    terminal = Terminal(stdout=io.StringIO(), stderr=err)
+    assert terminal.confirm("Send\x1b them?", stdin=_TtyInput(answer)) is expected
+    assert err.getvalue().startswith("Send\u241b them? [y/N] ")
+
+
+def test_confirm_without_a_terminal_is_no_and_with_assume_yes_is_yes_unasked():
+    err = io.StringIO()
+    terminal = Terminal(stdout=io.StringIO(), stderr=err)
+    assert terminal.confirm("Send them?", stdin=io.StringIO("y\n")) is False
+    terminal.assume_yes = True
+    assert terminal.confirm("Send them?", stdin=io.StringIO("")) is True
+    assert err.getvalue() == ""

@@ -278,3 +278,43 @@ def test_an_unreachable_provider_fails_the_run_and_says_how_to_save_the_others(t
         "To save the others, discover them one at a time with --discover-models NAME (in the chat "
         "/discover-models NAME): fake"]
     assert not (data / "openaicompat-providers.yaml").exists()
+
+
+DEAR = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0.02"}}
+
+
+def test_costly_pings_without_a_terminal_are_refused_unless_yes(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    server.set(model_metadata={m: DEAR for m in CHAT + NON_CHAT})
+    refused = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "fake: 4 pings may cost up to $0.0803" in refused.stderr
+    assert ("fake: failed: not pinged: 4 pings may cost up to $0.0803, more than $0.0500 in all; "
+            "answer yes in a terminal or give --yes to send them") in refused.stderr
+    assert not [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert not (data / "openaicompat-providers.yaml").exists()
+    allowed = llmc(["-d", str(data), "--discover-models", "fake", "--yes"], env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.startswith("fake: 4 models found, 3 valid, 1 invalid, 0 undecided (")
+
+
+@pytest.mark.parametrize("answer, status", [("y", 0), ("n", 1)])
+def test_costly_pings_are_asked_about_in_a_terminal(tmp_path, server, env, answer, status):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    server.set(model_metadata={m: DEAR for m in CHAT + NON_CHAT})
+    child = pexpect.spawn(sys.executable, [str(ROOT / "main.py"), "-d", str(data), "--discover-models", "fake"],
+                          env=env, cwd=str(ROOT), encoding="utf-8", timeout=30, dimensions=(24, 200))
+    child.expect_exact("The 4 pings of fake may cost up to $0.0803 in all. Send them? [y/N] ")
+    assert not [r for r in server.requests if r["path"].endswith("/chat/completions")]  # nothing sent before
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == status
+    assert len([r for r in server.requests if r["path"].endswith("/chat/completions")]) == (4 if status == 0 else 0)
+
+
+def test_yes_works_only_with_discovery(tmp_path, env):
+    result = llmc(["-d", str(tmp_path / "data"), "--yes", "-p", "hi"], env)
+    assert result.returncode == 2 and "--yes works only with" in result.stderr
