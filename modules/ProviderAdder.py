@@ -34,8 +34,9 @@ def checked_base_url(url: str) -> str:
     if parts.username or parts.password:
         raise ConfigError(f"URL {_without_userinfo(parts)} must not hold a user name or password: "
                           "put the key in an environment variable and name it with --key-env")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"URL {url!r} must not have a query or fragment (?… or #…), e.g. {URL_EXAMPLE}")
+    if parts.query or parts.fragment:  # not shown: a query may carry a key
+        raise ConfigError(f"URL {_without_userinfo(parts)} must not have a query or fragment (?… or #…), "
+                          f"e.g. {URL_EXAMPLE}")
     return text
 
 

@@ -113,3 +113,27 @@ def test_add_provider_in_the_chat_switches_a_keyless_chat_to_it(home: Path, serv
     saved = yaml.safe_load((home / ".llm_chat_cli" / YAML_NAME).read_text())["providers"]["local"]
     assert saved["base_api_url"] == server.base_url and list(saved["valid_models"]) == ["chat-a", "chat-b"]
     assert 'model = "local/chat-a"' in (home / ".llm_chat_cli" / "config.toml").read_text()
+
+
+def test_discover_models_in_a_keyless_chat_finds_a_local_server_and_switches_to_it(home: Path) -> None:
+    with FakeOpenAIServer(api_key=None, server_kind="ollama", chat_models=["llama3.2"], non_chat_models=[],
+                          reply="Hello from Ollama.") as ollama:
+        env = clean_env(home, {"TERM": "xterm-256color", "LANG": "C.UTF-8", "PROMPT_TOOLKIT_NO_CPR": "1",
+                               "LLMC_LOCAL_PORTS": str(ollama.port)})
+        child = pexpect.spawn(sys.executable, [str(REPO / "main.py")], cwd=str(home), env=env,
+                              dimensions=(40, 160), encoding="utf-8", timeout=20)
+        child.logfile_read = io.StringIO()
+        child.expect_exact("4.1-mini >")
+        child.send("/discover-models" + SUBMIT)
+        child.expect_exact(f"Found a local Ollama server at {ollama.base_url}: added as provider ollama")
+        child.expect_exact("ollama: 1 models found, 1 valid")
+        child.expect_exact("Default model set to ollama/llama3.2")
+        child.expect_exact("Model set to ollama/llama3.2.")
+        child.expect_exact("llama3.2 >")
+        child.send("hi" + SUBMIT)
+        child.expect_exact("Hello from Ollama.")
+        child.send("/exit" + SUBMIT)
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0, child.logfile_read.getvalue()[-2000:]
+    assert "Traceback" not in child.logfile_read.getvalue()
