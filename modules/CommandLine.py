@@ -126,6 +126,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         _silence_stdout()
         _print_error(f"llmc: error: cannot write the output: {exc.strerror}")
         return ExitStatus.OUTPUT_ERROR
+    except MemoryError:
+        _print_error("llmc: error: out of memory (a reply or an input too large to hold?)")
+        return ExitStatus.FAILED
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
         from .Errors import LlmcError
         if isinstance(exc, LlmcError):

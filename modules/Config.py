@@ -295,7 +295,11 @@ class Config:
         return HttpSettings(connect_timeout=config_model.connect_timeout,
                             read_timeout=config_model.read_timeout,
                             max_retries=config_model.max_retries,
-                            pool_size=config_model.concurrency)
+                            pool_size=config_model.concurrency,
+                            models_timeout=config_model.models_timeout,
+                            ping_timeout=config_model.ping_timeout,
+                            reply_timeout=config_model.reply_timeout,
+                            stall_timeout=config_model.stall_timeout)
 
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:

@@ -37,7 +37,7 @@ class DiscoverySummary:
 
     def line(self) -> str:
         """One summary line for the user."""
-        if self.error:
+        if self.error is not None:
             return f"{self.provider}: failed: {self.error.removeprefix(self.provider + ': ')}"
         return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
                 f"{len(self.invalid)} invalid{self._metadata_note()}, {len(self.undecided)} undecided "

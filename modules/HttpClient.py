@@ -7,17 +7,21 @@ import json
 import re
 import time
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
+import urllib3
+
+from .BodyReader import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BodyReader, reply_text
 from .Errors import ApiError, one_line
 from .HttpSettings import HttpSettings
 from .ProviderConfig import api_key_variable
+from .RequestDeadline import RequestDeadline, watched_adapter
 from .Secrets import mask_url, redact, safe_line, url_secrets
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
+MAX_REDIRECTS = 5
 LENIENT_JSON = json.JSONDecoder(strict=False)  # raw control characters in strings: accepted, shown safely later
 _TAG_PATTERN = re.compile(r"<[^>]+>")
 _TITLE_PATTERN = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -58,10 +62,11 @@ class HttpClient:
         self.on_wait = on_wait
         self._sleep = sleep
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, settings.pool_size))
+        adapter = watched_adapter(settings.pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Content-Type": "application/json"})
+        # only what BodyReader undoes itself
+        self.session.headers.update({"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"})
         if self._api_key:
             self.session.headers["Authorization"] = f"Bearer {self._api_key}"
 
@@ -86,32 +91,24 @@ class HttpClient:
         before the cut."""
         return safe_line(text, *self._secrets, limit=limit)
 
-    def get_json(self, path: str, read_timeout: Optional[float] = None) -> Any:
-        """GET a JSON document (`read_timeout` replaces the settings' one for this request)."""
-        return self._json_body(self.request("GET", path, read_timeout=read_timeout), path)
+    def get_json(self, path: str, read_timeout: Optional[float] = None, limit: str = "models_timeout") -> Any:
+        """GET a JSON document (`read_timeout` replaces the settings' one; `limit` names the deadline)."""
+        return self._json_body(self.request("GET", path, read_timeout=read_timeout, limit=limit), path)
 
-    def post_json(self, path: str, body: dict) -> Any:
-        """POST JSON and return the JSON reply."""
-        return self._json_body(self.request("POST", path, body), path)
+    def post_json(self, path: str, body: dict, limit: str = "reply_timeout") -> Any:
+        """POST JSON and return the JSON reply, all of it within the settings' `limit` seconds."""
+        return self._json_body(self.request("POST", path, body, limit=limit), path)
 
-    def request(self, method: str, path: str, body: Optional[dict] = None,
-                stream: bool = False, read_timeout: Optional[float] = None) -> requests.Response:
-        """Send a request, retrying 429/503 with capped backoff; raise ApiError on failure."""
+    def request(self, method: str, path: str, body: Optional[dict] = None, stream: bool = False,
+                read_timeout: Optional[float] = None, limit: str = "reply_timeout") -> requests.Response:
+        """Send a request, retrying 429/503 with capped backoff; raise ApiError on failure.
+
+        Each try must end within `limit` (an HttpSettings field): with `stream` its headers, else its whole
+        body, which is then read (at most MAX_BODY_BYTES) and in `response.content`."""
         url = f"{self.base_url}{path}"
         read_timeout = read_timeout or self.settings.read_timeout
-        timeout = (self.settings.connect_timeout, read_timeout)
         for attempt in range(self.settings.max_retries + 1):
-            try:
-                response = self.session.request(method, url, json=body, stream=stream, timeout=timeout)
-            except requests.exceptions.InvalidHeader:
-                raise ApiError(f"the API key of {self.provider_name} contains characters that cannot be "
-                               f"sent (a line break?); check {self.key_variable} "
-                               "or the provider's api_key") from None
-            except requests.RequestException as exc:
-                raise ApiError(self.without_key(self.describe_network_error(exc, read_timeout))) from None
-            except (UnicodeError, ValueError):
-                raise ApiError(f"cannot send a request to {self.provider_name}: its API key or "
-                               f"base_api_url holds characters that are not allowed there") from None
+            response = self._attempt(method, url, body, stream, (self.settings.connect_timeout, read_timeout), limit)
             if (response.status_code in RETRYABLE_STATUSES and attempt < self.settings.max_retries
                     and self._wait_before_retry(response, attempt)):
                 continue
@@ -119,6 +116,73 @@ class HttpClient:
                 raise self._http_error(response)
             return response
         raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, url: str, body: Optional[dict], stream: bool, timeout: tuple,
+                 limit: str) -> requests.Response:
+        """One try under its deadline: the reply's headers, and its body unless it is a stream."""
+        seconds = getattr(self.settings, limit)
+        with RequestDeadline(seconds) as deadline:
+            try:
+                response = self._send(method, url, body, timeout)
+                if response.status_code >= 400:
+                    self._keep_body(response, MAX_ERROR_BODY_BYTES, cut=True)
+                elif not stream:
+                    self._keep_body(response, MAX_BODY_BYTES)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if deadline.expired:
+                    raise self.deadline_error(limit) from None
+                raise ApiError(self.without_key(self.describe_network_error(exc, timeout[1]))) from None
+            if deadline.expired:  # a body read to a close that the deadline forced is cut short
+                response.close()
+                raise self.deadline_error(limit)
+        return response
+
+    def _send(self, method: str, url: str, body: Optional[dict], timeout: tuple) -> requests.Response:
+        """Send, following redirects only within the provider's origin (a chat is never sent elsewhere)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self.session.request(method, url, json=body, stream=True, timeout=timeout,
+                                                allow_redirects=False)
+            except requests.exceptions.InvalidHeader:
+                raise ApiError(f"the API key of {self.provider_name} contains characters that cannot be "
+                               f"sent (a line break?); check {self.key_variable} "
+                               "or the provider's api_key") from None
+            except (UnicodeError, ValueError) as exc:
+                if isinstance(exc, requests.RequestException):
+                    raise
+                raise ApiError(f"cannot send a request to {self.provider_name}: its API key or "
+                               f"base_api_url holds characters that are not allowed there") from None
+            if not response.is_redirect:
+                return response
+            response.close()
+            url = self._redirect_target(method, url, response)
+        raise ApiError(f"{self.provider_name}: {self.host} redirected the request more than {MAX_REDIRECTS} times")
+
+    def _redirect_target(self, method: str, url: str, response: requests.Response) -> str:
+        """Where a redirect points, if it may be followed; ApiError naming both hosts if not."""
+        target = urljoin(url, response.headers.get("Location", ""))
+        status = response.status_code
+        if _origin(target) != _origin(url):
+            raise ApiError(self.safe_line(
+                f"{self.provider_name}: {self.host} redirected the request ({status}) to another host, "
+                f"{_host_of(target)}; not followed, so nothing was sent there: if that host is the "
+                "provider's new address, set base_api_url to it", 400))
+        if method != "GET" and status in (301, 302, 303):
+            raise ApiError(self.safe_line(
+                f"{self.provider_name}: {self.host} redirected the {method} request ({status}) to "
+                f"{mask_url(urlsplit(target).path)}, which would turn it into a GET; set base_api_url to "
+                "the address it points to", 400))
+        return target
+
+    def _keep_body(self, response: requests.Response, limit: int, cut: bool = False) -> None:
+        """Read the body (bounded, decompressed here) into `response.content`."""
+        response._content = BodyReader(response, self.provider_name).read(limit, cut)
+        response._content_consumed = True
+
+    def deadline_error(self, limit: str) -> ApiError:
+        """The request ran past its deadline, `limit` naming the setting."""
+        return ApiError(f"{self.host} ({self.provider_name}) did not finish its reply within "
+                        f"{getattr(self.settings, limit):g} s ({limit} in config.toml)")
 
     def _wait_before_retry(self, response: requests.Response, attempt: int) -> bool:
         """Show and sleep the backoff before the next try; False when the wait asked for is too long."""
@@ -164,12 +228,9 @@ class HttpClient:
     def provider_message(response: requests.Response, *secrets: str) -> str:
         """The provider's own error text (`error.message` of a JSON body, else the body's text) as one
         line, `secret` masked before it is cut."""
+        body = reply_text(response)
         try:
-            body = response.text
-        except (requests.RequestException, RuntimeError):
-            return ""
-        try:
-            data = response.json()
+            data = LENIENT_JSON.decode(body.lstrip("\ufeff"))
         except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
@@ -184,11 +245,15 @@ class HttpClient:
             return _html_summary(body, response.status_code, response.reason or "", secrets)
         return safe_line(body, *secrets)
 
-    def describe_network_error(self, exc: requests.RequestException,
+    def describe_network_error(self, exc: BaseException,
                                read_timeout: Optional[float] = None) -> str:
         """One line naming the host and what went wrong."""
         where = f"{self.host} ({self.provider_name})"
         text = str(exc)
+        if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+            return f"{where} sent nothing for {read_timeout or self.settings.read_timeout:g} s (read timeout)"
+        if not isinstance(exc, requests.RequestException):  # raised while the body was read
+            return f"connection to {where} lost in the middle of the reply"
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return f"cannot connect to {where}: no answer within {self.settings.connect_timeout:g} s"
         if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -217,16 +282,17 @@ class HttpClient:
         return f"request to {where} failed: {self.safe_line(text, 160)}"
 
     @staticmethod
-    def decode_json(response: requests.Response) -> Any:
-        """The reply's JSON (a leading BOM and raw control characters in strings accepted); ValueError if none."""
-        text = response.content.decode(response.encoding or "utf-8", "replace").lstrip("\ufeff")
-        return LENIENT_JSON.decode(text)
+    def decode_json(text: str) -> Any:
+        """The JSON of a reply's text (a leading BOM and raw control characters in strings accepted);
+        ValueError if none."""
+        return LENIENT_JSON.decode(text.lstrip("\ufeff"))
 
     def _json_body(self, response: requests.Response, path: str) -> Any:
+        text = reply_text(response)
         try:
-            return self.decode_json(response)
+            return self.decode_json(text)
         except (ValueError, RecursionError):
-            snippet = self.safe_line(response.text, 60)
+            snippet = self.safe_line(text, 60)
             kind = "an HTML page" if "html" in response.headers.get("Content-Type", "") else "a reply"
             raise ApiError(f"{self.provider_name}: {path} returned {kind} that is not JSON: "
                            f"{snippet!r}") from None
@@ -234,6 +300,26 @@ class HttpClient:
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
+
+
+def _origin(url: str) -> tuple:
+    """(scheme, host, port) of a URL, the default port filled in; a URL that does not parse has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ("?", url, None)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+
+
+def _host_of(url: str) -> str:
+    """host:port of a URL for a message, nothing else of it (it came from the provider)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "an address that does not parse"
+    return f"{host}:{port}" if host and port else host or "an address without a host"
 
 
 def _seconds(value: float) -> str:

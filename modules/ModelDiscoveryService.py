@@ -169,12 +169,12 @@ class ModelDiscoveryService:
     def _post_ping(client: Any, body: dict) -> Any:
         """POST the ping; once more, adjusted, if the provider refuses its token limit (field or size)."""
         try:
-            return client.post_json("/chat/completions", body)
+            return client.post_json("/chat/completions", body, limit="ping_timeout")
         except ApiError as exc:
             retry_body = adjusted_token_limit(body, exc)
             if retry_body is None:
                 raise
-            return client.post_json("/chat/completions", retry_body)
+            return client.post_json("/chat/completions", retry_body, limit="ping_timeout")
 
     def validate_model(self, provider_config: ProviderConfig, model: str,
                        provider_name: Optional[str] = None) -> bool:

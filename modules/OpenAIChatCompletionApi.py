@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import urllib3
 
 from .Errors import ApiError, IncompleteReplyError
+from .BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
 from .HttpClient import LENIENT_JSON, HttpClient
 from .HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
@@ -27,7 +28,7 @@ CHAT_PATH = "/chat/completions"
 EMPTY_STREAM_TEXT = ("the server sent an empty stream: the prompt may be longer than the model's context "
                      "(llama.cpp answers so; stream = false shows its error)")
 BODY_FIXES = ("stream_options", "token-limit field")  # what a refused request may be resent without
-KEEPALIVE_ONLY_READS = 10  # read timeouts' worth of keep-alive comments alone that end a stream
+MAX_EVENT_CHARS = 4 * 1024 * 1024  # one SSE line or event; a real chunk is a few hundred bytes
 _GPT_GENERATION = re.compile(r"^gpt-(\d+)")
 _O_SERIES = re.compile(r"^o\d")
 
@@ -118,7 +119,7 @@ class OpenAIChatCompletionApi:
         notices = list(self._temperature_notice())
         self.last_usage = None
         reply = self._post(self._body(messages, stream=False),
-                           lambda body: self.client.post_json(CHAT_PATH, body))
+                           lambda body: self.client.post_json(CHAT_PATH, body, limit="reply_timeout"))
         return notices + self._reply_deltas(reply)
 
     def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
@@ -126,7 +127,8 @@ class OpenAIChatCompletionApi:
         yield from self._temperature_notice()
         self.last_usage = None
         response = self._post(self._body(messages, stream=True),
-                              lambda body: self.client.request("POST", CHAT_PATH, body, stream=True))
+                              lambda body: self.client.request("POST", CHAT_PATH, body, stream=True,
+                                                                  limit="stall_timeout"))
         state = _StreamState()
         try:
             if "json" in response.headers.get("Content-Type", "").lower():
@@ -174,12 +176,18 @@ class OpenAIChatCompletionApi:
             yield ("warning", f"{self.provider_name}: {notice}")
 
     def _whole_reply(self, response: Any) -> Iterator[Delta]:
+        state = _StreamState()
+        text = bytearray()
         try:
-            reply = self.client.decode_json(response)
-        except (ValueError, RecursionError, urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(exc, (ValueError, RecursionError)):
-                raise self._error(f"the reply is not JSON: {self.client.safe_line(response.text, 60)!r}") from None
-            raise self._broken_stream(exc, _StreamState()) from None
+            for piece in BodyReader(response, self.provider_name).pieces():
+                text += piece
+                self._check_limits(state, len(text), most=MAX_BODY_BYTES)
+            reply = self.client.decode_json(text.decode(charset_of(response), "replace"))
+        except (ValueError, RecursionError):
+            snippet = self.client.safe_line(text.decode("utf-8", "replace"), 60)
+            raise self._error(f"the reply is not JSON: {snippet!r}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._broken_stream(exc, state) from None
         yield from self._reply_deltas(reply)
 
     def _reply_deltas(self, reply: Any) -> List[Delta]:
@@ -203,8 +211,7 @@ class OpenAIChatCompletionApi:
 
     def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
         try:
-            idle_limit = KEEPALIVE_ONLY_READS * self.client.settings.read_timeout
-            for payload in _payloads(response.raw, state, idle_limit):
+            for payload in self._payloads(BodyReader(response, self.provider_name).pieces(), state):
                 if payload.strip() == "[DONE]":
                     yield from self._held_halves(state)
                     self._check_done(state)
@@ -213,11 +220,6 @@ class OpenAIChatCompletionApi:
                 yield from self._deltas(payload, state)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
-        except _OnlyKeepAlives:
-            seconds = KEEPALIVE_ONLY_READS * self.client.settings.read_timeout
-            raise IncompleteReplyError(
-                f"{self.provider_name}: the stream stalled: only keep-alive comments for {seconds:g} s "
-                f"after {state.chars:,} characters", state.content) from None
         if not state.events:
             snippet = self.client.safe_line(state.head.decode("utf-8", "replace").strip(), 60)
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
@@ -228,6 +230,34 @@ class OpenAIChatCompletionApi:
             raise IncompleteReplyError(
                 f"{self.provider_name}: connection lost after {state.chars:,} characters "
                 "(the stream ended before [DONE])", state.content)
+
+    def _payloads(self, pieces: Iterator[bytes], state: "_StreamState") -> Iterator[str]:
+        """The data payloads of an SSE body, each size and the time without reply text checked as it comes;
+        the first bytes are kept in `state.head` for error messages."""
+        parser = SseParser()
+        for piece in pieces:
+            if len(state.head) < 200:
+                state.head += piece[:200]
+            yield from parser.feed(piece)
+            self._check_limits(state, parser.unfinished)
+        yield from parser.close()
+
+    def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
+        """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
+        comments and empty deltas do not count), an event (`unfinished` characters so far) grows past `most`,
+        or the text past MAX_BODY_BYTES."""
+        stall_limit = self.client.settings.stall_timeout
+        if state.clock() - state.last_progress > stall_limit:
+            cause = (f"the stream stalled: only keep-alives, no reply text, for {stall_limit:g} s "
+                     "(stall_timeout in config.toml)")
+        elif unfinished > most:
+            cause = f"one piece of the reply grew past {size_text(most)} without ending (the most llmc reads)"
+        elif state.chars + state.reasoning_chars > MAX_BODY_BYTES:
+            cause = f"the reply grew past {size_text(MAX_BODY_BYTES)} (the most llmc keeps)"
+        else:
+            return
+        raise IncompleteReplyError(f"{self.provider_name}: {cause}; cut after {state.chars:,} characters",
+                                   state.content)
 
     def _error(self, text: str) -> ApiError:
         """An ApiError naming the provider, as one line with the key removed."""
@@ -275,6 +305,8 @@ class OpenAIChatCompletionApi:
                 yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
                                   f"{self.client.safe_line(payload, 60)!r}")
             return
+        if reasoning or content:
+            state.last_progress = state.clock()
         if reasoning:
             state.reasoning_chars += len(reasoning)
             yield ("reasoning", reasoning)
@@ -313,7 +345,9 @@ class OpenAIChatCompletionApi:
 class _StreamState:
     """What a stream has delivered so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.last_progress = clock()  # when reply text last arrived (or the stream began)
         self.parts: List[str] = []
         self.chars = 0
         self.reasoning_chars = 0
@@ -327,42 +361,6 @@ class _StreamState:
     @property
     def content(self) -> str:
         return "".join(self.parts)
-
-
-def _iter_raw_bytes(raw: Any) -> Iterator[bytes]:
-    """Yield body bytes as soon as they arrive, chunked or not."""
-    if raw.chunked and raw.supports_chunked_reads():
-        yield from raw.read_chunked(decode_content=True)
-        return
-    while True:
-        data = raw.read1(65536)
-        if not data:
-            return
-        yield data
-
-
-class _OnlyKeepAlives(Exception):
-    """A stream that, for too long, sent nothing but keep-alive comments."""
-
-
-def _payloads(raw: Any, state: _StreamState, idle_limit: float,
-              clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
-    """The data payloads of an SSE body; the first bytes are kept in `state.head` for error messages.
-
-    Keep-alive comments reset the read timeout but not `idle_limit`: a provider that only says it is
-    still busy is given up on after that many seconds (_OnlyKeepAlives)."""
-    parser = SseParser()
-    last_data = clock()
-    for chunk in _iter_raw_bytes(raw):
-        if len(state.head) < 200:
-            state.head += chunk[:200]
-        payloads = parser.feed(chunk)
-        if payloads:
-            last_data = clock()
-            yield from payloads
-        elif clock() - last_data > idle_limit:
-            raise _OnlyKeepAlives()
-    yield from parser.close()
 
 
 def _pick_choice(choices: Any) -> dict:

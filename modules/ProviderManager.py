@@ -288,7 +288,7 @@ class ProviderManager:
         self._report_summaries(summaries)
         success = all(summary.error is None for summary in summaries)
         if not success:
-            failed = ", ".join(s.provider for s in summaries if s.error)
+            failed = ", ".join(s.provider for s in summaries if s.error is not None)
             self.warn(f"Discovery failed for {failed}; nothing was saved.")
             succeeded = [s.provider for s in summaries if s.error is None]
             if succeeded:
@@ -399,8 +399,8 @@ class ProviderManager:
         started = time.monotonic()
         try:
             models = self.discovery_service.fetch_models(name, config, force_refresh, warn=self.warn)
-        except ApiError as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
-            summary.error = str(exc)
+        except (ApiError, MemoryError) as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
+            summary.error = failure_text(name, exc)
             return summary
         summary.listed = list(dict.fromkeys(m["id"] for m in models))
         summary.found = len(summary.listed)
@@ -444,6 +444,9 @@ class ProviderManager:
             results = self._ping_all(name, self.providers[name], to_ping, on_progress, cancel)
         except KeyRefusedError as exc:
             summary.error = self._key_refused_message(name, exc)
+            return summary
+        except MemoryError as exc:
+            summary.error = failure_text(name, exc)
             return summary
         if cancel.is_set():
             raise DiscoveryCancelled()
@@ -527,6 +530,13 @@ def _listed_prices(models: List[Dict[str, Any]]) -> Dict[str, ModelPrice]:
         if price is not None:
             prices.setdefault(entry["id"], price)
     return prices
+
+
+def failure_text(provider_name: str, exc: BaseException) -> str:
+    """What went wrong with one provider, never empty (a MemoryError has no text of its own)."""
+    if isinstance(exc, MemoryError):
+        return f"{provider_name}: out of memory while reading its replies"
+    return str(exc) or f"{provider_name}: {type(exc).__name__}"
 
 
 def _long_name_in(valid_models: Dict[str, str], name: str) -> Optional[str]:

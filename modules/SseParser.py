@@ -13,13 +13,21 @@ class SseParser:
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._pending = ""        # text after the last complete line
         self._long_line: List[str] = []  # pieces of a line still waiting for its end
+        self._long_chars = 0
         self._data_lines: List[str] = []
+        self._data_chars = 0
+
+    @property
+    def unfinished(self) -> int:
+        """Characters held for the line and the event not yet ended (a caller bounds them)."""
+        return len(self._pending) + self._long_chars + self._data_chars
 
     def feed(self, chunk: bytes) -> List[str]:
         """Return the data payloads of the events completed by `chunk`."""
         decoded = self._decoder.decode(chunk)
         if "\n" not in decoded and "\r" not in decoded and not self._pending.endswith("\r"):
             self._long_line.append(decoded)  # no line ends here: keep it cheap for long lines
+            self._long_chars += len(decoded)
             return []
         text = self._take_pending() + decoded
         carry = ""
@@ -43,17 +51,19 @@ class SseParser:
 
     def _take_pending(self) -> str:
         text = self._pending + "".join(self._long_line)
-        self._pending, self._long_line = "", []
+        self._pending, self._long_line, self._long_chars = "", [], 0
         return text
 
     def _take_line(self, line: str, events: List[str]) -> None:
         if not line:
             if self._data_lines:
                 events.append("\n".join(self._data_lines))
-                self._data_lines = []
+                self._data_lines, self._data_chars = [], 0
             return
         if line.startswith(":"):
             return  # comment, e.g. ": keep-alive"
         field, _, value = line.partition(":")
         if field == "data":
-            self._data_lines.append(value[1:] if value.startswith(" ") else value)
+            value = value[1:] if value.startswith(" ") else value
+            self._data_lines.append(value)
+            self._data_chars += len(value)

@@ -79,8 +79,15 @@ class ConfigModel(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
     read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
-        "Seconds to wait for the next piece of a reply before giving up (at most 10 s for model lists; "
-        "keep-alive comments alone end a reply after 10 times this)"))
+        "Seconds to wait for the next piece of a reply before giving up (at most 10 s for model lists)"))
+    models_timeout: float = Field(default=10.0, gt=0, le=3600, description=(
+        "Seconds a model list (GET /models) may take in all, however slowly it arrives"))
+    ping_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
+        "Seconds one discovery ping may take in all"))
+    reply_timeout: float = Field(default=300.0, gt=0, le=86400, description=(
+        "Seconds a whole reply (stream = false) may take in all"))
+    stall_timeout: float = Field(default=600.0, gt=0, le=86400, description=(
+        "Seconds a streamed reply may go without any text (keep-alives and empty chunks do not count)"))
     max_retries: int = Field(default=3, ge=0, le=10, description=(
         "Retries after HTTP 429/503, honouring Retry-After (each wait capped at 10 s)"))
     concurrency: int = Field(default=16, ge=1, le=256, description=(

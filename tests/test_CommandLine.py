@@ -75,3 +75,9 @@ def test_other_os_errors_stay_internal_errors(monkeypatch, capsys) -> None:
     monkeypatch.setattr(main, "_dispatch", failing(OSError(errno.EACCES, "Permission denied")))
     assert main.main(["-l"]) == 70
     assert capsys.readouterr().err.startswith("llmc: internal error: PermissionError: ")
+
+
+def test_running_out_of_memory_is_one_line_and_never_exit_70(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(main, "_dispatch", failing(MemoryError()))
+    assert main.main([]) == 1
+    assert capsys.readouterr().err == "llmc: error: out of memory (a reply or an input too large to hold?)\n"

@@ -232,9 +232,10 @@ def test_stalled_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
 def test_a_stream_of_only_keep_alive_comments_ends_with_a_message(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "keepalive_stall", "after_chars": 10, "seconds": 5})
     with pytest.raises(IncompleteReplyError) as info:
-        collect(api_for(server, read_timeout=0.1))  # each comment resets the read timeout; 1 s in all ends it
+        collect(api_for(server, read_timeout=0.1, stall_timeout=1))  # each comment resets the read timeout
     assert info.value.partial == REPLY[:10]
-    assert str(info.value) == "fake: the stream stalled: only keep-alive comments for 1 s after 10 characters"
+    assert str(info.value) == ("fake: the stream stalled: only keep-alives, no reply text, for 1 s (stall_timeout "
+                               "in config.toml); cut after 10 characters")
 
 
 def test_stalled_unchunked_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
@@ -324,27 +325,19 @@ def test_non_streaming_reply_stalled(server: FakeOpenAIServer) -> None:
         api_for(server, read_timeout=0.3).complete(MESSAGES)
 
 
-class KeepAliveBody:
-    """A raw body that sends one event and then only keep-alive comments, one per clock tick."""
-
-    chunked = False
-
-    def __init__(self) -> None:
-        self.sent = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
-
-    def read1(self, size: int) -> bytes:
-        return self.sent.pop(0) if self.sent else b""
-
-
-def test_a_stream_of_only_keep_alives_ends_after_the_idle_limit() -> None:
-    from llmc.OpenAIChatCompletionApi import _OnlyKeepAlives, _payloads, _StreamState
+def test_a_stream_of_only_keep_alives_ends_after_the_stall_limit() -> None:
+    from llmc.OpenAIChatCompletionApi import _StreamState
+    api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m",
+                                  HttpSettings(stall_timeout=10))
     ticks = iter(range(1000))
-    payloads = _payloads(KeepAliveBody(), _StreamState(), idle_limit=10, clock=lambda: next(ticks))
-    assert next(payloads).startswith('{"choices"')
-    with pytest.raises(_OnlyKeepAlives):
+    state = _StreamState(clock=lambda: next(ticks))
+    pieces = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
+    payloads = api._payloads(iter(pieces), state)
+    list(api._deltas(next(payloads), state))
+    with pytest.raises(IncompleteReplyError, match="stalled: only keep-alives, no reply text, for 10 s"):
         list(payloads)
-    body = KeepAliveBody()
-    assert len(list(_payloads(body, _StreamState(), idle_limit=100, clock=lambda: 0))) == 1  # no limit hit
+    state = _StreamState(clock=lambda: 0)
+    assert len(list(api._payloads(iter(pieces), state))) == 1  # no limit hit
 
 
 def test_a_whole_json_reply_to_a_stream_request_may_start_with_a_byte_order_mark() -> None:

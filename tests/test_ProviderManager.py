@@ -678,3 +678,18 @@ def test_costly_pings_are_sent_when_approved(tmp_path, server, answer):
     assert h.run(approve_cost=lambda q: questions.append(q) or answer) is answer
     assert questions == ["The 5 pings of fake may cost up to $0.1003 in all. Send them?"]
     assert len(h.pings(server)) == (5 if answer else 0)
+
+
+@pytest.mark.parametrize("stage", ["models", "pings"])
+def test_running_out_of_memory_is_a_failure_that_names_the_provider(tmp_path, server, monkeypatch, stage):
+    h = Harness(tmp_path, {"evil": fake_config(server)})
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+    target = "fetch_models" if stage == "models" else "ping_model"
+    monkeypatch.setattr(h.manager.discovery_service, target, out_of_memory)
+    assert h.run(provider_filter="evil") is False
+    assert h.lines == [] and "models found" not in " ".join(h.warnings)
+    assert h.warnings[0] == "evil: failed: out of memory while reading its replies"
+    assert h.warnings[-1] == "Discovery failed for evil; nothing was saved."
+    assert h.saved() is None

@@ -381,3 +381,46 @@ def test_random_chat_files_load_or_fail_in_one_line(tmp_path: Path) -> None:
         session.messages = messages
         session.save(str(tmp_path / "again.json"))
     assert read_session_file(tmp_path / "again.json")
+def random_hostile_reply(rng: random.Random) -> dict:
+    """A reply as a hostile provider might shape it: odd encodings, redirects, sizes, charsets."""
+    import gzip as gzip_module
+    import zlib
+    body = rng.choice([b'{"data": [{"id": "m"}]}', b'data: {"choices":[{"delta":{"content":"ok"}}]}\n\n',
+                       random_bytes(rng, 300), b"\x1f\x8b" + random_bytes(rng, 50), b""])
+    encoding = rng.choice(["", "gzip", "deflate", "br", "gzip, gzip", "x-gzip", "identity", "GZIP", "\x00"])
+    if encoding.strip().lower() in ("gzip", "x-gzip") and rng.random() < 0.7:
+        body = gzip_module.compress(body)
+    elif encoding == "deflate" and rng.random() < 0.7:
+        body = zlib.compress(body)
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    status = rng.choice([200, 200, 200, 301, 302, 307, 308, 400, 429, 500])
+    if status in (301, 302, 307, 308):
+        headers["Location"] = rng.choice(["http://127.0.0.1:9/v1/x", "http://127.0.0.2:9/v1/x", "/v2/models",
+                                          "//evil.example/x", "http://[::1", "", "ftp://x/y", "\x00"])
+    content_type = rng.choice(["application/json", "text/event-stream", "text/html; charset=evil-8",
+                               "application/json; charset=utf-16", ""])
+    return {"status": status, "body": body, "headers": headers, "content_type": content_type}
+
+
+def test_random_hostile_replies_end_in_success_or_one_clean_line() -> None:
+    from llmc.HttpClient import HttpClient
+    from llmc.HttpSettings import HttpSettings
+    NO_RETRIES = HttpSettings(max_retries=0)
+    rng = random.Random(1212)
+    url = "http://127.0.0.1:9/v1"
+    for _ in range(200):
+        reply = random_hostile_reply(rng)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            for method in (responses.GET, responses.POST):
+                for path in ("/models", "/chat/completions", "/x"):
+                    mock.add(method, url + path, **reply)
+            try:
+                HttpClient("fake", url, FUZZ_KEY, NO_RETRIES).get_json("/models")
+            except ApiError as exc:
+                assert "\n" not in str(exc) and str(exc)
+            try:
+                api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url=url, api_key=FUZZ_KEY), "m",
+                                              NO_RETRIES)
+                list(api.stream_chat([{"role": "user", "content": "hi"}]))
+            except ApiError as exc:
+                assert "\n" not in str(exc) and str(exc)

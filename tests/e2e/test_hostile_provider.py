@@ -96,3 +96,202 @@ def test_an_invalid_base_url_is_shown_without_its_password_and_query(tmp_path: P
         assert "invalid base_api_url for evil: http://user:********@bad host/v1?********" in shown, shown
         assert "hunter2secret" not in shown and "querysecret1" not in shown
         assert result.returncode == 1
+
+
+# ----- every request ends on its own (issue 9 item 6) --------------------------------------------
+
+def trickled(status: int, body: bytes, every: float = 0.3, content_type: str = "application/json") -> Callable:
+    def script(request: Request, reply: Reply) -> None:
+        reply.head(status, {"Content-Type": content_type, "Content-Length": str(len(body))})
+        reply.trickle(body, every)
+    return script
+
+
+def routed(models: Callable, chat: Callable) -> Callable:
+    return lambda request, reply: (models if request.path.endswith("/models") else chat)(request, reply)
+
+
+def models_reply(*ids: str) -> Callable:
+    from tests.hostile_server import models_list
+    return lambda request, reply: reply.whole(200, models_list(*ids))
+
+
+def test_a_trickled_model_list_ends_at_models_timeout(tmp_path: Path, home: Path) -> None:
+    from tests.hostile_server import models_list
+    with HostileServer(trickled(200, models_list("a", "b") * 20, every=0.2)) as server:
+        started = time.monotonic()
+        result = llmc(tmp_path, home, server, "--discover-models", "evil", extra="models_timeout = 1")
+        elapsed = time.monotonic() - started
+    assert f"{server.host} (evil) did not finish its reply within 1 s (models_timeout in config.toml)" in result.stderr
+    assert "evil: failed:" in result.stderr and result.returncode == 1
+    assert elapsed < 1 + 4  # the CLI's own start-up included
+
+
+def test_trickled_pings_end_at_ping_timeout(tmp_path: Path, home: Path) -> None:
+    with HostileServer(routed(models_reply("m1", "m2"), trickled(200, chat_completion("pong"), every=0.3))) as server:
+        started = time.monotonic()
+        result = llmc(tmp_path, home, server, "--discover-models", "evil", extra="ping_timeout = 1")
+        elapsed = time.monotonic() - started
+    assert "evil: 2 models found, 0 valid, 0 invalid, 2 undecided" in result.stdout, result.stderr
+    assert elapsed < 1 * 3 + 4  # one ping round per model at most
+
+
+def test_a_trickled_whole_reply_ends_at_reply_timeout(tmp_path: Path, home: Path) -> None:
+    with HostileServer(trickled(200, chat_completion("never all of it"), every=0.3)) as server:
+        started = time.monotonic()
+        result = llmc(tmp_path, home, server, *CHAT, extra="reply_timeout = 1", stream=False)
+        elapsed = time.monotonic() - started
+    assert one_error(result) == (f"llmc: error: {server.host} (evil) did not finish its reply within 1 s "
+                                 "(reply_timeout in config.toml)")
+    assert elapsed < 1 + 4
+
+
+def test_trickled_headers_end_at_the_deadline(tmp_path: Path, home: Path) -> None:
+    def script(request: Request, reply: Reply) -> None:
+        reply.send(b"HTTP/1.1 200 OK\r\n")
+        reply.trickle(b"X-Slow: " + b"z" * 200 + b"\r\n", every=0.2)
+    with HostileServer(script) as server:
+        started = time.monotonic()
+        result = llmc(tmp_path, home, server, *CHAT, extra="stall_timeout = 1")
+        elapsed = time.monotonic() - started
+    assert "did not finish its reply within 1 s (stall_timeout in config.toml)" in one_error(result)
+    assert elapsed < 1 + 4
+
+
+@pytest.mark.parametrize("stall", ["empty deltas", "an event that never ends", "keep-alive comments"])
+def test_a_stream_without_text_ends_at_stall_timeout(stall: str, tmp_path: Path, home: Path) -> None:
+    def script(request: Request, reply: Reply) -> None:
+        reply.head(200, {"Content-Type": "text/event-stream"})
+        reply.send(sse_event("Hello"))
+        for _ in range(200):
+            piece = {"empty deltas": sse_event(""), "an event that never ends": b"d",
+                     "keep-alive comments": b": busy\n\n"}[stall]
+            if not reply.send(piece):
+                return
+            reply.wait(0.1)
+    with HostileServer(script) as server:
+        started = time.monotonic()
+        result = llmc(tmp_path, home, server, *CHAT, extra="stall_timeout = 1")
+        elapsed = time.monotonic() - started
+    assert one_error(result) == ("llmc: error: evil: the stream stalled: only keep-alives, no reply text, for 1 s "
+                                 "(stall_timeout in config.toml); cut after 5 characters")
+    assert result.stdout == "Hello\n" and elapsed < 1 + 4
+
+
+# ----- memory stays bounded (issue 9 items 7 and 8) -------------------------------------------------
+
+def gzip_bomb(size: int) -> bytes:
+    """`size` zero bytes gzip-compressed, built without holding them."""
+    import zlib
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(size >> 20)) + packer.flush()
+
+
+def peak_memory_mb_of_children() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def test_a_huge_model_list_is_refused_at_the_limit(tmp_path: Path, home: Path) -> None:
+    from tests.hostile_server import models_list
+    body = models_list(*(f"model-{i:07d}" for i in range(400_000)))  # about 17 MB
+    with HostileServer(lambda request, reply: reply.whole(200, body)) as server:
+        result = llmc(tmp_path, home, server, "--discover-models", "evil")
+    assert "evil: failed: the reply is larger than 16 MB, the most llmc reads; it was not read further" in result.stderr
+    assert "models found" not in result.stdout and result.returncode == 1
+
+
+def test_a_gzip_bomb_is_not_expanded_past_the_limit(tmp_path: Path, home: Path) -> None:
+    bomb = gzip_bomb(512 << 20)  # 512 MB of zeros in about 500 KB
+    with HostileServer(lambda request, reply: reply.whole(200, bomb, headers={"Content-Encoding": "gzip"})) as server:
+        result = llmc(tmp_path, home, server, "--discover-models", "evil")
+    assert "evil: failed: the reply is larger than 16 MB" in result.stderr and result.returncode == 1
+    assert peak_memory_mb_of_children() < 400
+
+
+def test_an_endless_stream_line_is_cut_at_the_limit(tmp_path: Path, home: Path) -> None:
+    def script(request: Request, reply: Reply) -> None:
+        reply.head(200, {"Content-Type": "text/event-stream"})
+        reply.send(sse_event("Hi") + b'data: {"choices": [{"delta": {"content": "')
+        block = b"a" * (1 << 20)
+        for _ in range(1024):  # 1 GB with no line end
+            if not reply.send(block):
+                return
+    with HostileServer(script) as server:
+        result = llmc(tmp_path, home, server, *CHAT)
+    assert one_error(result) == ("llmc: error: evil: one piece of the reply grew past 4 MB without ending "
+                                 "(the most llmc reads); cut after 2 characters")
+    assert result.stdout == "Hi\n" and peak_memory_mb_of_children() < 400
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_gzip_compressed_event_stream_is_decompressed(chunked: bool, tmp_path: Path, home: Path) -> None:
+    from tests.hostile_server import gzip_bytes
+    stream = gzip_bytes(sse_event("Hello, ") + sse_event("world.") + sse_event(None, "stop") + b"data: [DONE]\n\n")
+
+    def script(request: Request, reply: Reply) -> None:
+        headers = {"Content-Type": "text/event-stream", "Content-Encoding": "gzip"}
+        if chunked:
+            reply.head(200, {**headers, "Transfer-Encoding": "chunked"})
+            for start in range(0, len(stream), 7):
+                reply.chunk(stream[start:start + 7])
+            reply.chunk(b"")
+        else:  # no length, no chunks: the body ends when the connection closes
+            reply.head(200, headers)
+            reply.send(stream)
+    with HostileServer(script) as server:
+        result = llmc(tmp_path, home, server, *CHAT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello, world.\n"
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_an_unknown_content_encoding_is_one_clear_line(tmp_path: Path, home: Path) -> None:
+    with HostileServer(lambda request, reply: reply.whole(200, b"\x00\x01", "text/event-stream",
+                                                          {"Content-Encoding": "br"})) as server:
+        result = llmc(tmp_path, home, server, *CHAT)
+    assert one_error(result) == ("llmc: error: evil: the reply is compressed as 'br', which llmc cannot read "
+                                 "(it asks for gzip or deflate only)")
+
+
+# ----- redirects never carry a chat to another host (issue 9 item 4) -------------------------------
+
+def redirect_to(location: str, status: int) -> Callable:
+    return lambda request, reply: reply.whole(status, b"", "text/plain", {"Location": location})
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_host_is_not_followed(status: int, tmp_path: Path, home: Path) -> None:
+    with HostileServer(lambda request, reply: reply.whole(200, chat_completion("stolen"))) as elsewhere:
+        with HostileServer(redirect_to(elsewhere.base_url + "/chat/completions", status)) as server:
+            result = llmc(tmp_path, home, server, *CHAT)
+            listed = llmc(tmp_path, home, server, "--discover-models", "evil")
+    assert elsewhere.requests == []  # neither the conversation nor anything else went there
+    assert one_error(result) == (f"llmc: error: evil: {server.host} redirected the request ({status}) to another "
+                                 f"host, {elsewhere.host}; not followed, so nothing was sent there: if that host "
+                                 "is the provider's new address, set base_api_url to it")
+    assert f"redirected the request ({status}) to another host, {elsewhere.host}" in listed.stderr
+    assert listed.returncode == 1
+
+
+def test_a_redirect_within_the_origin_is_followed(tmp_path: Path, home: Path) -> None:
+    def script(request: Request, reply: Reply) -> None:
+        if request.path == "/v1/chat/completions":
+            return reply.whole(307, b"", "text/plain", {"Location": "/v2/chat/completions"})
+        reply.whole(200, b"data: " + json.dumps({"choices": [{"delta": {"content": "moved"}, "finish_reason": "stop"}]}).encode()
+                    + b"\n\ndata: [DONE]\n\n", "text/event-stream")
+    with HostileServer(script) as server:
+        result = llmc(tmp_path, home, server, *CHAT)
+    assert result.returncode == 0 and result.stdout == "moved\n", result.stderr
+    assert [r.path for r in server.requests] == ["/v1/chat/completions", "/v2/chat/completions"]
+    assert server.requests[1].json == server.requests[0].json  # 307 sends the same conversation again
+
+
+def test_a_redirect_that_would_turn_a_chat_into_a_get_is_refused(tmp_path: Path, home: Path) -> None:
+    with HostileServer(redirect_to("/v2/chat/completions", 302)) as server:
+        result = llmc(tmp_path, home, server, *CHAT)
+    assert one_error(result) == (f"llmc: error: evil: {server.host} redirected the POST request (302) to "
+                                 "/v2/chat/completions, which would turn it into a GET; set base_api_url to "
+                                 "the address it points to")
+    assert len(server.requests) == 1
