@@ -16,7 +16,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORTS = (11434, 1234, 8080, 9931, 8000)
 PORTS_VARIABLE = "LLMC_LOCAL_PORTS"  # internal: ports to look at, comma-separated; empty: none (tests)
 CONNECT_TIMEOUT = 0.2  # loopback refuses at once; this bounds a port that drops packets
-READ_TIMEOUT = 3.0     # a server that accepted the connection gets this long to answer each probe
+READ_TIMEOUT = 1.5     # a server that accepted the connection gets this long to answer each probe
 MAX_PROBE_BYTES = 1 << 20
 KIND_LABELS = {"ollama": "Ollama", "lmstudio": "LM Studio", "llamacpp": "llama.cpp", "vllm": "vLLM",
                "local": "OpenAI-compatible"}
