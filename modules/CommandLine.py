@@ -207,7 +207,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if _discover(config, args, terminal, terminal.message) == ExitStatus.INTERRUPTED:
             return ExitStatus.INTERRUPTED
     from .PromptRunner import PromptRunner, read_prompt
-    prompt = read_prompt(args.prompt, sys.stdin)
+    prompt = read_prompt(args.prompt, sys.stdin, terminal.message)
     if args.attach and prompt is None:
         from .Errors import ConfigError
         raise ConfigError("-a/--attach works only with a prompt (-p or a positional prompt); "

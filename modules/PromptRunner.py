@@ -1,13 +1,17 @@
 """One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from .Attachment import Attachment, has_image, image_refusal, message_content
+from .BodyReader import PIECE_BYTES, size_text
 from .Errors import ApiError, ConfigError
 from .ExitStatus import ExitStatus
 from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from .Terminal import Terminal, is_terminal
+
+MAX_STDIN_BYTES = 16 * 1024 * 1024  # a prompt; far more than any model's context
+STDIN_NOTICE = "reading the prompt from standard input (end with Ctrl-D)"
 
 
 class PromptRunner:
@@ -45,20 +49,44 @@ class PromptRunner:
         return ExitStatus.OK
 
 
-def read_prompt(argument: Optional[str], stdin: Any) -> Optional[str]:
+def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:
     """The prompt text: the -p argument, stdin for `-p -` or when stdin is piped, else None.
 
-    A prompt and a piped stdin together make one message: the prompt, a blank line, the piped text."""
+    A prompt and a piped stdin together make one message: the prompt, a blank line, the piped text.
+    `notify` is told how to end the input when it is typed at a terminal."""
     if argument == "-" or (argument is None and not is_terminal(stdin)):
-        return _read_stdin(stdin)
+        return read_standard_input(stdin, notify)
     if argument is not None and not is_terminal(stdin):
-        piped = _read_stdin(stdin)
+        piped = read_standard_input(stdin, notify)
         return f"{argument}\n\n{piped}" if piped.strip() else argument
     return argument
 
 
-def _read_stdin(stdin: Any) -> str:
+def read_standard_input(stdin: Any, notify: Optional[Callable[[str], None]] = None) -> str:
+    """All of standard input as text, read piece by piece so Ctrl-C ends it at once; ConfigError past
+    MAX_STDIN_BYTES (naming the limit) or for text that does not decode."""
+    if stdin is None:  # started with `<&-`
+        return ""
+    if notify is not None and is_terminal(stdin):
+        notify(STDIN_NOTICE)
+    binary = getattr(stdin, "buffer", None)
     try:
-        return stdin.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        if binary is None:  # a text stream with no bytes below it (io.StringIO)
+            return _bounded(stdin.read(MAX_STDIN_BYTES + 1))
+        data = bytearray()
+        while True:
+            piece = binary.read1(PIECE_BYTES)
+            if not piece:
+                break
+            data += piece
+            _bounded(data)
+        return data.decode(stdin.encoding or "utf-8", stdin.errors or "strict")
+    except (OSError, UnicodeDecodeError, LookupError) as exc:
         raise ConfigError(f"cannot read the prompt from standard input: {exc}") from None
+
+
+def _bounded(data: Any) -> Any:
+    if len(data) > MAX_STDIN_BYTES:
+        raise ConfigError(f"standard input is larger than {size_text(MAX_STDIN_BYTES)}, the most llmc takes "
+                          "as a prompt; nothing was sent")
+    return data

@@ -137,3 +137,30 @@ def test_an_empty_answer_is_said_to_be_empty(tmp_path: Path, server: FakeOpenAIS
     runner, out, err = setup(tmp_path, server)
     assert runner.run("hello") == 0
     assert out.getvalue() == "" and err.getvalue() == "Warning: the model returned no answer text\n"
+
+
+class BytesStdin(io.TextIOWrapper):
+    """A piped stdin with bytes below it, counting how much was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BufferedReader(io.BytesIO(data)), encoding="utf-8")
+
+
+def test_standard_input_is_read_up_to_its_limit() -> None:
+    from llmc.PromptRunner import MAX_STDIN_BYTES, read_standard_input
+    assert read_standard_input(BytesStdin("é".encode() * 1000)) == "é" * 1000
+    with pytest.raises(ConfigError, match=r"^standard input is larger than 16 MB, the most llmc takes as a prompt"):
+        read_standard_input(BytesStdin(bytes(MAX_STDIN_BYTES + 1)))
+    with pytest.raises(ConfigError, match=r"^standard input is larger than 16 MB"):
+        read_standard_input(io.StringIO("x" * (MAX_STDIN_BYTES + 1)))
+    with pytest.raises(ConfigError, match=r"^cannot read the prompt from standard input: 'utf-8' codec"):
+        read_standard_input(BytesStdin(b"\xff\xfe"))
+    assert read_standard_input(None) == ""  # started with <&-
+
+
+def test_a_terminal_is_told_how_to_end_the_prompt() -> None:
+    notices: list = []
+    assert read_prompt("-", FakeTty("typed"), notices.append) == "typed"
+    assert notices == ["reading the prompt from standard input (end with Ctrl-D)"]
+    read_prompt("-", io.StringIO("piped"), notices.append)
+    assert len(notices) == 1  # a pipe needs no notice

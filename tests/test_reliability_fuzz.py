@@ -424,3 +424,16 @@ def test_random_hostile_replies_end_in_success_or_one_clean_line() -> None:
                 list(api.stream_chat([{"role": "user", "content": "hi"}]))
             except ApiError as exc:
                 assert "\n" not in str(exc) and str(exc)
+
+
+def test_random_bytes_on_standard_input_are_a_prompt_or_one_clean_line() -> None:
+    import io
+    from llmc.PromptRunner import read_standard_input
+    rng = random.Random(1313)
+    for _ in range(200):
+        data = random_bytes(rng, 400) if rng.random() < 0.5 else "ünï\n".encode() * rng.randint(0, 50)
+        stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)), encoding="utf-8")
+        try:
+            assert read_standard_input(stdin) == data.decode("utf-8")
+        except ConfigError as exc:
+            assert str(exc).startswith("cannot read the prompt from standard input: ") and "\n" not in str(exc)
