@@ -186,7 +186,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         terminal.print(f"Created {path}")
         return ExitStatus.OK
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
-                    sassy=args.sassy, warn=terminal.message, concurrency=args.concurrency)
+                    sassy=args.sassy, warn=terminal.message, report=terminal.print,
+                    concurrency=args.concurrency)
     providers = config.config.providers
     _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
     for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):

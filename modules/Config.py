@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
 
@@ -90,10 +89,12 @@ class Config:
                  system_prompt: Optional[str] = None, sassy: bool = False,
                  update_valid_models: bool = False, environ: Optional[Mapping[str, str]] = None,
                  warn: Optional[Callable[[str], None]] = None,
-                 report: Callable[[str], None] = print, concurrency: Optional[int] = None) -> None:
-        """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides."""
+                 report: Optional[Callable[[str], None]] = None, concurrency: Optional[int] = None) -> None:
+        """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides; `warn`
+        (notices) and `report` (discovery results) are where it tells the user things, by default nowhere."""
         self.environ = os.environ if environ is None else environ
-        self.warn = _once_each(warn or (lambda message: print(message, file=sys.stderr)))
+        self._notice = warn or (lambda message: None)
+        self.warn = _once_each(self._notice)  # a problem of a file is told once, however often it is read
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
@@ -135,7 +136,7 @@ class Config:
         return label
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
-                    report: Callable[[str], None], concurrency: Optional[int] = None) -> ConfigModel:
+                    report: Optional[Callable[[str], None]], concurrency: Optional[int] = None) -> ConfigModel:
         """Run the loading sequence and build the ConfigModel (command-line overrides applied first)."""
         if self.data_directory.exists() and not self.data_directory.is_dir():
             raise ConfigError(f"data directory {self.data_directory} is not a directory")
@@ -165,7 +166,7 @@ class Config:
             discovery_service=ModelDiscoveryService(http_settings, on_wait=self.warn,
                                                     concurrency=config_model.concurrency),
             concurrency=config_model.concurrency, persist_exclusions=exclusions, persist_base=persist_base,
-            report=report, http_settings=http_settings, local_scanner=LocalServerScanner.from_environment())
+            report=report, warn=self._notice, http_settings=http_settings, local_scanner=LocalServerScanner.from_environment())
         return config_model
 
     def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:

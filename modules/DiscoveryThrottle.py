@@ -73,12 +73,18 @@ class DiscoveryThrottle:
             else:
                 self._wait(lambda: self.paused_until <= self._clock())
 
-    def notice(self, message: str) -> None:
-        """Pass on a retry notice only when it starts a new pause, not once per waiting worker."""
+    def notice(self, message: str, deliver: Optional[Callable[[str], None]] = None) -> None:
+        """Pass on a retry notice (to `deliver`, else `on_notice`) only when it starts a new pause,
+        not once per waiting worker."""
         with self._condition:
             paused = self.paused_until > self._clock()
-        if not paused and self.on_notice is not None:
-            self.on_notice(message)
+        deliver = deliver or self.on_notice
+        if not paused and deliver is not None:
+            deliver(message)
+
+    def notices_to(self, deliver: Optional[Callable[[str], None]]) -> Callable[[str], None]:
+        """A retry-notice callback for one request that tells `deliver` (see notice)."""
+        return lambda message: self.notice(message, deliver)
 
     def close(self) -> None:
         """Wake every waiting worker with ThrottleClosed (discovery was cancelled)."""

@@ -91,26 +91,31 @@ class HttpClient:
         before the cut."""
         return safe_line(text, *self._secrets, limit=limit)
 
-    def get_json(self, path: str, read_timeout: Optional[float] = None, limit: str = "models_timeout") -> Any:
+    def get_json(self, path: str, read_timeout: Optional[float] = None, limit: str = "models_timeout",
+                 on_wait: Optional[Callable[[str], None]] = None) -> Any:
         """GET a JSON document (`read_timeout` replaces the settings' one; `limit` names the deadline)."""
-        return self._json_body(self.request("GET", path, read_timeout=read_timeout, limit=limit), path)
+        return self._json_body(self.request("GET", path, read_timeout=read_timeout, limit=limit,
+                                            on_wait=on_wait), path)
 
-    def post_json(self, path: str, body: dict, limit: str = "reply_timeout") -> Any:
+    def post_json(self, path: str, body: dict, limit: str = "reply_timeout",
+                  on_wait: Optional[Callable[[str], None]] = None) -> Any:
         """POST JSON and return the JSON reply, all of it within the settings' `limit` seconds."""
-        return self._json_body(self.request("POST", path, body, limit=limit), path)
+        return self._json_body(self.request("POST", path, body, limit=limit, on_wait=on_wait), path)
 
     def request(self, method: str, path: str, body: Optional[dict] = None, stream: bool = False,
-                read_timeout: Optional[float] = None, limit: str = "reply_timeout") -> requests.Response:
+                read_timeout: Optional[float] = None, limit: str = "reply_timeout",
+                on_wait: Optional[Callable[[str], None]] = None) -> requests.Response:
         """Send a request, retrying 429/503 with capped backoff; raise ApiError on failure.
 
         Each try must end within `limit` (an HttpSettings field): with `stream` its headers, else its whole
-        body, which is then read (at most MAX_BODY_BYTES) and in `response.content`."""
+        body, which is then read (at most MAX_BODY_BYTES) and in `response.content`. Retry waits are told
+        to `on_wait` for this request, else to the client's own."""
         url = f"{self.base_url}{path}"
         read_timeout = read_timeout or self.settings.read_timeout
         for attempt in range(self.settings.max_retries + 1):
             response = self._attempt(method, url, body, stream, (self.settings.connect_timeout, read_timeout), limit)
             if (response.status_code in RETRYABLE_STATUSES and attempt < self.settings.max_retries
-                    and self._wait_before_retry(response, attempt)):
+                    and self._wait_before_retry(response, attempt, on_wait or self.on_wait)):
                 continue
             if response.status_code >= 400:
                 raise self._http_error(response)
@@ -184,7 +189,8 @@ class HttpClient:
         return ApiError(f"{self.host} ({self.provider_name}) did not finish its reply within "
                         f"{getattr(self.settings, limit):g} s ({limit} in config.toml)")
 
-    def _wait_before_retry(self, response: requests.Response, attempt: int) -> bool:
+    def _wait_before_retry(self, response: requests.Response, attempt: int,
+                           on_wait: Optional[Callable[[str], None]]) -> bool:
         """Show and sleep the backoff before the next try; False when the wait asked for is too long."""
         delay = parse_retry_after(response.headers.get("Retry-After"))
         if delay is not None and delay > self.settings.give_up_after:
@@ -192,9 +198,9 @@ class HttpClient:
         if delay is None:
             delay = 2.0 ** attempt
         delay = min(delay, self.settings.max_retry_wait)
-        if self.on_wait:
+        if on_wait:
             label = RETRYABLE_STATUSES[response.status_code]
-            self.on_wait(f"{self.provider_name}: {label} ({response.status_code}); "
+            on_wait(f"{self.provider_name}: {label} ({response.status_code}); "
                           f"retrying in {_seconds(delay)} (retry {attempt + 1} of "
                           f"{self.settings.max_retries})")
         response.close()

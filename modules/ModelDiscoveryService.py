@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 import threading
 import time
 from enum import Enum
@@ -108,38 +107,43 @@ class ModelDiscoveryService:
             return self.fetch_models(name, provider_config, force_refresh)
         except ApiError as exc:
             detail = str(exc).removeprefix(f"{name}: ")  # the line names the provider already
-            print(f"Warning: Failed to query models from {name}: {detail}",
-                  file=sys.stderr)
+            self._notify(f"Warning: Failed to query models from {name}: {detail}")
         except Exception as exc:  # the old code's catch-all fallback, kept on purpose
-            print(f"Error: Unexpected error querying models from {name}: {exc}", file=sys.stderr)
+            self._notify(f"Error: Unexpected error querying models from {name}: {exc}")
         return provider_config._cached_models or []
 
     def fetch_models(self, provider_name: str, provider_config: ProviderConfig, force_refresh: bool = False,
                      warn: Optional[Callable[[str], None]] = None) -> List[Dict[str, Any]]:
         """The provider's model list, from the cache when fresh; ApiError if it cannot be had.
 
-        Entries without an `id` are left out, and `warn` (default: stderr) is told how many once.
+        Entries without an `id` are left out, and `warn` (default: the service's `on_wait`) is told how
+        many once; rate-limit waits of this request are told to it too.
         """
+        warn = warn or self._notify
         if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
             return provider_config._cached_models
         client = self.client_for(provider_name, provider_config)
         try:
-            with self.throttle_for(provider_config, provider_name).slot():
-                body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT))
+            throttle = self.throttle_for(provider_config, provider_name)
+            with throttle.slot():
+                body = client.get_json("/models", read_timeout=min(self.settings.read_timeout, MODELS_READ_TIMEOUT),
+                                       on_wait=throttle.notices_to(warn))
         except ApiError as exc:
             raise _with_v1_hint(exc, provider_config.base_api_url) from None
-        models = _models_with_ids(provider_name, body, client.safe_line, warn or print_warning)
+        models = _models_with_ids(provider_name, body, client.safe_line, warn)
         provider_config._cached_models = models
         provider_config._cache_timestamp = time.time()
         return models
 
     def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str,
-                   stop: Optional[threading.Event] = None) -> PingResult:
+                   stop: Optional[threading.Event] = None,
+                   notice: Optional[Callable[[str], None]] = None) -> PingResult:
         """Send a tiny chat the way a real chat of `model` is sent, and classify the answer.
 
         KeyRefusedError when the provider refuses the key (401/403): that says nothing of the model.
-        A ping whose turn comes after `stop` is set is not sent (undecided).
+        A ping whose turn comes after `stop` is set is not sent (undecided). Rate-limit waits are told
+        to `notice` (default: the service's `on_wait`).
         """
         from .OpenAIChatCompletionApi import build_request_body
         client = self.client_for(provider_name, provider_config)
@@ -151,7 +155,7 @@ class ModelDiscoveryService:
                 with throttle.slot():
                     if stop is not None and stop.is_set():
                         return PingResult.UNDECIDED
-                    reply = self._post_ping(client, body)
+                    reply = self._post_ping(client, body, throttle.notices_to(notice or self._notify))
                 break
             except ApiError as exc:
                 if exc.status in _KEY_REFUSED:
@@ -166,15 +170,15 @@ class ModelDiscoveryService:
         return PingResult.VALID if _is_chat_reply(reply) else PingResult.UNDECIDED
 
     @staticmethod
-    def _post_ping(client: Any, body: dict) -> Any:
+    def _post_ping(client: Any, body: dict, on_wait: Callable[[str], None]) -> Any:
         """POST the ping; once more, adjusted, if the provider refuses its token limit (field or size)."""
         try:
-            return client.post_json("/chat/completions", body, limit="ping_timeout")
+            return client.post_json("/chat/completions", body, limit="ping_timeout", on_wait=on_wait)
         except ApiError as exc:
             retry_body = adjusted_token_limit(body, exc)
             if retry_body is None:
                 raise
-            return client.post_json("/chat/completions", retry_body, limit="ping_timeout")
+            return client.post_json("/chat/completions", retry_body, limit="ping_timeout", on_wait=on_wait)
 
     def validate_model(self, provider_config: ProviderConfig, model: str,
                        provider_name: Optional[str] = None) -> bool:
@@ -290,11 +294,6 @@ def _warn_skipped(provider_name: str, without_id: int, unusable: int, warn: Call
         warn(f"{provider_name}: skipped {entries} {reasons[0][1]}")
     else:
         warn(f"{provider_name}: skipped {entries}: " + ", ".join(f"{n} {why}" for n, why in reasons))
-
-
-def print_warning(text: str) -> None:
-    """Write a warning line to stderr."""
-    print(text, file=sys.stderr)
 
 
 def _is_chat_reply(reply: Any) -> bool:

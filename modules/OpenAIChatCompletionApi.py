@@ -111,24 +111,30 @@ class OpenAIChatCompletionApi:
         """Send without streaming and return the answer text."""
         return "".join(text for kind, text in self.complete_events(messages) if kind == "content")
 
-    def complete_events(self, messages: List[Message]) -> List[Delta]:
+    def complete_events(self, messages: List[Message],
+                        on_wait: Optional[Callable[[str], None]] = None) -> List[Delta]:
         """Send without streaming; the reply as stream_chat's (kind, text) deltas.
 
         Reasoning first (if any), then exactly one "content" (possibly ""), then a "warning" if cut short.
+        Retry waits of this request are told to `on_wait`, else to the API's own.
         """
         notices = list(self._temperature_notice())
         self.last_usage = None
         reply = self._post(self._body(messages, stream=False),
-                           lambda body: self.client.post_json(CHAT_PATH, body, limit="reply_timeout"))
+                           lambda body: self.client.post_json(CHAT_PATH, body, limit="reply_timeout",
+                                                              on_wait=on_wait))
         return notices + self._reply_deltas(reply)
 
-    def stream_chat(self, messages: List[Message]) -> Iterator[Delta]:
-        """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off."""
+    def stream_chat(self, messages: List[Message],
+                    on_wait: Optional[Callable[[str], None]] = None) -> Iterator[Delta]:
+        """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off.
+
+        Retry waits of this request are told to `on_wait`, else to the API's own."""
         yield from self._temperature_notice()
         self.last_usage = None
         response = self._post(self._body(messages, stream=True),
                               lambda body: self.client.request("POST", CHAT_PATH, body, stream=True,
-                                                                  limit="stall_timeout"))
+                                                               limit="stall_timeout", on_wait=on_wait))
         state = _StreamState()
         try:
             if "json" in response.headers.get("Content-Type", "").lower():

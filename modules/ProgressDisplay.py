@@ -98,10 +98,11 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
                            provider_filter: Optional[str] = None, force_refresh: bool = False) -> Optional[bool]:
     """Run discovery with a progress bar on stderr; True/False as discovery returns, None if cancelled.
 
-    Summary lines go through `print_line`, failures and skips through `terminal.message`, rate-limit
-    notices through the display: each clears the bar first.
+    Summary lines go through `print_line`; failures, skips and rate-limit notices through
+    `terminal.message`: each clears the bar first.
     """
     from .Errors import DiscoveryCancelled
+    from .OutputChannel import OutputChannel
     from .SafeFiles import ensure_directory
     ensure_directory(data_directory)
     progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
@@ -111,19 +112,16 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
         if not cancel.is_set():
             progress(name, done, total)
 
-    saved_report, saved_warn = providers.report, providers.warn
-    providers.report = progress.around(print_line)
-    providers.warn = progress.around(terminal.message)
+    output = OutputChannel(progress.around(print_line), progress.around(terminal.message), on_progress)
     try:
         outcome = providers.discover_and_validate_models(
-            force_refresh=force_refresh, provider_filter=provider_filter, on_progress=on_progress,
-            cancel=cancel, on_notice=progress.note, approve_cost=terminal.confirm)
+            force_refresh=force_refresh, provider_filter=provider_filter, cancel=cancel,
+            approve_cost=terminal.confirm, output=output)
     except (KeyboardInterrupt, DiscoveryCancelled):
         cancel.set()  # pings still in flight never draw again
         outcome = None
     finally:
         progress.close()
-        providers.report, providers.warn = saved_report, saved_warn
     if outcome is None:
         terminal.message("Discovery cancelled; nothing was saved.")
     return outcome

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from .DiscoverySummary import DiscoverySummary, usd
 from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError
 from .HttpSettings import HttpSettings
-from .ModelDiscoveryService import ModelDiscoveryService, PingResult, print_warning
+from .ModelDiscoveryService import ModelDiscoveryService, PingResult
 from .ModelMetadata import non_chat_reason
 from .ModelPrice import ModelPrice
+from .OutputChannel import OutputChannel, ProgressCallback
 from .ProviderConfig import ProviderConfig, default_short_name
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ MAX_LISTED_CHOICES = 20
 COST_QUESTION_THRESHOLD = 0.05  # USD: pings that may cost more in one run are asked about first
 IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env")  # what a provider's YAML entry says besides models
 PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
-ProgressCallback = Callable[[str, int, int], None]
 
 
 def split_first_slash(text: str) -> Tuple[str, str]:
@@ -40,10 +40,11 @@ class ProviderManager:
                  discovery_service: Optional[ModelDiscoveryService] = None,
                  concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
-                 report: Callable[[str], None] = print,
-                 warn: Optional[Callable[[str], None]] = None,
+                 report: Optional[Callable[[str], None]] = None,
+                 warn: Optional[Callable[[str], None]] = None, output: Optional[OutputChannel] = None,
                  http_settings: Optional[HttpSettings] = None, local_scanner: Any = None) -> None:
-        """`report` receives discovery results; `warn` failures, skips and notices (default: stderr);
+        """`output` (or `report` and `warn`) is where discovery tells its results and notices (by default
+        nowhere);
         `http_settings` are the timeouts and retries of the chat APIs handed out; `local_scanner` (a
         LocalServerScanner) finds servers on this machine for an all-provider discovery."""
         self.providers = providers
@@ -54,12 +55,22 @@ class ProviderManager:
         # Models and name/URL values that came from config.toml are never copied into the YAML.
         self.persist_exclusions = persist_exclusions or {}
         self.persist_base = persist_base
-        self.report = report
-        self.warn = warn or print_warning
+        base = output or OutputChannel()
+        self.output = OutputChannel(report or base.result, warn or base.notice, base.progress)
         self.last_summaries: List[DiscoverySummary] = []
         self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
         self.local_scanner = local_scanner
         self.found_local_providers: List[str] = []  # added by the last discovery's look at local ports
+
+    @property
+    def report(self) -> Callable[[str], None]:
+        """Where discovery results go (the output channel's `result`)."""
+        return self.output.result
+
+    @property
+    def warn(self) -> Callable[[str], None]:
+        """Where failures, skips and notices go (the output channel's `notice`)."""
+        return self.output.notice
 
     # Dict-like access
     def get(self, provider_name: str) -> Optional[ProviderConfig]:
@@ -263,43 +274,40 @@ class ProviderManager:
                                      provider_filter: Optional[str] = None,
                                      on_progress: Optional[ProgressCallback] = None,
                                      cancel: Optional[threading.Event] = None,
-                                     on_notice: Optional[Callable[[str], None]] = None,
-                                     approve_cost: Optional[Callable[[str], bool]] = None) -> bool:
+                                     approve_cost: Optional[Callable[[str], bool]] = None,
+                                     output: Optional[OutputChannel] = None) -> bool:
         """Fetch every targeted provider's models, ping them, update the lists; persist on full success.
 
-        `on_notice`, when given, receives this run's rate-limit notices instead of the service's default.
+        This run tells `output` (default: the manager's own channel) its results, notices (rate-limit
+        waits too) and progress; `on_progress` replaces the channel's progress.
         `approve_cost(question)` is asked before pings that may cost more than COST_QUESTION_THRESHOLD
         (by the prices /models gave); without it, or on a no, those providers fail unpinged.
         """
+        out = output or self.output
+        if on_progress is not None:
+            out = OutputChannel(out.result, out.notice, on_progress)
         if provider_filter is None:
-            self._add_local_servers()
-        targets = self._discovery_targets(provider_filter)
+            self._add_local_servers(out)
+        targets = self._discovery_targets(provider_filter, out)
         if not targets:
             return False
-        cancel = cancel or threading.Event()
-        service = self.discovery_service
-        saved_notice = service.on_wait
-        service.on_wait = on_notice or saved_notice
-        try:
-            summaries = self._discover_all(targets, force_refresh, on_progress, cancel, approve_cost)
-        finally:
-            service.on_wait = saved_notice
+        summaries = self._discover_all(targets, force_refresh, out, cancel or threading.Event(), approve_cost)
         self.last_summaries = summaries
-        self._report_summaries(summaries)
+        self._report_summaries(summaries, out)
         success = all(summary.error is None for summary in summaries)
         if not success:
             failed = ", ".join(s.provider for s in summaries if s.error is not None)
-            self.warn(f"Discovery failed for {failed}; nothing was saved.")
+            out.notice(f"Discovery failed for {failed}; nothing was saved.")
             succeeded = [s.provider for s in summaries if s.error is None]
             if succeeded:
-                self.warn(f"To save the others, discover them one at a time with --discover-models NAME "
+                out.notice(f"To save the others, discover them one at a time with --discover-models NAME "
                           f"(in the chat /discover-models NAME): {', '.join(succeeded)}")
         elif persist_on_success and summaries:
             self.persist_provider_configs([s.provider for s in summaries])
-            self.warn(f"Provider configurations persisted to {self._store_path()}")
+            out.notice(f"Provider configurations persisted to {self._store_path()}")
         return success
 
-    def _add_local_servers(self) -> None:
+    def _add_local_servers(self, out: OutputChannel) -> None:
         """Add each model server found on this machine's default ports that no provider points at yet."""
         self.found_local_providers = []
         if self.local_scanner is None:
@@ -307,37 +315,38 @@ class ProviderManager:
         from .LocalServerScanner import local_ports_of
         for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
             if server.needs_key:
-                self.warn(f"A server at {server.base_url} asks for a key: add it with llmc --add-provider NAME "
+                out.notice(f"A server at {server.base_url} asks for a key: add it with llmc --add-provider NAME "
                           f"{server.base_url} --key-env VAR")
             elif not server.model_count:
-                self.warn(f"Found a local {server.label} server at {server.base_url} with no models; "
+                out.notice(f"Found a local {server.label} server at {server.base_url} with no models; "
                           "load or pull one, then discover again")
             else:
                 name = self._free_provider_name(server.kind, server.port)
                 self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url))
                 self.found_local_providers.append(name)
-                self.warn(f"Found a local {server.label} server at {server.base_url}: added as provider {name}")
+                out.notice(f"Found a local {server.label} server at {server.base_url}: added as provider {name}")
 
     def _free_provider_name(self, kind: str, port: int) -> str:
         """`kind`, or `kind-PORT` when a provider has that name already."""
         return kind if self.resolve_provider_name(kind) is None else f"{kind}-{port}"
 
-    def _report_summaries(self, summaries: List[DiscoverySummary]) -> None:
-        """Each provider's summary: results on `report`, failures and undecided models on `warn`."""
+    @staticmethod
+    def _report_summaries(summaries: List[DiscoverySummary], out: OutputChannel) -> None:
+        """Each provider's summary: results as results, failures and undecided models as notices."""
         for summary in summaries:
-            (self.warn if summary.error else self.report)(summary.line())
+            (out.notice if summary.error else out.result)(summary.line())
             undecided = summary.undecided_line()
             if undecided:
-                self.warn(undecided)
+                out.notice(undecided)
 
     def _store_path(self) -> str:
         return str(getattr(self.store, "path", "YAML"))
 
-    def _discovery_targets(self, provider_filter: Optional[str]) -> Optional[List[str]]:
+    def _discovery_targets(self, provider_filter: Optional[str], out: OutputChannel) -> Optional[List[str]]:
         if provider_filter:
             name = self.resolve_provider_name(provider_filter)
             if name is None:
-                self.warn(self.unknown_provider_message(provider_filter))
+                out.notice(self.unknown_provider_message(provider_filter))
                 return None
             candidates = [name]
         else:
@@ -347,9 +356,9 @@ class ProviderManager:
             if self.is_usable(name):
                 targets.append(name)
             else:
-                self.warn(f"Skipping {name}: no API key configured (set {self.key_variable(name)})")
+                out.notice(f"Skipping {name}: no API key configured (set {self.key_variable(name)})")
         if not targets:
-            self.warn("Nothing to discover: no provider asked for has an API key.")
+            out.notice("Nothing to discover: no provider asked for has an API key.")
         return targets
 
     def has_usable_key(self, provider_name: str) -> bool:
@@ -364,18 +373,17 @@ class ProviderManager:
         """The environment variable the provider's key comes from."""
         return self.providers[provider_name].key_variable(provider_name)
 
-    def _discover_all(self, targets: List[str], force_refresh: bool,
-                      on_progress: Optional[ProgressCallback], cancel: threading.Event,
+    def _discover_all(self, targets: List[str], force_refresh: bool, out: OutputChannel, cancel: threading.Event,
                       approve_cost: Optional[Callable[[str], bool]] = None) -> List[DiscoverySummary]:
         if not targets:
             return []
         self.discovery_service.use_concurrency(self.concurrency)
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="discovery")
         try:
-            summaries = _in_parallel(pool, [functools.partial(self._list_provider, name, force_refresh)
+            summaries = _in_parallel(pool, [functools.partial(self._list_provider, name, force_refresh, out)
                                             for name in targets], cancel)
-            self._check_ping_costs(summaries, approve_cost)
-            summaries = _in_parallel(pool, [functools.partial(self._ping_provider, summary, on_progress, cancel)
+            self._check_ping_costs(summaries, approve_cost, out)
+            summaries = _in_parallel(pool, [functools.partial(self._ping_provider, summary, out, cancel)
                                             for summary in summaries], cancel)
         except BaseException:
             cancel.set()
@@ -392,13 +400,13 @@ class ProviderManager:
                 self.discovered_prices.setdefault(summary.provider, {}).update(prices)
         return summaries
 
-    def _list_provider(self, name: str, force_refresh: bool) -> DiscoverySummary:
+    def _list_provider(self, name: str, force_refresh: bool, out: OutputChannel) -> DiscoverySummary:
         """The provider's model list, and which models it leaves to ping (or the failure)."""
         config = self.providers[name]
         summary = DiscoverySummary(provider=name)
         started = time.monotonic()
         try:
-            models = self.discovery_service.fetch_models(name, config, force_refresh, warn=self.warn)
+            models = self.discovery_service.fetch_models(name, config, force_refresh, warn=out.notice)
         except (ApiError, MemoryError) as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
             summary.error = failure_text(name, exc)
             return summary
@@ -414,11 +422,11 @@ class ProviderManager:
         return summary
 
     def _check_ping_costs(self, summaries: List[DiscoverySummary],
-                          approve_cost: Optional[Callable[[str], bool]]) -> None:
+                          approve_cost: Optional[Callable[[str], bool]], out: OutputChannel) -> None:
         """Say what the pings may cost where /models gave prices; above the threshold, send them only if approved."""
         priced = [s for s in summaries if s.error is None and s.ping_cost_line()]
         for summary in priced:
-            self.warn(summary.ping_cost_line())
+            out.notice(summary.ping_cost_line())
         costly = [s for s in priced if s.worst_ping_cost() > 0]
         total = sum(s.worst_ping_cost() for s in costly)
         if total <= COST_QUESTION_THRESHOLD:
@@ -433,7 +441,7 @@ class ProviderManager:
                              f"{usd(summary.worst_ping_cost())}, more than {usd(COST_QUESTION_THRESHOLD)} in "
                              "all; answer yes in a terminal or give --yes to send them")
 
-    def _ping_provider(self, summary: DiscoverySummary, on_progress: Optional[ProgressCallback],
+    def _ping_provider(self, summary: DiscoverySummary, out: OutputChannel,
                        cancel: threading.Event) -> DiscoverySummary:
         """Ping the models the listing left to ping, and sort them into valid, invalid and undecided."""
         if summary.error is not None:
@@ -441,7 +449,7 @@ class ProviderManager:
         name, to_ping = summary.provider, summary.to_ping
         started = time.monotonic()
         try:
-            results = self._ping_all(name, self.providers[name], to_ping, on_progress, cancel)
+            results = self._ping_all(name, self.providers[name], to_ping, out, cancel)
         except KeyRefusedError as exc:
             summary.error = self._key_refused_message(name, exc)
             return summary
@@ -458,9 +466,10 @@ class ProviderManager:
         return summary
 
     def _ping_all(self, name: str, config: ProviderConfig, models: List[str],
-                  on_progress: Optional[ProgressCallback], cancel: threading.Event) -> Dict[str, PingResult]:
+                  out: OutputChannel, cancel: threading.Event) -> Dict[str, PingResult]:
         results: Dict[str, PingResult] = {}
         lock = threading.Lock()
+        on_progress = out.progress
         if on_progress:
             on_progress(name, 0, len(models))
 
@@ -470,7 +479,8 @@ class ProviderManager:
             if cancel.is_set() or key_refused.is_set():
                 return
             try:
-                result = self.discovery_service.ping_model(name, config, model, stop=key_refused)
+                result = self.discovery_service.ping_model(name, config, model, stop=key_refused,
+                                                           notice=out.notice)
             except KeyRefusedError:
                 key_refused.set()
                 raise

@@ -21,11 +21,11 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
 
     Partial replies end marked and are re-raised."""
     writer.on_waiting(f"waiting for {api.model}…")
-    saved_notices = api.on_wait
-    api.on_wait = lambda notice: writer.on_warning(visible_text(notice))  # above the live region
+    on_wait = lambda notice: writer.on_warning(visible_text(notice))  # noqa: E731 - above the live region
     try:
         with terminal.keys_not_echoed():
-            for kind, text in api.stream_chat(messages) if stream else api.complete_events(messages):
+            replies = api.stream_chat(messages, on_wait) if stream else api.complete_events(messages, on_wait)
+            for kind, text in replies:
                 text = visible_text(text)  # a reply never drives the terminal
                 if kind == "content":
                     writer.on_content(text)
@@ -39,8 +39,6 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
     except BaseException:
         writer.abort()
         raise
-    finally:
-        api.on_wait = saved_notices
     if not writer.text.strip():
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()

@@ -287,11 +287,11 @@ def test_a_bug_inside_one_reply_drops_that_turn_and_the_chat_goes_on(tmp_path, s
     from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
     real_stream, calls = OpenAIChatCompletionApi.stream_chat, []
 
-    def stream_chat(api, messages):
+    def stream_chat(api, messages, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
-        return real_stream(api, messages)
+        return real_stream(api, messages, *args, **kwargs)
     monkeypatch.setattr(OpenAIChatCompletionApi, "stream_chat", stream_chat)
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe)

@@ -396,11 +396,13 @@ def test_models_remembered_invalid_beat_builtin_ones_and_config_toml_wins(tmp_pa
         assert not set(provider.valid_models) & set(provider.invalid_models)
 
 
-def test_environment_key_notice_goes_to_stderr_by_default(tmp_path: Path, capsys) -> None:
+def test_the_environment_key_notice_goes_to_the_channel_given_and_nowhere_by_default(tmp_path: Path,
+                                                                                    capsys) -> None:
     Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"})
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == "Using API key from environment variable DEEPSEEK_API_KEY for provider deepseek\n"
+    assert capsys.readouterr() == ("", "")
+    notices: List[str] = []
+    Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"}, warn=notices.append)
+    assert notices == ["Using API key from environment variable DEEPSEEK_API_KEY for provider deepseek"]
 
 
 def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:

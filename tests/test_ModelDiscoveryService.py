@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import time
+from typing import List
+
 
 import pytest
 import requests
@@ -28,9 +30,19 @@ def config() -> ProviderConfig:
 
 
 @pytest.fixture
-def service() -> ModelDiscoveryService:
+def told() -> List[str]:
+    """What the service told the user (its channel)."""
+    return []
+
+
+@pytest.fixture
+def service(told: List[str]) -> ModelDiscoveryService:
     # No retries and no waiting: each test is about exactly one request.
-    return ModelDiscoveryService(HttpSettings(max_retries=0, connect_timeout=1, read_timeout=1))
+    return ModelDiscoveryService(HttpSettings(max_retries=0, connect_timeout=1, read_timeout=1), on_wait=told.append)
+
+
+def lines(told: List[str]) -> str:
+    return "".join(line + "\n" for line in told)
 
 
 def models_body(*ids: str) -> dict:
@@ -93,49 +105,49 @@ def test_stale_cache_is_refetched(service, config):
 
 
 @responses.activate
-def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, config, capsys):
+def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, config, told):
     responses.get(MODELS_URL, json=models_body("a"))
     service.discover_models(config)
     responses.replace(responses.GET, MODELS_URL, status=500, json={"error": {"message": "boom"}})
     assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a"]
-    err = capsys.readouterr().err
+    err = lines(told)
     assert err.startswith("Warning: Failed to query models from Fake: API request failed with status code 500.")
     assert "boom" in err
 
 
 @responses.activate
-def test_the_provider_key_names_the_key_variable(service, capsys):
+def test_the_provider_key_names_the_key_variable(service, told):
     local = ProviderConfig(name="llama.cpp", base_api_url=BASE, api_key="wrong")
     responses.get(MODELS_URL, status=401, json={"error": {"message": "bad key"}})
     assert service.discover_models(local, provider_name="local") == []
-    err = capsys.readouterr().err
+    err = lines(told)
     assert err.startswith("Warning: Failed to query models from local: API request failed with status code 401.")
     assert "LOCAL_API_KEY" in err and "LLAMA" not in err
 
 
 @responses.activate
-def test_request_error_without_cache_gives_empty_list(service, config, capsys):
+def test_request_error_without_cache_gives_empty_list(service, config, told):
     responses.get(MODELS_URL, body=requests.ConnectionError("refused"))
     assert service.discover_models(config) == []
-    assert capsys.readouterr().err.startswith("Warning: Failed to query models from Fake: ")
+    assert lines(told).startswith("Warning: Failed to query models from Fake: ")
 
 
 @responses.activate
-def test_unexpected_error_is_reported_as_error_and_falls_back(service, config, capsys, monkeypatch):
+def test_unexpected_error_is_reported_as_error_and_falls_back(service, config, told, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("surprise")
     monkeypatch.setattr(service, "fetch_models", explode)
     assert service.discover_models(config) == []
-    assert capsys.readouterr().err == "Error: Unexpected error querying models from Fake: surprise\n"
+    assert lines(told) == "Error: Unexpected error querying models from Fake: surprise\n"
 
 
 @pytest.mark.parametrize("body", [{"object": "list"}, {"data": "nope"}, {"data": []}, {"data": [{"x": 1}]},
                                   {"data": [{"id": 7}, "x", {"id": ""}]}])
 @responses.activate
-def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body, capsys):
+def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body, told):
     responses.get(MODELS_URL, json=body)
     assert service.discover_models(config) == []
-    assert "Warning: Failed to query models from Fake: " in capsys.readouterr().err
+    assert "Warning: Failed to query models from Fake: " in lines(told)
     assert config._cached_models == []
 
 
@@ -162,10 +174,10 @@ def test_entries_without_an_id_are_skipped_with_one_warning(service, config):
 
 
 @responses.activate
-def test_the_id_warning_goes_to_stderr_by_default(service, config, capsys):
+def test_the_id_warning_goes_to_the_services_channel_by_default(service, config, told):
     responses.get(MODELS_URL, json={"data": [{"id": "a"}, {"name": "b"}]})
     assert [m["id"] for m in service.discover_models(config)] == ["a"]
-    assert capsys.readouterr().err == "Fake: skipped 1 /models entry without an 'id'\n"
+    assert lines(told) == "Fake: skipped 1 /models entry without an 'id'\n"
 
 
 @responses.activate

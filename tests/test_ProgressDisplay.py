@@ -111,15 +111,12 @@ class _LiveTerminal:
 
 
 class _Providers:
-    """Stands in for a ProviderManager: draws progress, then reports one result and one warning."""
+    """Stands in for a ProviderManager: through the run's channel, progress, one notice and one result."""
 
-    def __init__(self) -> None:
-        self.report, self.warn = print, print
-
-    def discover_and_validate_models(self, on_progress, **kwargs) -> bool:
-        on_progress("a", 1, 2)
-        self.warn("a: 1 undecided")
-        self.report("a: summary")
+    def discover_and_validate_models(self, output, **kwargs) -> bool:
+        output.progress("a", 1, 2)
+        output.notice("a: 1 undecided")
+        output.result("a: summary")
         return True
 
 
@@ -128,4 +125,3 @@ def test_discovery_warnings_go_to_stderr_and_clear_the_bar(tmp_path):
     assert discover_with_progress(providers, terminal, tmp_path / "data", printed.append) is True
     assert "a [##########----------] 1/2\r\x1b[2Ka: 1 undecided\n" in terminal.stderr.getvalue()
     assert printed == ["a: summary"]
-    assert providers.report is print and providers.warn is print  # restored afterwards

@@ -14,6 +14,7 @@ from llmc.LocalServerScanner import LocalServerScanner
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
 from llmc.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
+from llmc.OutputChannel import OutputChannel
 from llmc.ProviderManager import ProviderManager, split_first_slash
 from llmc.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
@@ -403,9 +404,8 @@ def test_a_rate_limit_storm_slows_down_and_marks_nothing_invalid(tmp_path):
         srv.add_fault("/chat/completions", {"status": 429, "retry_after": "0.2"}, times=6)
         settings = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=5)
         h = Harness(tmp_path, {"fake": fake_config(srv)}, settings, concurrency=6)
-        notices = []
-        h.manager.discovery_service.on_wait = notices.append
         assert h.run(persist_on_success=False)
+        notices = [line for line in h.warnings if "rate limited" in line]  # the run's notices
         throttle = h.manager.discovery_service.throttle_for(h.manager["fake"], "fake")
         summary = h.manager.last_summaries[0]
         assert summary.valid == chat and summary.invalid == ["e1"] and summary.undecided == []
@@ -422,15 +422,17 @@ def test_an_exhausted_rate_limit_is_undecided_not_invalid(tmp_path, server):
     assert h.manager.last_summaries[0].undecided == CHAT + NON_CHAT
     assert h.manager["fake"].invalid_models == []
     assert h.lines[0].startswith("fake: 5 models found, 0 valid, 0 invalid, 5 undecided (")
-    assert h.warnings == ["fake: 5 undecided, left as they were; a later run will try them again: "
-                          + ", ".join(CHAT + NON_CHAT)]
+    assert [w for w in h.warnings if "rate limited" not in w] == [
+        "fake: 5 undecided, left as they were; a later run will try them again: " + ", ".join(CHAT + NON_CHAT)]
 
 
-def test_warnings_go_to_stderr_by_default(capsys):
-    manager = ProviderManager({"nokey": ProviderConfig(api_key="")}, report=lambda line: None)
+def test_a_manager_given_no_channel_prints_nothing_and_a_run_tells_its_own(capsys):
+    manager = ProviderManager({"nokey": ProviderConfig(api_key="")})
     assert manager.discover_and_validate_models() is False
-    captured = capsys.readouterr()
-    assert captured.out == "" and "Skipping nokey: no API key configured" in captured.err
+    assert capsys.readouterr() == ("", "")
+    notices: List[str] = []
+    assert manager.discover_and_validate_models(output=OutputChannel(notice=notices.append)) is False
+    assert "Skipping nokey: no API key configured (set NOKEY_API_KEY)" in notices
 
 
 def test_cancel_changes_and_persists_nothing(tmp_path):

@@ -167,11 +167,11 @@ import sys
 from llmc import OpenAIChatCompletionApi as api_module
 from llmc.CommandLine import run
 real_stream, calls = api_module.OpenAIChatCompletionApi.stream_chat, []
-def stream_chat(self, messages):
+def stream_chat(self, messages, *args, **kwargs):
     calls.append(1)
     if len(calls) == 2:
         raise RuntimeError("injected bug")
-    return real_stream(self, messages)
+    return real_stream(self, messages, *args, **kwargs)
 api_module.OpenAIChatCompletionApi.stream_chat = stream_chat
 sys.argv[0] = "llmc"
 run()
