@@ -97,6 +97,16 @@ def content_text(content: Content) -> str:
     return "\n".join(part.get("text", "") if part.get("type") == "text" else "[image]" for part in content)
 
 
+def is_content_parts(content: object) -> bool:
+    """True for a list of text parts and image parts with a URL, as a saved chat may hold."""
+    return isinstance(content, list) and bool(content) and all(
+        isinstance(part, dict) and (
+            (part.get("type") == "text" and isinstance(part.get("text"), str))
+            or (part.get("type") == "image_url" and isinstance(part.get("image_url"), dict)
+                and isinstance(part["image_url"].get("url"), str)))
+        for part in content)
+
+
 def has_image(content: Content) -> bool:
     """True when a message's content holds an image part."""
     return isinstance(content, list) and any(part.get("type") == "image_url" for part in content)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 
 if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
+    from .Attachment import Attachment
     from .ChatSession import ChatSession
     from .ProviderManager import ProviderManager
     from .Terminal import Terminal
@@ -18,6 +19,7 @@ class ChatControls(Protocol):
     session: "ChatSession"
     model: str
     default_model: str
+    attachments: List["Attachment"]
 
     @property
     def providers(self) -> "ProviderManager":
@@ -57,6 +59,9 @@ class ChatControls(Protocol):
 
     def set_option(self, name: str, value: object, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
+
+    def attach(self, path: str) -> "Attachment":
+        """Read a file to go with the next message; ConfigError naming it if it cannot go."""
 
     def model_label(self) -> str:
         """`provider/long-id` of the current model."""

@@ -10,6 +10,7 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
+from .Attachment import Attachment, has_image, image_refusal, message_content
 from .ChatSession import ChatSession
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
@@ -48,6 +49,7 @@ class ChatInterface:
         self.default_model = config.config.model
         self.model = config.config.model
         self._api: Any = None
+        self.attachments: List[Attachment] = []  # files /attach'ed for the next message
         self.recall = MessageRecall()
         self.input_history = InputHistory(self.data_directory, terminal.message)
         self._io = {"input": pt_input, "output": pt_output}
@@ -221,11 +223,14 @@ class ChatInterface:
 
     # Sending
     def send(self, text: str) -> None:
-        """Send a user message and show the reply; Ctrl-C or an error drops this turn."""
+        """Send a user message (with the files attached since the last one) and show the reply;
+        Ctrl-C or an error drops this turn."""
         if self.recall.recalled_user_index is not None:
             self.session.truncate_at(self.recall.recalled_user_index)
         self.recall.reset()
-        self.session.add_user(text)
+        attached, self.attachments = self.attachments, []
+        content = message_content(text, attached) if attached else text
+        self.session.add_user(content)
         writer = None
         try:
             writer = make_reply_writer(self.terminal)
@@ -234,19 +239,33 @@ class ChatInterface:
             if writer is not None:
                 writer.abort()
             self.terminal.print("Keyboard interrupt.")
-            self.session.remove_last_user()
+            self._drop_turn(attached)
         except IncompleteReplyError as exc:
             self._keep_partial(writer, exc)
         except (LlmcError, OSError) as exc:
+            if isinstance(exc, ApiError) and has_image(content):
+                exc = image_refusal(exc, self.model_label())
             self.terminal.print(f"ERROR: {exc}")
-            self.session.remove_last_user()
+            self._drop_turn(attached)
         except Exception as exc:  # noqa: BLE001 - a bug in one reply drops that turn, never the chat
             self.terminal.print(f"ERROR: {internal_error_text(exc)}")
-            self.session.remove_last_user()
+            self._drop_turn(attached)
         else:
             self.session.add_assistant(reply)
             self._show_usage()
             self.terminal.print()
+
+    def attach(self, path: str) -> Attachment:
+        """Read a file to go with the next message (ConfigError naming it if it cannot go)."""
+        attachment = Attachment.read(path)
+        self.attachments.append(attachment)
+        return attachment
+
+    def _drop_turn(self, attached: List[Attachment]) -> None:
+        self.session.remove_last_user()
+        if attached:
+            names = ", ".join(a.name for a in attached)
+            self.terminal.print(f"Not sent: {names} (/attach again to send with the next message).")
 
     def _show_usage(self) -> None:
         """The dim usage line after a reply, unless config.toml's show_usage is off."""

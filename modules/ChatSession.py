@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
+from .Attachment import Content, content_text, is_content_parts
 from .Errors import INCOMPLETE_MARKER, ConfigError
 from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 from .SurrogateJoiner import without_lone_surrogates
@@ -49,9 +50,9 @@ class ChatSession:
         """True once the chat holds a user message."""
         return any(m["role"] == "user" for m in self.messages)
 
-    def add_user(self, text: str) -> None:
-        """Append a user message."""
-        self.messages.append({"role": "user", "content": text})
+    def add_user(self, content: Content) -> None:
+        """Append a user message: text, or content parts when it holds an image."""
+        self.messages.append({"role": "user", "content": content})
 
     def add_assistant(self, text: str, incomplete: bool = False) -> None:
         """Append a reply; an incomplete one keeps what arrived and is marked as such."""
@@ -87,8 +88,12 @@ class ChatSession:
         return self.messages[replies[-1]]["content"] if replies else None
 
     def turns(self) -> List[Tuple[str, str]]:
-        """(role, content) of every message but the system message."""
-        return [(m["role"], m["content"]) for m in self.messages[1:]]
+        """(role, text) of every message but the system message (an image reads `[image]`)."""
+        return [(m["role"], content_text(m["content"])) for m in self.messages[1:]]
+
+    def message_text(self, index: int) -> str:
+        """The text of the message at `index` (an image reads `[image]`)."""
+        return content_text(self.messages[index]["content"])
 
     # Files
     def resolve_path(self, name: Optional[str], suffix: str = ".json") -> Path:
@@ -203,13 +208,22 @@ def check_messages(data: Any, path: Path) -> List[dict]:
     messages = []
     for number, item in enumerate(data, 1):
         if (not isinstance(item, dict) or item.get("role") not in ROLES
-                or not isinstance(item.get("content"), str)):
+                or not (isinstance(item.get("content"), str) or (item["role"] == "user"
+                                                                 and is_content_parts(item.get("content"))))):
             raise ConfigError(f"{path}: not a chat file: message {number} is not a "
                               f'{{"role": system|user|assistant, "content": text}} object')
-        messages.append({"role": item["role"], "content": without_lone_surrogates(item["content"])})
+        messages.append({"role": item["role"], "content": _clean_content(item["content"])})
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
     return messages
+
+
+def _clean_content(content: Content) -> Content:
+    """The content of a loaded message with lone surrogates replaced (in each text part too)."""
+    if isinstance(content, str):
+        return without_lone_surrogates(content)
+    return [{**part, "text": without_lone_surrogates(part["text"])} if part["type"] == "text" else part
+            for part in content]
 
 
 def suggest_title(complete: Optional[Callable[[List[dict]], str]],

@@ -47,6 +47,8 @@ COMMANDS: Tuple[Command, ...] = (
     Command("cb", (), "[N]", "copy a code block of the last reply to the clipboard", "_copy_block"),
     Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown"),
     Command("config", ("con",), "", "show the settings (API key masked)", "_config"),
+    Command("attach", ("a",), "[FILE]", "attach a text file or an image (PNG, JPEG, GIF, WebP) to your next "
+            "message; without FILE, list what is attached", "_attach"),
     Command("temperature", ("temp",), "[T|off]", "set the sampling temperature (0 to 2) for this chat",
             "_temperature"),
     Command("max-tokens", (), "[N|off]", "cap the tokens of each reply for this chat", "_max_tokens"),
@@ -222,6 +224,18 @@ class CommandHandler(Completer):
                 ("Data directory", str(self.chat_interface.data_directory)),
                 ("System prompt", self.chat_interface.session.system_prompt)]
         self.terminal.print("\n".join(f"{label + ':':<16}{value}" for label, value in rows))
+
+    def _attach(self, path: str) -> None:
+        chat = self.chat_interface
+        if path:
+            attachment = chat.attach(path)
+            self.terminal.print(f"Attached {attachment.name} ({attachment.size_text}); it goes with your next message.")
+            return
+        if not chat.attachments:
+            self.terminal.print("Nothing attached. Usage: /attach FILE")
+            return
+        self.terminal.print("Attached for the next message: "
+                            + ", ".join(f"{a.name} ({a.size_text})" for a in chat.attachments))
 
     def _temperature(self, text: str) -> None:
         self._set_option("temperature", "/temperature", text, float, _temperature_text)

@@ -30,7 +30,7 @@ class MessageRecall:
         else:
             self.recalled_user_index = indices[position] if role == "user" else None
             self._working_index = buffer.working_index
-            buffer.text = session.messages[indices[position]]["content"]
+            buffer.text = session.message_text(indices[position])
         buffer.cursor_position = len(buffer.text)
 
     def forget_when_emptied(self, buffer: Any) -> None:

@@ -346,3 +346,59 @@ def test_a_model_that_refuses_images_is_named(home: Path, data: Path, server: Fa
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("llmc: error: fake/fake-chat-1 refused the message with an image "
                                     "(does it take images?): fake: API request failed with status code 400.")
+
+
+def test_attach_in_the_chat(data: Path, server: FakeOpenAIServer, tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("first note\n")
+    (tmp_path / "shot.png").write_bytes(PNG)
+    (tmp_path / "prog.bin").write_bytes(b"\x7fELF\x00\xff")
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "/attach")
+    child.expect_exact("Nothing attached. Usage: /attach FILE")
+    send(child, f"/attach {tmp_path / 'prog.bin'}")
+    child.expect_exact("prog.bin: a binary file, not text nor a PNG, JPEG, GIF or WebP image; nothing sent")
+    send(child, f"/attach {tmp_path / 'missing.txt'}")
+    child.expect_exact("missing.txt: no such file to attach")
+    send(child, f"/attach {tmp_path / 'notes.md'}")
+    child.expect_exact("Attached notes.md (text, 11 characters); it goes with your next message.")
+    send(child, f"/a {tmp_path / 'shot.png'}")
+    child.expect_exact("Attached shot.png (image/png); it goes with your next message.")
+    send(child, "/attach")
+    child.expect_exact("Attached for the next message: notes.md (text, 11 characters), shot.png (image/png)")
+    send(child, "what is this?")
+    child.expect_exact(REPLY)
+    child.expect_exact("fc1 *>")
+    send(child, "and now?")  # the attachments went with the first message only
+    child.expect_exact("fc1 *>")
+    send(child, "/save pics")
+    child.expect_exact("Chat history saved to")
+    finish(child)
+    first, second = chat_requests(server)
+    content = first["messages"][1]["content"]
+    assert content[0] == {"type": "text", "text": "what is this?\n\nFile notes.md:\n```\nfirst note\n```"}
+    assert content[2]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert second["messages"][1]["content"] == content and second["messages"][3]["content"] == "and now?"
+    again = spawn(data, "-f", "pics")  # a saved chat with an image loads back
+    again.expect_exact("[image]")
+    again.expect_exact("fc1 *>")
+    finish(again)
+
+
+def test_a_model_that_refuses_images_in_the_chat_is_named_and_the_chat_goes_on(data: Path, server: FakeOpenAIServer,
+                                                                               tmp_path: Path) -> None:
+    server.set(refuse_images=True)
+    (tmp_path / "shot.png").write_bytes(PNG)
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, f"/attach {tmp_path / 'shot.png'}")
+    child.expect_exact("it goes with your next message.")
+    send(child, "describe")
+    child.expect_exact("ERROR: fake/fake-chat-1 refused the message with an image (does it take images?)")
+    child.expect_exact("Not sent: shot.png (/attach again to send with the next message).")
+    child.expect_exact("fc1 >")
+    send(child, "just text")
+    child.expect_exact(REPLY)
+    child.expect_exact("fc1 *>")
+    finish(child)
+    assert chat_requests(server)[-1]["messages"][1:] == [{"role": "user", "content": "just text"}]
