@@ -112,6 +112,8 @@ class LocalServerScanner:
             if status in (401, 403):
                 return LocalServer("local", port, needs_key=True)
             data = models.get("data") if isinstance(models, dict) else None
+            if status == 200 and isinstance(models, dict) and "data" in models and data is None:
+                data = []  # Ollama with no model pulled says "data": null
             if status != 200 or not isinstance(data, list):
                 return None
             return LocalServer(self._kind(session, port, data), port, model_count=len(data))

@@ -57,6 +57,29 @@ def test_a_server_that_wants_a_key_is_reported_as_such() -> None:
         assert LocalServerScanner([server.port]).scan() == [LocalServer("local", server.port, needs_key=True)]
 
 
+class _OllamaWithoutModels(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = {"/v1/models": b'{"object": "list", "data": null}', "/api/version": b'{"version": "0.6.2"}'}
+        self.send_response(200 if self.path in body else 404)
+        self.send_header("Content-Length", str(len(body.get(self.path, b""))))
+        self.end_headers()
+        self.wfile.write(body.get(self.path, b""))
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_ollama_without_models_is_found_with_none() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaWithoutModels)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert LocalServerScanner([port]).scan() == [LocalServer("ollama", port, model_count=0)]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _NotAnLlm(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         body = b"<html>hello</html>" if self.path == "/" else b'{"data": "not a list"}'
