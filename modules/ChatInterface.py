@@ -251,7 +251,7 @@ class ChatInterface:
             self.terminal.print(f"ERROR: {internal_error_text(exc)}")
             self._drop_turn(attached)
         else:
-            self.session.add_assistant(reply)
+            self.session.add_assistant(reply, usage=None if self.echo else self._api.last_usage)
             self._show_usage()
             self.terminal.print()
 

@@ -12,6 +12,7 @@ from .Attachment import Content, content_text, is_content_parts
 from .Errors import INCOMPLETE_MARKER, ConfigError
 from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 from .SurrogateJoiner import without_lone_surrogates
+from .TokenUsage import TokenUsage
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024
@@ -54,17 +55,20 @@ class ChatSession:
         """Append a user message: text, or content parts when it holds an image."""
         self.messages.append({"role": "user", "content": content})
 
-    def add_assistant(self, text: str, incomplete: bool = False) -> None:
-        """Append a reply; an incomplete one keeps what arrived and is marked as such."""
+    def add_assistant(self, text: str, incomplete: bool = False, usage: Optional[TokenUsage] = None) -> None:
+        """Append a reply and the tokens it took; an incomplete one keeps what arrived, marked as such."""
         if incomplete:
             text = f"{text.rstrip()}\n\n{INCOMPLETE_MARKER}"
-        self.messages.append({"role": "assistant", "content": text})
+        message = {"role": "assistant", "content": text}
+        if usage is not None:
+            message["usage"] = usage.as_dict()
+        self.messages.append(message)
 
     def api_messages(self) -> List[dict]:
-        """The messages to send: the incomplete-reply marker is for the user's eyes, not the model's."""
+        """The messages to send: role and content only; the incomplete-reply marker is for the user's eyes."""
         suffix = f"\n\n{INCOMPLETE_MARKER}"
-        return [{**m, "content": m["content"].removesuffix(suffix)}
-                if m["role"] == "assistant" and m["content"].endswith(suffix) else m
+        return [{"role": m["role"], "content": m["content"].removesuffix(suffix)
+                 if m["role"] == "assistant" and isinstance(m["content"], str) else m["content"]}
                 for m in self.messages]
 
     def remove_last_user(self) -> None:
@@ -212,7 +216,11 @@ def check_messages(data: Any, path: Path) -> List[dict]:
                                                                  and is_content_parts(item.get("content"))))):
             raise ConfigError(f"{path}: not a chat file: message {number} is not a "
                               f'{{"role": system|user|assistant, "content": text}} object')
-        messages.append({"role": item["role"], "content": _clean_content(item["content"])})
+        message = {"role": item["role"], "content": _clean_content(item["content"])}
+        usage = TokenUsage.from_reply(item.get("usage")) if item["role"] == "assistant" else None
+        if usage is not None:  # counts that do not add up are dropped, never sent
+            message["usage"] = usage.as_dict()
+        messages.append(message)
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
     return messages

@@ -255,3 +255,22 @@ def test_a_chat_file_nested_100000_deep_is_refused_and_the_chat_kept(session: Ch
     with pytest.raises(ConfigError, match=r"deep.json: not a chat file: nested too deeply$"):
         session.load(str(path))
     assert session.turns() == [("user", "What is 2+2?"), ("assistant", "4")]
+
+
+def test_usage_counts_are_kept_in_the_saved_chat_and_never_sent(tmp_path: Path) -> None:
+    from llmc.TokenUsage import TokenUsage
+    session = ChatSession("sys", tmp_path)
+    session.add_user("hi")
+    session.add_assistant("hello", usage=TokenUsage(12, 3))
+    assert session.messages[-1] == {"role": "assistant", "content": "hello",
+                                    "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
+    assert session.api_messages()[-1] == {"role": "assistant", "content": "hello"}
+    path = session.save("counted")
+    again = ChatSession("other", tmp_path)
+    again.load(str(path))
+    assert again.messages == session.messages
+    data = json.loads(path.read_text())
+    data[2]["usage"] = {"prompt_tokens": "many", "completion_tokens": 3}  # counts that do not add up
+    path.write_text(json.dumps(data))
+    again.load(str(path))
+    assert "usage" not in again.messages[-1]

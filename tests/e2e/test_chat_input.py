@@ -402,3 +402,19 @@ def test_a_model_that_refuses_images_in_the_chat_is_named_and_the_chat_goes_on(d
     child.expect_exact("fc1 *>")
     finish(child)
     assert chat_requests(server)[-1]["messages"][1:] == [{"role": "user", "content": "just text"}]
+
+
+def test_the_saved_chat_keeps_each_replys_usage_counts(data: Path, server: FakeOpenAIServer) -> None:
+    import json
+    from tests.fake_openai_server import usage_for
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "hello")
+    child.expect_exact("fc1 *>")
+    send(child, "/save counted")
+    child.expect_exact("Chat history saved to")
+    finish(child)
+    saved = json.loads((data / "counted.json").read_text())
+    counts = usage_for(chat_requests(server)[-1]["messages"], REPLY)
+    assert saved[-1]["usage"] == {"prompt_tokens": counts["prompt_tokens"],
+                                  "completion_tokens": counts["completion_tokens"]}
