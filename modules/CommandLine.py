@@ -121,6 +121,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         _silence_stdout()
         return ExitStatus.BROKEN_PIPE
     except OSError as exc:
+        from .SafeFiles import UNUSABLE_PATH_ERRNOS, unusable_path_text
+        if exc.errno in UNUSABLE_PATH_ERRNOS:  # a path given on the command line or in a file: bad input
+            _print_error(f"llmc: error: {unusable_path_text(exc, exc.filename)}")
+            return 2
         if exc.errno not in OUTPUT_ERRNOS:
             return _internal_error(exc)
         _silence_stdout()
@@ -252,6 +256,10 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                         ("--set-default-model", args.set_default_model)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
+    from .SafeFiles import check_usable_path
+    for flag, value in (("-d/--data-directory", args.data_directory), ("-f/--history-file", args.history_file)):
+        if value is not None:
+            check_usable_path(value, flag)
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider)]

@@ -11,16 +11,18 @@ from .SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_
                         remove_stale_temp_files)
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
+MAX_ALIAS_EXPANSION = 100_000  # values aliases may add beyond those written out: enough for any real file
 
 
 def parse_yaml(text: str, path: Path) -> Any:
     """Parse YAML text; ConfigError naming file, line and problem if it is not valid YAML.
 
-    A key repeated in one mapping is refused, not silently replaced by its last value.
+    A key repeated in one mapping is refused, not silently replaced by its last value, and so are
+    aliases that would expand the document far beyond what is written (billion laughs).
     """
     import yaml
     try:
-        return yaml.load(text, Loader=_unique_key_loader())
+        return _load_checked(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ConfigError(f"{path}: line {line}: {exc.problem or exc.context}") from None
@@ -29,6 +31,19 @@ def parse_yaml(text: str, path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {one_line(str(problem), 200)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a providers file") from None
+
+
+def _load_checked(text: str) -> Any:
+    loader = _unique_key_loader()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "&" in text:  # no anchor, no alias: the walk is skipped for the common file
+            _refuse_alias_bombs(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 @functools.cache
@@ -55,6 +70,32 @@ def _unique_key_loader() -> type:
             return super().construct_mapping(node, deep=deep)
 
     return UniqueKeyLoader
+
+
+def _refuse_alias_bombs(root: Any) -> None:
+    """ConstructorError when aliases would expand the document far beyond what is written (billion laughs),
+    or an alias sits inside the node it names; counted on the composed nodes, each node once."""
+    import yaml
+    expanded: Dict[int, int] = {}
+    open_nodes: set = set()
+
+    def size(node: Any) -> int:
+        if id(node) in expanded:
+            return expanded[id(node)]
+        if id(node) in open_nodes:
+            raise yaml.constructor.ConstructorError(None, None, "an alias refers to a node it is inside",
+                                                    node.start_mark)
+        open_nodes.add(id(node))
+        children = node.value if isinstance(node, yaml.SequenceNode) else \
+            [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else []
+        expanded[id(node)] = 1 + sum(size(child) for child in children)
+        open_nodes.discard(id(node))
+        return expanded[id(node)]
+
+    if size(root) - len(expanded) > MAX_ALIAS_EXPANSION:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"aliases would expand to more than {MAX_ALIAS_EXPANSION:,} values; refused "
+            "(an alias bomb?)", root.start_mark)
 
 
 def quoted_where_needed(value: Any) -> Any:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -14,6 +15,7 @@ from .Errors import ConfigError
 
 PRIVATE_MODE = 0o600
 MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024  # config and providers files; callers may pass their own limit
+UNUSABLE_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ELOOP}  # a path the system refuses whatever the file
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
@@ -130,6 +132,22 @@ def _special_kind(mode: int) -> str:
     if stat.S_ISREG(mode):
         return ""
     return next((name for test, name in kinds if test(mode)), "an unknown kind")
+
+
+def check_usable_path(value: str, what: str) -> None:
+    """ConfigError naming `what` when the system refuses `value` as a path at all (too long, a loop of links)."""
+    try:
+        os.stat(os.path.expanduser(value))
+    except OSError as exc:
+        if exc.errno in UNUSABLE_PATH_ERRNOS:
+            raise ConfigError(unusable_path_text(exc, value, what)) from None
+
+
+def unusable_path_text(exc: OSError, path: object, what: str = "") -> str:
+    """One line for a path the system refuses; a long one is shown by its start."""
+    shown = str(path)
+    shown = shown if len(shown) <= 60 else f"{shown[:60]}… ({len(shown):,} characters)"
+    return f"{what + ': ' if what else ''}{shown}: {exc.strerror or exc}"
 
 
 def ensure_directory(path: Path) -> Path:

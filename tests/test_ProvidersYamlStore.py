@@ -269,3 +269,36 @@ def test_a_save_over_the_read_limit_is_refused(tmp_path: Path) -> None:
                                           r"limit; the file is unchanged"):
         ProvidersYamlStore(path).save({"evil": {"valid_models": huge}})
     assert not path.exists()
+
+
+def alias_bomb(levels: int, merge: bool = False) -> str:
+    """Billion laughs: each level an anchor of nine aliases to the one before (or nine << merges)."""
+    if merge:
+        lines = ["l0: &a0 {k: v}"] + [f"l{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}'] * 9)}], k{i}: v}}"
+                                     for i in range(1, levels)]
+    else:
+        lines = ['l0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        lines += [f"l{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nproviders:\n  evil:\n    invalid_models: *a{levels - 1}\n"
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, merge: bool) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text(alias_bomb(7, merge))  # 9**7 values once expanded
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path)
+    assert str(caught.value) == (f"{path}: line 1: aliases would expand to more than 100,000 values; "
+                                 "refused (an alias bomb?)")
+    with pytest.raises(ConfigError, match="alias bomb"):
+        ProvidersYamlStore(path).save({"evil": {"valid_models": {"m": "m"}}})
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"f.yaml: line 1: an alias refers to a node it is inside$"):
+        parse_yaml("a: &a [1, *a]\n", tmp_path / "f.yaml")
+
+
+def test_a_few_aliases_still_load(tmp_path: Path) -> None:
+    text = "base: &url http://127.0.0.1:9/v1\nproviders:\n  a: {base_api_url: *url}\n  b: {base_api_url: *url}\n"
+    assert parse_yaml(text, tmp_path / "f.yaml")["providers"]["b"] == {"base_api_url": "http://127.0.0.1:9/v1"}

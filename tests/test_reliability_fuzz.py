@@ -381,6 +381,8 @@ def test_random_chat_files_load_or_fail_in_one_line(tmp_path: Path) -> None:
         session.messages = messages
         session.save(str(tmp_path / "again.json"))
     assert read_session_file(tmp_path / "again.json")
+
+
 def random_hostile_reply(rng: random.Random) -> dict:
     """A reply as a hostile provider might shape it: odd encodings, redirects, sizes, charsets."""
     import gzip as gzip_module
@@ -437,3 +439,39 @@ def test_random_bytes_on_standard_input_are_a_prompt_or_one_clean_line() -> None
             assert read_standard_input(stdin) == data.decode("utf-8")
         except ConfigError as exc:
             assert str(exc).startswith("cannot read the prompt from standard input: ") and "\n" not in str(exc)
+
+
+def random_alias_chain(rng: random.Random) -> str:
+    """Anchors that alias the ones before them, as sequences, mappings or << merges, used anywhere."""
+    lines = [f"n0: &n0 {rng.choice(['[x, y]', '{k: v}', 'text', 'http://127.0.0.1:9/v1'])}"]
+    for level in range(1, rng.randint(1, 12)):
+        fan = ", ".join(f"*n{rng.randint(0, level - 1)}" for _ in range(rng.randint(1, 12)))
+        shape = rng.choice([f"[{fan}]", f"{{<<: [{fan}], k{level}: v}}", f"{{a: {fan.split(', ')[0]}}}"])
+        lines.append(f"n{level}: &n{level} {shape}")
+    field = rng.choice(FIELDS)
+    lines.append(f"providers:\n  evil:\n    {field}: *n{rng.randint(0, len(lines) - 1)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_alias_chains_load_or_fail_fast(tmp_path: Path) -> None:
+    """Aliases that fan out or merge at random: a clean load or one ConfigError, never a runaway (item 15)."""
+    rng = random.Random(1414)
+    for _ in range(200):
+        (tmp_path / YAML_NAME).write_text(random_alias_chain(rng))
+        load_cleanly(tmp_path)
+
+
+def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """-d and -f with components of any length, links in a loop and odd characters: exit 0 or 2 with one
+    line, never an internal error (issue 9 item 16)."""
+    from llmc.CommandLine import main
+    rng = random.Random(1515)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    pieces = ["a" * 255, "b" * 256, "c" * 4000, "loop", "..", ".", "x y", "é" * 130, "~", ""]
+    for _ in range(60):
+        path = str(tmp_path / "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))))
+        args = rng.choice([["-d", path, "-l"], ["-d", str(tmp_path / "d"), "-f", path, "-e", "-p", "hi"]])
+        status = main(args)
+        err = capsys.readouterr().err
+        assert status in (0, 2), err
+        assert "internal error" not in err and (status == 0 or err.count("\n") == 1), err

@@ -198,3 +198,35 @@ def test_a_bug_inside_one_reply_never_ends_the_chat(tmp_path: Path, home: Path,
     leave(child)
     assert saved_chat(data / "after-bug.json") == [("user", "first"), ("assistant", SPLIT_EMOJI_TEXT),
                                                   ("user", "third"), ("assistant", SPLIT_EMOJI_TEXT)]
+
+
+# ----- files: alias bombs (item 15) -------------------------------------------------------------------
+
+def test_a_billion_laughs_providers_yaml_exits_2_at_once(tmp_path: Path, home: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    bomb = "\n".join(lines) + "\nproviders: {evil: {invalid_models: *a8}}\n"  # 9**9 strings once expanded
+    (data / YAML_NAME).write_text(bomb)
+    assert len(bomb) < 600
+    result = run_llmc(["-d", str(data), "-l"], home)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"llmc: error: {data / YAML_NAME}: line 1: aliases would expand to more than "
+                             "100,000 values; refused (an alias bomb?)\n")
+    assert (data / YAML_NAME).read_text() == bomb
+
+
+# ----- flags: paths the system refuses (item 16) -----------------------------------------------------
+
+@pytest.mark.parametrize("args, flag", [
+    (["-d", "D", "-l"], "-d/--data-directory"), (["-d", "D", "-e"], "-d/--data-directory"),
+    (["--create-config", "-d", "D"], "-d/--data-directory"), (["-f", "D", "-e", "-p", "hi"], "-f/--history-file"),
+    (["-f", "D", "-e"], "-f/--history-file"),
+])
+def test_a_5000_character_path_is_bad_input(tmp_path: Path, home: Path, args: list, flag: str) -> None:
+    long_path = str(tmp_path / ("a" * 5000))
+    result = run_llmc([long_path if a == "D" else a for a in args], home)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"llmc: error: {flag}: {long_path[:60]}… ({len(long_path):,} characters): "
+                             "File name too long\n")
