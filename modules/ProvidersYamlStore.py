@@ -180,7 +180,7 @@ class ProvidersYamlStore:
             buffer = io.StringIO()
             yaml.dump(document, buffer)
             self._check_reads_back(buffer.getvalue(), updates)
-            remove_stale_temp_files(self.path)  # every writer holds the lock: these are orphans
+            remove_stale_temp_files(self.path, min_age=0)  # every writer holds the lock: these are orphans
             atomic_write_text(self.path, buffer.getvalue())
 
     def _check_reads_back(self, text: str, updates: Dict[str, Dict[str, Any]]) -> None:

@@ -5,9 +5,12 @@ import codecs
 import contextlib
 import errno
 import fcntl
+import glob
 import os
+import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -15,6 +18,8 @@ from .Errors import ConfigError
 
 PRIVATE_MODE = 0o600
 MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024  # config and providers files; callers may pass their own limit
+STALE_TEMP_SECONDS = 5.0  # a temp file no writer holds and untouched this long was left by a killed one
+_TEMP_FILE_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # what atomic_write_text's mkstemp names look like
 UNUSABLE_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ELOOP}  # a path the system refuses whatever the file
 
 
@@ -27,14 +32,16 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
     new_mode = _existing_mode(path)
     if new_mode is None:
         new_mode = PRIVATE_MODE if mode is None else mode
+    remove_stale_temp_files(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # held until renamed: the temp file is not stale
             os.fchmod(handle.fileno(), new_mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+            os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
@@ -42,12 +49,39 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
     _fsync_directory(path.parent)
 
 
-def remove_stale_temp_files(path: Path) -> None:
-    """Delete temp files a killed writer of `path` left behind; call only while holding its lock."""
+def remove_stale_temp_files(path: Path, min_age: float = STALE_TEMP_SECONDS) -> None:
+    """Delete the temp files a killed writer of `path` left behind (never one a live writer holds).
+
+    `min_age` 0 is for callers holding `path`'s lock: no writer can be between creating and locking one."""
     path = Path(os.path.realpath(path))
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        _remove_if_stale(leftover, min_age)
+
+
+def remove_stale_temp_files_in(directory: Path) -> None:
+    """Delete every temp file killed writers left in `directory` (saved chats, history, config, YAML)."""
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if _TEMP_FILE_NAME.match(entry.name):
+                _remove_if_stale(Path(entry.path), STALE_TEMP_SECONDS)
+
+
+def _remove_if_stale(leftover: Path, min_age: float) -> None:
+    """Unlink a temp file whose writer is gone: no lock on it, and not touched for `min_age` seconds."""
+    try:
+        fd = os.open(leftover, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < min_age:
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while its writer lives
+        os.unlink(leftover)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _existing_mode(path: Path) -> int | None:
@@ -68,8 +102,11 @@ def _fsync_directory(directory: Path) -> None:
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `<path>.lock` for a read-merge-write of `path`."""
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    """Hold an exclusive advisory lock on `<path>.lock` for a read-merge-write of `path`.
+
+    The lock sits beside the file a symlink points to: two links to one file share one lock."""
+    real = Path(os.path.realpath(path))
+    lock_path = real.with_name(real.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -163,6 +200,7 @@ def ensure_directory(path: Path) -> Path:
         raise ConfigError(f"data directory {path} is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"data directory {path} is not writable")
+    remove_stale_temp_files_in(path)
     return path
 
 

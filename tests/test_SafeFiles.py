@@ -226,3 +226,74 @@ def test_writes_go_through_a_symlink(tmp_path: Path) -> None:
     atomic_write_text(link, "providers:\n  a: {}\n")
     assert link.is_symlink() and real.read_text() == "providers:\n  a: {}\n"
     assert mode_of(real) == 0o640
+
+
+# ----- stale temp files of every kind (issue 9 item 11) and locks through symlinks (item 10) -------------
+
+def orphan(directory: Path, target: str, age: float = 60.0) -> Path:
+    """A temp file as a killed atomic_write_text leaves it, last touched `age` seconds ago."""
+    path = directory / f".{target}.k1ll3d_x.tmp"
+    path.write_text("half a file")
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
+def test_the_data_directory_is_swept_of_every_kind_of_orphan(tmp_path: Path) -> None:
+    kinds = ["kept.json", "chat_history.txt", "config.toml", "notes.md", YAML_NAME]
+    orphans = [orphan(tmp_path, name) for name in kinds]
+    young = orphan(tmp_path, "busy.json", age=0)  # its writer may be between creating and locking it
+    mine = tmp_path / ".notes.tmp"
+    mine.write_text("not llmc's")
+    os.utime(mine, (0, 0))
+    ensure_directory(tmp_path)
+    assert [p.exists() for p in orphans] == [False] * len(kinds)
+    assert young.exists() and mine.exists()
+
+
+def test_a_temp_file_a_live_writer_holds_is_never_removed(tmp_path: Path) -> None:
+    import fcntl
+    held = orphan(tmp_path, "kept.json")
+    with open(held) as writer:  # a writer mid-write holds the lock on its temp file
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        ensure_directory(tmp_path)
+        atomic_write_text(tmp_path / "kept.json", "[]")
+        assert held.exists()
+    ensure_directory(tmp_path)
+    assert not held.exists()
+
+
+def test_writing_a_file_removes_its_own_orphans_anywhere(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+    stale, other = orphan(elsewhere, "chat.json"), orphan(elsewhere, "someone-else.txt")
+    atomic_write_text(elsewhere / "chat.json", "[]")
+    assert not stale.exists() and other.exists()  # outside the data directory only the file's own
+
+
+def test_two_links_to_one_providers_yaml_share_one_lock(tmp_path: Path) -> None:
+    import threading
+    from llmc.ProvidersYamlStore import ProvidersYamlStore
+    real = tmp_path / "dotfiles" / YAML_NAME
+    real.parent.mkdir()
+    real.write_text("providers: {}\n")
+    stores = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / YAML_NAME).symlink_to(real)
+        stores.append(ProvidersYamlStore(tmp_path / name / YAML_NAME))
+    rounds = 10
+    barrier = threading.Barrier(2, timeout=30)
+
+    def discover(store: ProvidersYamlStore, name: str) -> None:
+        for number in range(rounds):
+            barrier.wait()
+            store.save({f"{name}{number}": {"valid_models": {"m": "m"}, "invalid_models": []}})
+    threads = [threading.Thread(target=discover, args=(store, name)) for store, name in zip(stores, "ab")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = yaml.safe_load(real.read_text())["providers"]
+    assert sorted(saved) == sorted(f"{n}{i}" for n in "ab" for i in range(rounds))  # no discovery lost
+    assert (real.parent / (YAML_NAME + ".lock")).exists() and (tmp_path / "one").iterdir() is not None
+    assert not (tmp_path / "one" / (YAML_NAME + ".lock")).exists()

@@ -475,3 +475,35 @@ def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsy
         err = capsys.readouterr().err
         assert status in (0, 2), err
         assert "internal error" not in err and (status == 0 or err.count("\n") == 1), err
+
+
+def test_random_leftovers_only_dead_writers_temp_files_are_swept(tmp_path: Path) -> None:
+    """Temp-looking names, ages and live locks at random: the sweep removes exactly the orphans (item 11)."""
+    import fcntl
+    import os
+    import time
+    from llmc.SafeFiles import ensure_directory
+    rng = random.Random(1616)
+    names = ["kept.json", "chat_history.txt", "config.toml", YAML_NAME, "x.md", "weird name.json"]
+    for round_number in range(40):
+        directory = tmp_path / str(round_number)
+        directory.mkdir()
+        expected_gone, kept, held = [], [], []
+        for index in range(rng.randint(1, 8)):
+            llmc_like = rng.random() < 0.7
+            name = (f".{rng.choice(names)}.{index:08d}.tmp" if llmc_like
+                    else rng.choice([f".{index}.tmp", f"{index}.tmp", f".x.{index}.TMP", f".y.{index:07d}.tmp"]))
+            path = directory / name
+            path.write_text("partial")
+            age = rng.choice([0, 1, 30, 3600])
+            os.utime(path, (time.time() - age, time.time() - age))
+            if llmc_like and rng.random() < 0.3:  # a live writer holds it
+                handle = open(path)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                held.append(handle)
+            (expected_gone if llmc_like and age >= 30 and not (held and held[-1].name == str(path))
+             else kept).append(path)
+        ensure_directory(directory)
+        assert [p for p in expected_gone if p.exists()] == [] and all(p.exists() for p in kept)
+        for handle in held:
+            handle.close()

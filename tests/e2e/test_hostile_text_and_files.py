@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -230,3 +232,49 @@ def test_a_5000_character_path_is_bad_input(tmp_path: Path, home: Path, args: li
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (f"llmc: error: {flag}: {long_path[:60]}… ({len(long_path):,} characters): "
                              "File name too long\n")
+
+
+# ----- files: kill -9 during /save leaves no orphan for long (item 11) --------------------------------
+
+PAUSED_SAVE = """
+import os, sys, time
+from pathlib import Path
+from llmc.CommandLine import run
+real_replace = os.replace
+def paused_replace(source, target):
+    if str(target).endswith("kept.json"):  # the rename inside SafeFiles.atomic_write_text
+        Path({marker!r} + ".part").write_text(str(source))
+        real_replace({marker!r} + ".part", {marker!r})
+        time.sleep(60)
+    return real_replace(source, target)
+os.replace = paused_replace
+sys.argv[0] = "llmc"
+run()
+"""
+
+
+def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Path, home: Path,
+                                                                   hostile_stream: FakeOpenAIServer) -> None:
+    from llmc.SafeFiles import ensure_directory
+    data = chat_config(tmp_path, hostile_stream)
+    marker = tmp_path / "marker"
+    child = spawn_chat(data, home, "-c", PAUSED_SAVE.format(marker=str(marker)))
+    child.expect_exact("m >")
+    say(child, "hello")
+    child.expect_exact("m *>")
+    say(child, "/save kept")
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    temp_file = Path(marker.read_text())
+    assert temp_file.parent == data and '"hello"' in temp_file.read_text()
+    os.utime(temp_file, (time.time() - 60, time.time() - 60))
+    ensure_directory(data)  # another llmc starting meanwhile: the writer is alive, its file is kept
+    assert temp_file.exists()
+    child.kill(signal.SIGKILL)
+    child.close()
+    os.utime(temp_file, (time.time() - 60, time.time() - 60))  # the orphan, some seconds later
+    child = spawn_chat(data, home)
+    child.expect_exact("m >")
+    leave(child)
+    assert not temp_file.exists() and not (data / "kept.json").exists()
