@@ -461,9 +461,12 @@ def test_random_alias_chains_load_or_fail_fast(tmp_path: Path) -> None:
         load_cleanly(tmp_path)
 
 
-def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """-d and -f with components of any length, links in a loop and odd characters: exit 0 or 2 with one
     line, never an internal error (issue 9 item 16)."""
+    import io
+    import sys
     from llmc.CommandLine import main
     rng = random.Random(1515)
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
@@ -471,6 +474,7 @@ def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsy
     for _ in range(60):
         path = str(tmp_path / "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))))
         args = rng.choice([["-d", path, "-l"], ["-d", str(tmp_path / "d"), "-f", path, "-e", "-p", "hi"]])
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(b""))))
         status = main(args)
         err = capsys.readouterr().err
         assert status in (0, 2), err
