@@ -318,3 +318,23 @@ def test_costly_pings_are_asked_about_in_a_terminal(tmp_path, server, env, answe
 def test_yes_works_only_with_discovery(tmp_path, env):
     result = llmc(["-d", str(tmp_path / "data"), "--yes", "-p", "hi"], env)
     assert result.returncode == 2 and "--yes works only with" in result.stderr
+
+
+def test_the_chat_asks_before_costly_pings_too(tmp_path, server):
+    from tests.e2e.pty_support import finish, send, spawn
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    with open(data / "config.toml", "r+") as fh:
+        text = fh.read()
+        fh.seek(0)
+        fh.write('model = "fake/chat-a"\n' + text + 'valid_models = { "chat-a" = "a" }\n')
+    server.set(model_metadata={m: DEAR for m in CHAT + NON_CHAT})
+    child = spawn(data)
+    child.expect_exact("a >")
+    send(child, "/discover-models fake")
+    child.expect_exact("Send them? [y/N] ")
+    child.sendline("y")
+    child.expect_exact("fake: 4 models found, 3 valid, 1 invalid, 0 undecided")
+    child.expect_exact("a >")
+    finish(child)
+    assert len([r for r in server.requests if r["path"].endswith("/chat/completions")]) == 4
