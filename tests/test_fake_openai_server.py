@@ -160,6 +160,19 @@ def test_unknown_model_404_and_non_chat_400(server: FakeOpenAIServer) -> None:
         "fake-embed-1 is not a chat model and not supported in the v1/chat/completions endpoint.")
 
 
+def test_refused_fields_and_images_on_demand(server: FakeOpenAIServer) -> None:
+    """refuse_fields answers a request carrying one with a 400 naming it; refuse_images one with an image."""
+    server.set(refuse_fields=["stream_options", "max_tokens"], refuse_images=True)
+    refused = chat(server, stream=True, stream_options={"include_usage": True})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Unrecognized request argument supplied: stream_options"
+    assert "Use 'max_completion_tokens' instead." in chat(server, max_tokens=5).json()["error"]["message"]
+    image = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]
+    no_image = chat(server, messages=[{"role": "user", "content": image}])
+    assert no_image.status_code == 400 and "image_url is only supported" in no_image.json()["error"]["message"]
+    assert chat(server, max_completion_tokens=5).status_code == 200  # fields not named are taken
+
+
 # ----- streaming ------------------------------------------------------------
 
 
