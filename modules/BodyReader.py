@@ -53,7 +53,8 @@ class BodyReader:
             return
         wbits = _DECOMPRESSED.get(self.encoding)
         if wbits is None:
-            raise ApiError(f"{self.provider_name}: the reply is compressed as {self.encoding[:40]!r}, "
+            shown = repr(self.encoding) if len(self.encoding) <= 20 else "an unknown way"
+            raise ApiError(f"{self.provider_name}: the reply is compressed as {shown}, "
                            "which llmc cannot read (it asks for gzip or deflate only)")
         inflater = zlib.decompressobj(wbits)
         try:

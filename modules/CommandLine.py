@@ -167,16 +167,8 @@ def _silence_stdout() -> None:
 
 def _without_secrets(text: str) -> str:
     """Strip every API key this run may know of (from the environment or loaded files)."""
-    import os
-    from .Secrets import redact
-    secrets = [v for k, v in os.environ.items() if k.endswith("_API_KEY") and v]
-    secrets += _KNOWN_KEYS
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = redact(text, secret)
-    return redact(text, "")
-
-
-_KNOWN_KEYS: List[str] = []
+    from .Secrets import without_known_keys
+    return without_known_keys(text)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -193,7 +185,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                     sassy=args.sassy, warn=terminal.message, report=terminal.print,
                     concurrency=args.concurrency)
     providers = config.config.providers
-    _KNOWN_KEYS.extend(providers[name].api_key for name in providers if providers.has_usable_key(name))
+    from .Secrets import remember_keys
+    remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))
     for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
         if getattr(args, name) is not None:
             config.apply_setting(name, getattr(args, name), flag)

@@ -12,7 +12,9 @@ def one_line(text: str, limit: int = 300) -> str:
 
 def internal_error_text(exc: BaseException) -> str:
     """One line for an exception that is a bug in llmc, said without ending the chat."""
-    return (f"internal error ({type(exc).__name__}: {one_line(str(exc), 200)}); the chat goes on, "
+    from .Secrets import without_known_keys  # here, not at the top: Secrets needs one_line from this module
+    text = one_line(without_known_keys(str(exc)), 200)
+    return (f"internal error ({type(exc).__name__}: {text}); the chat goes on, "
             "the messages so far are kept (please report it)")
 
 

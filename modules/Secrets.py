@@ -1,7 +1,9 @@
 """How keys are kept out of text: one rule for every message that may hold a provider's words or a URL."""
 from __future__ import annotations
 
+import os
 import re
+from typing import Iterable, List
 from urllib.parse import urlsplit, urlunsplit
 
 from .Errors import one_line
@@ -11,6 +13,7 @@ ECHO_FRAGMENT = 6  # this many characters of a key in a row count as an echo of 
 MASK = "********"
 _KEY_SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _URL_SECRETS = re.compile(r"(?<=://)[^/@\s]*@|\?[^\s#]*")
+_KNOWN_KEYS: List[str] = []
 _PASSWORD_SHAPED = re.compile(r":([^:/@\s]+)@")  # ":secret@", also where a URL does not parse as one
 
 
@@ -23,6 +26,17 @@ def redact(text: str, *secrets: str) -> str:
         if len(secret) >= MIN_SECRET_LENGTH:
             spans += _echo_spans(text, secret)
     return _KEY_SHAPED.sub(MASK, _mask_spans(text, spans))
+
+
+def remember_keys(keys: Iterable[str]) -> None:
+    """Keys this run loaded from files, for without_known_keys."""
+    _KNOWN_KEYS.extend(key for key in keys if key)
+
+
+def without_known_keys(text: str) -> str:
+    """`text` with every key this run may know of masked: `*_API_KEY` variables and remembered keys."""
+    secrets = [value for name, value in os.environ.items() if name.endswith("_API_KEY") and value]
+    return redact(text, *secrets, *_KNOWN_KEYS)
 
 
 def safe_line(text: str, *secrets: str, limit: int = 300) -> str:

@@ -44,3 +44,14 @@ def test_urls_lose_password_and_query_even_when_they_do_not_parse() -> None:
         masked = mask_url(url)
         assert "hunter2pw" not in masked and "abc123" not in masked, masked
         assert "hunter2pw" in url_secrets(url) and any("abc123" in s for s in url_secrets(url))
+
+
+def test_keys_of_the_environment_and_of_loaded_files_are_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmc.Errors import internal_error_text
+    from llmc.Secrets import remember_keys, without_known_keys
+    monkeypatch.setenv("SOME_API_KEY", "env-key-0123456789")
+    remember_keys(["file-key-abcdefghij", ""])
+    text = without_known_keys("a env-key-0123456789 b file-key-abcdefghij[:-4] c")
+    assert "0123456789" not in text and "abcdefghij" not in text
+    shown = internal_error_text(RuntimeError("x" * 190 + "file-key-abcdefghij"))
+    assert "abcdef" not in shown and "bcdefg" not in shown and shown.startswith("internal error (RuntimeError: xxx")
