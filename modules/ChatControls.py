@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
     from .Attachment import Attachment
     from .ChatSession import ChatSession
+    from .ChatStore import ChatStore
     from .ProviderManager import ProviderManager
     from .Terminal import Terminal
     from .Types import ConfigModel
@@ -17,6 +18,8 @@ class ChatControls(Protocol):
 
     terminal: "Terminal"
     session: "ChatSession"
+    store: "ChatStore"  # the saved chats (/chats, /load N)
+    autosave: bool  # the chat is saved after each exchange
     model: str
     default_model: str
     attachments: List["Attachment"]
@@ -44,6 +47,12 @@ class ChatControls(Protocol):
 
     def clear_input_history(self) -> None:
         """Empty the input-history file and what Up/Down walks."""
+
+    def set_keep_input_history(self, keep: bool) -> None:
+        """Write the prompts to the input-history file from now on, or keep them in memory only."""
+
+    def save_chat(self) -> None:
+        """Save the chat as it is now, when autosave is on."""
 
     def copy_to_clipboard(self, text: str) -> str:
         """Copy `text`; the name of the way it went (e.g. "OSC 52")."""

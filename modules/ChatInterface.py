@@ -12,6 +12,7 @@ from prompt_toolkit.keys import Keys
 
 from .Attachment import Attachment, has_image, image_refusal, message_content
 from .ChatSession import ChatSession
+from .ChatStore import ChatStore
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
 from .Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
@@ -35,15 +36,21 @@ class ChatInterface:
 
     def __init__(self, config: Any, terminal: Any, history_file: Optional[str] = None,
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
-                 pt_output: Any = None) -> None:
-        """`pt_input`/`pt_output`: prompt_toolkit input and output (tests pass a pipe and a dummy)."""
+                 pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
+                 store: Optional[ChatStore] = None) -> None:
+        """`save`: save the chat after each exchange and the prompts in the input history (not in echo
+        mode); `resumed`: a saved chat to go on with, loaded from `store`; `pt_input`/`pt_output`:
+        prompt_toolkit input and output (tests pass a pipe and a dummy)."""
         self.config = config
         self.terminal = terminal
         self.history_file = history_file
         self.clear = clear
         self.echo = echo
         self.data_directory = Path(config.data_directory)
-        self.session = ChatSession(config.config.system_prompt, self.data_directory)
+        self.session = resumed or ChatSession(config.config.system_prompt, self.data_directory)
+        self.resumed = resumed is not None
+        self.store = store or ChatStore(self.data_directory)
+        self.autosave = save and not echo  # echo mode asks no model: nothing worth keeping
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
@@ -51,7 +58,7 @@ class ChatInterface:
         self._api: Any = None
         self.attachments: List[Attachment] = []  # files /attach'ed for the next message
         self.recall = MessageRecall()
-        self.input_history = InputHistory(self.data_directory, terminal.message)
+        self.input_history = InputHistory(self.data_directory, terminal.message, keep=save)
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
 
@@ -74,6 +81,9 @@ class ChatInterface:
             self.terminal.print(WELCOME)
         if self.history_file:
             self._load_start_file(self.history_file)
+        if self.resumed:
+            self.terminal.print(f"Continuing the saved chat {self.session.chat_id}.")
+            self.show_chat()
         if not self.echo:
             try:
                 self.providers.chat_model(self.model)
@@ -232,16 +242,16 @@ class ChatInterface:
         content = message_content(text, attached) if attached else text
         self.session.add_user(content)
         writer = None
+        model = None if self.echo else self._answering_model()
         try:
             writer = make_reply_writer(self.terminal)
             reply = self._reply(text, writer)
         except KeyboardInterrupt:
             if writer is not None:
                 writer.abort()
-            self.terminal.print("Keyboard interrupt.")
-            self._drop_turn(attached)
+            self._keep_partial(writer, "Keyboard interrupt.", "", model, attached)
         except IncompleteReplyError as exc:
-            self._keep_partial(writer, exc)
+            self._keep_partial(writer, f"ERROR: {exc}", exc.partial, model, attached)
         except (LlmcError, OSError) as exc:
             if isinstance(exc, ApiError) and has_image(content):
                 exc = image_refusal(exc, self.model_label())
@@ -251,9 +261,17 @@ class ChatInterface:
             self.terminal.print(f"ERROR: {internal_error_text(exc)}")
             self._drop_turn(attached)
         else:
-            self.session.add_assistant(reply, usage=None if self.echo else self._api.last_usage)
+            self.session.add_assistant(reply, usage=None if self.echo else self._api.last_usage, model=model)
             self._show_usage()
             self.terminal.print()
+            self.save_chat()
+
+    def _answering_model(self) -> str:
+        """The label a reply is saved with: `provider/long-id`, or the model string as it is."""
+        try:
+            return self.model_label()
+        except ValueError:
+            return self.model
 
     def attach(self, path: str) -> Attachment:
         """Read a file to go with the next message (ConfigError naming it if it cannot go)."""
@@ -281,13 +299,30 @@ class ChatInterface:
         return stream_reply(self.api(), self.session.api_messages(), writer, self.terminal,
                             self.config.config.stream)
 
-    def _keep_partial(self, writer: Any, exc: ApiError) -> None:
-        partial = (writer.text if writer is not None else "") or getattr(exc, "partial", "")
-        self.terminal.print(f"ERROR: {exc}")
+    def _keep_partial(self, writer: Any, notice: str, partial: str, model: Optional[str],
+                      attached: List[Attachment]) -> None:
+        """After a cut-off reply: keep (and save) what arrived, marked; nothing arrived drops the turn."""
+        partial = (writer.text if writer is not None else "") or partial
+        self.terminal.print(notice)
         if partial.strip():
-            self.session.add_assistant(partial, incomplete=True)
+            self.session.add_assistant(partial, incomplete=True, model=model)
+            self.save_chat()
         else:
-            self.session.remove_last_user()
+            self._drop_turn(attached)
+
+    def save_chat(self) -> None:
+        """Save the chat as it is now, when autosave is on; a failure is a warning, the chat goes on."""
+        if not self.autosave or not self.session.has_user_messages():
+            return
+        previous = self.session.chat_id
+        try:
+            self.session.chat_id = self.store.save(self.session.messages, previous)
+        except ConfigError as exc:
+            self.terminal.message(f"Warning: {exc}")
+            return
+        if previous is not None and self.session.chat_id != previous:
+            self.terminal.message(f"The saved chat {previous} was changed by another llmc; this chat "
+                                  f"goes on as {self.session.chat_id}, both are kept.")
 
     # Showing the chat
     def show_chat(self) -> None:
@@ -346,6 +381,17 @@ class ChatInterface:
     @staticmethod
     def _continuation(width: int, line_number: int, wrap_count: int) -> str:
         return "...".rjust(max(0, width - 1)) + " "
+
+    def set_keep_input_history(self, keep: bool) -> None:
+        """Write the prompts from now on to the input history file, or keep them in memory only."""
+        if keep == self.input_history.keep:
+            return
+        self.input_history.keep = keep
+        if self.prompt_session is not None:
+            history = self.input_history.open(self.prompt_session.history)
+            self.prompt_session.history = history
+            self.prompt_session.default_buffer.history = history
+            self.prompt_session.default_buffer.reset()
 
     def clear_input_history(self) -> None:
         """Empty the history file and the history Up/Down walks."""

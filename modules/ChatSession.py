@@ -22,6 +22,8 @@ TITLE_PROMPT = (
     'exactly like {"title": "A short title", "filename": "a-short-file-name"}.\n\n'
 )
 TITLE_EXCERPT_CHARS = 6000
+CHAT_FORMAT_KEY = "llmc_chat"  # the header line of an autosaved chat holds this key and the format version
+CHAT_FORMAT_VERSION = 1
 
 
 class ChatSession:
@@ -32,6 +34,7 @@ class ChatSession:
         self.messages: List[dict] = [{"role": "system", "content": system_prompt}]
         self.path: Optional[Path] = None
         self._path_stamp: Optional[tuple] = None  # the file as this chat last wrote or read it
+        self.chat_id: Optional[str] = None  # the saved chat (ChatStore) it goes on as; None: a new one
 
     # The conversation
     @property
@@ -44,8 +47,14 @@ class ChatSession:
         self.messages[0] = {"role": "system", "content": text}
 
     def reset(self) -> None:
-        """Forget every message but the system message."""
+        """Forget every message but the system message; what follows is saved as a new chat."""
         del self.messages[1:]
+        self.chat_id = None
+
+    def resume(self, chat_id: str, messages: List[dict]) -> None:
+        """Go on with a saved chat: its messages, and the exchanges to come saved into it."""
+        self.messages, self.chat_id = messages, chat_id
+        self.path = self._path_stamp = None
 
     def has_user_messages(self) -> bool:
         """True once the chat holds a user message."""
@@ -55,13 +64,17 @@ class ChatSession:
         """Append a user message: text, or content parts when it holds an image."""
         self.messages.append({"role": "user", "content": content})
 
-    def add_assistant(self, text: str, incomplete: bool = False, usage: Optional[TokenUsage] = None) -> None:
-        """Append a reply and the tokens it took; an incomplete one keeps what arrived, marked as such."""
+    def add_assistant(self, text: str, incomplete: bool = False, usage: Optional[TokenUsage] = None,
+                      model: Optional[str] = None) -> None:
+        """Append a reply, the tokens it took and the model that gave it; an incomplete one keeps what
+        arrived, marked as such."""
         if incomplete:
             text = f"{text.rstrip()}\n\n{INCOMPLETE_MARKER}"
         message = {"role": "assistant", "content": text}
         if usage is not None:
             message["usage"] = usage.as_dict()
+        if model:
+            message["model"] = model
         self.messages.append(message)
 
     def api_messages(self) -> List[dict]:
@@ -70,6 +83,10 @@ class ChatSession:
         return [{"role": m["role"], "content": m["content"].removesuffix(suffix)
                  if m["role"] == "assistant" and isinstance(m["content"], str) else m["content"]}
                 for m in self.messages]
+
+    def answering_models(self) -> List[str]:
+        """The models that gave the replies, each once, in the order they first answered."""
+        return list(dict.fromkeys(m["model"] for m in self.messages if m.get("model")))
 
     def remove_last_user(self) -> None:
         """Drop the last user message and anything after it (an interrupted or failed turn)."""
@@ -152,6 +169,7 @@ class ChatSession:
         """Replace the chat with a saved one; ConfigError naming the file (chat kept) if it is not one."""
         path = self.resolve_path(name)
         self.messages = read_session_file(path)
+        self.chat_id = None  # a file loaded by name goes on as a new saved chat; the file is kept
         self._remember(path)
         return path
 
@@ -174,7 +192,8 @@ class ChatSession:
         path = unused_path(self.resolve_path(name or stem, ".md"))  # an earlier export is never replaced
         if path.parent == self.data_directory:
             ensure_directory(self.data_directory)
-        text = format_markdown(title or f"Chat of {now:%Y-%m-%d %H:%M}", model, now, self.turns())
+        models = ", ".join(self.answering_models()) or model  # a chat saved before models were kept
+        text = format_markdown(title or f"Chat of {now:%Y-%m-%d %H:%M}", models, now, self.turns())
         try:
             atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
@@ -192,17 +211,29 @@ def unused_path(path: Path) -> Path:
 
 
 def read_session_file(path: Path) -> List[dict]:
-    """The messages of a saved chat; ConfigError naming the file if it is missing, huge or not a chat."""
+    """The messages of a saved chat (a /save list or an autosaved chat's lines); ConfigError naming
+    the file if it is missing, huge or not a chat."""
     text = read_text_file(path, "chat file", max_bytes=MAX_SESSION_BYTES)
     if text is None:
         raise ConfigError(f"{path}: no such chat file")
     try:
         data = json.loads(text)
     except ValueError as exc:
+        if is_chat_lines(text):
+            return parse_chat_lines(text, path)[1]
         raise ConfigError(f"{path}: not a chat file: invalid JSON ({exc})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not a chat file: nested too deeply") from None
     return check_messages(data, path)
+
+
+def is_chat_lines(text: str) -> bool:
+    """True when the first line of `text` is an autosaved chat's header."""
+    try:
+        header = json.loads(text.lstrip().partition("\n")[0])
+    except ValueError:
+        return False
+    return isinstance(header, dict) and CHAT_FORMAT_KEY in header
 
 
 def check_messages(data: Any, path: Path) -> List[dict]:
@@ -216,10 +247,14 @@ def check_messages(data: Any, path: Path) -> List[dict]:
                                                                  and is_content_parts(item.get("content"))))):
             raise ConfigError(f"{path}: not a chat file: message {number} is not a "
                               f'{{"role": system|user|assistant, "content": text}} object')
+        if not isinstance(item.get("model", ""), str):
+            raise ConfigError(f"{path}: not a chat file: message {number} has a model that is not text")
         message = {"role": item["role"], "content": _clean_content(item["content"])}
         usage = TokenUsage.from_reply(item.get("usage")) if item["role"] == "assistant" else None
         if usage is not None:  # counts that do not add up are dropped, never sent
             message["usage"] = usage.as_dict()
+        if item.get("model"):  # the model that gave a reply: kept, never sent
+            message["model"] = item["model"]
         messages.append(message)
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
@@ -232,6 +267,28 @@ def _clean_content(content: Content) -> Content:
         return without_lone_surrogates(content)
     return [{**part, "text": without_lone_surrogates(part["text"])} if part["type"] == "text" else part
             for part in content]
+
+
+def format_chat_lines(header: dict, messages: List[dict]) -> str:
+    """An autosaved chat: the header object on the first line, then one message per line (JSON Lines)."""
+    lines = [json.dumps({CHAT_FORMAT_KEY: CHAT_FORMAT_VERSION, **header}, ensure_ascii=False)]
+    lines += [json.dumps(message, ensure_ascii=False) for message in messages]
+    return "\n".join(lines) + "\n"
+
+
+def parse_chat_lines(text: str, path: Path) -> Tuple[dict, List[dict]]:
+    """(header, messages) of an autosaved chat; ConfigError naming the file and line if it is not one."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = []
+    for number, line in enumerate(lines, 1):
+        try:
+            items.append(json.loads(line))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not a chat file: line {number} is not JSON ({exc})") from None
+    header = items[0] if items else None
+    if not isinstance(header, dict) or not isinstance(header.get(CHAT_FORMAT_KEY), int):
+        raise ConfigError(f"{path}: not a chat file: the first line is not an llmc chat header")
+    return header, check_messages(items[1:], path)
 
 
 def suggest_title(complete: Optional[Callable[[List[dict]], str]],

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .ChatControls import ChatControls
 
 UNKNOWN_COMMAND = "Unknown command. Type /h for a list of commands."
+CHATS_SHOWN = 20
 FORCE_REFRESH = "--force-refresh"
 YES = ("y", "yes")
 OFF = ("off", "default", "none")
@@ -41,7 +42,11 @@ COMMANDS: Tuple[Command, ...] = (
     Command("print", ("p",), "", "show the whole chat", "_print"),
     Command("save", ("s",), "[FILE]", "save the chat as JSON (in the data dir unless FILE is a path)",
             "_save"),
-    Command("load", ("l",), "[FILE]", "load a saved chat and show it", "_load"),
+    Command("load", ("l",), "[FILE|N]", "load a saved chat and show it (N: number N of /chats, "
+            "which goes on saving into it)", "_load"),
+    Command("chats", (), "[all]", "list the saved chats, newest first (the last 20 unless all)", "_chats"),
+    Command("autosave", (), "[on|off]", "save this chat after each reply (off: no chat file, and no "
+            "input history either)", "_autosave"),
     Command("clear_history", ("ch",), "", "clear the input history (Up/Down) file", "_clear_history"),
     Command("sp", (), "[TEXT]", "edit the system prompt", "_system_prompt"),
     Command("cb", (), "[N]", "copy a code block of the last reply to the clipboard", "_copy_block"),
@@ -80,6 +85,7 @@ class CommandHandler(Completer):
 
     def __init__(self, chat_interface: "ChatControls") -> None:
         self.chat_interface = chat_interface
+        self._listed_chats: Optional[List[str]] = None  # ids in the order /chats last showed them
 
     @property
     def terminal(self) -> Any:
@@ -151,9 +157,57 @@ class CommandHandler(Completer):
         self.terminal.print(f"Chat history saved to {path}.")
 
     def _load(self, name: str) -> None:
+        if name.isdigit():
+            self._open_saved_chat(name)
+            return
         path = self.chat_interface.session.load(name or None)
         self.terminal.print(f"Chat history loaded from {path}.")
         self.chat_interface.show_chat()
+
+    def _open_saved_chat(self, number: str) -> None:
+        """/load N: number N of the list /chats showed (a fresh list if it showed none)."""
+        store = self.chat_interface.store
+        chat_id = store.find(number, self._listed_chats)
+        _, messages = store.load(chat_id)
+        self.chat_interface.session.resume(chat_id, messages)
+        self.terminal.print(f"Opened the saved chat {chat_id}.")
+        self.chat_interface.show_chat()
+
+    def _chats(self, which: str) -> None:
+        from .ChatStore import format_chat_list
+        if which not in ("", "all"):
+            self._error(f"usage: /chats [all] (got '{which}')")
+            return
+        chats, problems = self.chat_interface.store.summaries()
+        for problem in problems:
+            self.terminal.message(f"Warning: {problem}")
+        self._listed_chats = [chat.chat_id for chat in chats]
+        if not chats:
+            self.terminal.print("No saved chats yet.")
+            return
+        shown = chats if which == "all" else chats[:CHATS_SHOWN]
+        lines = format_chat_list(shown, current=self.chat_interface.session.chat_id)
+        if len(shown) < len(chats):
+            lines.append(f"… and {len(chats) - len(shown)} older: /chats all")
+        self.terminal.print("\n".join(lines + ["/load N opens chat N."]))
+
+    def _autosave(self, setting: str) -> None:
+        chat = self.chat_interface
+        if setting not in ("", "on", "off"):
+            self._error(f"usage: /autosave [on|off] (got '{setting}')")
+            return
+        if setting:
+            chat.autosave = setting == "on"
+            chat.set_keep_input_history(chat.autosave)
+            chat.save_chat()
+        saved = chat.store.path_of(chat.session.chat_id) if chat.session.chat_id else None
+        if chat.autosave:
+            where = f"to {saved}" if saved else f"in {chat.store.directory}"
+            self.terminal.print(f"Autosave is on: this chat is saved {where} after each reply.")
+            return
+        kept = f" What was saved before stays in {saved}." if saved else ""
+        self.terminal.print("Autosave is off: this chat is not saved and its prompts stay out of the "
+                            f"input history (/autosave on saves it).{kept}")
 
     def _clear_history(self, _: str) -> None:
         self.chat_interface.clear_input_history()
@@ -364,6 +418,10 @@ class CommandHandler(Completer):
         elif command.name in PROVIDER_ARGUMENT:
             *done, current = rest.split(" ")
             yield from _matching(current, self._argument_choices(command.name, [w for w in done if w]))
+        elif command.name == "autosave":
+            yield from _matching(rest.lstrip(), ["on", "off"])
+        elif command.name == "chats":
+            yield from _matching(rest.lstrip(), ["all"])
         elif command.name in FILE_ARGUMENT:
             current = rest.lstrip()
             yield from _matching(current, self.file_names(current, FILE_ARGUMENT[command.name]))

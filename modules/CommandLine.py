@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "OpenAI's gpt-5 and o-series take only 1)")
     add("--max-tokens", type=_number(int), metavar="N", help="the most tokens a reply may take")
     add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
+    add("-C", "--continue", dest="continue_chat", action="store_true",
+        help="resume the most recent saved chat (with -p: the prompt follows it up)")
+    add("--chat", metavar="ID", help="resume the saved chat ID, or number N of --list-chats")
+    add("--list-chats", action="store_true", help="list the saved chats, newest first, and exit")
+    add("--no-save", action="store_true",
+        help="leave no trace: save neither this chat nor its prompts in the input history")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
     add("-l", "--list-models", action="store_true", help="list the known valid models and exit (no network)")
     add("--provider", metavar="NAME", help="with --list-models: only this provider's models")
@@ -181,6 +187,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = Config.write_default_config(args.data_directory)
         terminal.print(f"Created {path}")
         return ExitStatus.OK
+    if args.list_chats:
+        return _list_chats(args.data_directory, terminal)
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, warn=terminal.message, report=terminal.print,
                     concurrency=args.concurrency)
@@ -204,7 +212,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         # Summaries go to stderr here: stdout may be a -p answer that a script reads.
         if _discover(config, args, terminal, terminal.message) == ExitStatus.INTERRUPTED:
             return ExitStatus.INTERRUPTED
+    from .ChatStore import ChatStore
     from .PromptRunner import PromptRunner, read_prompt
+    store = ChatStore(config.data_directory)
+    new_system_prompt = args.system_prompt is not None or args.sassy
+    resumed = _resumed_chat(config, args, store, terminal, new_system_prompt)
+    autosave = None if args.no_save or args.echo else store  # echo mode asks no model: nothing to keep
     prompt = read_prompt(args.prompt, sys.stdin, terminal.message)
     if args.attach and prompt is None:
         from .Errors import ConfigError
@@ -213,17 +226,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if prompt is not None:
         from .Attachment import Attachment
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
-        new_system_prompt = args.system_prompt is not None or args.sassy
-        history = _saved_chat(config, args.history_file, new_system_prompt) if args.history_file else None
+        if args.history_file:
+            resumed = _saved_chat(config, args.history_file, new_system_prompt)
         runner = PromptRunner(config.config, terminal, config.model_source)
-        return runner.run(prompt, args.echo, history, show_usage=args.usage, attachments=attachments)
+        return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
     from .ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
-                         echo=args.echo).run()
+                         echo=args.echo, save=not args.no_save, resumed=resumed,
+                         store=store).run()
 
 
-def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
-    """The messages of the chat `-f NAME` names, for a one-shot prompt that follows it up.
+def _saved_chat(config, name: str, new_system_prompt: bool):
+    """The chat `-f NAME` names, for a one-shot prompt that follows it up (saved as a new chat).
 
     A system prompt given on the command line (-s, --sassy) replaces the saved one."""
     from .ChatSession import ChatSession, read_session_file
@@ -231,7 +245,43 @@ def _saved_chat(config, name: str, new_system_prompt: bool) -> list:
     messages = read_session_file(session.resolve_start_file(name))
     if new_system_prompt:
         messages[0] = {"role": "system", "content": config.config.system_prompt}
-    return messages
+    session.messages = messages
+    return session
+
+
+def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_prompt: bool):
+    """The saved chat -C or --chat names, as a ChatSession that goes on saving into it; else None.
+
+    A system prompt given on the command line (-s, --sassy) replaces the saved one."""
+    if not (args.continue_chat or args.chat):
+        return None
+    from .ChatSession import ChatSession
+    chat_id = store.find(args.chat) if args.chat else store.latest()
+    if chat_id is None:
+        terminal.message(f"No saved chat in {store.directory} to continue; starting a new one.")
+        return None
+    _, messages = store.load(chat_id)
+    session = ChatSession(config.config.system_prompt, config.data_directory)
+    session.resume(chat_id, messages)
+    if new_system_prompt:
+        session.set_system_prompt(config.config.system_prompt)
+    return session
+
+
+def _list_chats(data_directory: Optional[str], terminal) -> int:
+    """`--list-chats`: the saved chats, newest first; files that are not chats are named on stderr."""
+    from pathlib import Path
+    from .ChatStore import ChatStore, format_chat_list
+    from .Config import default_data_directory
+    store = ChatStore(Path(data_directory).expanduser() if data_directory else default_data_directory())
+    chats, problems = store.summaries()
+    for problem in problems:
+        terminal.message(f"Warning: {problem}")
+    if not chats:
+        terminal.message(f"No saved chats in {store.directory}.")
+    for line in format_chat_list(chats):
+        terminal.print(line)
+    return ExitStatus.OK
 
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:
@@ -245,7 +295,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         args.prompt = " ".join(args.prompt_words)
     for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
                         ("--discover-models", args.discover_models), ("--provider", args.provider),
-                        ("-f/--history-file", args.history_file),
+                        ("-f/--history-file", args.history_file), ("--chat", args.chat),
                         ("--set-default-model", args.set_default_model)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
@@ -255,8 +305,11 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
             check_usable_path(value, flag)
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
                      ("--set-default-model", args.set_default_model is not None),
-                     ("--discover-models", args.discover_models), ("--add-provider", args.add_provider)]
-    starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models)]
+                     ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
+                     ("--list-chats", args.list_chats)]
+    starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),
+              ("-C/--continue", args.continue_chat), ("--chat", args.chat is not None),
+              ("--no-save", args.no_save)]
     chosen = [flag for flag, given in exits_at_once if given]
     if chosen:
         chosen += [flag for flag, given in starts if given]
@@ -267,6 +320,10 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     if args.usage and args.prompt is None and is_terminal(sys.stdin):
         raise ConfigError("-u/--usage works only with a prompt (-p, a positional prompt or a piped stdin); "
                           "the chat shows usage after each reply")
+    resumes = [flag for flag, given in (("-C/--continue", args.continue_chat), ("--chat", args.chat),
+                                        ("-f/--history-file", args.history_file)) if given]
+    if len(resumes) > 1:
+        raise ConfigError(f"{' and '.join(resumes)} cannot be used together: pick one chat to start from")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):

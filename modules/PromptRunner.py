@@ -1,11 +1,13 @@
 """One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .Attachment import Attachment, has_image, image_refusal, message_content
 from .BodyReader import PIECE_BYTES, size_text
-from .Errors import ApiError, ConfigError
+from .ChatSession import ChatSession
+from .ChatStore import ChatStore
+from .Errors import ApiError, ConfigError, IncompleteReplyError
 from .ExitStatus import ExitStatus
 from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from .Terminal import Terminal, is_terminal
@@ -23,10 +25,12 @@ class PromptRunner:
         self.terminal = terminal
         self.model_source = model_source
 
-    def run(self, prompt: str, echo: bool = False, history: Optional[List[dict]] = None,
-            show_usage: bool = False, attachments: Sequence[Attachment] = ()) -> int:
-        """Send `prompt` after `history` (a loaded chat, if any), or print it in echo mode; the exit status.
+    def run(self, prompt: str, echo: bool = False, session: Optional[ChatSession] = None,
+            store: Optional[ChatStore] = None, show_usage: bool = False,
+            attachments: Sequence[Attachment] = ()) -> int:
+        """Send `prompt` after `session` (a loaded chat, if any), or print it in echo mode; the exit status.
 
+        With a `store` the exchange is saved after the reply (a cut-off one too, marked incomplete);
         `show_usage`: the token counts (and cost) on stderr after the answer; `attachments` go with the prompt."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
@@ -36,17 +40,35 @@ class PromptRunner:
         settings = self.config_model
         api = settings.providers.chat_api(settings.model, self.terminal.message, self.model_source,
                                           temperature=settings.temperature, max_tokens=settings.max_tokens)
-        messages = list(history or [{"role": "system", "content": self.config_model.system_prompt}])
+        if session is None:
+            session = ChatSession(settings.system_prompt, settings.data_directory)
         content = message_content(prompt, list(attachments))
-        messages.append({"role": "user", "content": content})
+        session.add_user(content)
+        writer = make_reply_writer(self.terminal)
+        label = f"{api.provider_name}/{api.model}"
         try:
-            stream_reply(api, messages, make_reply_writer(self.terminal), self.terminal, self.config_model.stream)
+            reply = stream_reply(api, session.api_messages(), writer, self.terminal, settings.stream)
+        except (IncompleteReplyError, KeyboardInterrupt):
+            if writer.text.strip():
+                session.add_assistant(writer.text, incomplete=True, model=label)
+                self._save(session, store)
+            raise
         except ApiError as exc:
-            raise image_refusal(exc, f"{api.provider_name}/{api.model}") if has_image(content) else exc
-
+            raise image_refusal(exc, label) if has_image(content) else exc
+        session.add_assistant(reply, usage=api.last_usage, model=label)
+        self._save(session, store)
         if show_usage:
             self.terminal.message(usage_text(api, self.config_model.providers))
         return ExitStatus.OK
+
+    def _save(self, session: ChatSession, store: Optional[ChatStore]) -> None:
+        """Save the chat; a failure is a warning, as the answer is already out."""
+        if store is None:
+            return
+        try:
+            session.chat_id = store.save(session.messages, session.chat_id)
+        except ConfigError as exc:
+            self.terminal.message(f"Warning: {exc}")
 
 
 def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:

@@ -33,7 +33,7 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
                     writer.on_reasoning(text)
                 else:
                     writer.on_warning(f"Warning: {text}")
-    except IncompleteReplyError as exc:
+    except (IncompleteReplyError, KeyboardInterrupt) as exc:  # what arrived is kept, marked
         writer.abort(INCOMPLETE_MARKER if writer.text else None)  # nothing arrived: nothing to mark
         raise exc
     except BaseException:

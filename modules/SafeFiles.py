@@ -187,19 +187,20 @@ def unusable_path_text(exc: OSError, path: object, what: str = "") -> str:
     return f"{what + ': ' if what else ''}{shown}: {exc.strerror or exc}"
 
 
-def ensure_directory(path: Path) -> Path:
-    """Create the data directory (0700) if needed; ConfigError if it cannot be created or written."""
+def ensure_directory(path: Path, what: str = "data directory") -> Path:
+    """Create the data directory (or another `what`), 0700, if needed; ConfigError if it cannot be
+    created or written."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"data directory {path} is not a directory")
+        raise ConfigError(f"{what} {path} is not a directory")
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create data directory {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot create {what} {path}: {exc.strerror}") from None
     if not path.is_dir():
-        raise ConfigError(f"data directory {path} is not a directory")
+        raise ConfigError(f"{what} {path} is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"data directory {path} is not writable")
+        raise ConfigError(f"{what} {path} is not writable")
     remove_stale_temp_files_in(path)
     return path
 

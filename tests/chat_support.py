@@ -26,14 +26,15 @@ def write_chat_config(data_dir: Path, base_url: str, api_key: str = "test-key", 
 
 def make_chat(tmp_path: Path, server: Optional[FakeOpenAIServer], pipe, stdout=None, echo: bool = False,
               history_file: Optional[str] = None, clear: bool = False, api_key: str = "test-key",
-              extra: str = "") -> ChatInterface:
-    """A ChatInterface on the fake server, reading keys from `pipe`, writing to StringIOs."""
+              extra: str = "", **options) -> ChatInterface:
+    """A ChatInterface on the fake server, reading keys from `pipe`, writing to StringIOs; `options` go
+    to ChatInterface (save, resumed, store)."""
     data_dir = tmp_path / "data"
     write_chat_config(data_dir, server.base_url if server else "http://127.0.0.1:9/v1", api_key, extra)
     config = Config(data_directory=data_dir, environ={}, warn=lambda text: None, report=lambda text: None)
     terminal = Terminal(stdout=stdout or io.StringIO(), stderr=io.StringIO(), environ={})
     chat = ChatInterface(config, terminal, history_file=history_file, clear=clear, echo=echo,
-                         pt_input=pipe, pt_output=DummyOutput())
+                         pt_input=pipe, pt_output=DummyOutput(), **options)
     chat.clipboard = Clipboard(terminal.stdout, environ={}, which=lambda name: None)
     return chat
 

@@ -5,12 +5,15 @@ import io
 import os
 import signal
 import stat
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
 
 from llmc.InputHistory import HISTORY_ENTRIES_KEPT
+from llmc.ChatSession import ChatSession
+from llmc.ChatStore import ChatStore
 from llmc.Errors import INCOMPLETE_MARKER
 from llmc.Errors import InvalidModelError
 from tests.chat_support import SUBMIT, chat_messages, make_chat, run_keys
@@ -113,7 +116,7 @@ def test_a_broken_stream_keeps_the_partial_reply_marked(tmp_path, server) -> Non
     assert [m["content"] for m in sent[1:]] == ["tell", "01234567", "more"]  # the marker is not the model's
 
 
-def test_ctrl_c_during_a_reply_stops_it_and_drops_the_message(tmp_path, server) -> None:
+def test_ctrl_c_during_a_reply_keeps_the_partial_reply_marked_and_saves_it(tmp_path, server) -> None:
     server.set(reply="".join(f"part {i} " for i in range(400)), chunk_size=8, stream_delay=0.01)
     stdout = InterruptingBuffer("part 3 ")
     with create_pipe_input() as pipe:
@@ -121,7 +124,27 @@ def test_ctrl_c_during_a_reply_stops_it_and_drops_the_message(tmp_path, server) 
         run_keys(chat, pipe, "long" + SUBMIT + "/exit" + SUBMIT)
     out = stdout.getvalue()
     assert stdout.fired and "Keyboard interrupt." in out and "part 399" not in out
-    assert chat_messages(chat) == []
+    (role, question), (_, partial) = chat_messages(chat)
+    assert (role, question) == ("user", "long")
+    assert partial.startswith("part 0 part 1 part 2 part 3") and partial.endswith(f"\n\n{INCOMPLETE_MARKER}")
+    _, saved = ChatStore(tmp_path / "data").load(chat.session.chat_id)
+    assert saved[-1] == {"role": "assistant", "content": partial, "model": "fake/fake-chat-1"}
+
+
+def test_ctrl_c_before_any_text_drops_the_turn(tmp_path, server) -> None:
+    server.set(latency=2.0)
+    stdout = io.StringIO()  # the interrupt comes from a timer while the reply is awaited
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, stdout=stdout)
+        signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        try:
+            run_keys(chat, pipe, "slow" + SUBMIT + "/exit" + SUBMIT)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    assert "Keyboard interrupt." in stdout.getvalue()
+    assert chat_messages(chat) == [] and not (tmp_path / "data" / "chats").exists()
 
 
 def test_a_missing_key_is_reported_with_the_variable(tmp_path, server) -> None:
@@ -311,3 +334,93 @@ def test_a_bug_inside_a_command_never_ends_the_chat(tmp_path, server, monkeypatc
     assert status == 0
     assert "ERROR: internal error (ZeroDivisionError: division by zero)" in chat.terminal.stdout.getvalue()
     assert chat_messages(chat) == [("user", "first"), ("assistant", "Hello **there**.")]
+
+
+def saved_chats(tmp_path: Path) -> list:
+    store = ChatStore(tmp_path / "data")
+    return [[(m["role"], m["content"], m.get("model")) for m in store.load(c.chat_id)[1][1:]]
+            for c in store.summaries()[0]]
+
+
+def test_the_chat_is_saved_after_each_exchange_with_the_answering_model(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "one" + SUBMIT + "/mod fc2" + SUBMIT + "two" + SUBMIT + "/exit" + SUBMIT)
+    assert saved_chats(tmp_path) == [[("user", "one", None), ("assistant", "Hello **there**.", "fake/fake-chat-1"),
+                                      ("user", "two", None), ("assistant", "Hello **there**.", "fake/fake-chat-2")]]
+    path = ChatStore(tmp_path / "data").path_of(chat.session.chat_id)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_failed_exchange_and_an_empty_chat_save_nothing(tmp_path, server) -> None:
+    server.add_fault("/chat/completions", {"status": 500})
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "fails" + SUBMIT + "/sp new prompt" + SUBMIT + "/exit" + SUBMIT)
+    assert "ERROR: " in chat.terminal.stdout.getvalue()
+    assert not (tmp_path / "data" / "chats").exists()
+
+
+def test_no_save_leaves_no_chat_file_and_no_input_history(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, save=False)
+        run_keys(chat, pipe, "private" + SUBMIT + "/exit" + SUBMIT)
+    assert [r["json"]["messages"][-1]["content"] for r in server.requests] == ["private"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["config.toml"]
+
+
+def test_no_save_still_recalls_the_earlier_input_history(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        run_keys(make_chat(tmp_path, server, pipe), pipe, "kept" + SUBMIT + "/exit" + SUBMIT)
+    history = (tmp_path / "data" / "chat_history.txt").read_text()
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, save=False)
+        run_keys(chat, pipe, "\x1b[A" * 2 + SUBMIT + "secret" + SUBMIT + "/exit" + SUBMIT)
+    assert [r["json"]["messages"][-1]["content"] for r in server.requests] == ["kept", "kept", "secret"]
+    assert (tmp_path / "data" / "chat_history.txt").read_text() == history
+
+
+def test_autosave_off_keeps_the_prompts_out_of_the_history_file(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "before" + SUBMIT + "/autosave off" + SUBMIT + "hidden" + SUBMIT
+                 + "/autosave on" + SUBMIT + "after" + SUBMIT + "/exit" + SUBMIT)
+    history = (tmp_path / "data" / "chat_history.txt").read_text()
+    assert "+before" in history and "+after" in history and "hidden" not in history
+    assert [m for _, m, _ in saved_chats(tmp_path)[0] if m != "Hello **there**."] == ["before", "hidden", "after"]
+
+
+def test_echo_mode_saves_no_chat(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "echoed" + SUBMIT + "/exit" + SUBMIT)
+    assert "echoed" in chat.terminal.stdout.getvalue() and not (tmp_path / "data" / "chats").exists()
+
+
+def test_a_resumed_chat_is_shown_and_goes_on_saving_into_the_same_file(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        first = make_chat(tmp_path, server, pipe)
+        run_keys(first, pipe, "earlier" + SUBMIT + "/exit" + SUBMIT)
+    store = ChatStore(tmp_path / "data")
+    chat_id = store.latest()
+    resumed = ChatSession("unused", tmp_path / "data")
+    resumed.resume(chat_id, store.load(chat_id)[1])
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, resumed=resumed, store=store)
+        run_keys(chat, pipe, "later" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert out.startswith(f"Continuing the saved chat {chat_id}.\nUser:\nearlier\n")
+    assert [m["content"] for m in server.requests[-1]["json"]["messages"][1:]] == [
+        "earlier", "Hello **there**.", "later"]
+    assert [len(c) for c in saved_chats(tmp_path)] == [4] and store.latest() == chat_id
+
+
+def test_a_save_that_fails_is_a_warning_and_the_chat_goes_on(tmp_path, server) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chats").write_text("in the way")
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "one" + SUBMIT + "two" + SUBMIT + "/exit" + SUBMIT)
+    warning = f"Warning: chats directory {tmp_path / 'data' / 'chats'} is not a directory\n"
+    assert chat.terminal.stderr.getvalue().count(warning) == 2
+    assert chat_messages(chat)[2] == ("user", "two")

@@ -274,3 +274,57 @@ def test_usage_counts_are_kept_in_the_saved_chat_and_never_sent(tmp_path: Path) 
     path.write_text(json.dumps(data))
     again.load(str(path))
     assert "usage" not in again.messages[-1]
+
+
+def test_a_reply_keeps_its_model_which_is_never_sent(session: ChatSession) -> None:
+    session.add_user("and 3+3?")
+    session.add_assistant("6", model="fake/fake-chat-2")
+    session.messages[2]["usage"] = {"prompt_tokens": 5}  # what other features keep beside a message
+    assert session.messages[-1] == {"role": "assistant", "content": "6", "model": "fake/fake-chat-2"}
+    assert all(set(m) == {"role", "content"} for m in session.api_messages())
+    session.add_user("again")
+    session.add_assistant("6", model="fake/fake-chat-1")
+    session.add_assistant("7", model="fake/fake-chat-2")
+    assert session.answering_models() == ["fake/fake-chat-2", "fake/fake-chat-1"]
+
+
+def test_the_markdown_header_names_the_models_that_answered(session: ChatSession) -> None:
+    session.add_user("and 3+3?")
+    session.add_assistant("6", model="fake/fake-chat-2")
+    path = session.export_markdown(None, "fake/the-current-one", now=NOW)
+    assert path.read_text().startswith("# Chat of 2026-01-02 03:04\n(fake/fake-chat-2)\n")
+    session.add_user("more")
+    session.add_assistant("more", model="other/x")
+    assert "\n(fake/fake-chat-2, other/x)\n" in session.export_markdown(None, "fake/m", now=NOW).read_text()
+    session.reset()
+    session.add_user("q")
+    session.add_assistant("a")  # a chat saved before models were kept: the current model it is
+    assert "\n(fake/m)\n" in session.export_markdown(None, "fake/m", now=NOW).read_text()
+
+
+def test_save_and_load_keep_each_replys_model(session: ChatSession, tmp_path: Path) -> None:
+    session.add_user("q")
+    session.add_assistant("a", model="fake/fake-chat-1")
+    session.save("with-models")
+    again = ChatSession("x", tmp_path / "data")
+    again.load("with-models")
+    assert again.messages == session.messages and again.answering_models() == ["fake/fake-chat-1"]
+
+
+def test_a_model_that_is_not_text_is_refused(session: ChatSession, tmp_path: Path) -> None:
+    bad = tmp_path / "data" / "bad.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text('[{"role": "system", "content": "s"}, {"role": "assistant", "content": "a", "model": 5}]')
+    with pytest.raises(ConfigError, match=r"bad.json: not a chat file: message 2 has a model that is not text"):
+        session.load("bad")
+
+
+def test_reset_and_load_by_name_start_a_new_saved_chat(session: ChatSession) -> None:
+    session.resume("20260102-030405-abcd", list(session.messages))
+    assert session.chat_id == "20260102-030405-abcd" and session.path is None
+    session.reset()
+    assert session.chat_id is None
+    session.save("named")
+    session.resume("20260102-030405-abcd", list(session.messages))
+    session.load("named")
+    assert session.chat_id is None

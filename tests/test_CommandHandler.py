@@ -12,6 +12,7 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 
+from llmc.ChatStore import ChatStore
 from llmc.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
 from llmc.ProgressDisplay import ProgressDisplay
 from tests.fake_openai_server import FakeOpenAIServer
@@ -302,3 +303,98 @@ def test_md_to_a_missing_directory_asks_nothing(chat, server) -> None:
     assert run(chat, "/md /nonexistent/dir/x.md") == ("ERROR: /nonexistent/dir: no such directory; "
                                                        "nothing exported\n")
     assert "Asking" not in chat.terminal.stderr.getvalue() and len(server.requests) == requests_before
+
+
+def saved_contents(store: ChatStore, chat_id: str) -> List[str]:
+    return [m["content"] for m in store.load(chat_id)[1][1:]]
+
+
+def test_chats_lists_the_saved_chats_and_load_n_goes_on_with_one(chat, server, tmp_path: Path) -> None:
+    assert run(chat, "/chats") == "No saved chats yet.\n"
+    chat.send("first question")
+    first = chat.session.chat_id
+    run(chat, "/reset")
+    chat.send("second question")
+    second = chat.session.chat_id
+    assert first and second and first != second
+    lines = run(chat, "/chats").splitlines()
+    assert lines[0].split() == ["#", "id", "updated", "model", "msgs", "title"]
+    assert lines[1].startswith(f"1* {second}  ") and lines[1].endswith("   2  second question")
+    assert lines[2].startswith(f"2  {first}  ") and "fake/fake-chat-1" in lines[2]
+    assert lines[3:] == ["/load N opens chat N."]
+    out = run(chat, "/load 2")
+    assert out.startswith(f"Opened the saved chat {first}.\n") and "first question" in out
+    assert "second question" not in out
+    chat.send("third question")
+    sent = [m["content"] for m in server.requests[-1]["json"]["messages"][1:]]
+    assert sent == ["first question", "Answer.", "third question"]
+    store = ChatStore(tmp_path / "data")
+    assert saved_contents(store, first) == ["first question", "Answer.", "third question", "Answer."]
+    assert saved_contents(store, second) == ["second question", "Answer."]
+    assert run(chat, "/chats").splitlines()[1].startswith(f"1* {first}  ")
+
+
+def test_load_n_and_chats_refuse_what_is_not_there(chat, server, tmp_path: Path) -> None:
+    assert run(chat, "/load 1") == ("ERROR: no saved chat number 1 (the list holds none yet; "
+                                    "llmc --list-chats or /chats shows it)\n")
+    assert run(chat, "/chats recent") == "ERROR: usage: /chats [all] (got 'recent')\n"
+    chat.send("only one")
+    assert run(chat, "/load 2").startswith("ERROR: no saved chat number 2 (the list holds 1 to 1;")
+    (tmp_path / "data" / "chats" / "broken.jsonl").write_text("garbage\n")
+    assert run(chat, "/chats").splitlines()[1].endswith("only one")
+    assert "broken.jsonl: not a chat file" in chat.terminal.stderr.getvalue()
+
+
+def test_load_n_uses_the_numbers_chats_showed(chat, server, tmp_path: Path) -> None:
+    store = ChatStore(tmp_path / "data")
+    older = store.save([{"role": "system", "content": "s"}, {"role": "user", "content": "older"}])
+    run(chat, "/chats")
+    ChatStore(tmp_path / "data").save([{"role": "system", "content": "s"}, {"role": "user", "content": "newer"}])
+    assert run(chat, "/load 1").startswith(f"Opened the saved chat {older}.")
+
+
+def test_chats_shows_the_newest_twenty_unless_all(chat, tmp_path: Path) -> None:
+    store = ChatStore(tmp_path / "data")
+    for number in range(25):
+        store.save([{"role": "system", "content": "s"}, {"role": "user", "content": f"chat {number}"}])
+    lines = run(chat, "/chats").splitlines()
+    assert len(lines) == 1 + 20 + 2 and lines[1].endswith("chat 24") and lines[20].endswith("chat 5")
+    assert lines[21] == "… and 5 older: /chats all"
+    every = run(chat, "/chats all").splitlines()
+    assert len(every) == 1 + 25 + 1 and every[25].endswith("chat 0")
+    assert run(chat, "/load 25").startswith("Opened the saved chat")
+    assert chat.session.messages[1]["content"] == "chat 0"
+
+
+def test_autosave_off_saves_nothing_more_and_on_saves_again(chat, server, tmp_path: Path) -> None:
+    chats = tmp_path / "data" / "chats"
+    assert run(chat, "/autosave") == f"Autosave is on: this chat is saved in {chats} after each reply.\n"
+    assert run(chat, "/autosave off") == ("Autosave is off: this chat is not saved and its prompts stay out "
+                                          "of the input history (/autosave on saves it).\n")
+    chat.send("secret")
+    assert not chats.exists()
+    out = run(chat, "/autosave on")
+    chat_id = chat.session.chat_id
+    assert out == f"Autosave is on: this chat is saved to {chats / (chat_id + '.jsonl')} after each reply.\n"
+    assert saved_contents(ChatStore(tmp_path / "data"), chat_id) == ["secret", "Answer."]
+    out = run(chat, "/autosave off")
+    assert out.endswith(f"(/autosave on saves it). What was saved before stays in {chats / (chat_id + '.jsonl')}.\n")
+    chat.send("more")
+    assert saved_contents(ChatStore(tmp_path / "data"), chat_id) == ["secret", "Answer."]
+    assert run(chat, "/autosave maybe") == "ERROR: usage: /autosave [on|off] (got 'maybe')\n"
+
+
+def test_md_names_the_model_that_answered_not_the_current_one(chat, server, tmp_path: Path) -> None:
+    chat.send("question")
+    run(chat, "/mod fc2")
+    server.set(reply='{"title": "A Question", "filename": "a-question"}')
+    run(chat, "/md")
+    text = (tmp_path / "data" / "a-question.md").read_text()
+    assert text.startswith("# A Question\n(fake/fake-chat-1)\n")
+    assert server.requests[-1]["json"]["model"] == "fake-chat-2"  # the title came from the current one
+
+
+def test_autosave_and_chats_complete_their_arguments(chat) -> None:
+    assert completions(chat, "/autosave o") == ["on", "off"]
+    assert completions(chat, "/chats ") == ["all"]
+    assert "/autosave" in completions(chat, "/au") and "/chats" in completions(chat, "/cha")

@@ -47,3 +47,18 @@ def test_clear_empties_the_file(data_dir: Path) -> None:
     path.write_text(entries(3))
     history = InputHistory(data_dir, warn=lambda text: None).clear()
     assert path.read_text() == "" and list(history.load_history_strings()) == []
+
+
+def test_not_kept_the_file_is_read_but_never_created_trimmed_or_written(data_dir: Path) -> None:
+    path = data_dir / HISTORY_FILE_NAME
+    history = InputHistory(data_dir, warn=lambda text: None, keep=False)
+    assert isinstance(history.open(), InMemoryHistory) and not path.exists()
+    path.write_text(entries(HISTORY_ENTRIES_KEPT + 5))
+    before = path.read_text()
+    walked = history.open()
+    walked.append_string("a secret prompt")
+    history.trim()
+    assert path.read_text() == before
+    newest_first = list(walked.load_history_strings())
+    assert newest_first[0] == "a secret prompt" and newest_first[-1] == "entry 0"
+    assert list(history.open(walked).load_history_strings()) == newest_first  # switching keeps what Up walks

@@ -7,8 +7,10 @@ from typing import Iterator
 
 import pytest
 
+from llmc.ChatSession import ChatSession
+from llmc.ChatStore import ChatStore
 from llmc.Config import Config
-from llmc.Errors import ApiError, ConfigError, IncompleteReplyError
+from llmc.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError
 from llmc.PromptRunner import PromptRunner, read_prompt
 from llmc.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
@@ -164,3 +166,52 @@ def test_a_terminal_is_told_how_to_end_the_prompt() -> None:
     assert notices == ["reading the prompt from standard input (end with Ctrl-D)"]
     read_prompt("-", io.StringIO("piped"), notices.append)
     assert len(notices) == 1  # a pipe needs no notice
+
+
+def test_the_exchange_is_saved_with_the_model_that_answered(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, _ = setup(tmp_path, server)
+    store = ChatStore(tmp_path)
+    assert runner.run("hello", store=store) == 0
+    (summary,), _ = store.summaries()
+    _, messages = store.load(summary.chat_id)
+    assert [(m["role"], m["content"]) for m in messages[1:]] == [("user", "hello"), ("assistant", "The answer.")]
+    assert messages[2]["model"] == "fake/fake-chat-1" and summary.title == "hello"
+
+
+def test_a_follow_up_goes_into_the_chat_it_follows(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, _, _ = setup(tmp_path, server)
+    store = ChatStore(tmp_path)
+    runner.run("first", store=store)
+    chat_id = store.latest()
+    session = ChatSession("ignored", tmp_path)
+    session.resume(chat_id, store.load(chat_id)[1])
+    runner.run("second", session=session, store=store)
+    assert [m["content"] for m in server.requests[-1]["json"]["messages"][1:]] == ["first", "The answer.", "second"]
+    assert [c.chat_id for c in store.summaries()[0]] == [chat_id]
+    assert [m["content"] for m in store.load(chat_id)[1][1:]] == ["first", "The answer.", "second", "The answer."]
+
+
+def test_a_broken_stream_saves_the_partial_reply_marked(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.set(reply="0123456789abcdefghij")
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 8})
+    runner, _, _ = setup(tmp_path, server)
+    store = ChatStore(tmp_path)
+    with pytest.raises(IncompleteReplyError):
+        runner.run("tell", store=store)
+    _, messages = store.load(store.latest())
+    assert messages[-1]["content"] == f"01234567\n\n{INCOMPLETE_MARKER}"
+
+
+def test_no_store_and_echo_save_nothing(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, _, _ = setup(tmp_path, server)
+    runner.run("hello")
+    runner.run("echoed", echo=True, store=ChatStore(tmp_path))
+    assert not (tmp_path / "chats").exists()
+
+
+def test_a_save_that_fails_is_a_warning_after_the_answer(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    runner, out, err = setup(tmp_path, server)
+    (tmp_path / "chats").write_text("not a directory")
+    assert runner.run("hello", store=ChatStore(tmp_path)) == 0
+    assert out.getvalue() == "The answer.\n"
+    assert err.getvalue() == f"Warning: chats directory {tmp_path / 'chats'} is not a directory\n"

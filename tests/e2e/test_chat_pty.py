@@ -98,7 +98,9 @@ def test_load_in_a_new_run_and_ctrl_c_during_a_reply(server: FakeOpenAIServer, d
     output = finish(child)
     assert "Paragraph 299" not in output
     saved = json.loads((data_dir / "after.json").read_text())
-    assert [m["content"] for m in saved[1:]] == ["old question", "old answer"]  # the turn was removed
+    contents = [m["content"] for m in saved[1:]]
+    assert contents[:3] == ["old question", "old answer", "tell me a long story"]  # the partial reply is kept
+    assert contents[3].startswith("Paragraph 0 of a long reply.") and contents[3].endswith("[reply incomplete]")
 
 
 def test_start_with_a_file_clear_screen_and_ctrl_d(server: FakeOpenAIServer, data_dir: Path) -> None:

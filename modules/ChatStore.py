@@ -1,0 +1,189 @@
+"""Chats saved as they go: one JSON Lines file per chat in `<data dir>/chats`, its summary on line one."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
+from .Errors import ConfigError
+from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+
+CHATS_DIRECTORY = "chats"
+CHAT_SUFFIX = ".jsonl"
+HEADER_MAX_BYTES = 16 * 1024  # a header line is a few hundred bytes; more is not one of ours
+TITLE_CHARS = 80
+UNTITLED = "(no title)"
+
+
+class ChatSummary(NamedTuple):
+    """A saved chat as the list shows it, read from its first line only."""
+
+    chat_id: str
+    title: str
+    created: str
+    updated: str  # ISO 8601 in UTC, so newest first is a plain sort
+    model: str  # the model of the last reply
+    message_count: int  # user and assistant messages
+
+
+class ChatStore:
+    """Reads and writes the saved chats; a chat another llmc changed since is never overwritten."""
+
+    def __init__(self, data_directory: Path) -> None:
+        self.directory = Path(data_directory) / CHATS_DIRECTORY
+        self._stamps: Dict[str, Optional[tuple]] = {}  # each chat file as this store last wrote or read it
+        self._created: Dict[str, str] = {}
+
+    def path_of(self, chat_id: str) -> Path:
+        """The file of a chat."""
+        return self.directory / f"{chat_id}{CHAT_SUFFIX}"
+
+    # Listing
+    def summaries(self) -> Tuple[List[ChatSummary], List[str]]:
+        """The saved chats, newest first, and one line per file that could not be read."""
+        try:
+            entries = [e for e in os.scandir(self.directory)
+                       if e.name.endswith(CHAT_SUFFIX) and not e.name.startswith(".")]
+        except FileNotFoundError:
+            return [], []
+        except OSError as exc:
+            raise ConfigError(f"{self.directory}: cannot list the saved chats: {exc.strerror}") from None
+        chats, problems = [], []
+        for entry in entries:
+            try:
+                chats.append(read_summary(Path(entry.path)))
+            except ConfigError as exc:
+                problems.append(str(exc))
+        chats.sort(key=lambda chat: (chat.updated, chat.chat_id), reverse=True)
+        return chats, problems
+
+    def find(self, reference: str, listed: Optional[List[str]] = None) -> str:
+        """The id of the chat `reference` names: its id, or its number in the list (`listed`, else a fresh one)."""
+        reference = reference.strip()
+        if reference.isdigit():
+            ids = listed if listed is not None else [chat.chat_id for chat in self.summaries()[0]]
+            number = int(reference)
+            if not 1 <= number <= len(ids):
+                span = f"1 to {len(ids)}" if ids else "none yet"
+                raise ConfigError(f"no saved chat number {number} (the list holds {span}; "
+                                  "llmc --list-chats or /chats shows it)")
+            return ids[number - 1]
+        if reference and os.sep not in reference and not reference.startswith(".") \
+                and self.path_of(reference).is_file():
+            return reference
+        raise ConfigError(f"no saved chat {reference!r} in {self.directory} "
+                          "(llmc --list-chats or /chats lists them)")
+
+    def latest(self) -> Optional[str]:
+        """The id of the most recently saved chat, None if there is none."""
+        chats, _ = self.summaries()
+        return chats[0].chat_id if chats else None
+
+    # Reading and writing
+    def load(self, chat_id: str) -> Tuple[ChatSummary, List[dict]]:
+        """A saved chat's summary and messages; ConfigError naming the file if it is not one."""
+        path = self.path_of(chat_id)
+        stamp = file_stamp(path)
+        text = read_text_file(path, "chat file", max_bytes=MAX_SESSION_BYTES)
+        if text is None:
+            raise ConfigError(f"{path}: no such chat file")
+        header, messages = parse_chat_lines(text, path)
+        summary = summary_from_header(chat_id, header, path)
+        self._stamps[chat_id], self._created[chat_id] = stamp, summary.created
+        return summary, messages
+
+    def save(self, messages: List[dict], chat_id: Optional[str] = None) -> str:
+        """Write a chat (atomic, 0600) as `chat_id`, or as a new chat when it is None or another llmc
+        changed that file since; the id it was written as. ConfigError naming the file on failure."""
+        if chat_id is not None and file_stamp(self.path_of(chat_id)) != self._stamps.get(chat_id):
+            chat_id = None  # resumed elsewhere meanwhile: both versions are kept
+        if chat_id is None:
+            ensure_directory(self.directory, "chats directory")
+            chat_id = self._new_id()
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        created = self._created.setdefault(chat_id, now)
+        header = {"title": derive_title(messages), "created": created, "updated": now,
+                  "model": last_model(messages), "messages": len(messages) - 1}
+        path = self.path_of(chat_id)
+        try:
+            atomic_write_text(path, format_chat_lines(header, messages), mode=0o600)
+        except (OSError, ValueError) as exc:  # ValueError: text that cannot be encoded
+            raise ConfigError(f"{path}: cannot save the chat: {getattr(exc, 'strerror', None) or exc}") from None
+        self._stamps[chat_id] = file_stamp(path)
+        return chat_id
+
+    def _new_id(self) -> str:
+        while True:
+            chat_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+            if not self.path_of(chat_id).exists():
+                return chat_id
+
+
+def read_summary(path: Path) -> ChatSummary:
+    """The summary on a chat file's first line (the rest is never read); ConfigError if it is not one."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(HEADER_MAX_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the chat file: {exc.strerror}") from None
+    try:
+        header = json.loads(first.decode("utf-8"))
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or not isinstance(header.get(CHAT_FORMAT_KEY), int):
+        raise ConfigError(f"{path}: not a chat file: the first line is not an llmc chat header")
+    return summary_from_header(path.name[: -len(CHAT_SUFFIX)], header, path)
+
+
+def summary_from_header(chat_id: str, header: dict, path: Path) -> ChatSummary:
+    """The summary a header line holds; ConfigError naming the file and field of a wrong one."""
+    fields = {"title": str, "created": str, "updated": str, "model": str, "messages": int}
+    for name, kind in fields.items():
+        if not isinstance(header.get(name), kind) or isinstance(header.get(name), bool):
+            raise ConfigError(f"{path}: not a chat file: the header's {name!r} is missing or not "
+                              f"{'text' if kind is str else 'a number'}")
+    return ChatSummary(chat_id, header["title"], header["created"], header["updated"], header["model"],
+                       header["messages"])
+
+
+def derive_title(messages: List[dict]) -> str:
+    """The first user message's first words, on one line (no model is asked)."""
+    first = next((m["content"] for m in messages if m["role"] == "user"), "")
+    if isinstance(first, list):  # content parts: the first text one is the prompt
+        first = next((part.get("text", "") for part in first if part.get("type") == "text"), "")
+    title = " ".join(str(first).split())
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def last_model(messages: List[dict]) -> str:
+    """The model of the last reply that names one, else ""."""
+    return next((m["model"] for m in reversed(messages) if m.get("model")), "")
+
+
+def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) -> List[str]:
+    """The list's lines: number, id, date (local time), model, messages, title; `current` starred."""
+    from .Terminal import visible_text
+    if not chats:
+        return []
+    width = len(str(len(chats)))
+    model_width = min(32, max(len("model"), *(len(chat.model) for chat in chats)))
+    lines = [f"{'#':>{width}}  {'id':<20}  {'updated':<16}  {'model':<{model_width}}  msgs  title"]
+    for number, chat in enumerate(chats, 1):
+        mark = "*" if chat.chat_id == current else " "
+        model = chat.model if len(chat.model) <= model_width else chat.model[: model_width - 1] + "…"
+        title = visible_text(chat.title) or UNTITLED
+        lines.append(f"{number:>{width}}{mark} {visible_text(chat.chat_id):<20}  {local_time(chat.updated):<16}  "
+                     f"{visible_text(model):<{model_width}}  {chat.message_count:>4}  {title}")
+    return lines
+
+
+def local_time(stamp: str) -> str:
+    """An ISO 8601 time as `YYYY-MM-DD HH:MM` in local time; the text itself if it is not one."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp[:16]

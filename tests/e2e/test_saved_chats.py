@@ -1,0 +1,343 @@
+"""Chats that last, end to end: `llmc` runs (subprocesses, and the chat in a real pty) against the loopback
+server; what a resumed chat carries is proved by the request body the server received."""
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Iterator, List
+
+import pexpect
+import pytest
+
+from llmc.ChatStore import ChatStore
+from tests.e2e.cli_support import fake_provider, run_llmc, snapshot, write_config
+from tests.e2e.pty_support import finish, send, spawn
+from tests.fake_openai_server import FakeOpenAIServer
+
+MODELS = {"chat-a": "ca", "chat-b": "cb"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=list(MODELS), echo=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
+    server.set(echo=True)
+    directory = tmp_path / "data"
+    write_config(directory, {"fake": fake_provider(server.base_url, valid_models=MODELS)}, 'model = "fake/ca"')
+    return directory
+
+
+def llmc(home: Path, data: Path, *args: str, **kwargs):
+    return run_llmc(["-d", str(data), *args], home, **kwargs)
+
+
+def last_sent(server: FakeOpenAIServer) -> List[str]:
+    """The contents of the messages the server last received, system message left out."""
+    chats = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    return [m["content"] for m in chats[-1]["json"]["messages"][1:]]
+
+
+def saved(data: Path) -> List[List[str]]:
+    """The contents of every saved chat, newest first."""
+    store = ChatStore(data)
+    return [[m["content"] for m in store.load(c.chat_id)[1][1:]] for c in store.summaries()[0]]
+
+
+def error_line(result) -> str:
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_every_prompt_is_saved_and_continue_follows_the_latest_up(home: Path, data: Path,
+                                                                    server: FakeOpenAIServer) -> None:
+    assert llmc(home, data, "-p", "first question").returncode == 0
+    assert llmc(home, data, "-p", "other question").returncode == 0
+    assert saved(data) == [["other question", "echo: other question"], ["first question", "echo: first question"]]
+    result = llmc(home, data, "-C", "-p", "follow up")
+    assert result.returncode == 0 and result.stdout == "echo: follow up\n"
+    assert last_sent(server) == ["other question", "echo: other question", "follow up"]
+    assert saved(data)[0] == ["other question", "echo: other question", "follow up", "echo: follow up"]
+    assert len(saved(data)) == 2
+    files = list((data / "chats").iterdir())
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE((data / "chats").stat().st_mode) == 0o700
+
+
+def test_chat_id_or_number_resumes_that_chat(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    llmc(home, data, "-p", "alpha")
+    llmc(home, data, "-p", "beta")
+    chats, _ = ChatStore(data).summaries()
+    alpha = chats[1].chat_id
+    assert llmc(home, data, "--chat", alpha, "-p", "more alpha").returncode == 0
+    assert last_sent(server) == ["alpha", "echo: alpha", "more alpha"]
+    assert llmc(home, data, "--chat", "2", "-p", "beta again").returncode == 0  # alpha is newest now
+    assert last_sent(server) == ["beta", "echo: beta", "beta again"]
+
+
+def test_list_chats_newest_first_with_title_date_model_and_count(home: Path, data: Path) -> None:
+    empty = llmc(home, data, "--list-chats")
+    assert empty.returncode == 0 and empty.stdout == ""
+    assert empty.stderr == f"No saved chats in {data / 'chats'}.\n"
+    llmc(home, data, "-p", "explain git rebase")
+    llmc(home, data, "-m", "fake/cb", "-p", "second\nprompt, on two lines")
+    llmc(home, data, "-C", "-p", "third")
+    result = llmc(home, data, "--list-chats")
+    assert result.returncode == 0 and result.stderr == ""
+    header, newest, oldest = result.stdout.splitlines()
+    assert header.split() == ["#", "id", "updated", "model", "msgs", "title"]
+    assert newest.startswith("1  ") and newest.endswith("   4  second prompt, on two lines")
+    assert "fake/chat-a" in newest  # the model of the last reply
+    assert oldest.startswith("2  ") and oldest.endswith("   2  explain git rebase") and "fake/chat-a" in oldest
+
+
+def test_a_broken_chat_file_is_named_and_the_others_listed(home: Path, data: Path) -> None:
+    llmc(home, data, "-p", "fine")
+    (data / "chats" / "broken.jsonl").write_text("{oops\n")
+    result = llmc(home, data, "--list-chats")
+    assert result.returncode == 0 and result.stdout.splitlines()[1].endswith("fine")
+    assert result.stderr == (f"Warning: {data / 'chats' / 'broken.jsonl'}: not a chat file: the first line is "
+                             "not an llmc chat header\n")
+    bad = llmc(home, data, "--chat", "broken", "-p", "x")
+    assert bad.returncode == 2
+    assert error_line(bad).startswith(f"llmc: error: {data / 'chats' / 'broken.jsonl'}: not a chat file: ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--chat", "nope", "-p", "x"], "no saved chat 'nope' in {chats} (llmc --list-chats or /chats lists them)"),
+    (["--chat", "7", "-p", "x"], "no saved chat number 7 (the list holds none yet; llmc --list-chats or /chats "
+                                 "shows it)"),
+    (["--chat", "../config", "-p", "x"], "no saved chat '../config' in {chats} (llmc --list-chats or /chats "
+                                         "lists them)"),
+    (["--chat", " ", "-p", "x"], "--chat needs a value, not an empty one"),
+    (["-C", "--chat", "1"], "-C/--continue and --chat cannot be used together: pick one chat to start from"),
+    (["-C", "-f", "x.json"], "-C/--continue and -f/--history-file cannot be used together: pick one chat to "
+                             "start from"),
+    (["--list-chats", "-C"], "--list-chats and -C/--continue cannot be used together: pick one"),
+    (["--list-chats", "--no-save"], "--list-chats and --no-save cannot be used together: pick one"),
+    (["--list-chats", "-l"], "-l/--list-models and --list-chats cannot be used together: pick one"),
+])
+def test_bad_resume_flags_are_one_line_and_exit_2(home: Path, data: Path, args: list, message: str) -> None:
+    result = llmc(home, data, *args)
+    assert result.returncode == 2
+    assert error_line(result) == "llmc: error: " + message.format(chats=data / "chats")
+
+
+def test_continue_with_nothing_saved_starts_a_new_chat_and_says_so(home: Path, data: Path,
+                                                                    server: FakeOpenAIServer) -> None:
+    result = llmc(home, data, "-C", "-p", "hello")
+    assert result.returncode == 0 and result.stdout == "echo: hello\n"
+    assert result.stderr == f"No saved chat in {data / 'chats'} to continue; starting a new one.\n"
+    assert last_sent(server) == ["hello"] and saved(data) == [["hello", "echo: hello"]]
+
+
+def test_no_save_leaves_no_trace(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    before = snapshot(data)
+    assert llmc(home, data, "--no-save", "-p", "a secret").returncode == 0
+    assert last_sent(server) == ["a secret"]
+    assert snapshot(data) == before
+    llmc(home, data, "-p", "kept")
+    after_first = snapshot(data)
+    assert llmc(home, data, "-C", "--no-save", "-p", "secret follow-up").returncode == 0
+    assert last_sent(server) == ["kept", "echo: kept", "secret follow-up"]
+    assert snapshot(data) == after_first
+
+
+def test_a_system_prompt_flag_replaces_the_resumed_chats(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    llmc(home, data, "-s", "be terse", "-p", "one")
+    llmc(home, data, "-C", "-p", "two")
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"]
+    assert sent[0] == {"role": "system", "content": "be terse"}
+    llmc(home, data, "-C", "-s", "be chatty", "-p", "three")
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"]
+    assert sent[0] == {"role": "system", "content": "be chatty"}
+    assert [m["content"] for m in sent[1:]] == ["one", "echo: one", "two", "echo: two", "three"]
+
+
+def test_a_cut_reply_is_saved_marked_incomplete(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    server.set(echo=False, reply="0123456789abcdefghij")
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 8})
+    result = llmc(home, data, "-p", "tell")
+    assert result.returncode == 1
+    assert saved(data) == [["tell", "01234567\n\n[reply incomplete]"]]
+    llmc(home, data, "-C", "-p", "go on")
+    assert last_sent(server) == ["tell", "01234567", "go on"]  # the marker is for the user, not the model
+
+
+def test_a_saved_chat_file_is_json_lines_with_the_answering_model(home: Path, data: Path) -> None:
+    llmc(home, data, "-p", "q1")
+    llmc(home, data, "-C", "-m", "fake/cb", "-p", "q2")
+    (path,) = (data / "chats").iterdir()
+    header, *messages = [json.loads(line) for line in path.read_text().splitlines()]
+    assert header["llmc_chat"] == 1 and header["title"] == "q1" and header["messages"] == 4
+    assert header["model"] == "fake/chat-b"
+    assert [m.get("model") for m in messages] == [None, None, "fake/chat-a", None, "fake/chat-b"]
+
+
+# The chat in a real terminal
+
+def test_chats_are_saved_as_they_go_and_continue_resumes_the_latest(data: Path, server: FakeOpenAIServer) -> None:
+    child = spawn(data)
+    child.expect_exact("ca >")
+    send(child, "first turn")
+    child.expect_exact("echo: first turn")
+    child.expect_exact("ca *>")
+    assert saved(data) == [["first turn", "echo: first turn"]]  # saved before the next prompt, not at exit
+    send(child, "second turn")
+    child.expect_exact("echo: second turn")
+    child.expect_exact("ca *>")
+    finish(child)
+
+    again = spawn(data, "-C")
+    again.expect_exact(f"Continuing the saved chat {ChatStore(data).latest()}.")
+    again.expect_exact("echo: second turn")
+    again.expect_exact("ca *>")
+    send(again, "third turn")
+    again.expect_exact("echo: third turn")
+    again.expect_exact("ca *>")
+    finish(again)
+    assert last_sent(server) == ["first turn", "echo: first turn", "second turn", "echo: second turn", "third turn"]
+    assert len(saved(data)) == 1 and saved(data)[0][-1] == "echo: third turn"
+
+
+def test_chats_and_load_n_in_the_chat(data: Path, server: FakeOpenAIServer, home: Path) -> None:
+    llmc(home, data, "-p", "older chat")
+    llmc(home, data, "-p", "newer chat")
+    child = spawn(data)
+    child.expect_exact("ca >")
+    send(child, "/chats")
+    child.expect_exact("newer chat")
+    child.expect_exact("older chat")
+    child.expect_exact("/load N opens chat N.")
+    child.expect_exact("ca >")
+    send(child, "/load 2")
+    child.expect_exact("Opened the saved chat")
+    child.expect_exact("echo: older chat")
+    child.expect_exact("ca *>")
+    send(child, "/load 9")
+    child.expect_exact("ERROR: no saved chat number 9 (the list holds 1 to 2;")
+    child.expect_exact("ca *>")
+    send(child, "/chats everything")
+    child.expect_exact("ERROR: usage: /chats [all] (got 'everything')")
+    child.expect_exact("ca *>")
+    send(child, "back to it")
+    child.expect_exact("echo: back to it")
+    child.expect_exact("ca *>")
+    finish(child)
+    assert last_sent(server) == ["older chat", "echo: older chat", "back to it"]
+    assert saved(data)[0] == ["older chat", "echo: older chat", "back to it", "echo: back to it"]
+
+
+def test_chat_id_interactive_and_a_bad_id(data: Path, home: Path, server: FakeOpenAIServer) -> None:
+    llmc(home, data, "-p", "remember me")
+    chat_id = ChatStore(data).latest()
+    child = spawn(data, "--chat", chat_id)
+    child.expect_exact(f"Continuing the saved chat {chat_id}.")
+    child.expect_exact("echo: remember me")
+    child.expect_exact("ca *>")
+    send(child, "and now")
+    child.expect_exact("echo: and now")
+    child.expect_exact("ca *>")
+    finish(child)
+    assert last_sent(server) == ["remember me", "echo: remember me", "and now"]
+    bad = spawn(data, "--chat", "no-such-chat")
+    bad.expect(pexpect.EOF)
+    bad.close()
+    assert bad.exitstatus == 2
+    assert bad.logfile_read.getvalue().strip() == (
+        f"llmc: error: no saved chat 'no-such-chat' in {data / 'chats'} (llmc --list-chats or /chats lists them)")
+
+
+def test_no_save_and_autosave_off_leave_no_trace(data: Path, server: FakeOpenAIServer) -> None:
+    before = snapshot(data)
+    child = spawn(data, "--no-save")
+    child.expect_exact("ca >")
+    send(child, "incognito")
+    child.expect_exact("echo: incognito")
+    child.expect_exact("ca *>")
+    send(child, "/autosave")
+    child.expect_exact("Autosave is off: this chat is not saved")
+    child.expect_exact("ca *>")
+    finish(child)
+    assert snapshot(data) == before  # no chat file, no input history file
+
+    child = spawn(data)
+    child.expect_exact("ca >")
+    send(child, "/autosave off")
+    child.expect_exact("Autosave is off")
+    child.expect_exact("ca >")
+    send(child, "hidden prompt")
+    child.expect_exact("echo: hidden prompt")
+    child.expect_exact("ca *>")
+    child.send("\x1b[A")  # Up still recalls it in this chat
+    child.expect_exact("hidden prompt")
+    child.send("\x15")  # Ctrl-U
+    send(child, "/autosave bogus")
+    child.expect_exact("ERROR: usage: /autosave [on|off] (got 'bogus')")
+    child.expect_exact("ca *>")
+    finish(child)
+    assert not (data / "chats").exists()
+    assert "hidden prompt" not in (data / "chat_history.txt").read_text()
+
+
+def test_ctrl_c_keeps_the_partial_reply_in_the_saved_chat(data: Path, server: FakeOpenAIServer) -> None:
+    server.set(echo=False, reply="\n\n".join(f"Paragraph {i}." for i in range(300)), stream_delay=0.02,
+               chunk_size=8)
+    try:
+        child = spawn(data)
+        child.expect_exact("ca >")
+        send(child, "long story")
+        child.expect_exact("Paragraph 2.")
+        child.sendintr()
+        child.expect_exact("Keyboard interrupt.")
+        child.expect_exact("ca *>")
+        finish(child)
+    finally:
+        server.set(stream_delay=0.0)
+    (contents,) = saved(data)
+    assert contents[0] == "long story" and contents[1].startswith("Paragraph 0.")
+    assert contents[1].endswith("[reply incomplete]") and "Paragraph 299." not in contents[1]
+
+
+def test_md_header_names_the_model_that_answered(data: Path, server: FakeOpenAIServer) -> None:
+    child = spawn(data)
+    child.expect_exact("ca >")
+    send(child, "question")
+    child.expect_exact("echo: question")
+    child.expect_exact("ca *>")
+    send(child, "/mod cb")
+    child.expect_exact("Model set to fake/chat-b.")
+    child.expect_exact("cb *>")
+    server.set(echo=False, reply='{"title": "Asked", "filename": "asked"}')
+    send(child, "/md")
+    child.expect_exact(f"Chat exported to {data / 'asked.md'}.")
+    child.expect_exact("cb *>")
+    finish(child)
+    assert (data / "asked.md").read_text().startswith("# Asked\n(fake/chat-a)\n")
+
+
+def test_an_image_attachment_is_saved_and_goes_again_with_the_follow_up(home: Path, data: Path, tmp_path: Path,
+                                                                         server: FakeOpenAIServer) -> None:
+    (tmp_path / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(40)))
+    assert llmc(home, data, "-a", str(tmp_path / "shot.png"), "-p", "describe").returncode == 0
+    first = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"][1]
+    listed = llmc(home, data, "--list-chats").stdout.splitlines()[1]
+    assert listed.endswith("   2  describe")
+    result = llmc(home, data, "-C", "-p", "and the colours?")
+    assert result.returncode == 0, result.stderr
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"]
+    assert sent[1] == first and isinstance(first["content"], list)
+    assert sent[3] == {"role": "user", "content": "and the colours?"}

@@ -1,0 +1,188 @@
+"""ChatStore: chats saved as JSON Lines in <data dir>/chats, listed from their first lines, resumed by id or number."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from llmc.ChatSession import ChatSession
+from llmc.ChatStore import (TITLE_CHARS, ChatStore, derive_title, format_chat_list, local_time,
+                            read_summary)
+from llmc.Errors import ConfigError
+from llmc.SafeFiles import file_stamp
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChatStore:
+    return ChatStore(tmp_path / "data")
+
+
+def chat(question: str = "What is 2+2?", answer: str = "4", model: str = "fake/fake-chat-1") -> list:
+    return [{"role": "system", "content": "be brief"}, {"role": "user", "content": question},
+            {"role": "assistant", "content": answer, "model": model}]
+
+
+def test_a_chat_is_saved_as_lines_with_its_summary_first_private(store: ChatStore, tmp_path: Path) -> None:
+    chat_id = store.save(chat())
+    path = tmp_path / "data" / "chats" / f"{chat_id}.jsonl"
+    assert store.path_of(chat_id) == path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    header, *messages = [json.loads(line) for line in path.read_text().splitlines()]
+    assert header["llmc_chat"] == 1 and header["title"] == "What is 2+2?"
+    assert header["model"] == "fake/fake-chat-1" and header["messages"] == 2
+    assert header["created"] == header["updated"]
+    assert messages == chat()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_saving_again_rewrites_the_same_chat_and_keeps_its_creation_time(store: ChatStore) -> None:
+    chat_id = store.save(chat())
+    first = read_summary(store.path_of(chat_id))
+    longer = chat() + [{"role": "user", "content": "and 3+3?"},
+                       {"role": "assistant", "content": "6", "model": "fake/fake-chat-2"}]
+    assert store.save(longer, chat_id) == chat_id
+    again = read_summary(store.path_of(chat_id))
+    assert again.created == first.created and again.updated > first.updated
+    assert again.model == "fake/fake-chat-2" and again.message_count == 4
+    assert len(list(store.directory.iterdir())) == 1
+
+
+def test_a_chat_another_llmc_changed_meanwhile_is_kept_and_this_one_forks(store: ChatStore, tmp_path: Path) -> None:
+    chat_id = store.save(chat())
+    other = ChatStore(tmp_path / "data")  # another llmc resumed the same chat and saved a turn
+    _, messages = other.load(chat_id)
+    other.save(messages + [{"role": "user", "content": "theirs"}], chat_id)
+    theirs = store.path_of(chat_id).read_text()
+    forked = store.save(chat() + [{"role": "user", "content": "mine"}], chat_id)
+    assert forked != chat_id
+    assert store.path_of(chat_id).read_text() == theirs
+    assert "mine" in store.path_of(forked).read_text()
+
+
+def test_the_list_is_newest_first_and_reads_only_first_lines(store: ChatStore) -> None:
+    old = store.save(chat("old question"))
+    new = store.save(chat("new question"))
+    with open(store.path_of(new), "a", encoding="utf-8") as handle:
+        handle.write("not json: the list never reads past the first line\n")
+    chats, problems = store.summaries()
+    assert [c.chat_id for c in chats] == [new, old] and problems == []
+    assert [c.title for c in chats] == ["new question", "old question"]
+    assert store.latest() == new
+    store.save(chat("old question, followed up"), old)
+    assert store.latest() == old
+
+
+def test_files_that_are_not_chats_are_reported_and_others_ignored(store: ChatStore) -> None:
+    good = store.save(chat())
+    (store.directory / "broken.jsonl").write_text("{not json\n")
+    (store.directory / "wrong.jsonl").write_text('{"llmc_chat": 1, "title": 3}\n')
+    (store.directory / "notes.txt").write_text("ignored")
+    (store.directory / ".tmp.jsonl").write_text("ignored: a hidden file")
+    chats, problems = store.summaries()
+    assert [c.chat_id for c in chats] == [good]
+    assert sorted(problems) == [
+        f"{store.directory / 'broken.jsonl'}: not a chat file: the first line is not an llmc chat header",
+        f"{store.directory / 'wrong.jsonl'}: not a chat file: the header's 'title' is missing or not text"]
+
+
+def test_no_chats_directory_is_an_empty_list(store: ChatStore) -> None:
+    assert store.summaries() == ([], []) and store.latest() is None
+    assert not store.directory.exists()
+
+
+def test_find_by_id_or_number(store: ChatStore) -> None:
+    first = store.save(chat("one"))
+    second = store.save(chat("two"))
+    assert store.find(first) == first and store.find(f" {second} ") == second
+    assert store.find("1") == second and store.find("2") == first
+    assert store.find("1", listed=[first, second]) == first  # the list the user saw
+    with pytest.raises(ConfigError, match=r"^no saved chat number 3 \(the list holds 1 to 2; "):
+        store.find("3")
+    with pytest.raises(ConfigError, match=r"^no saved chat number 0 "):
+        store.find("0")
+    for bad in ("nope", "../chats/" + first, ".hidden", ""):
+        with pytest.raises(ConfigError, match=r"^no saved chat '.*' in .*chats \(llmc --list-chats"):
+            store.find(bad)
+
+
+def test_find_a_number_with_no_chats(store: ChatStore) -> None:
+    with pytest.raises(ConfigError, match=r"the list holds none yet"):
+        store.find("1")
+
+
+def test_load_round_trip_keeps_other_keys(store: ChatStore) -> None:
+    messages = chat()
+    messages[2]["usage"] = {"prompt_tokens": 12, "completion_tokens": 3}
+    chat_id = store.save(messages)
+    summary, loaded = ChatStore(store.directory.parent).load(chat_id)
+    assert loaded == messages and summary.title == "What is 2+2?"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "the first line is not an llmc chat header"),
+    ('{"llmc_chat": 1, "title": "t", "created": "c", "updated": "u", "model": "m", "messages": 1}\n[1]\n',
+     "message 1 is not a"),
+    ('{"llmc_chat": 1, "title": "t", "created": "c", "updated": "u", "model": "m", "messages": 1}\n{x\n',
+     "line 2 is not JSON"),
+    ('{"llmc_chat": 1, "title": "t", "created": "c", "updated": "u", "model": "m", "messages": true}\n'
+     '{"role": "system", "content": "s"}\n', "the header's 'messages' is missing or not a number"),
+])
+def test_a_broken_chat_file_is_refused_naming_it(store: ChatStore, text: str, expected: str) -> None:
+    store.directory.mkdir(parents=True)
+    store.path_of("x").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        store.load("x")
+    assert str(info.value).startswith(f"{store.path_of('x')}: not a chat file: ") and expected in str(info.value)
+
+
+def test_a_save_that_fails_names_the_file(store: ChatStore) -> None:
+    store.directory.parent.mkdir(parents=True)
+    store.directory.write_text("a file where the chats directory goes")
+    with pytest.raises(ConfigError, match=f"^chats directory {store.directory} is not a directory"):
+        store.save(chat())
+    store.directory.unlink()
+    chat_id = store.save(chat())
+    store.path_of(chat_id).unlink()
+    store.path_of(chat_id).mkdir()  # the rename onto it fails
+    store._stamps[chat_id] = file_stamp(store.path_of(chat_id))  # as if this llmc had put it there
+    with pytest.raises(ConfigError, match=f"^{store.path_of(chat_id)}: cannot save the chat: "):
+        store.save(chat(), chat_id)
+
+
+def test_an_autosaved_chat_loads_by_path_as_well(store: ChatStore, tmp_path: Path) -> None:
+    chat_id = store.save(chat())
+    session = ChatSession("x", tmp_path / "data")
+    session.load(str(store.path_of(chat_id)))
+    assert session.messages == chat() and session.chat_id is None  # loaded by name: a new chat from here
+
+
+def test_titles_come_from_the_first_prompt_on_one_line() -> None:
+    assert derive_title(chat("  explain\n\tgit   rebase  ")) == "explain git rebase"
+    long = derive_title(chat("word " * 100))
+    assert len(long) == TITLE_CHARS and long.endswith("…")
+    parts = [{"type": "text", "text": "describe"}, {"type": "image_url", "image_url": {"url": "data:"}}]
+    assert derive_title([{"role": "system", "content": ""}, {"role": "user", "content": parts}]) == "describe"
+    assert derive_title([{"role": "system", "content": "s"}]) == ""
+
+
+def test_the_list_lines(store: ChatStore) -> None:
+    first = store.save(chat("plain"))
+    second = store.save(chat("with \x1b[31m escape", model="local/" + "m" * 50))
+    chats, _ = store.summaries()
+    lines = format_chat_list(chats, current=first)
+    assert lines[0].split() == ["#", "id", "updated", "model", "msgs", "title"]
+    assert lines[1].startswith(f"1  {second}  ") and lines[2].startswith(f"2* {first}  ")
+    assert "\x1b" not in lines[1] and "with \u241b[31m escape" in lines[1]
+    assert "local/mmm" in lines[1] and "…" in lines[1]  # a long model is cut to its column
+    assert lines[2].endswith("   2  plain")
+    assert local_time(chats[0].updated) in lines[1]
+    assert format_chat_list([]) == []
+
+
+def test_local_time_of_a_bad_stamp_is_the_text() -> None:
+    assert local_time("yesterday") == "yesterday"
+    assert local_time("2026-01-02T03:04:05+00:00").startswith("2026-01-0")
