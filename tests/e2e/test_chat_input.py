@@ -210,6 +210,7 @@ def test_temperature_and_max_tokens_commands_in_the_chat(data: Path, server: Fak
     send(child, "/max-tokens off")
     child.expect_exact("Max tokens set to no cap.")
     send(child, "again")
+    child.expect_exact(REPLY)  # the prompt echoing "again" is not yet the prompt after the reply
     child.expect_exact("fc1 *>")
     finish(child)
     first, second = chat_requests(server)
