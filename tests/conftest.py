@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.real_server import REQUIRED  # read at start-up, before any test's environment is cleaned
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,6 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Under LLMC_REQUIRE_REAL_SERVER=1 (CI) a real-server test that skips is a failure."""
-    from tests.real_server import REQUIRED
     outcome = yield
     report = outcome.get_result()
     if REQUIRED and report.skipped and item.get_closest_marker("real_server"):
