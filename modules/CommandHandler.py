@@ -422,6 +422,9 @@ class CommandHandler(Completer):
             yield from _matching(rest.lstrip(), ["on", "off"])
         elif command.name == "chats":
             yield from _matching(rest.lstrip(), ["all"])
+        elif command.name == "attach":  # any file, from the working directory like a shell
+            current = rest.lstrip()
+            yield from _matching(current, self.file_names(current, "", here=True))
         elif command.name in FILE_ARGUMENT:
             current = rest.lstrip()
             yield from _matching(current, self.file_names(current, FILE_ARGUMENT[command.name]))
@@ -451,20 +454,21 @@ class CommandHandler(Completer):
             names.setdefault(f"{provider}/{long_name}", None)
         return list(names)
 
-    def file_names(self, typed: str, suffix: str) -> List[str]:
-        """Saved files in the data dir, or entries of the directory `typed` points into."""
+    def file_names(self, typed: str, suffix: str, here: bool = False) -> List[str]:
+        """Saved files in the data dir (the working directory when `here`), or entries of the
+        directory `typed` points into."""
         if os.sep in typed or typed.startswith("~"):
             head = typed.rsplit(os.sep, 1)[0] + os.sep if os.sep in typed else ""
             directory = Path(os.path.expanduser(head or "."))
         else:
-            head, directory = "", Path(self.chat_interface.data_directory)
+            head, directory = "", Path(".") if here else Path(self.chat_interface.data_directory)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             return []
         names = []
         for entry in entries:
-            if entry.is_dir() and head:
+            if entry.is_dir() and (head or here):
                 names.append(head + entry.name + os.sep)
             elif entry.name.endswith(suffix) and not entry.name.startswith("."):
                 names.append(head + entry.name)

@@ -261,6 +261,10 @@ def test_completion_of_commands_models_providers_and_files(chat, tmp_path: Path)
     assert completions(chat, "/save ./s") == ["./sub/"]
     assert completions(chat, "/l ./sub/") == ["./sub/x.json"]
     assert completions(chat, "hello") == [] and completions(chat, "/unknown x") == []
+    (tmp_path / "shot.png").write_bytes(b"")  # /attach completes from the working directory, any file
+    assert completions(chat, "/attach sh") == ["shot.png"]
+    assert completions(chat, "/attach su") == ["sub/"]
+    assert completions(chat, "/a sub/") == ["sub/x.json"]
 
 
 def test_a_model_that_discovery_finds_invalid_is_reported_and_config_still_works(chat, server) -> None:

@@ -81,3 +81,11 @@ def test_running_out_of_memory_is_one_line_and_never_exit_70(monkeypatch, capsys
     monkeypatch.setattr(main, "_dispatch", failing(MemoryError()))
     assert main.main([]) == 1
     assert capsys.readouterr().err == "llmc: error: out of memory (a reply or an input too large to hold?)\n"
+
+
+def test_u_is_usage_and_uvm_stays_update_valid_models() -> None:
+    from llmc.CommandLine import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["-uvm"]).update_valid_models and not parser.parse_args(["-uvm"]).usage
+    both = parser.parse_args(["-u", "-a", "x.txt", "-a", "y.png", "explain", "this"])
+    assert both.usage and both.attach == ["x.txt", "y.png"] and both.prompt_words == ["explain", "this"]
