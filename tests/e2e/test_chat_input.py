@@ -419,3 +419,20 @@ def test_the_saved_chat_keeps_each_replys_usage_counts(data: Path, server: FakeO
     counts = usage_for(chat_requests(server)[-1]["messages"], REPLY)
     assert saved[-1]["usage"] == {"prompt_tokens": counts["prompt_tokens"],
                                   "completion_tokens": counts["completion_tokens"]}
+
+
+def test_the_autosaved_chat_keeps_the_usage_counts(home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    import json
+    from tests.fake_openai_server import usage_for
+    result = llmc(home, data, "-p", "hi")
+    assert result.returncode == 0, result.stderr
+    (saved,) = (data / "chats").glob("*.jsonl")
+    reply = json.loads(saved.read_text().splitlines()[-1])
+    counts = usage_for(chat_requests(server)[-1]["messages"], REPLY)
+    assert reply["role"] == "assistant" and reply["usage"] == {
+        "prompt_tokens": counts["prompt_tokens"], "completion_tokens": counts["completion_tokens"]}
+    again = llmc(home, data, "-C", "-p", "more")  # resumed: the counts are kept, never sent
+    assert again.returncode == 0, again.stderr
+    assert all(set(m) == {"role", "content"} for m in chat_requests(server)[-1]["messages"])
+    lines = [json.loads(line) for line in saved.read_text().splitlines()[1:]]
+    assert [("usage" in m) for m in lines if m["role"] == "assistant"] == [True, True]
