@@ -465,3 +465,22 @@ def test_a_refused_stream_options_is_dropped_once_and_remembered_for_the_provide
     assert [("stream_options" in r["json"], r["status"]) for r in server.requests] == [
         (True, 400), (False, 200), (False, 200)]
 
+
+
+def test_a_reply_without_end_is_cut_at_the_size_limit() -> None:
+    from llmc.BodyReader import MAX_BODY_BYTES
+    from tests.hostile_server import HostileServer, sse_event
+    event = sse_event("x" * 60_000)
+
+    def script(request, reply) -> None:
+        reply.head(200, {"Content-Type": "text/event-stream"})
+        while reply.send(event):
+            pass
+    with HostileServer(script) as server:
+        api = OpenAIChatCompletionApi("evil", ProviderConfig(base_api_url=server.base_url, api_key="k"), "m")
+        received = 0
+        with pytest.raises(IncompleteReplyError) as info:
+            for kind, text in api.stream_chat(MESSAGES):
+                received += len(text)
+    assert str(info.value).startswith("evil: the reply grew past 16 MB (the most llmc keeps); cut after ")
+    assert MAX_BODY_BYTES < received <= MAX_BODY_BYTES + 60_000 and len(info.value.partial) == received

@@ -295,3 +295,12 @@ def test_a_redirect_that_would_turn_a_chat_into_a_get_is_refused(tmp_path: Path,
                                  "/v2/chat/completions, which would turn it into a GET; set base_api_url to "
                                  "the address it points to")
     assert len(server.requests) == 1
+
+
+def test_pings_redirected_to_another_host_send_nothing_there(tmp_path: Path, home: Path) -> None:
+    with HostileServer(lambda request, reply: reply.whole(200, chat_completion("pong"))) as elsewhere:
+        redirect = redirect_to(elsewhere.base_url + "/chat/completions", 307)
+        with HostileServer(routed(models_reply("m1", "m2"), redirect)) as server:
+            result = llmc(tmp_path, home, server, "--discover-models", "evil")
+    assert elsewhere.requests == []
+    assert "evil: 2 models found, 0 valid, 0 invalid, 2 undecided" in result.stdout, result.stderr
