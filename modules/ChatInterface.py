@@ -112,6 +112,7 @@ class ChatInterface:
                 continue
             except EOFError:
                 return
+            self.input_history.say_notices()
             if not text.strip():
                 continue
             try:

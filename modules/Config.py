@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from pydantic import ValidationError
 
-from .Errors import ConfigError
+from .Errors import ConfigError, file_write_error
 from .HttpSettings import HttpSettings
 from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
@@ -79,7 +79,7 @@ def write_toml_setting(path: Path, key: str, value: Any) -> None:
     try:
         atomic_write_text(path, new_text, mode=0o600)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise file_write_error(f"cannot write {path}: {exc.strerror or exc}", exc) from None
 
 
 class Config:
@@ -314,7 +314,7 @@ class Config:
         try:
             atomic_write_text(path, default_config_text(), mode=0o600)
         except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise file_write_error(f"cannot write {path}: {exc.strerror or exc}", exc) from None
         return path
 
 

@@ -1,5 +1,9 @@
 """Exceptions that end in a one-line message for the user instead of a traceback."""
+import errno
+
 from .ExitStatus import ExitStatus
+
+DISK_FAILURE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # the disk, not the path, failed
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -28,6 +32,17 @@ class ConfigError(LlmcError):
     """A configuration, data or session file, or a command-line value, that cannot be used."""
 
     exit_code = ExitStatus.BAD_INPUT
+
+
+class WriteError(LlmcError):
+    """A file that could not be written for want of space or an I/O fault; the old file is unchanged."""
+
+    exit_code = ExitStatus.OUTPUT_ERROR
+
+
+def file_write_error(message: str, exc: OSError) -> LlmcError:
+    """`message` as WriteError (exit 74) when the disk failed, else as ConfigError (exit 2: the path is wrong)."""
+    return (WriteError if exc.errno in DISK_FAILURE_ERRNOS else ConfigError)(message)
 
 
 class InvalidModelError(LlmcError, ValueError):

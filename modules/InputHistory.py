@@ -1,10 +1,11 @@
 """The chat's input-history file (Up/Down at the prompt): private, trimmed, never fatal."""
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
@@ -26,6 +27,7 @@ class InputHistory:
         self.path = Path(data_directory) / HISTORY_FILE_NAME
         self.warn = warn
         self.keep = keep
+        self._notices: List[str] = []  # said after the prompt returns, not over the line being accepted
 
     def open(self, current: Optional[History] = None) -> History:
         """The history for the prompt: the trimmed file, or an in-memory one if the file is unusable;
@@ -40,7 +42,13 @@ class InputHistory:
         except OSError as exc:
             self.warn(f"Warning: {self.path}: {exc.strerror}; input history is not saved this time")
             return InMemoryHistory()
-        return FileHistory(str(self.path))
+        return _AppendingHistory(self.path, self._notices.append)
+
+    def say_notices(self) -> None:
+        """Tell what happened to the file while the last line was stored (a full disk, space back)."""
+        notices, self._notices[:] = list(self._notices), []
+        for notice in notices:
+            self.warn(notice)
 
     def _in_memory(self, current: Optional[History]) -> History:
         try:
@@ -67,4 +75,44 @@ class InputHistory:
     def clear(self) -> History:
         """Empty the file; the fresh (empty) history to walk from now on."""
         atomic_write_text(self.path, "", mode=PRIVATE_MODE)
-        return FileHistory(str(self.path))
+        return _AppendingHistory(self.path, self._notices.append)
+
+
+class _AppendingHistory(FileHistory):
+    """prompt_toolkit's FileHistory, but a line that cannot be appended (a full disk) is one warning and
+    history in memory only until a later line can be written again; a torn entry is cut off."""
+
+    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+        super().__init__(str(path))
+        self.warn = warn
+        self.failing = False
+
+    def store_string(self, string: str) -> None:
+        entry = f"\n# {datetime.datetime.now()}\n" + "".join(f"+{line}\n" for line in string.split("\n"))
+        try:
+            _append_whole(self.filename, entry.encode("utf-8", errors="replace"))
+        except OSError as exc:
+            if not self.failing:
+                self.warn(f"Warning: {self.filename}: {exc.strerror}; input history is kept in memory only "
+                          "until it can be written again (the chat goes on)")
+            self.failing = True
+            return
+        if self.failing:
+            self.failing = False
+            self.warn(f"{self.filename}: input history is saved again")
+
+
+def _append_whole(path: str, data: bytes) -> None:
+    """Append `data` to `path`, or nothing of it: a partial write is truncated away."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)

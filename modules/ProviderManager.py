@@ -8,7 +8,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from .DiscoverySummary import DiscoverySummary, usd
-from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError
+from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
 from .ModelMetadata import non_chat_reason
@@ -293,8 +293,17 @@ class ProviderManager:
             return False
         summaries = self._discover_all(targets, force_refresh, out, cancel or threading.Event(), approve_cost)
         self.last_summaries = summaries
-        self._report_summaries(summaries, out)
         success = all(summary.error is None for summary in summaries)
+        persisted = success and persist_on_success and bool(summaries)
+        persist_error = self._persist_quietly(summaries) if persisted else None  # saved before anything is said
+        try:
+            self._report_summaries(summaries, out)
+        except OSError:  # stdout is full or gone: the results are on disk, and the user is told so
+            if persisted and persist_error is None:
+                out.notice(f"Provider configurations persisted to {self._store_path()}")
+            raise
+        if persist_error is not None:
+            raise persist_error
         if not success:
             failed = ", ".join(s.provider for s in summaries if s.error is not None)
             out.notice(f"Discovery failed for {failed}; nothing was saved.")
@@ -302,10 +311,17 @@ class ProviderManager:
             if succeeded:
                 out.notice(f"To save the others, discover them one at a time with --discover-models NAME "
                           f"(in the chat /discover-models NAME): {', '.join(succeeded)}")
-        elif persist_on_success and summaries:
-            self.persist_provider_configs([s.provider for s in summaries])
+        elif persisted:
             out.notice(f"Provider configurations persisted to {self._store_path()}")
         return success
+
+    def _persist_quietly(self, summaries: List[DiscoverySummary]) -> Optional[LlmcError]:
+        """Save the discovered providers; the error instead of raising it, to be told after the results."""
+        try:
+            self.persist_provider_configs([s.provider for s in summaries])
+        except LlmcError as exc:
+            return exc
+        return None
 
     def _add_local_servers(self, out: OutputChannel) -> None:
         """Add each model server found on this machine's default ports that no provider points at yet."""

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Optional
 
-from .Errors import ConfigError, one_line
+from .Errors import ConfigError, file_write_error, one_line
 from .SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_text_file,
                         remove_stale_temp_files)
 
@@ -161,8 +161,8 @@ class ProvidersYamlStore:
         try:
             self._save_locked(updates)
         except OSError as exc:
-            raise ConfigError(f"cannot write {self.path}: {exc.strerror or exc}; "
-                              "the file is unchanged") from None
+            raise file_write_error(f"cannot write {self.path}: {exc.strerror or exc}; the file is unchanged",
+                                   exc) from None
 
     def _save_locked(self, updates: Dict[str, Dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

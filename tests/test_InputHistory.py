@@ -62,3 +62,34 @@ def test_not_kept_the_file_is_read_but_never_created_trimmed_or_written(data_dir
     newest_first = list(walked.load_history_strings())
     assert newest_first[0] == "a secret prompt" and newest_first[-1] == "entry 0"
     assert list(history.open(walked).load_history_strings()) == newest_first  # switching keeps what Up walks
+
+
+def test_a_full_disk_is_one_warning_and_history_returns_with_the_space(data_dir: Path, monkeypatch) -> None:
+    """Simulated at the OS boundary: os.write into the history file fails with ENOSPC after a few bytes
+    (as on a full disk), then works again. Proves: one warning, no torn entry, memory keeps the lines."""
+    import errno
+    import os
+    warnings: List[str] = []
+    input_history = InputHistory(data_dir, warn=warnings.append)
+    history = input_history.open()
+    history.append_string("before")
+    real_write, disk = os.write, {"full": True}
+
+    def write(fd: int, data: bytes) -> int:
+        if disk["full"]:
+            real_write(fd, data[:5])  # a part gets in before the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", write)
+    for line in ("full 1", "full 2", "full 3"):
+        history.append_string(line)  # never raises: prompt_toolkit would show a traceback
+        input_history.say_notices()  # what the chat does once the prompt returned
+    path = data_dir / HISTORY_FILE_NAME
+    assert warnings == [f"Warning: {path}: No space left on device; input history is kept in memory only "
+                        "until it can be written again (the chat goes on)"]
+    assert list(history.get_strings()) == ["before", "full 1", "full 2", "full 3"]
+    disk["full"] = False
+    history.append_string("after")
+    input_history.say_notices()
+    assert warnings[1:] == [f"{path}: input history is saved again"]
+    assert list(FileHistory(str(path)).load_history_strings())[::-1] == ["before", "after"]  # no torn entry

@@ -11,7 +11,7 @@ import yaml
 
 from llmc import SafeFiles
 from llmc.Config import Config
-from llmc.Errors import ConfigError
+from llmc.Errors import ConfigError, WriteError
 from llmc.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
 
 YAML_NAME = "openaicompat-providers.yaml"
@@ -147,9 +147,10 @@ def test_write_is_atomic_a_failure_mid_write_leaves_the_old_file(tmp_path: Path,
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(SafeFiles.os, "replace", fail)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(WriteError) as info:
         ProvidersYamlStore(path).save({"a": {"valid_models": {"new": "new"}, "invalid_models": []}})
     assert str(info.value) == f"cannot write {path}: No space left on device; the file is unchanged"
+    assert info.value.exit_code == 74  # a full disk is an output error, as the README's exit statuses say
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [YAML_NAME, YAML_NAME + ".lock"]
 

@@ -511,3 +511,37 @@ def test_random_leftovers_only_dead_writers_temp_files_are_swept(tmp_path: Path)
         assert [p for p in expected_gone if p.exists()] == [] and all(p.exists() for p in kept)
         for handle in held:
             handle.close()
+
+
+def test_random_disk_failures_under_the_input_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.write failing at random offsets (ENOSPC, EDQUOT, EIO) and recovering: storing a line never
+    raises and the file holds only whole entries, in order (issue 9 item 12)."""
+    import errno
+    import os
+    from prompt_toolkit.history import FileHistory
+    from llmc.InputHistory import HISTORY_FILE_NAME, InputHistory
+    rng = random.Random(1717)
+    real_write = os.write
+    state = {"fail": False}
+
+    def flaky_write(fd: int, data: bytes) -> int:
+        if state["fail"]:
+            real_write(fd, data[:rng.randint(0, len(data))])
+            raise OSError(rng.choice([errno.ENOSPC, errno.EDQUOT, errno.EIO]), "disk trouble")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", flaky_write)
+    for round_number in range(30):
+        directory = tmp_path / str(round_number)
+        directory.mkdir()
+        input_history = InputHistory(directory, warn=lambda _: None)
+        history = input_history.open()
+        stored = []
+        for number in range(rng.randint(1, 15)):
+            state["fail"] = rng.random() < 0.4
+            line = rng.choice(["x", "two\nlines", "ünï", "+plus", "# hash", ""]) + str(number)
+            history.append_string(line)
+            input_history.say_notices()
+            if not state["fail"]:
+                stored.append(line)
+        state["fail"] = False
+        assert list(FileHistory(str(directory / HISTORY_FILE_NAME)).load_history_strings())[::-1] == stored

@@ -2,10 +2,12 @@
 crashes a chat or loses a conversation. Each test is one attack of issue 9, through the real CLI."""
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ import pexpect
 import pytest
 import yaml
 
-from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, fake_provider, run_llmc, write_config
+from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 
 # What a hostile /models list carries (json.dumps sends the lone surrogate escaped, as "\ud800")
@@ -278,3 +280,95 @@ def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Pat
     child.expect_exact("m >")
     leave(child)
     assert not temp_file.exists() and not (data / "kept.json").exists()
+
+
+# ----- a full disk, for real: a small tmpfs filled to the last byte (item 12) ----------------------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (needs root, or skips: the OS-boundary tests in test_InputHistory cover the logic)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                                 capture_output=True).returncode == 0
+    except OSError:
+        mounted = False
+    if not mounted:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill(directory: Path) -> Path:
+    """Write a filler file until the disk says ENOSPC; deleting it gives the space back."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_discovery_on_a_full_disk_exits_74_and_keeps_the_file(small_disk: Path, home: Path,
+                                                              hostile_models: FakeOpenAIServer) -> None:
+    data = small_disk / "data"
+    write_config(data, {"evil": fake_provider(hostile_models.base_url)})
+    old = "# mine\nproviders:\n  evil:\n    valid_models: {old: old}\n"
+    (data / YAML_NAME).write_text(old)
+    fill(small_disk)
+    result = run_llmc(["-d", str(data), "--discover-models", "evil"], home)
+    assert result.returncode == 74, result.stderr
+    assert result.stderr.splitlines()[-1] == (f"llmc: error: cannot write {data / YAML_NAME}: No space left on "
+                                              "device; the file is unchanged")
+    assert (data / YAML_NAME).read_text() == old and not list(data.glob(".*.tmp"))
+
+
+def test_a_full_disk_in_the_chat_is_one_warning_and_the_chat_goes_on(small_disk: Path, home: Path,
+                                                                      hostile_stream: FakeOpenAIServer) -> None:
+    data = small_disk / "data"
+    write_config(data, {"evil": fake_provider(hostile_stream.base_url, valid_models={"m": "m"})},
+                 'model = "evil/m"')
+    child = spawn_chat(data, home)
+    child.expect_exact("m >")
+    filler = fill(small_disk)  # the disk fills up while the chat runs
+    history = data / "chat_history.txt"
+    for line in ("first", "second"):
+        say(child, line)
+        child.expect_exact("lone \ufffd end")
+        child.expect_exact("m *>")
+    filler.unlink()  # space returns
+    say(child, "third")
+    child.expect_exact(f"{history}: input history is saved again")
+    child.expect_exact("m *>")
+    output = leave(child)
+    assert output.count("No space left on device") == 1, output
+    assert (f"Warning: {history}: No space left on device; input history is kept in memory only until it can "
+            "be written again (the chat goes on)") in output
+    assert "Unhandled exception" not in output and "Press ENTER" not in output
+    assert [line for line in history.read_text().splitlines() if line.startswith("+")] == ["+third", "+/exit"]
+
+
+# ----- stdout unwritable after a discovery (item 13) ---------------------------------------------------
+
+def test_a_discovery_whose_stdout_is_dev_full_saves_and_says_so(tmp_path: Path, home: Path,
+                                                                hostile_models: FakeOpenAIServer) -> None:
+    data = tmp_path / "data"
+    write_config(data, {"evil": fake_provider(hostile_models.base_url)})
+    with open("/dev/full", "w") as full, open(tmp_path / "err", "w+") as err:
+        status = subprocess.run([sys.executable, str(MAIN), "-d", str(data), "--discover-models", "evil"],
+                                cwd=str(home), env=clean_env(home), stdin=subprocess.DEVNULL, stdout=full,
+                                stderr=err, timeout=60).returncode
+        err.seek(0)
+        lines = err.read().splitlines()
+    assert status == 74
+    assert lines[-2:] == [f"Provider configurations persisted to {data / YAML_NAME}",
+                          "llmc: error: cannot write the output: No space left on device"]
+    saved = yaml.safe_load((data / YAML_NAME).read_text())["providers"]["evil"]
+    assert saved["valid_models"] == {"good": "good"}  # the results are on disk
