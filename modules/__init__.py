@@ -1,2 +1,31 @@
-"""llmc: a terminal chat client for OpenAI-compatible providers."""
+"""llmc: a terminal chat client for OpenAI-compatible providers.
+
+`modules/` is flat, one class per module; this page says which room each module belongs to.
+Imports point down this list, or sideways within a layer, never up (tests/test_layers.py checks it):
+
+Chat UI and rendering (the top: what the user sees and types)
+    CommandLine (flags, wiring, exit statuses) · ChatInterface (the REPL) · ChatControls (what the
+    slash commands may do to the chat) · CommandHandler (the slash commands) · ChatSession (a chat's
+    messages, saved and loaded) · InputHistory · MessageRecall · Clipboard · Attachment ·
+    PromptRunner (`-p`) · ReplyStreaming (a reply shown as it arrives) · MarkdownStreamRenderer ·
+    MarkdownBlockSplitter · PlainReplyWriter · ProgressDisplay · ProviderAdder (`--add-provider`)
+
+The core of the plan (providers, models, settings)
+    Config (files + environment + flags, built once) · Types (ConfigModel, built-in providers) ·
+    ProviderManager (the one interface to providers; hands out the chat API) · ProviderConfig ·
+    ProvidersYamlStore · ModelDiscoveryService · DiscoverySummary · DiscoveryThrottle ·
+    ModelMetadata · ModelPrice · LocalServerScanner · HttpSettings
+
+Transport (talking to a provider)
+    OpenAIChatCompletionApi (chat requests, reply events) · HttpClient (sessions, retries, errors) ·
+    BodyReader · RequestDeadline · SseParser · SurrogateJoiner · TokenUsage
+
+Foundation (used by every layer, importing none of the others)
+    Errors · ExitStatus · OutputChannel (the channel lower layers tell the user through) · Terminal
+    (the one output object, httpie-Environment style) · SafeFiles · Secrets
+
+Two exceptions: transport may use the plan's plain data models ProviderConfig and HttpSettings, and
+the chat UI never imports the HTTP layer (HttpClient, OpenAIChatCompletionApi): it asks
+ProviderManager. Lower layers never print: they are handed an OutputChannel or a Terminal.
+"""
 __version__ = "0.1.0"
