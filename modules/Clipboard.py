@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import shutil
 import subprocess
 from typing import Callable, List, Mapping, Optional, TextIO, Tuple
@@ -17,7 +16,6 @@ TOOLS: Tuple[Tuple[str, List[str], Optional[str]], ...] = (
     ("xclip", ["xclip", "-selection", "clipboard"], "DISPLAY"),
     ("xsel", ["xsel", "--clipboard", "--input"], "DISPLAY"),
 )
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)[^`]*$")
 
 
 class Clipboard:
@@ -69,21 +67,21 @@ def osc52_sequence(text: str, inside_tmux: bool = False) -> str:
 
 
 def code_blocks(markdown: str) -> List[Tuple[str, str]]:
-    """(language, code) of each fenced code block of a Markdown text, in order."""
+    """(language, code) of each fenced code block of a Markdown text, in order (fences as the
+    streaming renderer reads them: MarkdownBlockSplitter.Fence)."""
+    from .MarkdownBlockSplitter import Fence
     blocks: List[Tuple[str, str]] = []
-    fence: Optional[str] = None
-    language = ""
+    fence: Optional[Fence] = None
     lines: List[str] = []
     for line in markdown.splitlines():
         if fence is None:
-            match = _FENCE.match(line)
-            if match:
-                fence, language, lines = match.group(1), match.group(2), []
-        elif line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
-            blocks.append((language, "\n".join(lines)))
+            fence, lines = Fence.opened_by(line), []
+        elif fence.closed_by(line):
+            blocks.append((fence.info.partition(" ")[0], "\n".join(lines)))
             fence = None
         else:
             lines.append(line)
     if fence is not None and lines:
-        blocks.append((language, "\n".join(lines)))  # an unclosed block at the end (cut-off reply)
+        # an unclosed block at the end (a cut-off reply)
+        blocks.append((fence.info.partition(" ")[0], "\n".join(lines)))
     return blocks

@@ -241,10 +241,8 @@ class HttpClient:
             data = None
         if isinstance(data, dict):
             error = data.get("error")
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                return safe_line(error["message"], *secrets)
-            if isinstance(error, str):
-                return safe_line(error, *secrets)
+            if isinstance(error, str) or (isinstance(error, dict) and isinstance(error.get("message"), str)):
+                return safe_line(provider_error_text(error), *secrets)
             if isinstance(data.get("message"), str):
                 return safe_line(data["message"], *secrets)
         if "<" in body and ">" in body:
@@ -326,6 +324,14 @@ def _host_of(url: str) -> str:
     except ValueError:
         return "an address that does not parse"
     return f"{host}:{port}" if host and port else host or "an address without a host"
+
+
+def provider_error_text(error: Any) -> str:
+    """The provider's message in an `error` object of a reply, else the object itself; uncut, so a
+    key in it is masked (see Secrets.safe_line) before the message is cut to a line."""
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    return str(error)
 
 
 def _seconds(value: float) -> str:

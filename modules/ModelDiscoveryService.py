@@ -212,7 +212,7 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
     if not isinstance(models, list):  # {"data": [...]} as OpenAI sends it, or a bare list as Together does
         reason = "the /models reply has no 'data' list"
         if isinstance(body, dict) and body.get("error"):
-            from .OpenAIChatCompletionApi import provider_error_text
+            from .HttpClient import provider_error_text
             reason += f"; the provider says: {provider_error_text(body['error'])}"
         raise ApiError(safe_line(f"{provider_name}: {reason}"))
     if not models:

@@ -9,7 +9,7 @@ import urllib3
 
 from .Errors import ApiError, IncompleteReplyError
 from .BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
-from .HttpClient import LENIENT_JSON, HttpClient
+from .HttpClient import LENIENT_JSON, HttpClient, provider_error_text
 from .HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
 from .SseParser import SseParser
@@ -394,11 +394,3 @@ def _text_of(*parts: Any) -> str:
 def _reasoning_of(message: Any) -> str:
     text = message.get("reasoning_content") or message.get("reasoning") or ""
     return text if isinstance(text, str) else ""
-
-
-def provider_error_text(error: Any) -> str:
-    """The provider's message in an `error` object of a reply, else the object itself; uncut, so a
-    key in it is masked (see Secrets.safe_line) before the message is cut to a line."""
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    return str(error)

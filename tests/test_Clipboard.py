@@ -69,3 +69,10 @@ def test_code_blocks_of_a_reply() -> None:
     assert code_blocks(reply) == [("python", "print(1)\n\nprint(2)"), ("", "plain"),
                                   ("md", "```\ninner\n```"), ("sh", "echo cut off")]
     assert code_blocks("no code here") == []
+
+
+def test_code_blocks_follow_the_fence_rules_of_the_renderer() -> None:
+    reply = "```py title\na\n  ```\n``` x`y\nnot a fence\n~~~ `ok`\nb\n~~~~\n"
+    # an indented closer (up to 3 spaces) closes; a backtick fence with a backtick in its info is no fence;
+    # a tilde fence may hold backticks in its info and is closed by a longer tilde line
+    assert code_blocks(reply) == [("py", "a"), ("`ok`", "b")]
