@@ -383,7 +383,7 @@ class CommandHandler(Completer):
                                   self.terminal.print, provider_filter=provider, force_refresh=force):
             self.chat_interface.adopt_found_local_servers()
         try:
-            self.providers.resolve_model(self.chat_interface.model)
+            self.providers.validate_model(self.chat_interface.model)
         except InvalidModelError:
             self._error(f"the current model {self.chat_interface.model} is no longer a valid model; "
                         "/mod to pick another or /dm for the default")

@@ -179,6 +179,7 @@ def _without_secrets(text: str) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from .Config import Config
+    from .OutputChannel import OutputChannel
     from .Terminal import Terminal
     _check_flag_combinations(args)
     terminal = Terminal()
@@ -190,8 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.list_chats:
         return _list_chats(args.data_directory, terminal)
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
-                    sassy=args.sassy, warn=terminal.message, report=terminal.print,
-                    concurrency=args.concurrency)
+                    sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
     providers = config.config.providers
     from .Secrets import remember_keys
     remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))

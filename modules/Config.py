@@ -14,6 +14,7 @@ from .HttpSettings import HttpSettings
 from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
 from .ModelPrice import MAX_PRICE_PER_MILLION
+from .OutputChannel import OutputChannel
 from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, ProviderConfig, is_configured_key,
                              api_key_variable)
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
@@ -89,11 +90,15 @@ class Config:
                  system_prompt: Optional[str] = None, sassy: bool = False,
                  update_valid_models: bool = False, environ: Optional[Mapping[str, str]] = None,
                  warn: Optional[Callable[[str], None]] = None,
-                 report: Optional[Callable[[str], None]] = None, concurrency: Optional[int] = None) -> None:
-        """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides; `warn`
-        (notices) and `report` (discovery results) are where it tells the user things, by default nowhere."""
+                 report: Optional[Callable[[str], None]] = None, concurrency: Optional[int] = None,
+                 output: Optional[OutputChannel] = None) -> None:
+        """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides; `output`
+        (or `warn` for notices, `report` for discovery results) is where it tells the user things, by
+        default nowhere."""
         self.environ = os.environ if environ is None else environ
-        self._notice = warn or (lambda message: None)
+        output = output or OutputChannel()
+        report = report or output.result
+        self._notice = warn or output.notice
         self.warn = _once_each(self._notice)  # a problem of a file is told once, however often it is read
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
