@@ -1,4 +1,5 @@
-"""Helpers for end-to-end tests: run `main.py` as a subprocess, fake servers as processes, file snapshots."""
+"""Helpers for end-to-end tests: run `main.py` as a subprocess (or llmc in-process the same way), fake
+servers as processes, file snapshots."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -37,6 +39,40 @@ def run_llmc(args: Sequence[str], home: Path, stdin: Optional[str] = None,
     return subprocess.run([sys.executable, str(MAIN), *args], cwd=str(home), env=clean_env(home, env),
                           input=stdin, stdin=subprocess.DEVNULL if stdin is None else None,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = None,
+                        env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
+    """`llmc ARGS` run by llmc.CommandLine.main in this process, as run_llmc would run it in a child:
+    the same environment and working directory, standard streams that are real files (no terminal),
+    and a fresh process's state. For tests whose proof needs no process of its own (no signals,
+    closed or full streams, start-up imports or a pty): it saves a Python start-up per run."""
+    from llmc import CommandLine
+    from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
+    # what a process remembers for its lifetime starts empty, as in a new process
+    CommandLine._KNOWN_KEYS.clear()
+    OpenAIChatCompletionApi._swapped_token_field.clear()
+    OpenAIChatCompletionApi._no_stream_options.clear()
+    saved_environ, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdin, sys.stdout, sys.stderr)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out, \
+            tempfile.TemporaryFile("w+", encoding="utf-8") as err, \
+            tempfile.TemporaryFile("w+", encoding="utf-8") as given:
+        given.write(stdin or "")
+        given.seek(0)
+        os.environ.clear()
+        os.environ.update(clean_env(home, env))
+        os.chdir(home)
+        sys.stdin, sys.stdout, sys.stderr = given, out, err
+        try:
+            status = CommandLine.main(list(args))
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_environ)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(["llmc", *args], int(status), out.read(), err.read())
 
 
 def write_config(data_dir: Path, providers: Mapping[str, Mapping[str, Any]], extra: str = "") -> Path:

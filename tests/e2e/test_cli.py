@@ -1,4 +1,5 @@
-"""End-to-end runs of `python main.py` against a fake OpenAI-compatible server on 127.0.0.1."""
+"""End-to-end runs of llmc against a fake OpenAI-compatible server on 127.0.0.1: in this process where
+that proves as much, as `python main.py` where a process of its own is the point."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import yaml
 
 from llmc import __version__
 from tests.e2e.cli_support import (ANSI, MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc,
-                                   snapshot, write_config)
+                                   run_llmc_in_process, snapshot, write_config)
 from tests.fake_openai_server import FakeOpenAIServer
 
 REPLY = "Streamed **reply** from the fake server."
@@ -38,7 +39,9 @@ def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
 
 
 def llmc(home: Path, data: Path, *args: str, **kwargs):
-    return run_llmc(["-d", str(data), *args], home, **kwargs)
+    """llmc in this process (what these tests prove needs no process of its own; the real ones
+    below, and in the other e2e modules, run `python main.py`)."""
+    return run_llmc_in_process(["-d", str(data), *args], home, **kwargs)
 
 
 def one_error_line(result) -> str:
@@ -81,7 +84,7 @@ def test_list_models_all_and_unknown_provider(home: Path, data: Path) -> None:
 
 def test_prompt_streams_the_reply(home: Path, data: Path, server: FakeOpenAIServer) -> None:
     write_config(data, {"fake": fake_provider(server.base_url, valid_models={"chat-a": "ca"})})
-    result = llmc(home, data, "-m", "fake/chat-a", "-p", "hello")
+    result = run_llmc(["-d", str(data), "-m", "fake/chat-a", "-p", "hello"], home)  # a real process
     assert result.returncode == 0, result.stderr
     assert result.stdout == REPLY + "\n" and result.stderr == ""
     assert not ANSI.search(result.stdout)
@@ -156,7 +159,7 @@ def test_version(home: Path) -> None:
 
 
 def test_help_epilog(home: Path) -> None:
-    result = run_llmc(["--help"], home)
+    result = run_llmc_in_process(["--help"], home)
     assert result.returncode == 0
     assert result.stdout.rstrip().endswith("Type /help at the prompt for in-chat command help.")
     for flag in ("--prompt", "--discover-models", "--force-refresh", "--update-valid-models",
@@ -166,19 +169,19 @@ def test_help_epilog(home: Path) -> None:
 
 def test_create_config_never_overwrites(home: Path, tmp_path: Path) -> None:
     target = tmp_path / "fresh"
-    result = run_llmc(["-d", str(target), "--create-config"], home)
+    result = run_llmc_in_process(["-d", str(target), "--create-config"], home)
     assert result.returncode == 0 and result.stdout == f"Created {target / 'config.toml'}\n"
     assert (target / "config.toml").stat().st_mode & 0o777 == 0o600
     (target / "config.toml").write_text('model = "mine"\n')
     before = snapshot(target)
-    again = run_llmc(["-d", str(target), "--create-config"], home)
+    again = run_llmc_in_process(["-d", str(target), "--create-config"], home)
     assert again.returncode != 0
     assert one_error_line(again) == f"llmc: error: {target / 'config.toml'} already exists; not overwritten"
     assert snapshot(target) == before
 
 
 def test_default_data_directory_is_under_home(home: Path) -> None:
-    result = run_llmc(["--create-config"], home)
+    result = run_llmc_in_process(["--create-config"], home)
     assert result.returncode == 0
     assert (home / ".llm_chat_cli" / "config.toml").is_file()
 
@@ -249,12 +252,12 @@ def test_missing_key_names_the_variable(home: Path, data: Path) -> None:
 def test_data_directory_that_cannot_be_created_or_used(home: Path, tmp_path: Path) -> None:
     impossible = "/proc/llmc-test-cannot-exist"
     for args in (["--create-config"], ["--discover-models"]):
-        result = run_llmc(["-d", impossible, *args], home)
+        result = run_llmc_in_process(["-d", impossible, *args], home)
         assert result.returncode == 2
         assert one_error_line(result).startswith(f"llmc: error: cannot create data directory {impossible}: ")
     a_file = tmp_path / "plain-file"
     a_file.write_text("")
-    result = run_llmc(["-d", str(a_file), "-m", "4o", "-p", "hello"], home)
+    result = run_llmc_in_process(["-d", str(a_file), "-m", "4o", "-p", "hello"], home)
     assert one_error_line(result) == f"llmc: error: data directory {a_file} is not a directory"
 
 
@@ -335,13 +338,13 @@ def test_a_fifo_or_device_as_a_data_file_fails_at_once(home: Path, data: Path, n
     target.unlink(missing_ok=True)
     os.mkfifo(target)  # no writer: a plain read would hang forever
     for args in (["--list-models"], ["-m", "4o", "-p", "hello"]):
-        result = llmc(home, data, *args, timeout=20)
+        result = run_llmc(["-d", str(data), *args], home, timeout=20)  # a process: a hang is a failure
         assert result.returncode == 2, args
         assert one_error_line(result).endswith(f"{target}: not a regular file (a FIFO), expected a "
                                                f"{'config file' if name == 'config.toml' else 'providers YAML file'}")
     target.unlink()
     target.symlink_to("/dev/zero")  # a plain read would eat all memory
-    result = llmc(home, data, "--list-models", timeout=20)
+    result = run_llmc(["-d", str(data), "--list-models"], home, timeout=20)
     assert result.returncode == 2 and "(a character device)" in one_error_line(result)
 
 
@@ -378,7 +381,7 @@ def test_a_bad_default_model_says_where_it_came_from(home: Path, data: Path, whe
         result = llmc(home, data, "-p", "hello")
         expected = f"(the model 'nosuch' came from {data / 'config.toml'})"
     else:
-        result = run_llmc(["-d", str(data), "-p", "hello"], home, env={"LLMC_DEFAULT_MODEL": "nosuch"})
+        result = run_llmc_in_process(["-d", str(data), "-p", "hello"], home, env={"LLMC_DEFAULT_MODEL": "nosuch"})
         expected = "(the model 'nosuch' came from LLMC_DEFAULT_MODEL)"
     assert result.returncode == 2
     line = one_error_line(result)
