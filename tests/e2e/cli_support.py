@@ -65,6 +65,8 @@ def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = 
         sys.stdin, sys.stdout, sys.stderr = given, out, err
         try:
             status = CommandLine.main(list(args))
+        except SystemExit as exit_:  # argparse ends the process itself on a bad flag
+            status = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
         finally:
             sys.stdin, sys.stdout, sys.stderr = saved_streams
             os.chdir(saved_cwd)

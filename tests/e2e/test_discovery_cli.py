@@ -13,6 +13,7 @@ import pexpect
 import pytest
 import yaml
 
+from tests.e2e.cli_support import run_llmc_in_process
 from tests.fake_openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,8 @@ def write_config(data: Path, srv_url: str, name: str = "fake", key: str = "test-
 
 
 def llmc(args: List[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL, timeout=60, cwd=str(ROOT))
+    """llmc with `env`, in this process (Ctrl-C and the pty below need a process of their own)."""
+    return run_llmc_in_process(args, Path(env["HOME"]), env=env)
 
 
 def test_discover_then_list_offline(tmp_path, server, env):

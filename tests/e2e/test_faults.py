@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.cli_support import (MAIN, YAML_NAME, ServerProcess, clean_env, fake_provider, run_llmc,
-                                   snapshot, write_config)
+from tests.e2e.cli_support import (MAIN, YAML_NAME, ServerProcess, clean_env, fake_provider,
+                                   run_llmc_in_process, snapshot, write_config)
 
 REPLY = "A reply long enough to be cut somewhere in the middle of it. " * 4
 CHAT = ["-m", "fake/chat", "-p", "hello"]
@@ -40,7 +40,8 @@ def configure(tmp_path: Path, url: str, extra: str = "max_retries = 1", key: str
 
 
 def llmc(home: Path, data: Path, *args: str):
-    return run_llmc(["-d", str(data), *args], home)
+    """llmc in this process against the server process (Ctrl-C below needs llmc's own process)."""
+    return run_llmc_in_process(["-d", str(data), *args], home)
 
 
 def error_line(result) -> str:
