@@ -47,10 +47,10 @@ def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = 
     the same environment and working directory, standard streams that are real files (no terminal),
     and a fresh process's state. For tests whose proof needs no process of its own (no signals,
     closed or full streams, start-up imports or a pty): it saves a Python start-up per run."""
-    from llmc import CommandLine
+    from llmc import CommandLine, Secrets
     from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
     # what a process remembers for its lifetime starts empty, as in a new process
-    CommandLine._KNOWN_KEYS.clear()
+    Secrets._KNOWN_KEYS.clear()
     OpenAIChatCompletionApi._swapped_token_field.clear()
     OpenAIChatCompletionApi._no_stream_options.clear()
     saved_environ, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdin, sys.stdout, sys.stderr)
