@@ -6,8 +6,8 @@ Imports point down this list, or sideways within a layer, never up (tests/test_l
 Chat UI and rendering (the top: what the user sees and types)
     CommandLine (flags, wiring, exit statuses) · ChatInterface (the REPL) · ChatControls (what the
     slash commands may do to the chat) · CommandHandler (the slash commands) · ChatSession (a chat's
-    messages, saved and loaded) · InputHistory · MessageRecall · Clipboard · Attachment ·
-    PromptRunner (`-p`) · ReplyStreaming (a reply shown as it arrives) · MarkdownStreamRenderer ·
+    messages, saved and loaded) · ChatStore (chats autosaved as they go) · InputHistory ·
+    MessageRecall · Clipboard · Attachment · PromptRunner (`-p`) · ReplyStreaming (a reply shown as it arrives) · MarkdownStreamRenderer ·
     MarkdownBlockSplitter · PlainReplyWriter · ProgressDisplay · ProviderAdder (`--add-provider`)
 
 The core of the plan (providers, models, settings)

@@ -39,7 +39,8 @@ def imports_of(name: str) -> Set[str]:
 
 def test_every_module_is_on_the_map() -> None:
     modules = {p.stem for p in MODULES.glob("*.py") if not p.stem.startswith("__")}
-    assert modules == set(layer_of())
+    assert modules - set(layer_of()) == set(), "add each new module to its layer in modules/__init__.py"
+    assert set(layer_of()) - modules == set(), "the map in modules/__init__.py names a module that is gone"
 
 
 def test_imports_point_down_or_sideways() -> None:
