@@ -348,7 +348,7 @@ def test_a_full_disk_in_the_chat_is_one_warning_and_the_chat_goes_on(small_disk:
     child.expect_exact(f"{history}: input history is saved again")
     child.expect_exact("m *>")
     output = leave(child)
-    assert output.count("No space left on device") == 1, output
+    assert output.count(f"{history}: No space left on device") == 1, output  # the autosave warns on its own
     assert (f"Warning: {history}: No space left on device; input history is kept in memory only until it can "
             "be written again (the chat goes on)") in output
     assert "Unhandled exception" not in output and "Press ENTER" not in output
