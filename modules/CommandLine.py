@@ -178,18 +178,18 @@ def _without_secrets(text: str) -> str:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from .Config import Config
-    from .OutputChannel import OutputChannel
     from .Terminal import Terminal
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
+    if args.list_chats:  # before Config is imported: a listing needs no settings
+        return _list_chats(args.data_directory, terminal)
+    from .Config import Config
+    from .OutputChannel import OutputChannel
     if args.create_config:
         path = Config.write_default_config(args.data_directory)
         terminal.print(f"Created {path}")
         return ExitStatus.OK
-    if args.list_chats:
-        return _list_chats(args.data_directory, terminal)
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
     providers = config.config.providers
@@ -271,9 +271,9 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
 def _list_chats(data_directory: Optional[str], terminal) -> int:
     """`--list-chats`: the saved chats, newest first; files that are not chats are named on stderr."""
     from pathlib import Path
+    from . import DEFAULT_DATA_DIRECTORY  # not Config's: that would import pydantic for a listing
     from .ChatStore import ChatStore, format_chat_list
-    from .Config import default_data_directory
-    store = ChatStore(Path(data_directory).expanduser() if data_directory else default_data_directory())
+    store = ChatStore(Path(data_directory or DEFAULT_DATA_DIRECTORY).expanduser())
     chats, problems = store.summaries()
     for problem in problems:
         terminal.message(f"Warning: {problem}")

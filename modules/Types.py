@@ -5,10 +5,10 @@ from typing import Any, Dict, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import DEFAULT_DATA_DIRECTORY  # noqa: F401 - defined there, used here and by Config
 from .ProviderManager import ProviderManager
 
 DEFAULT_MODEL = "openai/4.1-mini"
-DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"
 MAX_TOKENS_LIMIT = 1_000_000  # far above any model's reply limit; a bigger number is a typo
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer concisely and accurately; use Markdown "

@@ -29,3 +29,4 @@ the chat UI never imports the HTTP layer (HttpClient, OpenAIChatCompletionApi): 
 ProviderManager. Lower layers never print: they are handed an OutputChannel or a Terminal.
 """
 __version__ = "0.1.0"
+DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"  # here, so --list-chats finds it without the heavy imports

@@ -50,3 +50,11 @@ def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_pa
     assert "pydantic" in modules  # the plan's data models are real pydantic models
     assert not modules & HEAVY_FOR_LISTING, sorted(modules & HEAVY_FOR_LISTING)
     assert "llmc.HttpClient" not in modules and "llmc.OpenAIChatCompletionApi" not in modules
+
+
+def test_list_chats_reads_no_settings_and_imports_nothing_heavy(tmp_path):
+    from llmc.ChatStore import ChatStore
+    data = tmp_path / "data"
+    ChatStore(data).save([{"role": "system", "content": "s"}, {"role": "user", "content": "listed"}])
+    modules = top_level(imported_modules(["-d", str(data), "--list-chats"], tmp_path))
+    assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"}), sorted(modules)
