@@ -72,11 +72,9 @@ def bare_parallel_discovery(base_url: str, api_key: str, concurrency: int) -> tu
 def llmc_discovery(data_dir: Path, concurrency: int) -> tuple[float, list, list, object]:
     """llmc's discovery in this process (the same code `llmc --discover-models fake` runs)."""
     from llmc.Config import Config
-    config = Config(data_directory=data_dir, report=lambda line: None, warn=lambda line: None)
-    config.config.concurrency = concurrency
+    # Told nothing: results and "persisted to …" are no figures; the concurrency as --concurrency gives it.
+    config = Config(data_directory=data_dir, concurrency=concurrency)
     providers = config.config.providers
-    providers.concurrency = concurrency
-    providers.warn = lambda line: None  # "persisted to …" is no figure
     started = time.perf_counter()
     ok = providers.discover_and_validate_models(provider_filter="fake")
     seconds = time.perf_counter() - started
