@@ -6,7 +6,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
 from .Errors import ConfigError
@@ -78,9 +78,12 @@ class ChatStore:
         raise ConfigError(f"no saved chat {reference!r} in {self.directory} "
                           "(llmc --list-chats or /chats lists them)")
 
-    def latest(self) -> Optional[str]:
-        """The id of the most recently saved chat, None if there is none."""
-        chats, _ = self.summaries()
+    def latest(self, warn: Optional[Callable[[str], None]] = None) -> Optional[str]:
+        """The id of the most recently saved chat, None if there is none; `warn` hears of files that
+        are not chats (one of them may have been the newest)."""
+        chats, problems = self.summaries()
+        for problem in problems if warn else ():
+            warn(f"Warning: {problem}")
         return chats[0].chat_id if chats else None
 
     # Reading and writing

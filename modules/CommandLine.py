@@ -256,7 +256,7 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
     if not (args.continue_chat or args.chat):
         return None
     from .ChatSession import ChatSession
-    chat_id = store.find(args.chat) if args.chat else store.latest()
+    chat_id = store.find(args.chat) if args.chat else store.latest(terminal.message)
     if chat_id is None:
         terminal.message(f"No saved chat in {store.directory} to continue; starting a new one.")
         return None

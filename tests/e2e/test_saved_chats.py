@@ -111,6 +111,9 @@ def test_a_broken_chat_file_is_named_and_the_others_listed(home: Path, data: Pat
     assert result.returncode == 0 and result.stdout.splitlines()[1].endswith("fine")
     assert result.stderr == (f"Warning: {data / 'chats' / 'broken.jsonl'}: not a chat file: the first line is "
                              "not an llmc chat header\n")
+    follow = llmc(home, data, "-C", "-p", "on")  # the broken file is named, the newest good chat goes on
+    assert follow.returncode == 0 and follow.stderr.startswith(f"Warning: {data / 'chats' / 'broken.jsonl'}: ")
+    assert saved(data)[0][-2:] == ["on", "echo: on"]
     bad = llmc(home, data, "--chat", "broken", "-p", "x")
     assert bad.returncode == 2
     assert error_line(bad).startswith(f"llmc: error: {data / 'chats' / 'broken.jsonl'}: not a chat file: ")
