@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.cli_support import fake_provider, run_llmc, write_config
+from tests.e2e.cli_support import fake_provider, run_llmc_in_process, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -30,7 +30,8 @@ def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
 
 
 def llmc(home: Path, data: Path, *args: str, **kwargs):
-    return run_llmc(["-d", str(data), *args], home, **kwargs)
+    """llmc in this process (the chat itself runs in a pty below, as its own process)."""
+    return run_llmc_in_process(["-d", str(data), *args], home, **kwargs)
 
 
 def chat_requests(server: FakeOpenAIServer) -> list:
@@ -117,7 +118,7 @@ def test_a_prompt_and_piped_stdin_send_both(home: Path, data: Path, server: Fake
 
 
 def test_help_states_the_prompt_and_stdin_rule(home: Path) -> None:
-    text = " ".join(run_llmc(["--help"], home).stdout.split())
+    text = " ".join(run_llmc_in_process(["--help"], home).stdout.split())
     assert "a prompt and a piped stdin are sent together: the prompt, a blank line, then the piped text" in text
 
 
