@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any, List
 
+import pytest
 import responses
 import yaml
 

@@ -5,6 +5,7 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 import pexpect
 
@@ -13,14 +14,16 @@ SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
 TIMEOUT = 15
 
 
-def spawn(data_dir: Path, *args: str) -> pexpect.spawn:
-    """`main.py -d DATA_DIR ARGS` in a 40x120 pty, with its own HOME beside the data directory."""
-    home = data_dir.parent / "home"
+def spawn(data_dir: Path, *args: str, home: Optional[Path] = None,
+          program: Sequence[str] = ("main.py",)) -> pexpect.spawn:
+    """`python PROGRAM -d DATA_DIR ARGS` in a 40x120 pty, with its own HOME (beside the data directory
+    unless given); PROGRAM is main.py, or e.g. `-c CODE` that patches llmc before running it."""
+    home = home or data_dir.parent / "home"
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
            "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "LLMC_LOCAL_PORTS": "",
            "PROMPT_TOOLKIT_NO_CPR": "1"}  # pexpect does not answer cursor-position requests
-    child = pexpect.spawn(sys.executable, ["main.py", "-d", str(data_dir), *args], cwd=str(REPO), env=env,
+    child = pexpect.spawn(sys.executable, [*program, "-d", str(data_dir), *args], cwd=str(REPO), env=env,
                           dimensions=(40, 120), encoding="utf-8", timeout=TIMEOUT)
     child.logfile_read = io.StringIO()
     return child

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import stat
 import sys
 from pathlib import Path
@@ -25,13 +24,6 @@ def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(api_key=None, chat_models=["chat-a", "chat-b"], non_chat_models=["embed-1"],
                           reply="Hello from the local server.") as srv:
         yield srv
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
 
 
 def test_fresh_install_to_a_working_chat_in_two_commands(home: Path, server: FakeOpenAIServer) -> None:

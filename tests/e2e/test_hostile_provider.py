@@ -23,12 +23,6 @@ def key_characters_in(text: str) -> int:
                default=0)
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
-
-
 def llmc(tmp_path: Path, home: Path, server: HostileServer, *args: str, extra: str = "max_retries = 0",
          stream: bool = True):
     data = tmp_path / "data"

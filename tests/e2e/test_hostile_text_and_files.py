@@ -3,7 +3,6 @@ crashes a chat or loses a conversation. Each test is one attack of issue 9, thro
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import signal
@@ -13,22 +12,16 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import pexpect
 import pytest
 import yaml
 
-from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
+from tests.e2e.cli_support import MAIN, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
+from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
 # What a hostile /models list carries (json.dumps sends the lone surrogate escaped, as "\ud800")
 HOSTILE_IDS = ["lone\ud800x", "nul\x00x", "nel\x85x", "line\u2028sep", "x" * 1_000_000, "y" * 1_000_000,
                "z" * 1_000_000]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
 
 
 @pytest.fixture
@@ -96,32 +89,6 @@ def test_an_empty_stream_says_the_prompt_may_exceed_the_context(tmp_path: Path, 
 
 # ----- the chat in a real pty: one bad reply or file never ends it (items 2 and 14) ------------------
 
-SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
-
-
-def spawn_chat(data: Path, home: Path, *python_args: str) -> pexpect.spawn:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
-           "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT), "PROMPT_TOOLKIT_NO_CPR": "1"}
-    args = list(python_args) or [str(MAIN)]
-    child = pexpect.spawn(sys.executable, [*args, "-d", str(data)], cwd=str(home), env=env,
-                          dimensions=(40, 120), encoding="utf-8", timeout=20)
-    child.logfile_read = io.StringIO()
-    return child
-
-
-def say(child: pexpect.spawn, text: str) -> None:
-    child.send(text + SUBMIT)
-
-
-def leave(child: pexpect.spawn) -> str:
-    say(child, "/exit")
-    child.expect(pexpect.EOF)
-    child.close()
-    output = child.logfile_read.getvalue()
-    assert child.exitstatus == 0 and "Traceback" not in output, output[-2000:]
-    return output
-
-
 def saved_chat(path: Path) -> list:
     return [(m["role"], m["content"]) for m in json.loads(path.read_text(encoding="utf-8"))[1:]]
 
@@ -132,25 +99,25 @@ def test_the_chat_survives_surrogates_and_hostile_chat_files(tmp_path: Path, hom
     (data / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json.loads
     (data / "lone.json").write_text('[{"role": "system", "content": "s"}, {"role": "user", '
                                     '"content": "half \\ud800 here"}]')
-    child = spawn_chat(data, home)
+    child = spawn(data, home=home)
     child.expect_exact("m >")
-    say(child, "first")
+    send(child, "first")
     child.expect_exact("\U0001F600")
     child.expect_exact("m *>")
-    say(child, "/load deep")
+    send(child, "/load deep")
     child.expect_exact(f"ERROR: {data / 'deep.json'}: not a chat file: nested too deeply")
     child.expect_exact("m *>")
-    say(child, "second")
+    send(child, "second")
     child.expect_exact("lone \ufffd end")
     child.expect_exact("m *>")
-    say(child, "/save kept")
+    send(child, "/save kept")
     child.expect_exact("m *>")
-    say(child, "/load lone")
+    send(child, "/load lone")
     child.expect_exact("half \ufffd here")
     child.expect_exact("m *>")
-    say(child, "/save lone-again")
+    send(child, "/save lone-again")
     child.expect_exact("m *>")
-    leave(child)
+    finish(child)
     assert saved_chat(data / "kept.json") == [("user", "first"), ("assistant", SPLIT_EMOJI_TEXT),
                                              ("user", "second"), ("assistant", SPLIT_EMOJI_TEXT)]
     assert saved_chat(data / "lone-again.json") == [("user", "half \ufffd here")]
@@ -185,21 +152,21 @@ run()
 def test_a_bug_inside_one_reply_never_ends_the_chat(tmp_path: Path, home: Path,
                                                    hostile_stream: FakeOpenAIServer) -> None:
     data = chat_config(tmp_path, hostile_stream)
-    child = spawn_chat(data, home, "-c", INJECTED_BUG)
+    child = spawn(data, home=home, program=("-c", INJECTED_BUG))
     child.expect_exact("m >")
-    say(child, "first")
+    send(child, "first")
     child.expect_exact("\U0001F600")
     child.expect_exact("m *>")
-    say(child, "second")
+    send(child, "second")
     child.expect_exact("ERROR: internal error (RuntimeError: injected bug); the chat goes on, the messages "
                        "so far are kept (please report it)")
     child.expect_exact("m *>")
-    say(child, "third")
+    send(child, "third")
     child.expect_exact("lone \ufffd end")
     child.expect_exact("m *>")
-    say(child, "/save after-bug")
+    send(child, "/save after-bug")
     child.expect_exact("m *>")
-    leave(child)
+    finish(child)
     assert saved_chat(data / "after-bug.json") == [("user", "first"), ("assistant", SPLIT_EMOJI_TEXT),
                                                   ("user", "third"), ("assistant", SPLIT_EMOJI_TEXT)]
 
@@ -260,11 +227,11 @@ def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Pat
     from llmc.SafeFiles import ensure_directory
     data = chat_config(tmp_path, hostile_stream)
     marker = tmp_path / "marker"
-    child = spawn_chat(data, home, "-c", PAUSED_SAVE.format(marker=str(marker)))
+    child = spawn(data, home=home, program=("-c", PAUSED_SAVE.format(marker=str(marker))))
     child.expect_exact("m >")
-    say(child, "hello")
+    send(child, "hello")
     child.expect_exact("m *>")
-    say(child, "/save kept")
+    send(child, "/save kept")
     deadline = time.monotonic() + 20
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -276,9 +243,9 @@ def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Pat
     child.kill(signal.SIGKILL)
     child.close()
     os.utime(temp_file, (time.time() - 60, time.time() - 60))  # the orphan, some seconds later
-    child = spawn_chat(data, home)
+    child = spawn(data, home=home)
     child.expect_exact("m >")
-    leave(child)
+    finish(child)
     assert not temp_file.exists() and not (data / "kept.json").exists()
 
 
@@ -335,19 +302,19 @@ def test_a_full_disk_in_the_chat_is_one_warning_and_the_chat_goes_on(small_disk:
     data = small_disk / "data"
     write_config(data, {"evil": fake_provider(hostile_stream.base_url, valid_models={"m": "m"})},
                  'model = "evil/m"')
-    child = spawn_chat(data, home)
+    child = spawn(data, home=home)
     child.expect_exact("m >")
     filler = fill(small_disk)  # the disk fills up while the chat runs
     history = data / "chat_history.txt"
     for line in ("first", "second"):
-        say(child, line)
+        send(child, line)
         child.expect_exact("lone \ufffd end")
         child.expect_exact("m *>")
     filler.unlink()  # space returns
-    say(child, "third")
+    send(child, "third")
     child.expect_exact(f"{history}: input history is saved again")
     child.expect_exact("m *>")
-    output = leave(child)
+    output = finish(child)
     assert output.count(f"{history}: No space left on device") == 1, output  # the autosave warns on its own
     assert (f"Warning: {history}: No space left on device; input history is kept in memory only until it can "
             "be written again (the chat goes on)") in output

@@ -7,7 +7,6 @@ real-server tests); they skip when the server cannot run here, and fail instead 
 from __future__ import annotations
 
 import io
-import os
 import re
 import sys
 from pathlib import Path

@@ -25,13 +25,6 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
     server.set(echo=True)
     directory = tmp_path / "data"
