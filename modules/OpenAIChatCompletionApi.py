@@ -98,15 +98,6 @@ class OpenAIChatCompletionApi:
                                  provider_config.key_to_send(), settings, on_wait=on_wait,
                                  key_variable=provider_config.key_variable(provider_name))
 
-    @property
-    def on_wait(self) -> Optional[Callable[[str], None]]:
-        """Where retry notices ("rate limited (429); retrying in 2 s") go."""
-        return self.client.on_wait
-
-    @on_wait.setter
-    def on_wait(self, notify: Optional[Callable[[str], None]]) -> None:
-        self.client.on_wait = notify
-
     def complete(self, messages: List[Message]) -> str:
         """Send without streaming and return the answer text."""
         return "".join(text for kind, text in self.complete_events(messages) if kind == "content")
