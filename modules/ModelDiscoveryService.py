@@ -97,28 +97,15 @@ class ModelDiscoveryService:
             self.on_wait(message)
 
     def discover_models(self, provider_config: ProviderConfig, force_refresh: bool = False,
-                        provider_name: Optional[str] = None) -> List[Dict[str, Any]]:
-        """The provider's model list (cached 5 minutes); on error the cached list, else [].
+                        provider_name: Optional[str] = None,
+                        warn: Optional[Callable[[str], None]] = None) -> List[Dict[str, Any]]:
+        """The provider's model list, from the cache while fresh (its `cache_duration`); ApiError if it cannot be had.
 
-        `provider_name` is the provider's key (it names the key variable); by default its display name.
-        """
-        name = provider_name or provider_config.name
-        try:
-            return self.fetch_models(name, provider_config, force_refresh)
-        except ApiError as exc:
-            detail = str(exc).removeprefix(f"{name}: ")  # the line names the provider already
-            self._notify(f"Warning: Failed to query models from {name}: {detail}")
-        except Exception as exc:  # the old code's catch-all fallback, kept on purpose
-            self._notify(f"Error: Unexpected error querying models from {name}: {exc}")
-        return provider_config._cached_models or []
-
-    def fetch_models(self, provider_name: str, provider_config: ProviderConfig, force_refresh: bool = False,
-                     warn: Optional[Callable[[str], None]] = None) -> List[Dict[str, Any]]:
-        """The provider's model list, from the cache when fresh; ApiError if it cannot be had.
-
+        `provider_name` is the provider's key (it names the key variable; default: its display name).
         Entries without an `id` are left out, and `warn` (default: the service's `on_wait`) is told how
         many once; rate-limit waits of this request are told to it too.
         """
+        provider_name = provider_name or provider_config.name
         warn = warn or self._notify
         if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):

@@ -422,7 +422,8 @@ class ProviderManager:
         summary = DiscoverySummary(provider=name)
         started = time.monotonic()
         try:
-            models = self.discovery_service.fetch_models(name, config, force_refresh, warn=out.notice)
+            models = self.discovery_service.discover_models(config, force_refresh, provider_name=name,
+                                                            warn=out.notice)
         except (ApiError, MemoryError) as exc:  # the provider's failure is a "failed:" line; a bug is not hidden as one
             summary.error = failure_text(name, exc)
             return summary

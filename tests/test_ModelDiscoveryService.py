@@ -66,7 +66,7 @@ def test_discover_models_returns_the_data_list_and_sends_the_key(service, config
 @responses.activate
 def test_a_bare_array_is_a_model_list_too(service, config):
     responses.get(MODELS_URL, json=[{"id": "a", "type": "chat"}, {"id": "b", "type": "embedding"}, {"x": 1}])
-    assert [m["id"] for m in service.fetch_models("fake", config, warn=lambda _: None)] == ["a", "b"]
+    assert [m["id"] for m in service.discover_models(config, provider_name="fake", warn=lambda _: None)] == ["a", "b"]
 
 
 @pytest.mark.parametrize("body", [[], [{"x": 1}], "text", 7])
@@ -74,7 +74,7 @@ def test_a_bare_array_is_a_model_list_too(service, config):
 def test_a_bare_array_without_models_fails(service, config, body):
     responses.get(MODELS_URL, json=body)
     with pytest.raises(ApiError):
-        service.fetch_models("fake", config)
+        service.discover_models(config, provider_name="fake")
 
 
 @responses.activate
@@ -105,49 +105,40 @@ def test_stale_cache_is_refetched(service, config):
 
 
 @responses.activate
-def test_request_error_falls_back_to_the_cached_list_with_a_warning(service, config, told):
+def test_a_request_error_is_an_api_error_naming_the_provider_even_with_a_cached_list(service, config):
     responses.get(MODELS_URL, json=models_body("a"))
     service.discover_models(config)
     responses.replace(responses.GET, MODELS_URL, status=500, json={"error": {"message": "boom"}})
-    assert [m["id"] for m in service.discover_models(config, force_refresh=True)] == ["a"]
-    err = lines(told)
-    assert err.startswith("Warning: Failed to query models from Fake: API request failed with status code 500.")
-    assert "boom" in err
+    with pytest.raises(ApiError) as caught:
+        service.discover_models(config, force_refresh=True)
+    assert str(caught.value).startswith("Fake: API request failed with status code 500.")
+    assert "boom" in str(caught.value)
 
 
 @responses.activate
-def test_the_provider_key_names_the_key_variable(service, told):
+def test_the_provider_key_names_the_key_variable(service):
     local = ProviderConfig(name="llama.cpp", base_api_url=BASE, api_key="wrong")
     responses.get(MODELS_URL, status=401, json={"error": {"message": "bad key"}})
-    assert service.discover_models(local, provider_name="local") == []
-    err = lines(told)
-    assert err.startswith("Warning: Failed to query models from local: API request failed with status code 401.")
-    assert "LOCAL_API_KEY" in err and "LLAMA" not in err
+    with pytest.raises(ApiError) as caught:
+        service.discover_models(local, provider_name="local")
+    assert str(caught.value).startswith("local: API request failed with status code 401.")
+    assert "LOCAL_API_KEY" in str(caught.value) and "LLAMA" not in str(caught.value)
 
 
 @responses.activate
-def test_request_error_without_cache_gives_empty_list(service, config, told):
+def test_a_connection_error_is_an_api_error_naming_the_provider(service, config):
     responses.get(MODELS_URL, body=requests.ConnectionError("refused"))
-    assert service.discover_models(config) == []
-    assert lines(told).startswith("Warning: Failed to query models from Fake: ")
-
-
-@responses.activate
-def test_unexpected_error_is_reported_as_error_and_falls_back(service, config, told, monkeypatch):
-    def explode(*args, **kwargs):
-        raise RuntimeError("surprise")
-    monkeypatch.setattr(service, "fetch_models", explode)
-    assert service.discover_models(config) == []
-    assert lines(told) == "Error: Unexpected error querying models from Fake: surprise\n"
+    with pytest.raises(ApiError, match=r"\(Fake\) failed: refused"):
+        service.discover_models(config)
 
 
 @pytest.mark.parametrize("body", [{"object": "list"}, {"data": "nope"}, {"data": []}, {"data": [{"x": 1}]},
                                   {"data": [{"id": 7}, "x", {"id": ""}]}])
 @responses.activate
-def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body, told):
+def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, config, body):
     responses.get(MODELS_URL, json=body)
-    assert service.discover_models(config) == []
-    assert "Warning: Failed to query models from Fake: " in lines(told)
+    with pytest.raises(ApiError, match="^Fake: the /models reply"):
+        service.discover_models(config)
     assert config._cached_models == []
 
 
@@ -155,7 +146,7 @@ def test_a_reply_without_usable_data_is_a_failure_not_an_empty_success(service, 
 def test_an_error_object_in_a_200_reply_is_named(service, config):
     responses.get(MODELS_URL, json={"error": {"message": "models endpoint\n disabled", "type": "x"}})
     with pytest.raises(ApiError) as caught:
-        service.fetch_models("fake", config)
+        service.discover_models(config, provider_name="fake")
     assert str(caught.value) == ("fake: the /models reply has no 'data' list; "
                                  "the provider says: models endpoint disabled")
 
@@ -166,10 +157,10 @@ def test_entries_without_an_id_are_skipped_with_one_warning(service, config):
     body["data"][1:1] = [{"object": "model"}, {"id": None}, "junk"]
     responses.get(MODELS_URL, json=body)
     warnings = []
-    models = service.fetch_models("fake", config, warn=warnings.append)
+    models = service.discover_models(config, provider_name="fake", warn=warnings.append)
     assert [m["id"] for m in models] == ["a", "b"]
     assert warnings == ["fake: skipped 3 /models entries without an 'id'"]
-    assert service.fetch_models("fake", config, warn=warnings.append) == models  # cached: no second warning
+    assert service.discover_models(config, provider_name="fake", warn=warnings.append) == models  # cached: no second warning
     assert len(warnings) == 1 and len(responses.calls) == 1
 
 
@@ -337,8 +328,8 @@ def test_two_configs_made_one_after_the_other_never_share_a_client():
         for round_ in range(20):
             server_a_first = round_ % 2 == 0
             server, key, model = (server_a, "key-a", "model-a") if server_a_first else (server_b, "key-b", "model-b")
-            models = service.fetch_models("fake", ProviderConfig(base_api_url=server.base_url, api_key=key),
-                                          force_refresh=True)
+            models = service.discover_models(ProviderConfig(base_api_url=server.base_url, api_key=key),
+                                             force_refresh=True, provider_name="fake")
             assert [m["id"] for m in models] == [model]
         assert len(server_a.requests) == len(server_b.requests) == 10
 
@@ -385,7 +376,7 @@ def test_ids_llmc_could_not_save_are_skipped_with_one_warning(service, config):
     responses.get(MODELS_URL, body=json.dumps(models_body("good-1", *HOSTILE_IDS, "x" * 512)),
                   content_type="application/json")
     warnings = []
-    models = service.fetch_models("fake", config, warn=warnings.append)
+    models = service.discover_models(config, provider_name="fake", warn=warnings.append)
     assert [m["id"] for m in models] == ["good-1", "x" * 512]
     assert warnings == [f"fake: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
                         "(control characters, line separators, lone surrogates or over 512 characters)"]
@@ -397,7 +388,7 @@ def test_missing_and_unusable_ids_share_one_warning_line(service, config):
     body["data"].append({"object": "model"})
     responses.get(MODELS_URL, json=body)
     warnings = []
-    service.fetch_models("fake", config, warn=warnings.append)
+    service.discover_models(config, provider_name="fake", warn=warnings.append)
     assert len(warnings) == 1 and warnings[0].startswith(
         "fake: skipped 2 /models entries: 1 without an 'id', 1 with an id llmc cannot save (")
 
@@ -406,4 +397,4 @@ def test_missing_and_unusable_ids_share_one_warning_line(service, config):
 def test_a_list_of_only_unusable_ids_is_a_failed_discovery(service, config):
     responses.get(MODELS_URL, json=models_body(*HOSTILE_IDS))
     with pytest.raises(ApiError, match="the /models reply has no model id llmc can save"):
-        service.fetch_models("fake", config, warn=lambda _: None)
+        service.discover_models(config, provider_name="fake", warn=lambda _: None)

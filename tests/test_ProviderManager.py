@@ -593,10 +593,10 @@ def test_a_providers_failure_is_a_failed_line_but_a_bug_is_raised(tmp_path, serv
         def fetch(*args, **kwargs):
             raise error
         return fetch
-    h.manager.discovery_service.fetch_models = failing(ApiError("fake: the provider is down"))
+    h.manager.discovery_service.discover_models = failing(ApiError("fake: the provider is down"))
     assert h.run() is False
     assert "fake: failed: the provider is down" in h.warnings
-    h.manager.discovery_service.fetch_models = failing(KeyError("a bug"))
+    h.manager.discovery_service.discover_models = failing(KeyError("a bug"))
     with pytest.raises(KeyError, match="a bug"):
         h.run()
 
@@ -688,7 +688,7 @@ def test_running_out_of_memory_is_a_failure_that_names_the_provider(tmp_path, se
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()
-    target = "fetch_models" if stage == "models" else "ping_model"
+    target = "discover_models" if stage == "models" else "ping_model"
     monkeypatch.setattr(h.manager.discovery_service, target, out_of_memory)
     assert h.run(provider_filter="evil") is False
     assert h.lines == [] and "models found" not in " ".join(h.warnings)
