@@ -65,7 +65,7 @@ class ChatInterface:
     # Start and main loop
     def run(self) -> int:
         """Chat until /exit or Ctrl-D; return the exit status."""
-        self.providers.checked_model(self.model, self.config.model_source)
+        self.providers.get_api_for_model_string(self.model, self.config.model_source)
         ensure_directory(self.data_directory)
         self.prompt_session = self._make_prompt_session()
         try:
@@ -157,15 +157,15 @@ class ChatInterface:
     def brief_model(self) -> str:
         """The short name of the current model, else its id."""
         try:
-            provider, long_name = self.providers.resolve_model(self.model)
+            provider_config, long_name = self.providers.get_api_for_model_string(self.model)
         except InvalidModelError:
             return self.model
-        return self.providers.short_name_of(provider, long_name)
+        return self.providers.short_name_of(self.providers.provider_name_of(provider_config), long_name)
 
     def model_label(self) -> str:
         """`provider/long-id` of the current model."""
-        provider, long_name = self.providers.resolve_model(self.model)
-        return f"{provider}/{long_name}"
+        provider_config, long_name = self.providers.get_api_for_model_string(self.model)
+        return f"{self.providers.provider_name_of(provider_config)}/{long_name}"
 
     def refresh_providers(self) -> None:
         """Take in models another llmc discovered since this chat started (the providers YAML changed)."""
@@ -203,7 +203,8 @@ class ChatInterface:
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
         if self.echo:
-            provider, long_name = self.providers.checked_model(model)
+            provider_config, long_name = self.providers.get_api_for_model_string(model)
+            provider = self.providers.provider_name_of(provider_config)
         else:
             provider, _, long_name = self.providers.chat_model(model)
         self.model = f"{provider}/{long_name}"

@@ -319,10 +319,10 @@ class CommandHandler(Completer):
     def _model_rows(self, model: str) -> List[Tuple[str, str]]:
         """The model and its provider for /config; a model that is no longer valid is said to be so."""
         try:
-            provider_name, long_name = self.providers.resolve_model(model)
+            provider, long_name = self.providers.get_api_for_model_string(model)
         except InvalidModelError:
             return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
-        provider = self.providers[provider_name]
+        provider_name = self.providers.provider_name_of(provider)
         if self.providers.has_usable_key(provider_name):
             key = mask_key(provider.api_key)
         elif provider.is_local():

@@ -131,8 +131,8 @@ class Config:
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
         from .SafeFiles import ensure_directory
-        provider, long_name = self.config.providers.resolve_model(model_string)
-        label = f"{provider}/{long_name}"
+        provider_config, long_name = self.config.providers.get_api_for_model_string(model_string)
+        label = f"{self.config.providers.provider_name_of(provider_config)}/{long_name}"
         ensure_directory(self.data_directory)
         write_toml_setting(self.config_path, "model", label)
         override = self.environ.get("LLMC_DEFAULT_MODEL")

@@ -142,7 +142,7 @@ class ProviderAdder:
     def _why_default_cannot_chat(self, model: str) -> Optional[str]:
         """None when `model` can chat now; else why not."""
         try:
-            provider_name, _ = self.providers.resolve_model(model)
+            provider_name = self.providers.provider_name_of(self.providers.get_api_for_model_string(model)[0])
         except InvalidModelError:
             return "is not a known valid model"
         if self.providers.is_usable(provider_name):

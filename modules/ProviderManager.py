@@ -153,24 +153,28 @@ class ProviderManager:
                 for provider, (long_name, short_name) in self.merged_models()
                 if filter_by_provider is None or provider == filter_by_provider]
 
-    def get_api_for_model_string(self, model_string: str) -> Tuple[ProviderConfig, str]:
-        """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing choices if invalid."""
-        provider_name, long_name = self.resolve_model(model_string)
-        return self.providers[provider_name], long_name
-
-    def checked_model(self, model_string: str, source: str = "") -> Tuple[str, str]:
-        """(provider name, long id); InvalidModelError listing the choices, saying where a bad string came
-        `source` ("from LLMC_DEFAULT_MODEL")."""
+    def get_api_for_model_string(self, model_string: str, source: str = "") -> Tuple[ProviderConfig, str]:
+        """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing the choices, saying
+        where a bad string came `source` ("from LLMC_DEFAULT_MODEL")."""
         try:
-            return self.resolve_model(model_string)
+            provider_name, long_name = self._resolve(model_string)
         except InvalidModelError as exc:
             where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
             raise InvalidModelError(f"{exc}{where}") from None
+        return self.providers[provider_name], long_name
+
+    def provider_name_of(self, provider_config: ProviderConfig) -> str:
+        """The name a provider config is configured under (KeyError if it is not this manager's)."""
+        found = next((name for name, config in self.providers.items() if config is provider_config), None)
+        if found is None:
+            raise KeyError(provider_config.name)
+        return found
 
     def chat_model(self, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
         """(provider name, its config, long id) of a model whose provider can be sent requests
         (InvalidModelError, or ConfigError for a missing key)."""
-        provider_name, long_name = self.checked_model(model_string, source)
+        provider_config, long_name = self.get_api_for_model_string(model_string, source)
+        provider_name = self.provider_name_of(provider_config)
         if not self.is_usable(provider_name):
             raise ConfigError(f"No API key for provider {provider_name}: set {self.key_variable(provider_name)} "
                               f"or [providers.{provider_name}] api_key in config.toml (a server on this "
@@ -187,8 +191,8 @@ class ProviderManager:
         return OpenAIChatCompletionApi(provider_name, provider_config, long_name, self.http_settings,
                                        on_wait=on_wait, temperature=temperature, max_tokens=max_tokens)
 
-    def resolve_model(self, model_string: str) -> Tuple[str, str]:
-        """Resolve a model string to (provider name, long id); InvalidModelError listing choices if invalid."""
+    def _resolve(self, model_string: str) -> Tuple[str, str]:
+        """(provider name, long id) of a model string; InvalidModelError listing the choices if invalid."""
         prefix, rest = split_first_slash(model_string.strip())
         provider_name = self.resolve_provider_name(prefix) if prefix else None
         if provider_name is not None:

@@ -22,6 +22,12 @@ from tests.fake_openai_server import FakeOpenAIServer
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
 
 
+def resolved(manager: ProviderManager, model_string: str) -> tuple:
+    """(provider name, long id) that get_api_for_model_string resolves a model string to."""
+    provider_config, long_name = manager.get_api_for_model_string(model_string)
+    return manager.provider_name_of(provider_config), long_name
+
+
 def sample_manager() -> ProviderManager:
     return ProviderManager({
         "openai": ProviderConfig(name="OpenAI", api_key="sk-x", valid_models={
@@ -72,7 +78,7 @@ def test_split_first_slash(text, expected):
 ])
 def test_resolution(model_string, expected):
     manager = sample_manager()
-    assert manager.resolve_model(model_string) == expected
+    assert resolved(manager, model_string) == expected
     provider_config, long_name = manager.get_api_for_model_string(model_string)
     assert provider_config is manager[expected[0]] and long_name == expected[1]
     assert manager.validate_model(model_string) == expected[1]
@@ -83,9 +89,9 @@ def test_unprefixed_search_follows_provider_order():
         "a": ProviderConfig(valid_models={"shared": "s"}),
         "b": ProviderConfig(valid_models={"shared": "s", "only-b": "ob"}),
     }, report=lambda line: None)
-    assert manager.resolve_model("shared") == ("a", "shared")
-    assert manager.resolve_model("b/shared") == ("b", "shared")
-    assert manager.resolve_model("ob") == ("b", "only-b")
+    assert resolved(manager, "shared") == ("a", "shared")
+    assert resolved(manager, "b/shared") == ("b", "shared")
+    assert resolved(manager, "ob") == ("b", "only-b")
 
 
 def test_invalid_model_lists_choices_and_close_matches():
@@ -103,7 +109,7 @@ def test_a_prefixed_id_of_another_provider_is_suggested():
     manager.providers["openrouter"] = ProviderConfig(api_key="ok", valid_models={
         "deepseek/deepseek-r1:free": "deepseek/deepseek-r1:free"})
     with pytest.raises(ValueError) as info:
-        manager.resolve_model("deepseek/deepseek-r1:free")
+        resolved(manager, "deepseek/deepseek-r1:free")
     assert str(info.value).startswith("Invalid model for provider deepseek: deepseek-r1:free. Did you mean: "
                                       "openrouter/deepseek/deepseek-r1:free (deepseek/deepseek-r1:free)")
 
@@ -120,16 +126,16 @@ def test_invalid_model_for_a_provider_lists_that_providers_models_only():
 def test_unknown_prefix_is_searched_as_a_whole_id():
     manager = ProviderManager({"hyperbolic": ProviderConfig(valid_models={"Qwen/QwQ-32B": "qdub"})},
                               report=lambda line: None)
-    assert manager.resolve_model("Qwen/QwQ-32B") == ("hyperbolic", "Qwen/QwQ-32B")
+    assert resolved(manager, "Qwen/QwQ-32B") == ("hyperbolic", "Qwen/QwQ-32B")
     with pytest.raises(ValueError, match="^Invalid model: nobody/x"):
-        manager.resolve_model("nobody/x")
+        resolved(manager, "nobody/x")
 
 
 def test_long_choice_lists_are_cut_with_a_pointer_to_the_listing():
     manager = ProviderManager({"p": ProviderConfig(valid_models={f"m{i}": f"s{i}" for i in range(30)})},
                               report=lambda line: None)
     with pytest.raises(ValueError, match=r"and 10 more \(see llmc --list-models\)"):
-        manager.resolve_model("zzz")
+        resolved(manager, "zzz")
 
 
 def test_listing_helpers():
@@ -560,6 +566,19 @@ def test_an_unknown_chat_model_lists_close_matches_and_where_it_came_from():
     assert str(info.value).endswith("(the model 'fake-chat-2' came from LLMC_DEFAULT_MODEL)")
 
 
+def test_get_api_for_model_string_says_where_a_bad_model_came_from():
+    with pytest.raises(InvalidModelError) as info:
+        chat_manager().get_api_for_model_string("fake-chat-2", "from LLMC_DEFAULT_MODEL")
+    assert str(info.value).endswith("(the model 'fake-chat-2' came from LLMC_DEFAULT_MODEL)")
+
+
+def test_provider_name_of_is_the_name_a_config_is_held_under():
+    manager = sample_manager()
+    assert manager.provider_name_of(manager["hyperbolic"]) == "hyperbolic"
+    with pytest.raises(KeyError):
+        manager.provider_name_of(ProviderConfig(name="Hyperbolic", base_api_url="http://127.0.0.1:9/v1"))
+
+
 def test_no_chat_api_without_a_key():
     with pytest.raises(ConfigError, match="No API key for provider deepseek: set DEEPSEEK_API_KEY"):
         chat_manager().chat_api("deepseek/r1")
@@ -581,7 +600,7 @@ def test_the_chat_api_talks_to_the_model_with_the_managers_settings():
 
 def test_an_invalid_model_is_an_llmc_error_and_a_value_error():
     with pytest.raises(InvalidModelError) as info:
-        sample_manager().resolve_model("nonesuch")
+        resolved(sample_manager(), "nonesuch")
     assert isinstance(info.value, LlmcError) and isinstance(info.value, ValueError)
     assert info.value.exit_code == 2
 
