@@ -80,9 +80,8 @@ def llmc_discovery(data_dir: Path, concurrency: int) -> tuple[float, list, list,
     seconds = time.perf_counter() - started
     if not ok:
         raise RuntimeError("llmc discovery failed")
-    summary = providers.last_summaries[0]
     throttle = providers.discovery_service.throttle_for(providers["fake"], "fake")
-    return seconds, summary.valid, summary.invalid, throttle
+    return seconds, providers.get_available_models("fake"), providers["fake"].get_invalid_models(), throttle
 
 
 def main() -> int:

@@ -57,7 +57,6 @@ class ProviderManager:
         self.persist_base = persist_base
         base = output or OutputChannel()
         self.output = OutputChannel(report or base.result, warn or base.notice, base.progress)
-        self.last_summaries: List[DiscoverySummary] = []
         self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
         self.local_scanner = local_scanner
         self.found_local_providers: List[str] = []  # added by the last discovery's look at local ports
@@ -296,7 +295,6 @@ class ProviderManager:
         if not targets:
             return False
         summaries = self._discover_all(targets, force_refresh, out, cancel or threading.Event(), approve_cost)
-        self.last_summaries = summaries
         success = all(summary.error is None for summary in summaries)
         persisted = success and persist_on_success and bool(summaries)
         persist_error = self._persist_quietly(summaries) if persisted else None  # saved before anything is said

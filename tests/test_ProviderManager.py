@@ -190,6 +190,13 @@ class Harness:
                                        concurrency=concurrency, report=self.lines.append,
                                        warn=self.warnings.append,
                                        local_scanner=LocalServerScanner(local_ports) if local_ports else None)
+        self.summaries: List = []  # what the last run reported, one DiscoverySummary per provider
+        report = self.manager._report_summaries
+
+        def recorded(summaries, out) -> None:
+            self.summaries = list(summaries)
+            report(summaries, out)
+        self.manager._report_summaries = recorded
 
     def run(self, **kwargs) -> bool:
         return self.manager.discover_and_validate_models(**kwargs)
@@ -271,7 +278,7 @@ def test_timeouts_are_undecided(tmp_path, server):
     settings = HttpSettings(connect_timeout=1, read_timeout=0.3, max_retries=0)
     h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})}, settings, concurrency=8)
     assert h.run(persist_on_success=False)
-    summary = h.manager.last_summaries[0]
+    summary = h.summaries[0]
     assert summary.undecided == CHAT and summary.invalid == NON_CHAT  # non-chat models refuse at once
     assert h.manager["fake"].valid_models == {"chat-a": "a"}
 
@@ -379,7 +386,7 @@ def test_parallel_results_equal_serial_results_in_the_same_order(tmp_path):
             h = Harness(tmp_path / str(concurrency), {"fake": fake_config(srv)}, concurrency=concurrency)
             h.path.parent.mkdir()
             assert h.run()
-            summary = h.manager.last_summaries[0]
+            summary = h.summaries[0]
             results.append((list(h.manager["fake"].valid_models), h.manager["fake"].invalid_models,
                             summary.valid, summary.invalid, h.path.read_text().replace(srv.base_url, "URL")))
     assert results[0] == results[1]
@@ -413,7 +420,7 @@ def test_a_rate_limit_storm_slows_down_and_marks_nothing_invalid(tmp_path):
         assert h.run(persist_on_success=False)
         notices = [line for line in h.warnings if "rate limited" in line]  # the run's notices
         throttle = h.manager.discovery_service.throttle_for(h.manager["fake"], "fake")
-        summary = h.manager.last_summaries[0]
+        summary = h.summaries[0]
         assert summary.valid == chat and summary.invalid == ["e1"] and summary.undecided == []
         assert throttle.backoffs >= 1 and throttle.lowest_allowed <= 3
         assert 1 <= len(notices) < 6  # one notice per pause, not one per rate-limited request
@@ -425,7 +432,7 @@ def test_an_exhausted_rate_limit_is_undecided_not_invalid(tmp_path, server):
     settings = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=1)
     h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})}, settings)
     assert h.run(persist_on_success=False)
-    assert h.manager.last_summaries[0].undecided == CHAT + NON_CHAT
+    assert h.summaries[0].undecided == CHAT + NON_CHAT
     assert h.manager["fake"].invalid_models == []
     assert h.lines[0].startswith("fake: 5 models found, 0 valid, 0 invalid, 5 undecided (")
     assert [w for w in h.warnings if "rate limited" not in w] == [
@@ -537,7 +544,7 @@ def test_metadata_that_says_nothing_of_chat_leaves_the_model_to_the_ping(tmp_pat
     h = Harness(tmp_path, {"fake": fake_config(server)})
     assert h.run(persist_on_success=False) is True
     assert {"embed-1", "tts-1", "chat-a"} <= set(h.pings(server))
-    assert h.manager.last_summaries[0].judged_by_metadata == 0
+    assert h.summaries[0].judged_by_metadata == 0
 
 
 # The chat API handed out for a model
