@@ -13,10 +13,9 @@ from .Errors import ConfigError, file_write_error
 from .HttpSettings import HttpSettings
 from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
-from .ModelPrice import MAX_PRICE_PER_MILLION
 from .OutputChannel import OutputChannel
-from .ProviderConfig import (ENV_VARIABLE_NAME, MIN_SECRET_LENGTH, ProviderConfig, is_configured_key,
-                             api_key_variable)
+from .ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable, is_configured_key
+from .ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
@@ -24,9 +23,6 @@ from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 
 CONFIG_FILE_NAME = "config.toml"
-PROVIDER_FIELD_TYPES = {"name": str, "base_api_url": str, "api_key": str, "api_key_env": str,
-                        "valid_models": dict, "invalid_models": list, "model_prices": dict}
-PRICE_FIELDS = ("prompt", "completion", "request")
 
 
 def merge_dicts(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
@@ -149,7 +145,7 @@ class Config:
         if not isinstance(file_data.get("providers", {}), dict):
             raise ConfigError(f"{self.config_path}: 'providers' must be a table of [providers.NAME]")
         providers_overrides = file_data.pop("providers", {})  # set aside: applied after the YAML
-        self._check_providers(providers_overrides, self.config_path)
+        ProviderEntryShape(self.config_path, self.warn).check(providers_overrides)
         self._warn_if_exposed(self.config_path, providers_overrides)
         providers = self._built_in_and_yaml_providers()
         # What is persisted is what the files held before config.toml: its overrides stay its own.
@@ -178,7 +174,7 @@ class Config:
         """PROVIDER_DATA with the providers YAML merged over it."""
         providers = copy.deepcopy(PROVIDER_DATA)
         yaml_providers = self.store.load_providers(warn=self.warn)
-        self._check_providers(yaml_providers, self.store.path)
+        ProviderEntryShape(self.store.path, self.warn).check(yaml_providers)
         self._warn_if_exposed(self.store.path, yaml_providers)
         merge_dicts(providers, yaml_providers)
         for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one
@@ -220,49 +216,6 @@ class Config:
                       (file_model, f"from {self.config_path}"))
         return next(((value, source) for value, source in candidates if value),
                     (ConfigModel.model_fields["model"].default, "the built-in default"))
-
-    def _check_providers(self, providers: Dict[str, Any], path: Path) -> None:
-        """Type-check each provider entry of a file; unknown fields are warned about and dropped."""
-        for name, entry in providers.items():
-            if not isinstance(name, str) or not name.strip():
-                raise ConfigError(f"{path}: provider name {_value_phrase(name)} must be non-empty text")
-            if "/" in name:  # "provider/model" strings split at the first slash
-                raise ConfigError(f"{path}: provider name '{name}' must not contain '/'")
-            if not isinstance(entry, dict):
-                raise ConfigError(f"{path}: provider '{name}' must be a table/mapping of fields")
-            for field_name in list(entry):
-                value = entry[field_name]
-                expected = PROVIDER_FIELD_TYPES.get(field_name)
-                if expected is None:
-                    self.warn(f"Warning: {path}: provider '{name}': unknown field '{field_name}' ignored")
-                    del entry[field_name]
-                elif value is not None and not isinstance(value, expected):
-                    shown = _kind_of(value) if field_name == "api_key" else _value_phrase(value)
-                    raise ConfigError(f"{path}: provider '{name}': field '{field_name}' must be "
-                                      f"{_type_phrase(field_name)}, not {shown}")
-            self._check_model_lists(name, entry, path)
-            variable = entry.get("api_key_env")
-            if variable is not None and not ENV_VARIABLE_NAME.fullmatch(variable):
-                raise ConfigError(f"{path}: provider '{name}': field 'api_key_env' must name an environment "
-                                  f"variable (letters, digits, _), not {_value_phrase(variable)}")
-
-    @staticmethod
-    def _check_model_lists(name: str, entry: Dict[str, Any], path: Path) -> None:
-        for long_name, short_name in (entry.get("valid_models") or {}).items():
-            if not isinstance(long_name, str) or not long_name:
-                raise ConfigError(f"{path}: provider '{name}': valid_models keys must be model ids "
-                                  f"(text), not {_value_phrase(long_name)}")
-            if not isinstance(short_name, str) or not short_name:
-                raise ConfigError(f"{path}: provider '{name}': valid_models['{long_name}'] must be a "
-                                  f"short name (text), not {_value_phrase(short_name)}")
-        for item in entry.get("invalid_models") or []:
-            if not isinstance(item, str):
-                raise ConfigError(f"{path}: provider '{name}': invalid_models must list model ids, "
-                                  f"not {_value_phrase(item)}")
-        for long_name, price in (entry.get("model_prices") or {}).items():
-            problem = _price_problem(price)
-            if problem:
-                raise ConfigError(f"{path}: provider '{name}': model_prices['{long_name}'] {problem}")
 
     def _warn_if_exposed(self, path: Path, providers: Dict[str, Any]) -> None:
         """A warning when a file holding a key can be read by other users."""
@@ -362,24 +315,6 @@ def _first_error(exc: ValidationError) -> str:
     return f"field '{where}': {error.get('msg')}" if where else str(error.get("msg"))
 
 
-def _type_phrase(field_name: str) -> str:
-    return {"valid_models": "a mapping of long model id to short name",
-            "invalid_models": "a list of model ids",
-            "model_prices": "a mapping of long model id to prices"}.get(field_name, "text")
-
-
-def _price_problem(price: Any) -> Optional[str]:
-    """What is wrong with one model_prices entry (USD per million), None if nothing."""
-    if not isinstance(price, dict):
-        return f"must be a mapping of {', '.join(PRICE_FIELDS)}, not {_value_phrase(price)}"
-    for field_name, value in price.items():
-        if field_name not in PRICE_FIELDS:
-            return f"has unknown field '{field_name}' (known: {', '.join(PRICE_FIELDS)})"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PRICE_PER_MILLION:
-            return f"field '{field_name}' must be USD per million (a number from 0), not {_value_phrase(value)}"
-    return None
-
-
 def _drop_models(entry: Dict[str, Any], field_name: str, models: Any) -> None:
     """Remove `models` from the entry's valid_models (a dict) or invalid_models (a list)."""
     current, drop = entry.get(field_name), set(models or ())
@@ -423,12 +358,3 @@ def _check_distinct_names(providers: Dict[str, Any], config_path: Path) -> None:
 def _looks_like_secret(key: Optional[str]) -> bool:
     """True for a real-looking API key: not empty, not a `…not-configured` placeholder, not short."""
     return is_configured_key(key) and len(key.strip()) >= MIN_SECRET_LENGTH
-
-
-def _kind_of(value: Any) -> str:
-    return {list: "a list", dict: "a mapping", bool: "a boolean", int: "a number",
-            float: "a number", str: "text"}.get(type(value), type(value).__name__)
-
-
-def _value_phrase(value: Any) -> str:
-    return f"{_kind_of(value)} ({json.dumps(value, default=str)[:40]})"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Optional
 
 from .Errors import ConfigError, file_write_error, one_line
+from .ProviderEntryShape import ProviderEntryShape
 from .SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_text_file,
                         remove_stale_temp_files)
 
@@ -175,7 +176,6 @@ class ProvidersYamlStore:
                 entry = providers.get(provider_name)
                 if entry is None:
                     entry = providers[quoted_where_needed(provider_name)] = {}
-                self._check_model_fields(provider_name, entry)
                 _merge_provider(entry, fields)
             buffer = io.StringIO()
             yaml.dump(document, buffer)
@@ -190,6 +190,7 @@ class ProvidersYamlStore:
             if size > MAX_TEXT_FILE_BYTES:
                 raise ConfigError(f"it would be {size:,} bytes, over the {MAX_TEXT_FILE_BYTES:,}-byte limit")
             providers = self._providers_of(parse_yaml(text, self.path))
+            ProviderEntryShape(self.path).check(providers)
             for name, fields in updates.items():
                 entry = providers.get(name) or {}
                 if not set(fields.get("valid_models") or {}) <= set(entry.get("valid_models") or {}) or \
@@ -200,19 +201,12 @@ class ProvidersYamlStore:
                 str(exc).removeprefix(f"{self.path}: ")
             raise ConfigError(f"{self.path}: not saved: {reason}; the file is unchanged") from None
 
-    def _check_model_fields(self, name: str, entry: Dict[str, Any]) -> None:
-        """Refuse to merge into model lists someone edited into another shape since we loaded them."""
-        valid, invalid = entry.get("valid_models"), entry.get("invalid_models")
-        if valid is not None and not (isinstance(valid, dict) and all(
-                _is_text(k) and _is_text(v) for k, v in valid.items())):
-            problem = "valid_models must map model ids to short names"
-        elif invalid is not None and not (isinstance(invalid, list) and all(_is_text(m) for m in invalid)):
-            problem = "invalid_models must be a list of model ids"
-        elif entry.get("model_prices") is not None and not isinstance(entry["model_prices"], dict):
-            problem = "model_prices must map model ids to prices"
-        else:
-            return
-        raise ConfigError(f"{self.path}: provider '{name}': {problem}; not overwritten")
+    def _check_shape(self, providers: Dict[Any, Any]) -> None:
+        """Refuse to merge into entries someone edited into a shape llmc cannot load since we loaded them."""
+        try:
+            ProviderEntryShape(self.path).check(providers)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; not overwritten") from None
 
     def _load_round_trip(self) -> tuple[Any, Any]:
         from ruamel.yaml import YAML
@@ -224,7 +218,7 @@ class ProvidersYamlStore:
         text = read_text_file(self.path, "providers YAML file")
         if text is None or not text.strip():
             return yaml, {}
-        self._providers_of(parse_yaml(text, self.path))  # what the loader refuses is never rewritten
+        self._check_shape(self._providers_of(parse_yaml(text, self.path)))  # what the loader refuses stays as it is
         try:
             document = yaml.load(text)
         except YAMLError as exc:
@@ -236,10 +230,6 @@ class ProvidersYamlStore:
             return yaml, {}
         self._providers_of(document)
         return yaml, document
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
 
 
 def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:

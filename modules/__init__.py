@@ -13,7 +13,7 @@ Chat UI and rendering (the top: what the user sees and types)
 The core of the plan (providers, models, settings)
     Config (files + environment + flags, built once) · Types (ConfigModel, built-in providers) ·
     ProviderManager (the one interface to providers; hands out the chat API) · ProviderConfig ·
-    ProvidersYamlStore · ModelDiscoveryService · DiscoverySummary · DiscoveryThrottle ·
+    ProviderEntryShape (what a provider entry of a file may hold) · ProvidersYamlStore · ModelDiscoveryService · DiscoverySummary · DiscoveryThrottle ·
     ModelMetadata · ModelPrice · LocalServerScanner · HttpSettings
 
 Transport (talking to a provider)

@@ -303,3 +303,28 @@ def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
 def test_a_few_aliases_still_load(tmp_path: Path) -> None:
     text = "base: &url http://127.0.0.1:9/v1\nproviders:\n  a: {base_api_url: *url}\n  b: {base_api_url: *url}\n"
     assert parse_yaml(text, tmp_path / "f.yaml")["providers"]["b"] == {"base_api_url": "http://127.0.0.1:9/v1"}
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ("valid_models: [a]", "provider 'x': field 'valid_models' must be a mapping of long model id to short name"),
+    ("base_api_url: 42", "provider 'x': field 'base_api_url' must be text, not a number (42)"),
+    ("model_prices: {m: {prompt: -1}}", "provider 'x': model_prices['m'] field 'prompt' must be USD per million"),
+])
+def test_a_file_edited_into_a_shape_llmc_cannot_load_is_never_overwritten(tmp_path: Path, entry: str,
+                                                                          problem: str) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text(f"providers:\n  x:\n    {entry}\n")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).save({"y": {"valid_models": {"m": "m"}, "invalid_models": []}})
+    assert str(info.value).startswith(f"{path}: {problem}") and str(info.value).endswith("; not overwritten")
+    assert path.read_bytes() == before
+
+
+def test_a_save_the_loader_would_refuse_is_not_written(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    with pytest.raises(ConfigError) as info:
+        ProvidersYamlStore(path).save({"x": {"valid_models": {"m": ""}, "invalid_models": []}})
+    assert str(info.value) == (f"{path}: not saved: provider 'x': valid_models['m'] must be a short name (text), "
+                               'not text (""); the file is unchanged')
+    assert not path.exists()
