@@ -191,13 +191,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         terminal.print(f"Created {path}")
         return ExitStatus.OK
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
-                    sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
-    providers = config.config.providers
-    from .Secrets import remember_keys
-    remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))
-    for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
-        if getattr(args, name) is not None:
-            config.apply_setting(name, getattr(args, name), flag)
+                    sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency,
+                    update_valid_models=_valid_models_updater(args, terminal) if args.update_valid_models else False)
+    _remember_keys(config)
+    _apply_settings(config, args)
     if args.set_default_model:
         terminal.print(f"Default model set to {config.set_default_model(args.set_default_model)} "
                        f"in {config.config_path}.")
@@ -208,10 +205,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _discover(config, args, terminal, terminal.print)
     if args.add_provider:
         return _add_provider(config, args, terminal)
-    if args.update_valid_models:
-        # Summaries go to stderr here: stdout may be a -p answer that a script reads.
-        if _discover(config, args, terminal, terminal.message) == ExitStatus.INTERRUPTED:
-            return ExitStatus.INTERRUPTED
+    if args.update_valid_models and config.valid_models_updated is None:
+        return ExitStatus.INTERRUPTED
     from .ChatStore import ChatStore
     from .PromptRunner import PromptRunner, read_prompt
     store = ChatStore(config.data_directory)
@@ -353,6 +348,31 @@ def _add_provider(config, args: argparse.Namespace, terminal) -> int:
     if outcome is None:
         return ExitStatus.INTERRUPTED
     return ExitStatus.OK if outcome else ExitStatus.FAILED
+
+
+def _remember_keys(config) -> None:
+    """Tell Secrets the keys this run loaded, so no error message shows one."""
+    from .Secrets import remember_keys
+    providers = config.config.providers
+    remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))
+
+
+def _apply_settings(config, args: argparse.Namespace) -> None:
+    """The run's --temperature and --max-tokens (ConfigError if out of bounds)."""
+    for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
+        if getattr(args, name) is not None:
+            config.apply_setting(name, getattr(args, name), flag)
+
+
+def _valid_models_updater(args: argparse.Namespace, terminal) -> Callable[[Any], Optional[bool]]:
+    """-uvm's discovery for Config(update_valid_models=...): as --discover-models runs it, None if cancelled."""
+    def update(config) -> Optional[bool]:
+        _remember_keys(config)
+        _apply_settings(config, args)  # a bad value is told before any discovery, not after it
+        # Summaries go to stderr here: stdout may be a -p answer that a script reads.
+        status = _discover(config, args, terminal, terminal.message)
+        return None if status == ExitStatus.INTERRUPTED else status == ExitStatus.OK
+    return update
 
 
 def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:

@@ -5,7 +5,7 @@ import copy
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from pydantic import ValidationError
 
@@ -84,13 +84,16 @@ class Config:
 
     def __init__(self, data_directory: Optional[os.PathLike | str] = None, model: Optional[str] = None,
                  system_prompt: Optional[str] = None, sassy: bool = False,
-                 update_valid_models: bool = False, environ: Optional[Mapping[str, str]] = None,
+                 update_valid_models: Union[bool, Callable[["Config"], Optional[bool]]] = False,
+                 environ: Optional[Mapping[str, str]] = None,
                  warn: Optional[Callable[[str], None]] = None,
                  report: Optional[Callable[[str], None]] = None, concurrency: Optional[int] = None,
                  output: Optional[OutputChannel] = None) -> None:
         """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides; `output`
         (or `warn` for notices, `report` for discovery results) is where it tells the user things, by
-        default nowhere."""
+        default nowhere. `update_valid_models` discovers every provider's models once loaded: True runs
+        the providers' own discovery, a function of this Config runs its own (the CLI's, with progress);
+        the outcome (True, False, None if cancelled) is `valid_models_updated`."""
         self.environ = os.environ if environ is None else environ
         output = output or OutputChannel()
         report = report or output.result
@@ -103,8 +106,11 @@ class Config:
         self._load_arguments = (model, system_prompt, sassy, report, concurrency)
         self._yaml_stamp = file_stamp(self.store.path)
         self.config = self.load_config(*self._load_arguments)
-        if update_valid_models:
-            self.config.providers.discover_and_validate_models()
+        self.valid_models_updated: Optional[bool] = None
+        if callable(update_valid_models):
+            self.valid_models_updated = update_valid_models(self)
+        elif update_valid_models:
+            self.valid_models_updated = self.config.providers.discover_and_validate_models()
 
     def reload_providers_if_changed(self) -> bool:
         """Take in the providers YAML again if another llmc changed it since; True if it did.

@@ -162,6 +162,14 @@ def test_update_valid_models_discovers_then_answers_with_a_new_model(tmp_path, s
     assert saved["valid_models"] == {m: m for m in CHAT}
 
 
+def test_update_valid_models_with_a_bad_temperature_fails_before_any_discovery(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    result = llmc(["-d", str(data), "-uvm", "--temperature", "9", "-m", "fake/org/chat-c", "-p", "hello"], env)
+    assert result.returncode == 2 and "--temperature 9" in result.stderr, result.stderr
+    assert server.requests == [] and not (data / "openaicompat-providers.yaml").exists()
+
+
 def _dead_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
