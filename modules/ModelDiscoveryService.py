@@ -32,6 +32,10 @@ class PingResult(str, Enum):
     INVALID = "invalid"      # the provider refused the model for chat (4xx)
     UNDECIDED = "undecided"  # no answer: timeout, network fault, 5xx, rate limit
 
+    def __bool__(self) -> bool:
+        """True only for VALID, so `if validate_model(...)` reads as the plan's yes/no."""
+        return self is PingResult.VALID
+
 
 class ModelDiscoveryService:
     """Talks to a provider about its models; never about chats."""
@@ -123,16 +127,18 @@ class ModelDiscoveryService:
         provider_config._cache_timestamp = time.time()
         return models
 
-    def ping_model(self, provider_name: str, provider_config: ProviderConfig, model: str,
-                   stop: Optional[threading.Event] = None,
-                   notice: Optional[Callable[[str], None]] = None) -> PingResult:
-        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer.
+    def validate_model(self, provider_config: ProviderConfig, model: str, provider_name: Optional[str] = None,
+                       stop: Optional[threading.Event] = None,
+                       notice: Optional[Callable[[str], None]] = None) -> PingResult:
+        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer (true if VALID).
 
+        `provider_name` is the provider's key (it names the key variable; default: its display name).
         KeyRefusedError when the provider refuses the key (401/403): that says nothing of the model.
         A ping whose turn comes after `stop` is set is not sent (undecided). Rate-limit waits are told
         to `notice` (default: the service's `on_wait`).
         """
         from .OpenAIChatCompletionApi import build_request_body
+        provider_name = provider_name or provider_config.name
         client = self.client_for(provider_name, provider_config)
         throttle = self.throttle_for(provider_config, provider_name)
         body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
@@ -166,12 +172,6 @@ class ModelDiscoveryService:
             if retry_body is None:
                 raise
             return client.post_json("/chat/completions", retry_body, limit="ping_timeout", on_wait=on_wait)
-
-    def validate_model(self, provider_config: ProviderConfig, model: str,
-                       provider_name: Optional[str] = None) -> bool:
-        """True if `model` answers a chat ping."""
-        name = provider_name or provider_config.name
-        return self.ping_model(name, provider_config, model) is PingResult.VALID
 
     def cancel(self) -> None:
         """Wake workers waiting for a rate-limit pause so a cancelled discovery ends promptly."""

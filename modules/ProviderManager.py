@@ -498,8 +498,8 @@ class ProviderManager:
             if cancel.is_set() or key_refused.is_set():
                 return
             try:
-                result = self.discovery_service.ping_model(name, config, model, stop=key_refused,
-                                                           notice=out.notice)
+                result = self.discovery_service.validate_model(config, model, provider_name=name, stop=key_refused,
+                                                               notice=out.notice)
             except KeyRefusedError:
                 key_refused.set()
                 raise

@@ -714,7 +714,7 @@ def test_running_out_of_memory_is_a_failure_that_names_the_provider(tmp_path, se
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()
-    target = "discover_models" if stage == "models" else "ping_model"
+    target = "discover_models" if stage == "models" else "validate_model"
     monkeypatch.setattr(h.manager.discovery_service, target, out_of_memory)
     assert h.run(provider_filter="evil") is False
     assert h.lines == [] and "models found" not in " ".join(h.warnings)
