@@ -147,10 +147,10 @@ class ProviderManager:
         return merged
 
     def valid_scoped_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
-        """Display strings "provider/long (short)"."""
-        return [f"{provider}/{long_name} ({short_name})"
-                for provider, (long_name, short_name) in self.merged_models()
-                if filter_by_provider is None or provider == filter_by_provider]
+        """Display strings "provider/long (short)" of get_available_models, of all providers or one."""
+        return [f"{provider}/{long_name} ({self.providers[provider].valid_models[long_name]})"
+                for provider in self.providers if filter_by_provider in (None, provider)
+                for long_name in self.get_available_models(provider)]
 
     def get_api_for_model_string(self, model_string: str, source: str = "") -> Tuple[ProviderConfig, str]:
         """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing the choices, saying
