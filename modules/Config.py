@@ -179,8 +179,7 @@ class Config:
     def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:
         """PROVIDER_DATA with the providers YAML merged over it."""
         providers = copy.deepcopy(PROVIDER_DATA)
-        yaml_providers = self.store.load_providers(warn=self.warn)
-        ProviderEntryShape(self.store.path, self.warn).check(yaml_providers)
+        yaml_providers = self.store.load_providers(warn=self.warn)  # each entry checked by the store
         self._warn_if_exposed(self.store.path, yaml_providers)
         merge_dicts(providers, yaml_providers)
         for entry in providers.values():  # a model the YAML remembers as invalid beats a built-in one

@@ -33,7 +33,7 @@ class ProviderEntryShape:
         for name, entry in providers.items():
             self._check_name(name)
             if not isinstance(entry, dict):
-                raise ConfigError(f"{self.path}: provider '{name}' must be a table/mapping of fields")
+                raise ConfigError(f"{self.path}: provider '{name}' must be a mapping (a table) of fields")
             self._check_field_types(name, entry)
             self._check_model_lists(name, entry)
             self._check_prices(name, entry.get("model_prices") or {})

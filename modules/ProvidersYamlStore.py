@@ -125,7 +125,8 @@ class ProvidersYamlStore:
         self.path = Path(path)
 
     def load_providers(self, warn: Optional[Callable[[str], None]] = None) -> Dict[str, Dict[str, Any]]:
-        """The `providers` mapping of the file ({} if the file is absent or empty)."""
+        """The `providers` mapping of the file ({} if the file is absent or empty), each entry checked
+        (ConfigError naming provider and field); unknown fields are told to `warn` and dropped."""
         text = read_text_file(self.path, "providers YAML file")
         if text is None:
             return {}
@@ -135,6 +136,7 @@ class ProvidersYamlStore:
             for key in data:
                 if key != "providers":
                     warn(f"Warning: {self.path}: unknown top-level key '{key}' ignored")
+        ProviderEntryShape(self.path, warn).check(providers)
         return providers
 
     def _providers_of(self, data: Any) -> Dict[str, Dict[str, Any]]:
@@ -147,9 +149,6 @@ class ProvidersYamlStore:
             return {}
         if not isinstance(providers, dict):
             raise ConfigError(f"{self.path}: 'providers' must be a mapping of provider names")
-        for name, entry in providers.items():
-            if not isinstance(entry, dict):
-                raise ConfigError(f"{self.path}: provider '{name}' must be a mapping of fields")
         return providers
 
     def save(self, updates: Dict[str, Dict[str, Any]]) -> None:

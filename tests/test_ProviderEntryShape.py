@@ -47,7 +47,7 @@ def test_unknown_fields_are_told_and_dropped() -> None:
 @pytest.mark.parametrize("providers, problem", [
     ({"": {}}, 'provider name text ("") must be non-empty text'),
     ({"a/b": {}}, "provider name 'a/b' must not contain '/'"),
-    ({"x": 3}, "provider 'x' must be a table/mapping of fields"),
+    ({"x": 3}, "provider 'x' must be a mapping (a table) of fields"),
     ({"x": {"valid_models": ["a"]}}, "provider 'x': field 'valid_models' must be a mapping of long model id "
                                      'to short name, not a list (["a"])'),
     ({"x": {"valid_models": {"": "a"}}}, 'provider \'x\': valid_models keys must be model ids (text), not text ("")'),

@@ -328,3 +328,14 @@ def test_a_save_the_loader_would_refuse_is_not_written(tmp_path: Path) -> None:
     assert str(info.value) == (f"{path}: not saved: provider 'x': valid_models['m'] must be a short name (text), "
                                'not text (""); the file is unchanged')
     assert not path.exists()
+
+
+def test_load_providers_checks_each_entry_by_the_one_rule(tmp_path: Path) -> None:
+    path = tmp_path / YAML_NAME
+    path.write_text("providers:\n  a: {name: A, colour: blue}\n")
+    warnings: List[str] = []
+    assert ProvidersYamlStore(path).load_providers(warn=warnings.append) == {"a": {"name": "A"}}
+    assert warnings == [f"Warning: {path}: provider 'a': unknown field 'colour' ignored"]
+    path.write_text("providers:\n  a: {invalid_models: {m: m}}\n")
+    with pytest.raises(ConfigError, match=f"^{path}: provider 'a': field 'invalid_models' must be a list"):
+        ProvidersYamlStore(path).load_providers()
