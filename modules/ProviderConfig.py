@@ -54,7 +54,8 @@ class ProviderConfig(BaseModel):
     name: str = Field(default="Test Provider", description="Provider Name")
     base_api_url: str = Field(default="https://test.openai.com/v1", description="Base API URL")
     api_key: str = Field(default="", description="API Key", repr=False)
-    api_key_env: str = Field(default="", description="Environment variable the key comes from")
+    api_key_env: str = Field(default="", pattern=f"^(?:{ENV_VARIABLE_NAME.pattern})?$",
+                             description="Environment variable the key comes from")
     valid_models: Dict[str, str] = Field(default_factory=dict, description="Valid models")
     invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
     model_prices: Dict[str, ModelPrice] = Field(default_factory=dict,

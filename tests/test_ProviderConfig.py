@@ -149,3 +149,12 @@ def test_empty_blank_and_placeholder_keys_are_no_keys(key: str) -> None:
 
 def test_a_real_looking_key_is_a_key() -> None:
     assert ProviderConfig(api_key="sk-abc").has_api_key()
+
+
+def test_api_key_env_holds_a_variable_name_as_the_file_rule_says() -> None:
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError):
+        ProviderConfig(api_key_env="sk-my-secret-key")
+    with pytest.raises(ValidationError):
+        ProviderConfig().api_key_env = "MY KEY"
+    assert ProviderConfig(api_key_env="").key_variable("local") == "LOCAL_API_KEY"
