@@ -14,11 +14,12 @@ from .HttpSettings import HttpSettings
 from .LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
 from .OutputChannel import OutputChannel
-from .ProviderConfig import MIN_SECRET_LENGTH, ProviderConfig, api_key_variable, is_configured_key
+from .ProviderConfig import ProviderConfig, api_key_variable, is_configured_key
 from .ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
+from .Secrets import MIN_SECRET_LENGTH
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 

@@ -39,7 +39,7 @@ class DiscoverySummary:
         """One summary line for the user."""
         if self.error is not None:
             return f"{self.provider}: failed: {self.error.removeprefix(self.provider + ': ')}"
-        return (f"{self.provider}: {self.found} models found, {len(self.valid)} valid, "
+        return (f"{self.provider}: {self.found} model{'' if self.found == 1 else 's'} found, {len(self.valid)} valid, "
                 f"{len(self.invalid)} invalid{self._metadata_note()}, {len(self.undecided)} undecided "
                 f"({self.seconds:.1f} s)")
 

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .ModelPrice import ModelPrice
-from .Secrets import MIN_SECRET_LENGTH  # noqa: F401 - where callers have found it
 
 
 def default_short_name(long_name: str) -> str:

@@ -118,7 +118,7 @@ def test_discover_models_in_a_keyless_chat_finds_a_local_server_and_switches_to_
         child.expect_exact("4.1-mini >")
         child.send("/discover-models" + SUBMIT)
         child.expect_exact(f"Found a local Ollama server at {ollama.base_url}: added as provider ollama")
-        child.expect_exact("ollama: 1 models found, 1 valid")
+        child.expect_exact("ollama: 1 model found, 1 valid")
         child.expect_exact("Default model set to ollama/llama3.2")
         child.expect_exact("Model set to ollama/llama3.2.")
         child.expect_exact("llama3.2 >")

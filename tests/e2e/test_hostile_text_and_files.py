@@ -40,7 +40,7 @@ def test_hostile_model_ids_never_brick_the_providers_yaml(tmp_path: Path, home: 
         skipped = [line for line in result.stderr.splitlines() if "skipped" in line]
         assert skipped == [f"evil: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
                            "(control characters, line separators, lone surrogates or over 512 characters)"]
-        assert result.stdout.startswith("evil: 1 models found, 1 valid")
+        assert result.stdout.startswith("evil: 1 model found, 1 valid")
     listed = run_llmc(["-d", str(data), "-l", "--provider", "evil"], home)
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "evil/good (good)\n", "")
     saved = yaml.safe_load((data / YAML_NAME).read_text(encoding="utf-8"))["providers"]["evil"]

@@ -60,7 +60,7 @@ def test_discovery_with_no_key_marks_the_model_valid(keyless_home, proxy):
     home, data = keyless_home
     result = run_llmc(["--discover-models", "gemma"], home, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("gemma: 1 models found, 1 valid, 0 invalid, 0 undecided (")
+    assert result.stdout.startswith("gemma: 1 model found, 1 valid, 0 invalid, 0 undecided (")
     assert "no API key" not in result.stderr
     saved = yaml.safe_load((data / YAML_NAME).read_text())["providers"]["gemma"]
     assert saved["valid_models"] == {MODEL_ID: MODEL_ID} and saved["invalid_models"] == []
