@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.e2e.cli_support import clean_env, run_llmc
+from tests.e2e.pty_support import finish
 from tests.fake_openai_server import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,12 +97,7 @@ def test_add_provider_in_the_chat_switches_a_keyless_chat_to_it(home: Path, serv
     child.send("hello" + SUBMIT)
     child.expect_exact("Hello from the local server.")
     child.expect_exact("chat-a *>")
-    child.send("/exit" + SUBMIT)
-    child.expect(pexpect.EOF)
-    child.close()
-    output = child.logfile_read.getvalue()
-    assert child.exitstatus == 0, output[-2000:]
-    assert "Traceback" not in output
+    finish(child)
     saved = yaml.safe_load((home / ".llm_chat_cli" / YAML_NAME).read_text())["providers"]["local"]
     assert saved["base_api_url"] == server.base_url and list(saved["valid_models"]) == ["chat-a", "chat-b"]
     assert 'model = "local/chat-a"' in (home / ".llm_chat_cli" / "config.toml").read_text()
@@ -124,8 +120,4 @@ def test_discover_models_in_a_keyless_chat_finds_a_local_server_and_switches_to_
         child.expect_exact("llama3.2 >")
         child.send("hi" + SUBMIT)
         child.expect_exact("Hello from Ollama.")
-        child.send("/exit" + SUBMIT)
-        child.expect(pexpect.EOF)
-        child.close()
-    assert child.exitstatus == 0, child.logfile_read.getvalue()[-2000:]
-    assert "Traceback" not in child.logfile_read.getvalue()
+        finish(child)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from tests.e2e.cli_support import YAML_NAME, ServerProcess, run_llmc, write_config
+from tests.e2e.pty_support import finish
 
 ENV_KEY = "sk-llmc-env-SECRET-0123456789abcdef"
 TOML_KEY = "sk-llmc-toml-SECRET-fedcba9876543210"
@@ -122,11 +123,7 @@ def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path, home: Path) 
         child.send("/md export" + submit)
         child.expect_exact("Chat exported to")
         child.expect_exact("c *>")
-        child.send("/exit" + submit)
-        child.expect(pexpect.EOF)
-        child.close()
-    output = child.logfile_read.getvalue()
-    assert "Traceback" not in output
+        output = finish(child)
     assert (data / "session.json").is_file() and (data / "export.md").is_file()
     texts = {"terminal": output}
     texts.update({str(p): p.read_bytes().decode("utf-8", "replace")
