@@ -213,6 +213,32 @@ def test_headings_lists_tables_and_code_render():
     assert keyword and "48;2;39;40;34" in keyword.group(1)
 
 
+class _RichLaidOutSlice(msr._CodeSlice):
+    """The same slice laid out by rich's own Syntax code: the reference for the fast layout."""
+
+    def __rich_console__(self, console, options):
+        yield from msr.Syntax.__rich_console__(self, console, options)
+
+
+_CODE_PIECES = ["x = 1", "\tindented()", "  # comment", "'''doc", "string'''", "", "   ", "\x1b[31mred\x07",
+                "名前 = '値'", "emoji = '🚀'", "def f(a, b):", "    return a\\", "}", "/* c", "*/", "\r"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_code_layout_gives_rich_syntax_segments(seed):
+    rnd = random.Random(seed)
+    lines = [rnd.choice(_CODE_PIECES) for _ in range(rnd.randint(0, 8))]
+    context = "".join(f"{rnd.choice(_CODE_PIECES)}\n" for _ in range(rnd.choice([0, 0, 3])))
+    code = "\n".join(lines) + rnd.choice(["", "", "\n"])
+    lexer = msr.Syntax("", rnd.choice(["python", "c", "text"])).lexer or msr.Syntax("", "text").default_lexer
+    padding, width = (rnd.randint(0, 1), 1, rnd.randint(0, 1), 1), rnd.choice([40, 80])
+    outputs = []
+    for kind in (msr._CodeSlice, _RichLaidOutSlice):
+        console = make_console(width=width)
+        console.print(kind(code, lexer, context=context, theme="monokai", padding=padding, tab_size=4))
+        outputs.append(console.file.getvalue())
+    assert outputs[0] == outputs[1]
+
 def test_every_block_is_printed_exactly_once():
     markers = [f"marker{n}x" for n in range(40)]
     text = "".join(f"Paragraph {p} here.\n\n- item {i}\n\n" for p, i in zip(markers[:10], markers[10:20]))
