@@ -338,10 +338,19 @@ class MarkdownStreamRenderer:
         """Queued scrollback output plus every block completed since the last paint, then the notices
         once no answer text is left open (so a notice never lands above text that preceded it)."""
         out, self._queue = self._queue, []
+        prose: list[Block] = []  # consecutive finished prose blocks, rendered as one markdown source
         for block in self._splitter.pop_done():
-            out.extend(self._finished_block(block))
+            if block.fence is not None:
+                out.extend(self._prose_output(prose))
+                out.extend(self._code_output(block, final=True))
+            else:
+                prose.append(block)
             self._blocks_out += 1
-            out.extend(self._due_notices(self._blocks_out))
+            due = self._due_notices(self._blocks_out)
+            if due:
+                out.extend(self._prose_output(prose))
+                out.extend(due)
+        out.extend(self._prose_output(prose))
         if not self._answer_open():
             out.extend(self._due_notices(None))
         return out
@@ -407,10 +416,15 @@ class MarkdownStreamRenderer:
             source = _NEWLINE_PRIMER + source
         return Markdown(source, code_theme=self.code_theme)
 
-    def _finished_block(self, block: Block) -> list[RenderableType]:
-        if block.fence is not None:
-            return self._code_output(block, final=True)
-        markdown = self._markdown(block.text)
+    def _prose_output(self, blocks: list[Block]) -> list[RenderableType]:
+        """Finished prose blocks as one Markdown (their source as it came), and empties `blocks`.
+
+        One render of consecutive blocks is cheaper than one per block and gives the same output,
+        as the splitter only cuts where later text cannot change the blocks before the cut."""
+        if not blocks:
+            return []
+        markdown = self._markdown("\n".join(block.text for block in blocks))
+        blocks.clear()
         offset = _PRIMER_LINES if self._newline_due else 0
         tops = [t for t in markdown.parsed if t.level == 0 and t.map and t.map[0] >= offset]
         if tops:  # rich puts no blank line after a horizontal rule

@@ -432,14 +432,28 @@ def test_each_finished_block_is_rendered_once(monkeypatch):
     splitter.feed(text)
     splitter.close()
     prose_blocks = sum(block.fence is None for block in splitter.pop_done())
-    renders = []
-    original = MarkdownStreamRenderer._finished_block
-    monkeypatch.setattr(
-        MarkdownStreamRenderer, "_finished_block", lambda self, block: renders.append(block) or original(self, block)
-    )
+    renders, batches = [], []
+    original = MarkdownStreamRenderer._prose_output
+
+    def recording(self, blocks):
+        renders.extend(blocks)
+        batches.append(len(blocks))
+        return original(self, blocks)
+
+    monkeypatch.setattr(MarkdownStreamRenderer, "_prose_output", recording)
     stream(text, make_console(), clock_step=0.01)
-    assert len(renders) == len(set(map(id, renders)))
-    assert sum(block.fence is None for block in renders) == prose_blocks
+    assert len(renders) == len(set(map(id, renders))) == prose_blocks
+    assert max(batches) > 1  # blocks finished between two paints go out as one render
+
+
+def test_a_notice_between_blocks_splits_their_render():
+    console = make_console()
+    renderer = make_renderer(console, clock_step=0.0)  # no paint until finish: all blocks in one batch
+    renderer.on_content("First paragraph.\n\n")
+    renderer.on_warning("provider: a notice")
+    renderer.on_content("Second paragraph.\n\nThird.\n")
+    renderer.finish()
+    assert written_lines(console) == ["First paragraph.", "provider: a notice", "Second paragraph.", "Third."]
 
 
 def test_trailing_padding_is_trimmed_unless_it_shows():
