@@ -369,13 +369,13 @@ class MarkdownStreamRenderer:
         """Print `out` above the live region and redraw the region, in a single write."""
         if not self._interactive or (self._live is None and not self._frame.lines):
             if out:
-                self._console.print(_Trimmed(Group(*out)))
+                self._console.print(_Trimmed(Group(*out)), crop=False)
             return
         if self._live is None:
             self._live = Live(self._frame, console=self._console, transient=True, auto_refresh=False)
             self._live.start()
         if out:
-            self._console.print(_Trimmed(Group(*out)))  # Live's hook erases the old frame, draws the new
+            self._console.print(_Trimmed(Group(*out)), crop=False)  # Live's hook erases the old frame, draws the new
         else:
             self._live.refresh()
 
