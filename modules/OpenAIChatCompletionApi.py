@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Generator, Iterator, List, Optional, Tuple
 
 import urllib3
 
@@ -207,14 +207,16 @@ class OpenAIChatCompletionApi:
         return deltas + list(self._finish_notice(choice.get("finish_reason")))
 
     def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
+        """The stream's deltas; those of one network read are passed on joined (one "content" for the
+        dozens of tiny events a read often holds), which spares the screen per-event work."""
         try:
-            for payload in self._payloads(BodyReader(response, self.provider_name).pieces(), state):
-                if payload.strip() == "[DONE]":
+            for payloads in self._payload_batches(BodyReader(response, self.provider_name).pieces(), state):
+                done = yield from self._batch_deltas(payloads, state)
+                if done:
                     yield from self._held_halves(state)
                     self._check_done(state)
                     yield from self._skipped_summary(state)
                     return
-                yield from self._deltas(payload, state)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
         if not state.events:
@@ -228,16 +230,34 @@ class OpenAIChatCompletionApi:
                 f"{self.provider_name}: connection lost after {state.chars:,} characters "
                 "(the stream ended before [DONE])", state.content)
 
-    def _payloads(self, pieces: Iterator[bytes], state: "_StreamState") -> Iterator[str]:
-        """The data payloads of an SSE body, each size and the time without reply text checked as it comes;
-        the first bytes are kept in `state.head` for error messages."""
+    def _payload_batches(self, pieces: Iterator[bytes], state: "_StreamState") -> Iterator[List[str]]:
+        """The data payloads of an SSE body, a list per piece read, each size and the time without reply
+        text checked as it comes; the first bytes are kept in `state.head` for error messages."""
         parser = SseParser()
         for piece in pieces:
             if len(state.head) < 200:
                 state.head += piece[:200]
-            yield from parser.feed(piece)
+            yield parser.feed(piece)
             self._check_limits(state, parser.unfinished)
-        yield from parser.close()
+        yield parser.close()
+
+    def _batch_deltas(self, payloads: List[str], state: "_StreamState") -> Generator[Delta, None, bool]:
+        """Yield the deltas of `payloads`, runs of one kind joined; return True if [DONE] came.
+
+        What came before an error event or a malformed payload is yielded before the error."""
+        joined: List[Delta] = []
+        try:
+            for payload in payloads:
+                if payload.strip() == "[DONE]":
+                    return True
+                for kind, text in self._deltas(payload, state):
+                    if joined and kind != "warning" and joined[-1][0] == kind:
+                        joined[-1] = (kind, joined[-1][1] + text)
+                    else:
+                        joined.append((kind, text))
+            return False
+        finally:
+            yield from joined
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive

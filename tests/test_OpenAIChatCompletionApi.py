@@ -26,7 +26,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(autouse=True)
 def _reset(server: FakeOpenAIServer) -> None:
     server.set(reply=REPLY, reasoning="", chunk_size=5, stream_chunked=True, keepalive_every=0,
-               replies_by_model={}, fault_rate={}, finish_reason="stop")
+               replies_by_model={}, fault_rate={}, finish_reason="stop", stream_delay=0.0, raw_events=None)
     server.clear_requests()
 
 
@@ -91,10 +91,28 @@ def test_no_model_listing_or_cross_provider_methods() -> None:
 
 # ----- streaming against the fake server --------------------------------------------------------
 
+def test_deltas_are_passed_on_as_they_arrive_and_joined_per_network_read(server: FakeOpenAIServer) -> None:
+    server.set(reply="one two three four", chunk_size=4, stream_delay=0.05)
+    assert [text for kind, text in collect(api_for(server)) if kind == "content"] == [
+        "one ", "two ", "thre", "e fo", "ur"]  # an event per read: each passed on alone
+    server.set(stream_delay=0.0)  # all events in one write: one delta
+    assert [d for d in collect(api_for(server)) if d[0] == "content"] == [("content", "one two three four")]
+
+
+def test_text_before_an_error_event_in_the_same_read_is_passed_on_first(server: FakeOpenAIServer) -> None:
+    server.set(raw_events=['{"choices": [{"delta": {"content": "Half an "}}]}',
+                           '{"choices": [{"delta": {"content": "answer"}}]}',
+                           '{"error": {"message": "overloaded"}}'])
+    deltas = []
+    with pytest.raises(ApiError, match="error in stream: overloaded"):
+        for delta in api_for(server).stream_chat(MESSAGES):
+            deltas.append(delta)
+    assert deltas == [("content", "Half an answer")]
+
+
 def test_streams_content_and_sends_the_request(server: FakeOpenAIServer) -> None:
     deltas = collect(api_for(server))
     assert text_of(deltas, "content") == REPLY
-    assert len([d for d in deltas if d[0] == "content"]) > 5  # really streamed in pieces
     request = server.requests[-1]
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == "Bearer test-key"
@@ -173,7 +191,7 @@ def test_refusals_stream_as_content_and_choice_0_wins() -> None:
     body = ('data: {"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {"content": "A"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {"refusal": "I can\'t"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
-    assert sse_deltas(body.encode()) == [("content", "A"), ("content", "I can't")]
+    assert sse_deltas(body.encode()) == [("content", "AI can't")]  # one read: its deltas joined
 
 
 def test_several_malformed_chunks_are_counted_at_the_end() -> None:
@@ -332,12 +350,12 @@ def test_a_stream_of_only_keep_alives_ends_after_the_stall_limit() -> None:
     ticks = iter(range(1000))
     state = _StreamState(clock=lambda: next(ticks))
     pieces = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
-    payloads = api._payloads(iter(pieces), state)
-    list(api._deltas(next(payloads), state))
+    batches = api._payload_batches(iter(pieces), state)
+    list(api._deltas(next(batches)[0], state))
     with pytest.raises(IncompleteReplyError, match="stalled: only keep-alives, no reply text, for 10 s"):
-        list(payloads)
+        list(batches)
     state = _StreamState(clock=lambda: 0)
-    assert len(list(api._payloads(iter(pieces), state))) == 1  # no limit hit
+    assert sum(map(len, api._payload_batches(iter(pieces), state))) == 1  # no limit hit
 
 
 def test_a_whole_json_reply_to_a_stream_request_may_start_with_a_byte_order_mark() -> None:
