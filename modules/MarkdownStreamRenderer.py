@@ -10,6 +10,7 @@ import functools
 import threading
 import time
 
+from markdown_it import MarkdownIt
 from pygments.lexer import Lexer
 from rich.cells import cell_len
 from rich.control import strip_control_codes
@@ -101,6 +102,25 @@ class _CodeSlice(Syntax):
         if not ends_on_nl and len(lines) > 1 and not lines[-1]:
             lines.pop()  # the newline _process_code added
         return lines
+
+
+class _Markdown(Markdown):
+    """rich's Markdown, parsed by one shared markdown-it parser (rich builds a new one per instance)."""
+
+    def __init__(self, markup: str, code_theme: str) -> None:
+        vars(self).update(vars(_blank_markdown(code_theme)))  # whatever else rich's __init__ sets
+        self.markup = markup
+        self.parsed = _markdown_parser().parse(markup)
+
+
+@functools.lru_cache(maxsize=4)
+def _blank_markdown(code_theme: str) -> Markdown:
+    return Markdown("", code_theme=code_theme)
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown_parser() -> MarkdownIt:
+    return MarkdownIt().enable("strikethrough").enable("table")  # as rich's Markdown
 
 
 class _Frame:
@@ -411,10 +431,10 @@ class MarkdownStreamRenderer:
     def _reasoning_lines(self, lines: list[str]) -> list[RenderableType]:
         return [Text("\n".join(lines), style="dim")] if lines else []
 
-    def _markdown(self, source: str) -> Markdown:
+    def _markdown(self, source: str) -> _Markdown:
         if self._newline_due:
             source = _NEWLINE_PRIMER + source
-        return Markdown(source, code_theme=self.code_theme)
+        return _Markdown(source, code_theme=self.code_theme)
 
     def _prose_output(self, blocks: list[Block]) -> list[RenderableType]:
         """Finished prose blocks as one Markdown (their source as it came), and empties `blocks`.

@@ -213,6 +213,11 @@ def test_headings_lists_tables_and_code_render():
     assert keyword and "48;2;39;40;34" in keyword.group(1)
 
 
+def test_the_shared_parser_parses_as_richs_own_markdown():
+    ours, richs = msr._Markdown(SAMPLE, code_theme="monokai"), Markdown(SAMPLE, code_theme="monokai")
+    assert ours.parsed == richs.parsed and vars(ours).keys() == vars(richs).keys()
+
+
 class _RichLaidOutSlice(msr._CodeSlice):
     """The same slice laid out by rich's own Syntax code: the reference for the fast layout."""
 
@@ -369,7 +374,7 @@ def test_finish_is_idempotent_and_text_accumulates():
 # -- cost ---------------------------------------------------------------------------------
 
 
-_MARKDOWN, _CODE_SLICE = msr.Markdown, msr._CodeSlice
+_MARKDOWN, _CODE_SLICE = msr._Markdown, msr._CodeSlice
 
 
 class _Counter:
@@ -394,7 +399,7 @@ def _count_work(monkeypatch, text: str) -> tuple[_Counter, _Counter]:
             code.chars += len(source) + len(kwargs.get("context", ""))
             super().__init__(source, lexer, **kwargs)
 
-    monkeypatch.setattr(msr, "Markdown", CountingMarkdown)
+    monkeypatch.setattr(msr, "_Markdown", CountingMarkdown)
     monkeypatch.setattr(msr, "_CodeSlice", CountingCode)
     console = Console(file=io.StringIO(), force_terminal=True, width=80, height=25)
     stream(text, console, clock_step=0.03)  # far more paints than a real 12/s clock would do
@@ -409,7 +414,7 @@ def test_preview_of_a_giant_paragraph_is_bounded(monkeypatch):
             sources.append(len(source))
             super().__init__(source, **kwargs)
 
-    monkeypatch.setattr(msr, "Markdown", RecordingMarkdown)
+    monkeypatch.setattr(msr, "_Markdown", RecordingMarkdown)
     text = "word " * 4000
     stream(text, make_console(width=80, height=25), clock_step=0.03)  # a paint every 3 deltas
     previews, final = sources[:-1], sources[-1]
