@@ -245,19 +245,20 @@ class OpenAIChatCompletionApi:
         """Yield the deltas of `payloads`, runs of one kind joined; return True if [DONE] came.
 
         What came before an error event or a malformed payload is yielded before the error."""
-        joined: List[Delta] = []
+        runs: List[Tuple[str, List[str]]] = []  # (kind, its texts)
         try:
             for payload in payloads:
                 if payload.strip() == "[DONE]":
                     return True
                 for kind, text in self._deltas(payload, state):
-                    if joined and kind != "warning" and joined[-1][0] == kind:
-                        joined[-1] = (kind, joined[-1][1] + text)
+                    if runs and kind != "warning" and runs[-1][0] == kind:
+                        runs[-1][1].append(text)
                     else:
-                        joined.append((kind, text))
+                        runs.append((kind, [text]))
             return False
         finally:
-            yield from joined
+            for kind, texts in runs:
+                yield (kind, "".join(texts))
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
@@ -305,13 +306,13 @@ class OpenAIChatCompletionApi:
         return IncompleteReplyError(
             f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
 
-    def _deltas(self, payload: str, state: "_StreamState") -> Iterator[Delta]:
+    def _deltas(self, payload: str, state: "_StreamState") -> List[Delta]:
         """The deltas of one event; a malformed one is skipped, and only the first is named."""
         state.events += 1
         try:
             choice = self._event_choice(payload)
             if choice is None:
-                return  # e.g. a trailing usage-only chunk
+                return []  # e.g. a trailing usage-only chunk
             delta = choice.get("delta") or {}
             reasoning = _text_of(delta.get("reasoning_content") or delta.get("reasoning"))
             content = _text_of(delta.get("content"), delta.get("refusal"))
@@ -319,21 +320,23 @@ class OpenAIChatCompletionApi:
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             state.skipped += 1
             if state.skipped == 1:
-                yield ("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
-                                  f"{self.client.safe_line(payload, 60)!r}")
-            return
+                return [("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
+                                    f"{self.client.safe_line(payload, 60)!r}")]
+            return []
+        deltas: List[Delta] = []
         if reasoning or content:
             state.last_progress = state.clock()
         if reasoning:
             state.reasoning_chars += len(reasoning)
-            yield ("reasoning", reasoning)
+            deltas.append(("reasoning", reasoning))
         if content:
             state.chars += len(content)
             state.parts.append(content)
-            yield ("content", content)
+            deltas.append(("content", content))
         if choice.get("finish_reason"):
             state.finished = True
-            yield from self._finish_notice(choice["finish_reason"])
+            deltas.extend(self._finish_notice(choice["finish_reason"]))
+        return deltas
 
     @staticmethod
     def _held_halves(state: "_StreamState") -> Iterator[Delta]:

@@ -351,7 +351,7 @@ def test_a_stream_of_only_keep_alives_ends_after_the_stall_limit() -> None:
     state = _StreamState(clock=lambda: next(ticks))
     pieces = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
     batches = api._payload_batches(iter(pieces), state)
-    list(api._deltas(next(batches)[0], state))
+    api._deltas(next(batches)[0], state)
     with pytest.raises(IncompleteReplyError, match="stalled: only keep-alives, no reply text, for 10 s"):
         list(batches)
     state = _StreamState(clock=lambda: 0)
