@@ -61,6 +61,11 @@ class Block:
     fence: Fence | None = None
     closed: bool = False  # the fence's closing line has arrived
     printed: int = 0  # code lines already printed to scrollback (renderer bookkeeping)
+    may_hold_html: bool = False  # a line holds "<": an HTML block may run on past blank lines
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.may_hold_html = self.may_hold_html or "<" in line
 
     @property
     def text(self) -> str:
@@ -177,19 +182,19 @@ class BlockSplitter:
         if blank and not self.open.lines:
             return  # blank lines between blocks render as nothing
         if not blank and self.open.lines and self._may_start_block(line):
-            if starts_top_level_block(self.open.lines, line):
+            if self._surely_starts_block(line) or starts_top_level_block(self.open.lines, line):
                 self._complete()
         fence = Fence.opened_by(line)
         if fence is not None and not self.open.lines and not line.startswith(" "):
             self.open.fence = fence
-        self.open.lines.append(line)
+        self.open.add(line)
         self._fence = fence
         self._after_blank = blank
         self._after_block_end = bool(_ATX_HEADING.match(line))
 
     def _add_fenced_line(self, line: str) -> None:
         assert self._fence is not None
-        self.open.lines.append(line)
+        self.open.add(line)
         if not self._fence.closed_by(line):
             return
         self._fence = None
@@ -198,6 +203,12 @@ class BlockSplitter:
             self._complete()
         else:
             self._after_blank, self._after_block_end = False, True
+
+    def _surely_starts_block(self, line: str) -> bool:
+        """A likely cut markdown-it need not confirm: after a blank line (the line is unindented and no
+        list item or quote line) only an HTML block of the kinds that span blank lines continues, and a
+        link reference definition ("[") makes no block of its own."""
+        return self._after_blank and not self.open.may_hold_html and line[0] != "["
 
     def _may_start_block(self, line: str) -> bool:
         """Cheap pre-check, so that markdown-it only confirms likely cuts."""

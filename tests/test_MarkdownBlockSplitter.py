@@ -1,6 +1,9 @@
 """Tests for modules/MarkdownBlockSplitter.py: top-level blocks of a streamed reply."""
 
 import itertools
+import random
+
+import pytest
 
 from llmc.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
 from tests.markdown_samples import SAMPLE, chunked, random_sizes
@@ -84,6 +87,30 @@ def test_split_is_independent_of_chunking_and_line_endings():
 
 def test_unclosed_fence_is_flushed_at_close():
     assert split("text\n\n```py\nx = 1") == ["text", "```py\nx = 1"]
+
+
+class _ParserConfirmsEveryCut(BlockSplitter):
+    def _surely_starts_block(self, line: str) -> bool:
+        return False
+
+
+_LINES = ["", "", "text line", "more *text*", "- item", "  - nested", "1. first", "> quote", "> ## quoted heading",
+          "# Heading", "## Sub", "```", "```py", "~~~", "    indented code", "| a | b |", "|---|---|", "| 1 | 2 |",
+          "---", "***", "<div>", "</div>", "<pre>", "</pre>", "<!-- c", "-->", "<?php", "?>", "<![CDATA[", "]]>",
+          "<script>", "</script>", "text <b>x</b>", "[ref]: /url", "[link](/x) text", "\"title\"",
+          "+ plus", "2) paren", "<custom-tag>", "  > nested quote", "  ```", "     ```", "<textarea>", "</style>",
+          "[x]: <url>", "  [y]: /u 'title'", "   ~~~", "> ```", "> <pre>", "- <!--", "  -->", "\t```", "~~~~", "  continued", "===", "\t- tab item"]
+
+
+@pytest.mark.parametrize("seed", range(500))
+def test_cuts_taken_without_the_parser_are_the_cuts_it_would_make(seed):
+    rnd = random.Random(seed)
+    text = "\n".join(rnd.choice(_LINES) for _ in range(rnd.randint(1, 40))) + "\n"
+    confirmed = _ParserConfirmsEveryCut()
+    for splitter in (confirmed, fast := BlockSplitter()):
+        splitter.feed(text)
+        splitter.close()
+    assert [b.lines for b in fast.pop_done()] == [b.lines for b in confirmed.pop_done()]
 
 
 def test_starts_top_level_block():
