@@ -23,6 +23,7 @@ from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
 from rich.text import Text
 
+from .MarkdownTableElement import MarkdownTableElement
 from .MarkdownBlockSplitter import Block, BlockSplitter, LineAssembler, is_blank, is_table_head
 
 __all__ = ["MarkdownStreamRenderer"]
@@ -105,7 +106,10 @@ class _CodeSlice(Syntax):
 
 
 class _Markdown(Markdown):
-    """rich's Markdown, parsed by one shared markdown-it parser (rich builds a new one per instance)."""
+    """rich's Markdown, parsed by one shared markdown-it parser (rich builds a new one per instance),
+    with tables that fit laid out directly."""
+
+    elements = {**Markdown.elements, "table_open": MarkdownTableElement}
 
     def __init__(self, markup: str, code_theme: str) -> None:
         vars(self).update(vars(_blank_markdown(code_theme)))  # whatever else rich's __init__ sets

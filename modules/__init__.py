@@ -8,7 +8,7 @@ Chat UI and rendering (the top: what the user sees and types)
     slash commands may do to the chat) · CommandHandler (the slash commands) · ChatSession (a chat's
     messages, saved and loaded) · ChatStore (chats autosaved as they go) · InputHistory ·
     MessageRecall · Clipboard · Attachment · PromptRunner (`-p`) · ReplyStreaming (a reply shown as it arrives) · MarkdownStreamRenderer ·
-    MarkdownBlockSplitter · PlainReplyWriter · ProgressDisplay · ProviderAdder (`--add-provider`)
+    MarkdownBlockSplitter · MarkdownTableElement · PlainReplyWriter · ProgressDisplay · ProviderAdder (`--add-provider`)
 
 The core of the plan (providers, models, settings)
     Config (files + environment + flags, built once) · Types (ConfigModel, built-in providers) ·
