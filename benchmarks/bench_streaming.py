@@ -1,7 +1,8 @@
 """Streaming into a real pty: `llmc -p` (live markdown) vs a plain client printing the deltas unrendered.
 
 A 2,471-line markdown reply is streamed by the fake server in 4-character chunks (~27,000 SSE events).
-Target: llmc takes at most 3x the plain client's time and shows the reply's last line.
+Target: llmc takes at most 2x the plain client's time (issue 11; the streaming spec asked 3x) and shows the
+reply's last line, for `-p` and in the interactive chat.
 Also: the time from the server sending the first answer text to it showing in the pty, for both clients.
 """
 from __future__ import annotations
@@ -175,7 +176,7 @@ def main() -> int:
     shown = LAST_LINE in strip_ansi(llmc_out)
     ok = report(f"Streaming {LINES} markdown lines, {len(reply):,} characters in {events:,} SSE events, "
                 "into a pty (launch to exit)", "llmc -p (rendered markdown)", llmc,
-                "plain client (requests, unrendered)", plain, "<= 3", llmc <= 3 * plain)
+                "plain client (requests, unrendered)", plain, "<= 2", llmc <= 2 * plain)
     print(f"  where llmc's time goes: `NO_COLOR=1 llmc -p` (same stream, plain writer, no rich) "
           f"{unrendered:.3f} s, so markdown rendering costs {llmc - unrendered:.3f} s")
     print(f"  rich alone, importing and rendering the whole reply once (no streaming): {rich_floor(reply):.3f} s")
@@ -184,7 +185,7 @@ def main() -> int:
 
     if chat is not None:
         chat_ok = report("The same reply in the interactive chat (pty; submit to last line on screen)",
-                         "llmc chat", chat, "plain client (launch to exit)", plain, "<= 3", chat <= 3 * plain)
+                         "llmc chat", chat, "plain client (launch to exit)", plain, "<= 2", chat <= 2 * plain)
         ok = ok and chat_ok
     llmc_lag, plain_lag = first_token_lag(work, env)
     print(f"Time to first token: from the server sending the first text to it showing in the pty: "
