@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-tokens", type=_number(int), metavar="N", help="the most tokens a reply may take")
     add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
     add("-C", "--continue", dest="continue_chat", action="store_true",
-        help="resume the most recent saved chat (with -p: the prompt follows it up)")
+        help="resume the most recent saved chat, with its model unless -m is given (with -p: the prompt "
+             "follows it up)")
     add("--chat", metavar="ID", help="resume the saved chat ID, or number N of --list-chats")
     add("--list-chats", action="store_true", help="list the saved chats, newest first, and exit")
     add("--no-save", action="store_true",
@@ -255,12 +256,34 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
     if chat_id is None:
         terminal.message(f"No saved chat in {store.directory} to continue; starting a new one.")
         return None
-    _, messages = store.load(chat_id)
+    summary, messages = store.load(chat_id)
+    if args.model is None:
+        _continue_with_model_of(config, summary.model, chat_id, terminal)
     session = ChatSession(config.config.system_prompt, config.data_directory)
     session.resume(chat_id, messages)
     if new_system_prompt:
         session.set_system_prompt(config.config.system_prompt)
     return session
+
+
+def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
+    """A resumed chat goes on with the model of its last reply (as simonw/llm's -c does; -m picks another),
+    unless that model cannot chat now: then with the configured one, and a note says why."""
+    from .Errors import ConfigError, InvalidModelError
+    from .Terminal import visible_text
+    if not model or model == config.config.model:
+        return
+    try:
+        config.config.providers.chat_model(model)
+    except InvalidModelError:
+        why = "it is not a known valid model now"
+    except ConfigError:
+        why = "its provider has no API key now"
+    else:
+        config.config.model, config.model_source = model, f"from the saved chat {chat_id}"
+        return
+    terminal.message(f"Note: chat {chat_id} was with {visible_text(model)}, but {why}; "
+                     f"going on with {config.config.model}.")
 
 
 def _list_chats(data_directory: Optional[str], terminal) -> int:

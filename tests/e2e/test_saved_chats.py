@@ -81,13 +81,39 @@ def test_chat_id_or_number_resumes_that_chat(home: Path, data: Path, server: Fak
     assert last_sent(server) == ["beta", "echo: beta", "beta again"]
 
 
+def last_model_sent(server: FakeOpenAIServer) -> str:
+    return [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["model"]
+
+
+def test_a_resumed_chat_goes_on_with_its_model_unless_m_picks_another(home: Path, data: Path,
+                                                                      server: FakeOpenAIServer) -> None:
+    assert llmc(home, data, "-m", "cb", "-p", "asked chat-b").returncode == 0
+    result = llmc(home, data, "-C", "-p", "and again")  # config.toml's model is chat-a
+    assert result.returncode == 0 and result.stderr == "" and last_model_sent(server) == "chat-b"
+    assert ChatStore(data).summaries()[0][0].model == "fake/chat-b"
+    assert llmc(home, data, "-C", "-m", "ca", "-p", "now chat-a").returncode == 0
+    assert last_model_sent(server) == "chat-a"
+    assert llmc(home, data, "-C", "-p", "which now?").returncode == 0  # the last reply was chat-a's
+    assert last_model_sent(server) == "chat-a"
+
+
+def test_a_resumed_chat_whose_model_is_gone_goes_on_with_the_configured_one(home: Path, data: Path,
+                                                                           server: FakeOpenAIServer) -> None:
+    assert llmc(home, data, "-m", "cb", "-p", "asked chat-b").returncode == 0
+    write_config(data, {"fake": fake_provider(server.base_url, valid_models={"chat-a": "ca"})}, 'model = "fake/ca"')
+    result = llmc(home, data, "-C", "-p", "and again")
+    assert result.returncode == 0 and last_model_sent(server) == "chat-a"
+    assert result.stderr.splitlines() == [f"Note: chat {ChatStore(data).summaries()[0][0].chat_id} was with "
+                                          "fake/chat-b, but it is not a known valid model now; going on with fake/ca."]
+
+
 def test_list_chats_newest_first_with_title_date_model_and_count(home: Path, data: Path) -> None:
     empty = llmc(home, data, "--list-chats")
     assert empty.returncode == 0 and empty.stdout == ""
     assert empty.stderr == f"No saved chats in {data / 'chats'}.\n"
     llmc(home, data, "-p", "explain git rebase")
     llmc(home, data, "-m", "fake/cb", "-p", "second\nprompt, on two lines")
-    llmc(home, data, "-C", "-p", "third")
+    llmc(home, data, "-C", "-m", "ca", "-p", "third")
     result = llmc(home, data, "--list-chats")
     assert result.returncode == 0 and result.stderr == ""
     header, newest, oldest = result.stdout.splitlines()
@@ -249,6 +275,15 @@ def test_chat_id_interactive_and_a_bad_id(data: Path, home: Path, server: FakeOp
     child.expect_exact("ca *>")
     finish(child)
     assert last_sent(server) == ["remember me", "echo: remember me", "and now"]
+    llmc(home, data, "-m", "cb", "-p", "asked chat-b")
+    child = spawn(data, "-C")
+    child.expect_exact("echo: asked chat-b")
+    child.expect_exact("cb *>")  # the chat goes on with the model of its last reply
+    send(child, "still b?")
+    child.expect_exact("echo: still b?")
+    child.expect_exact("cb *>")
+    finish(child)
+    assert last_model_sent(server) == "chat-b"
     bad = spawn(data, "--chat", "no-such-chat")
     bad.expect(pexpect.EOF)
     bad.close()
