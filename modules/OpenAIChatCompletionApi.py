@@ -18,6 +18,7 @@ from .TokenUsage import TokenUsage
 
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
+_SCAN_JSON = LENIENT_JSON.scan_once
 
 _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",
@@ -351,7 +352,7 @@ class OpenAIChatCompletionApi:
 
     def _event_choice(self, payload: str) -> Optional[dict]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
-        event = LENIENT_JSON.decode(payload)
+        event = _decode_event(payload)
         if isinstance(event, dict) and event.get("usage") is not None:  # the last chunk, or a usage-only one
             self.last_usage = TokenUsage.from_reply(event["usage"]) or self.last_usage
         choices = event.get("choices") if isinstance(event, dict) else None
@@ -381,6 +382,16 @@ class _StreamState:
     @property
     def content(self) -> str:
         return "".join(self.parts)
+
+
+def _decode_event(payload: str) -> Any:
+    """An event's JSON: the C scanner straight away for the usual payload with nothing around it
+    (json's decode adds two whitespace scans per event), else decode for the rest and the errors."""
+    try:
+        value, end = _SCAN_JSON(payload, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(payload) else LENIENT_JSON.decode(payload)
 
 
 def _pick_choice(choices: Any) -> dict:

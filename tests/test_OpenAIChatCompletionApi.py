@@ -502,3 +502,12 @@ def test_a_reply_without_end_is_cut_at_the_size_limit() -> None:
                 received += len(text)
     assert str(info.value).startswith("evil: the reply grew past 16 MB (the most llmc keeps); cut after ")
     assert MAX_BODY_BYTES < received <= MAX_BODY_BYTES + 60_000 and len(info.value.partial) == received
+
+
+def test_an_event_decodes_alike_with_or_without_space_around_it() -> None:
+    from llmc.OpenAIChatCompletionApi import _decode_event
+    assert _decode_event('{"a": "b"}') == _decode_event(' {"a": "b"} \t') == {"a": "b"}
+    assert _decode_event('"raw\tcontrol"') == "raw\tcontrol"  # lenient, as the rest of llmc
+    for bad in ('{"a": 1} x', '', '{"a"', '1 2'):
+        with pytest.raises(ValueError):
+            _decode_event(bad)
