@@ -12,6 +12,7 @@ from . import __version__
 from .Clipboard import code_blocks
 from .Errors import InvalidModelError, LlmcError
 from .ProviderManager import split_first_slash
+from .Terminal import visible_text
 from .Secrets import mask_key, mask_url
 
 if TYPE_CHECKING:
@@ -168,10 +169,26 @@ class CommandHandler(Completer):
         """/load N: number N of the list /chats showed (a fresh list if it showed none)."""
         store = self.chat_interface.store
         chat_id = store.find(number, self._listed_chats)
-        _, messages = store.load(chat_id)
+        summary, messages = store.load(chat_id)
         self.chat_interface.session.resume(chat_id, messages)
         self.terminal.print(f"Opened the saved chat {chat_id}.")
         self.chat_interface.show_chat()
+        self._go_on_with_model_of(summary.model, chat_id)
+
+    def _go_on_with_model_of(self, model: str, chat_id: str) -> None:
+        """An opened chat goes on with the model of its last reply, as `llmc -C` does, if it can chat now."""
+        chat = self.chat_interface
+        try:
+            current = chat.model_label()
+        except LlmcError:
+            current = chat.model
+        if not model or model == current:
+            return
+        why = chat.providers.why_cannot_chat(model)
+        if why is None:
+            self.terminal.print(f"Model set to {chat.set_model(model)} (the model of its last reply).")
+        else:
+            self.terminal.print(f"Chat {chat_id} was with {visible_text(model)}, but {why}; going on with {current}.")
 
     def _chats(self, which: str) -> None:
         from .ChatStore import format_chat_list

@@ -269,17 +269,11 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
 def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
     """A resumed chat goes on with the model of its last reply (as simonw/llm's -c does; -m picks another),
     unless that model cannot chat now: then with the configured one, and a note says why."""
-    from .Errors import ConfigError, InvalidModelError
     from .Terminal import visible_text
     if not model or model == config.config.model:
         return
-    try:
-        config.config.providers.chat_model(model)
-    except InvalidModelError:
-        why = "it is not a known valid model now"
-    except ConfigError:
-        why = "its provider has no API key now"
-    else:
+    why = config.config.providers.why_cannot_chat(model)
+    if why is None:
         config.config.model, config.model_source = model, f"from the saved chat {chat_id}"
         return
     terminal.message(f"Note: chat {chat_id} was with {visible_text(model)}, but {why}; "

@@ -180,6 +180,16 @@ class ProviderManager:
                               "machine needs none: add one with --add-provider NAME URL)")
         return provider_name, self.providers[provider_name], long_name
 
+    def why_cannot_chat(self, model_string: str) -> Optional[str]:
+        """None if `model_string` can chat now, else a short reason ("it is not a known valid model now")."""
+        try:
+            self.chat_model(model_string)
+        except InvalidModelError:
+            return "it is not a known valid model now"
+        except ConfigError:
+            return "its provider has no API key now"
+        return None
+
     def chat_api(self, model_string: str, on_wait: Optional[Callable[[str], None]] = None,
                  source: str = "", temperature: Optional[float] = None,
                  max_tokens: Optional[int] = None) -> "OpenAIChatCompletionApi":

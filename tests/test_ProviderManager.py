@@ -565,6 +565,13 @@ def test_chat_model_resolves_names_of_any_case():
         manager.chat_model("fake/f2")
 
 
+def test_why_a_model_cannot_chat_is_one_short_reason():
+    manager = chat_manager()
+    assert manager.why_cannot_chat("fake/fake-chat-1") is None
+    assert manager.why_cannot_chat("fake/gone-model") == "it is not a known valid model now"
+    assert manager.why_cannot_chat("deepseek/r1") == "its provider has no API key now"
+
+
 def test_an_unknown_chat_model_lists_close_matches_and_where_it_came_from():
     with pytest.raises(InvalidModelError) as info:
         chat_manager().chat_model("fake-chat-2", "from LLMC_DEFAULT_MODEL")

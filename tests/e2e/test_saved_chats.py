@@ -263,6 +263,22 @@ def test_chats_and_load_n_in_the_chat(data: Path, server: FakeOpenAIServer, home
     assert saved(data)[0] == ["older chat", "echo: older chat", "back to it", "echo: back to it"]
 
 
+def test_load_n_goes_on_with_the_model_of_that_chat(data: Path, server: FakeOpenAIServer, home: Path) -> None:
+    llmc(home, data, "-m", "cb", "-p", "a chat-b chat")
+    llmc(home, data, "-p", "a chat-a chat")
+    child = spawn(data)
+    child.expect_exact("ca >")
+    send(child, "/load 2")
+    child.expect_exact("echo: a chat-b chat")
+    child.expect_exact("Model set to fake/chat-b (the model of its last reply).")
+    child.expect_exact("cb *>")
+    send(child, "more")
+    child.expect_exact("echo: more")
+    child.expect_exact("cb *>")
+    finish(child)
+    assert last_model_sent(server) == "chat-b"
+
+
 def test_chat_id_interactive_and_a_bad_id(data: Path, home: Path, server: FakeOpenAIServer) -> None:
     llmc(home, data, "-p", "remember me")
     chat_id = ChatStore(data).latest()
