@@ -6,7 +6,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
 from .Errors import ConfigError
@@ -165,6 +165,18 @@ def derive_title(messages: List[dict]) -> str:
 def last_model(messages: List[dict]) -> str:
     """The model of the last reply that names one, else ""."""
     return next((m["model"] for m in reversed(messages) if m.get("model")), "")
+
+
+def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str) -> Tuple[Optional[str], str]:
+    """The model a reopened chat goes on with: its last reply's, if it can chat now (None: stay with
+    `current`), and a note for the user when it cannot ("" when there is nothing to say)."""
+    from .Terminal import visible_text
+    if not saved_model or saved_model == current:
+        return None, ""
+    why = providers.why_cannot_chat(saved_model)
+    if why is None:
+        return saved_model, ""
+    return None, f"Note: chat {chat_id} was with {visible_text(saved_model)}, but {why}; going on with {current}."
 
 
 def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) -> List[str]:

@@ -12,7 +12,6 @@ from . import __version__
 from .Clipboard import code_blocks
 from .Errors import InvalidModelError, LlmcError
 from .ProviderManager import split_first_slash
-from .Terminal import visible_text
 from .Secrets import mask_key, mask_url
 
 if TYPE_CHECKING:
@@ -177,18 +176,17 @@ class CommandHandler(Completer):
 
     def _go_on_with_model_of(self, model: str, chat_id: str) -> None:
         """An opened chat goes on with the model of its last reply, as `llmc -C` does, if it can chat now."""
+        from .ChatStore import model_to_resume
         chat = self.chat_interface
         try:
             current = chat.model_label()
         except LlmcError:
             current = chat.model
-        if not model or model == current:
-            return
-        why = chat.providers.why_cannot_chat(model)
-        if why is None:
-            self.terminal.print(f"Model set to {chat.set_model(model)} (the model of its last reply).")
-        else:
-            self.terminal.print(f"Chat {chat_id} was with {visible_text(model)}, but {why}; going on with {current}.")
+        resumed_model, note = model_to_resume(chat.providers, model, current, chat_id)
+        if resumed_model is not None:
+            self.terminal.print(f"Model set to {chat.set_model(resumed_model)} (the model of its last reply).")
+        if note:
+            self.terminal.print(note)
 
     def _chats(self, which: str) -> None:
         from .ChatStore import format_chat_list

@@ -269,15 +269,12 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
 def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
     """A resumed chat goes on with the model of its last reply (as simonw/llm's -c does; -m picks another),
     unless that model cannot chat now: then with the configured one, and a note says why."""
-    from .Terminal import visible_text
-    if not model or model == config.config.model:
-        return
-    why = config.config.providers.why_cannot_chat(model)
-    if why is None:
-        config.config.model, config.model_source = model, f"from the saved chat {chat_id}"
-        return
-    terminal.message(f"Note: chat {chat_id} was with {visible_text(model)}, but {why}; "
-                     f"going on with {config.config.model}.")
+    from .ChatStore import model_to_resume
+    resumed_model, note = model_to_resume(config.config.providers, model, config.config.model, chat_id)
+    if resumed_model is not None:
+        config.config.model, config.model_source = resumed_model, f"from the saved chat {chat_id}"
+    if note:
+        terminal.message(note)
 
 
 def _list_chats(data_directory: Optional[str], terminal) -> int:

@@ -23,8 +23,8 @@ from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
 from rich.text import Text
 
-from .MarkdownTableElement import MarkdownTableElement
 from .MarkdownBlockSplitter import Block, BlockSplitter, LineAssembler, is_blank, is_table_head
+from .MarkdownTableElement import MarkdownTableElement
 
 __all__ = ["MarkdownStreamRenderer"]
 
@@ -69,7 +69,7 @@ class _CodeSlice(Syntax):
         blank = Segment(" " * width + "\n", base)
         left_pad, right_pad = Segment(" " * left, base), Segment(" " * right, base)
         yield from [blank] * top
-        for line in self._styled_lines():
+        for line in self._styled_lines(base):
             used = sum(cell_len(segment.text) for segment in line)
             yield left_pad
             yield from line
@@ -79,10 +79,10 @@ class _CodeSlice(Syntax):
             yield Segment.line()
         yield from [blank] * bottom
 
-    def _styled_lines(self) -> list[list[Segment]]:
-        """The code's lines as styled segments, exactly as highlight() colours them."""
+    def _styled_lines(self, base: Style) -> list[list[Segment]]:
+        """The code's lines as styled segments on `base`, exactly as highlight() colours them."""
         ends_on_nl, code = self._process_code(self.code)
-        base, theme = self._get_base_style(), self._theme
+        theme = self._theme
         lexer = self.lexer or self.default_lexer
         skip = len(self._context)
         styles: dict[object, Style] = {}

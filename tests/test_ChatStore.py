@@ -9,7 +9,7 @@ import pytest
 
 from llmc.ChatSession import ChatSession
 from llmc.ChatStore import (TITLE_CHARS, ChatStore, derive_title, format_chat_list, local_time,
-                            read_summary)
+                            model_to_resume, read_summary)
 from llmc.Errors import ConfigError
 from llmc.SafeFiles import file_stamp
 
@@ -185,3 +185,15 @@ def test_the_list_lines(store: ChatStore) -> None:
 def test_local_time_of_a_bad_stamp_is_the_text() -> None:
     assert local_time("yesterday") == "yesterday"
     assert local_time("2026-01-02T03:04:05+00:00").startswith("2026-01-0")
+
+
+def test_a_reopened_chat_goes_on_with_its_last_model_if_that_can_chat_now():
+    class Providers:
+        def why_cannot_chat(self, model):
+            return None if model == "p/live" else "its provider has no API key now"
+
+    assert model_to_resume(Providers(), "p/live", "p/default", "c1") == ("p/live", "")
+    assert model_to_resume(Providers(), "p/default", "p/default", "c1") == (None, "")
+    assert model_to_resume(Providers(), "", "p/default", "c1") == (None, "")
+    assert model_to_resume(Providers(), "p/gone\x1b[2J", "p/default", "c1") == (
+        None, "Note: chat c1 was with p/gone␛[2J, but its provider has no API key now; going on with p/default.")
