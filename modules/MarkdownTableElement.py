@@ -45,7 +45,7 @@ def _unwrapped_segments(table: Table, console: Console, options: ConsoleOptions)
         return None
     columns = table.columns
     rows: List[List[Text]] = [[column.header for column in columns]]  # type: ignore[misc]
-    rows += [list(cells) for cells in zip(*(column._cells for column in columns))]
+    rows += [list(cells) for cells in zip(*(column.cells for column in columns))]
     if not all(isinstance(cell, Text) and "\n" not in cell.plain and "\t" not in cell.plain
                for row in rows for cell in row):
         return None
