@@ -48,6 +48,13 @@ def saved(data: Path) -> List[List[str]]:
     return [[m["content"] for m in store.load(c.chat_id)[1][1:]] for c in store.summaries()[0]]
 
 
+def echo_turn(child, text: str, prompt: str) -> None:
+    """Send `text` in the chat and wait for the echo server's answer and the next prompt."""
+    send(child, text)
+    child.expect_exact(f"echo: {text}")
+    child.expect_exact(prompt)
+
+
 def error_line(result) -> str:
     assert result.stdout == "" and "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
@@ -214,13 +221,9 @@ def test_a_saved_chat_file_is_json_lines_with_the_answering_model(home: Path, da
 def test_chats_are_saved_as_they_go_and_continue_resumes_the_latest(data: Path, server: FakeOpenAIServer) -> None:
     child = spawn(data)
     child.expect_exact("ca >")
-    send(child, "first turn")
-    child.expect_exact("echo: first turn")
-    child.expect_exact("ca *>")
+    echo_turn(child, "first turn", "ca *>")
     assert saved(data) == [["first turn", "echo: first turn"]]  # saved before the next prompt, not at exit
-    send(child, "second turn")
-    child.expect_exact("echo: second turn")
-    child.expect_exact("ca *>")
+    echo_turn(child, "second turn", "ca *>")
     finish(child)
 
     again = spawn(data, "-C")
@@ -255,9 +258,7 @@ def test_chats_and_load_n_in_the_chat(data: Path, server: FakeOpenAIServer, home
     send(child, "/chats everything")
     child.expect_exact("ERROR: usage: /chats [all] (got 'everything')")
     child.expect_exact("ca *>")
-    send(child, "back to it")
-    child.expect_exact("echo: back to it")
-    child.expect_exact("ca *>")
+    echo_turn(child, "back to it", "ca *>")
     finish(child)
     assert last_sent(server) == ["older chat", "echo: older chat", "back to it"]
     assert saved(data)[0] == ["older chat", "echo: older chat", "back to it", "echo: back to it"]
@@ -272,9 +273,7 @@ def test_load_n_goes_on_with_the_model_of_that_chat(data: Path, server: FakeOpen
     child.expect_exact("echo: a chat-b chat")
     child.expect_exact("Model set to fake/chat-b (the model of its last reply).")
     child.expect_exact("cb *>")
-    send(child, "more")
-    child.expect_exact("echo: more")
-    child.expect_exact("cb *>")
+    echo_turn(child, "more", "cb *>")
     finish(child)
     assert last_model_sent(server) == "chat-b"
 
@@ -286,18 +285,14 @@ def test_chat_id_interactive_and_a_bad_id(data: Path, home: Path, server: FakeOp
     child.expect_exact(f"Continuing the saved chat {chat_id}.")
     child.expect_exact("echo: remember me")
     child.expect_exact("ca *>")
-    send(child, "and now")
-    child.expect_exact("echo: and now")
-    child.expect_exact("ca *>")
+    echo_turn(child, "and now", "ca *>")
     finish(child)
     assert last_sent(server) == ["remember me", "echo: remember me", "and now"]
     llmc(home, data, "-m", "cb", "-p", "asked chat-b")
     child = spawn(data, "-C")
     child.expect_exact("echo: asked chat-b")
     child.expect_exact("cb *>")  # the chat goes on with the model of its last reply
-    send(child, "still b?")
-    child.expect_exact("echo: still b?")
-    child.expect_exact("cb *>")
+    echo_turn(child, "still b?", "cb *>")
     finish(child)
     assert last_model_sent(server) == "chat-b"
     bad = spawn(data, "--chat", "no-such-chat")
@@ -312,9 +307,7 @@ def test_no_save_and_autosave_off_leave_no_trace(data: Path, server: FakeOpenAIS
     before = snapshot(data)
     child = spawn(data, "--no-save")
     child.expect_exact("ca >")
-    send(child, "incognito")
-    child.expect_exact("echo: incognito")
-    child.expect_exact("ca *>")
+    echo_turn(child, "incognito", "ca *>")
     send(child, "/autosave")
     child.expect_exact("Autosave is off: this chat is not saved")
     child.expect_exact("ca *>")
@@ -326,9 +319,7 @@ def test_no_save_and_autosave_off_leave_no_trace(data: Path, server: FakeOpenAIS
     send(child, "/autosave off")
     child.expect_exact("Autosave is off")
     child.expect_exact("ca >")
-    send(child, "hidden prompt")
-    child.expect_exact("echo: hidden prompt")
-    child.expect_exact("ca *>")
+    echo_turn(child, "hidden prompt", "ca *>")
     child.send("\x1b[A")  # Up still recalls it in this chat
     child.expect_exact("hidden prompt")
     child.send("\x15")  # Ctrl-U
@@ -362,9 +353,7 @@ def test_ctrl_c_keeps_the_partial_reply_in_the_saved_chat(data: Path, server: Fa
 def test_md_header_names_the_model_that_answered(data: Path, server: FakeOpenAIServer) -> None:
     child = spawn(data)
     child.expect_exact("ca >")
-    send(child, "question")
-    child.expect_exact("echo: question")
-    child.expect_exact("ca *>")
+    echo_turn(child, "question", "ca *>")
     send(child, "/mod cb")
     child.expect_exact("Model set to fake/chat-b.")
     child.expect_exact("cb *>")
