@@ -17,5 +17,5 @@ def load_checkout_package() -> None:
 
 if __name__ == "__main__":
     load_checkout_package()
-    from llmc.CommandLine import run
+    from llmc.cli.CommandLine import run
     run()

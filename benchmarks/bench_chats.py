@@ -21,8 +21,8 @@ from _common import (MAIN, PYTHON, fake_server, isolated_env, median, pty_dialog
                      run_in_pty, run_timed, strip_ansi, work_dir, write_data_dir)
 from bench_streaming import LAST_LINE, PLAIN_CLIENT, chat_seconds, markdown_reply  # noqa: E402
 
-from llmc.ChatSession import format_chat_lines  # noqa: E402
-from llmc.ChatStore import ChatStore, derive_title  # noqa: E402
+from llmc.store.ChatSession import format_chat_lines  # noqa: E402
+from llmc.store.ChatStore import ChatStore, derive_title  # noqa: E402
 
 CHATS = 1000
 TURNS = 10  # user + assistant pairs per saved chat (about 12 KB a file)

@@ -15,9 +15,9 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report  # noqa: E402
 
-from llmc.Errors import ApiError  # noqa: E402
-from llmc.HttpClient import HttpClient  # noqa: E402
-from llmc.HttpSettings import HttpSettings  # noqa: E402
+from llmc.base.Errors import ApiError  # noqa: E402
+from llmc.transport.HttpClient import HttpClient  # noqa: E402
+from llmc.transport.HttpSettings import HttpSettings  # noqa: E402
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi  # noqa: E402
 from llmc.ProviderConfig import ProviderConfig  # noqa: E402
 from tests.hostile_server import HostileServer, Reply, Request, chat_completion, models_list, sse_event  # noqa: E402

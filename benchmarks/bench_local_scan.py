@@ -47,7 +47,7 @@ def serial_connects(ports: List[int]) -> float:
 
 
 def scan_seconds(ports: List[int]) -> List[float]:
-    from llmc.LocalServerScanner import LocalServerScanner
+    from llmc.discovery.LocalServerScanner import LocalServerScanner
     scanner = LocalServerScanner(ports)
     times = []
     for _ in range(SCANS):

@@ -34,7 +34,7 @@ from rich.console import Console  # noqa: E402
 from rich.live import Live  # noqa: E402
 from rich.markdown import Markdown  # noqa: E402
 
-from llmc.MarkdownStreamRenderer import MarkdownStreamRenderer  # noqa: E402
+from llmc.render.MarkdownStreamRenderer import MarkdownStreamRenderer  # noqa: E402
 
 WIDTH, HEIGHT, CHUNK, LINES = 100, 40, 4, 2471
 

@@ -18,7 +18,7 @@ from typing import List, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report  # noqa: E402
 
-from llmc.SseParser import SseParser  # noqa: E402
+from llmc.transport.SseParser import SseParser  # noqa: E402
 
 WORDS = ["stream", "événement", "テキスト", "λόγος", "data", "emoji 🚀", "chunk", "naïve"]
 

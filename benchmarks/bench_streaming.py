@@ -88,7 +88,7 @@ def profile_llmc(data: Path, env: dict) -> None:
     sys.stdout = stdout
     profiler = cProfile.Profile()
     try:
-        from llmc import CommandLine as main
+        from llmc.cli import CommandLine as main
         profiler.runcall(main.main, ["-d", str(data), "-p", "go"])
     finally:
         sys.stdout = old

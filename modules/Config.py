@@ -9,17 +9,17 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from pydantic import ValidationError
 
-from .Errors import ConfigError, file_write_error
-from .HttpSettings import HttpSettings
-from .LocalServerScanner import LocalServerScanner
+from .base.Errors import ConfigError, file_write_error
+from .transport.HttpSettings import HttpSettings
+from .discovery.LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
-from .OutputChannel import OutputChannel
+from .base.OutputChannel import OutputChannel
 from .ProviderConfig import ProviderConfig, api_key_variable, is_configured_key
-from .ProviderEntryShape import ProviderEntryShape
+from .discovery.ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
-from .ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
-from .SafeFiles import file_stamp, is_readable_by_others, read_text_file
-from .Secrets import MIN_SECRET_LENGTH
+from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
+from .base.SafeFiles import file_stamp, is_readable_by_others, read_text_file
+from .base.Secrets import MIN_SECRET_LENGTH
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
 
@@ -65,7 +65,7 @@ def write_toml_setting(path: Path, key: str, value: Any) -> None:
 
     Atomic, the file's mode kept (0600 for a new one); ConfigError, the file untouched, if it
     cannot be read or parsed."""
-    from .SafeFiles import atomic_write_text
+    from .base.SafeFiles import atomic_write_text
     text = read_text_file(path, "config file")
     import tomlkit
     try:
@@ -133,7 +133,7 @@ class Config:
 
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
-        from .SafeFiles import ensure_directory
+        from .base.SafeFiles import ensure_directory
         provider_config, long_name = self.config.providers.get_api_for_model_string(model_string)
         label = f"{self.config.providers.provider_name_of(provider_config)}/{long_name}"
         ensure_directory(self.data_directory)
@@ -269,7 +269,7 @@ class Config:
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:
         """Write a commented default config.toml; ConfigError if one exists already."""
-        from .SafeFiles import atomic_write_text, ensure_directory
+        from .base.SafeFiles import atomic_write_text, ensure_directory
         directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         ensure_directory(directory)
         path = directory / CONFIG_FILE_NAME

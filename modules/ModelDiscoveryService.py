@@ -8,8 +8,8 @@ import time
 from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .DiscoveryThrottle import DiscoveryThrottle
-from .Errors import ApiError, KeyRefusedError
+from .discovery.DiscoveryThrottle import DiscoveryThrottle
+from .base.Errors import ApiError, KeyRefusedError
 from .ProviderConfig import ProviderConfig
 
 PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
@@ -57,7 +57,7 @@ class ModelDiscoveryService:
         if callable(self._settings):
             self._settings = self._settings()
         if self._settings is None:
-            from .HttpSettings import HttpSettings
+            from .transport.HttpSettings import HttpSettings
             self._settings = HttpSettings()
         return self._settings
 
@@ -74,7 +74,7 @@ class ModelDiscoveryService:
 
     def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
         """One pooled HttpClient per connection (provider, base URL, key), reused across requests and workers."""
-        from .HttpClient import HttpClient
+        from .transport.HttpClient import HttpClient
         key = connection_key(provider_name, provider_config)
         with self._clients_lock:
             client = self._clients.get(key)
@@ -199,7 +199,7 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
     if not isinstance(models, list):  # {"data": [...]} as OpenAI sends it, or a bare list as Together does
         reason = "the /models reply has no 'data' list"
         if isinstance(body, dict) and body.get("error"):
-            from .HttpClient import provider_error_text
+            from .transport.HttpClient import provider_error_text
             reason += f"; the provider says: {provider_error_text(body['error'])}"
         raise ApiError(safe_line(f"{provider_name}: {reason}"))
     if not models:

@@ -7,14 +7,14 @@ from typing import Any, Callable, Generator, Iterator, List, Optional, Tuple
 
 import urllib3
 
-from .Errors import ApiError, IncompleteReplyError
-from .BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
-from .HttpClient import LENIENT_JSON, HttpClient, provider_error_text
-from .HttpSettings import HttpSettings
+from .base.Errors import ApiError, IncompleteReplyError
+from .transport.BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
+from .transport.HttpClient import LENIENT_JSON, HttpClient, provider_error_text
+from .transport.HttpSettings import HttpSettings
 from .ProviderConfig import ProviderConfig
-from .SseParser import SseParser
-from .SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
-from .TokenUsage import TokenUsage
+from .transport.SseParser import SseParser
+from .base.SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
+from .base.TokenUsage import TokenUsage
 
 Message = dict
 Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)

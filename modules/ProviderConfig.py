@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .ModelPrice import ModelPrice
+from .base.Secrets import api_key_variable
+from .discovery.ModelPrice import ModelPrice
 
 
 def default_short_name(long_name: str) -> str:
@@ -18,11 +19,6 @@ def default_short_name(long_name: str) -> str:
 
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
 ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what api_key_env may hold
-
-
-def api_key_variable(provider_name: str) -> str:
-    """Environment variable that holds a provider's key, e.g. OPENAI_API_KEY."""
-    return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"
 
 
 def is_configured_key(key: Optional[str]) -> bool:

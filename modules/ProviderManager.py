@@ -7,13 +7,13 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from .DiscoverySummary import DiscoverySummary, usd
-from .Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
-from .HttpSettings import HttpSettings
+from .discovery.DiscoverySummary import DiscoverySummary, usd
+from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
+from .transport.HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
-from .ModelMetadata import non_chat_reason
-from .ModelPrice import ModelPrice
-from .OutputChannel import OutputChannel, ProgressCallback
+from .discovery.ModelMetadata import non_chat_reason
+from .discovery.ModelPrice import ModelPrice
+from .base.OutputChannel import OutputChannel, ProgressCallback
 from .ProviderConfig import ProviderConfig, default_short_name
 
 if TYPE_CHECKING:
@@ -340,7 +340,7 @@ class ProviderManager:
         self.found_local_providers = []
         if self.local_scanner is None:
             return
-        from .LocalServerScanner import local_ports_of
+        from .discovery.LocalServerScanner import local_ports_of
         for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
             if server.needs_key:
                 out.notice(f"A server at {server.base_url} asks for a key: add it with llmc --add-provider NAME "

@@ -1,32 +1,23 @@
 """llmc: a terminal chat client for OpenAI-compatible providers.
 
-`modules/` is flat, one class per module; this page says which room each module belongs to.
-Imports point down this list, or sideways within a layer, never up (tests/test_layers.py checks it):
+The plan's six modules live at the top of the package: Config (files + environment + flags, merged once),
+Types (ConfigModel, the built-in providers), ProviderConfig, ProviderManager (the one interface to
+providers), ModelDiscoveryService (GET /models and pings) and OpenAIChatCompletionApi (chat requests).
+Every other module lives in the room of its job; a room is a layer, and imports point down this list,
+never up (tests/test_layers.py checks it, with no exceptions, and that there are no import circles):
 
-Chat UI and rendering (the top: what the user sees and types)
-    CommandLine (flags, wiring, exit statuses) · ChatInterface (the REPL) · ChatControls (what the
-    slash commands may do to the chat) · CommandHandler (the slash commands) · ChatSession (a chat's
-    messages, saved and loaded) · ChatStore (chats autosaved as they go) · InputHistory ·
-    MessageRecall · Clipboard · Attachment · PromptRunner (`-p`) · ReplyStreaming (a reply shown as it arrives) · MarkdownStreamRenderer ·
-    MarkdownBlockSplitter · MarkdownTableElement · PlainReplyWriter · ProgressDisplay · ProviderAdder (`--add-provider`)
+    cli/        the command line: flags, the run's wiring, exit statuses, `-p`
+    chat/       the interactive chat: the REPL, slash commands, input history, clipboard
+    setup/      setting llmc up: adding providers
+    render/     what the user sees: streamed Markdown, plain replies, progress
+    store/      chats and attachments kept on disk
+    (core)      the plan's six modules, with discovery/: model lists, prices, metadata, the local scan
+                and the providers YAML
+    transport/  talking HTTP to a provider: sessions, retries, deadlines, bodies, SSE
+    base/       used by all: errors, exit statuses, the terminal, safe files, secrets, text
 
-The core of the plan (providers, models, settings)
-    Config (files + environment + flags, built once) · Types (ConfigModel, built-in providers) ·
-    ProviderManager (the one interface to providers; hands out the chat API) · ProviderConfig ·
-    ProviderEntryShape (what a provider entry of a file may hold) · ProvidersYamlStore · ModelDiscoveryService · DiscoverySummary · DiscoveryThrottle ·
-    ModelMetadata · ModelPrice · LocalServerScanner · HttpSettings
-
-Transport (talking to a provider)
-    OpenAIChatCompletionApi (chat requests, reply events) · HttpClient (sessions, retries, errors) ·
-    BodyReader · RequestDeadline · SseParser · SurrogateJoiner · TokenUsage
-
-Foundation (used by every layer, importing none of the others)
-    Errors · ExitStatus · OutputChannel (the channel lower layers tell the user through) · Terminal
-    (the one output object, httpie-Environment style) · SafeFiles · Secrets
-
-Two exceptions: transport may use the plan's plain data models ProviderConfig and HttpSettings, and
-the chat UI never imports the HTTP layer (HttpClient, OpenAIChatCompletionApi): it asks
-ProviderManager. Lower layers never print: they are handed an OutputChannel or a Terminal.
+Nothing above the core talks HTTP: the chat asks ProviderManager. Lower layers never print: they are
+handed an OutputChannel or a Terminal.
 """
 __version__ = "0.1.0"
 DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"  # here, so --list-chats finds it without the heavy imports

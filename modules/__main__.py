@@ -1,4 +1,4 @@
 """`python -m llmc`: the same as the `llmc` command."""
-from .CommandLine import run
+from .cli.CommandLine import run
 
 run()

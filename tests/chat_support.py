@@ -7,10 +7,10 @@ from typing import Optional
 
 from prompt_toolkit.output import DummyOutput
 
-from llmc.ChatInterface import ChatInterface
-from llmc.Clipboard import Clipboard
+from llmc.chat.ChatInterface import ChatInterface
+from llmc.chat.Clipboard import Clipboard
 from llmc.Config import Config
-from llmc.Terminal import Terminal
+from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 SUBMIT = "\x1b\r"      # Esc Enter (what Alt-Enter sends)

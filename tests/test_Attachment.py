@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from llmc.Attachment import (MAX_TEXT_BYTES, Attachment, content_text, has_image, image_refusal, image_type,
+from llmc.store.Attachment import (MAX_TEXT_BYTES, Attachment, content_text, has_image, image_refusal, image_type,
                              message_content)
-from llmc.Errors import ApiError, ConfigError
+from llmc.base.Errors import ApiError, ConfigError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16

@@ -8,8 +8,8 @@ import pytest
 import requests
 import responses
 
-from llmc.BodyReader import MAX_BODY_BYTES, PIECE_BYTES, BodyReader, reply_text, size_text
-from llmc.Errors import ApiError
+from llmc.transport.BodyReader import MAX_BODY_BYTES, PIECE_BYTES, BodyReader, reply_text, size_text
+from llmc.base.Errors import ApiError
 
 URL = "http://127.0.0.1:9/v1/models"
 

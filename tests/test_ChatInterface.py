@@ -11,11 +11,11 @@ from typing import Iterator
 import pytest
 from prompt_toolkit.input import create_pipe_input
 
-from llmc.InputHistory import HISTORY_ENTRIES_KEPT
-from llmc.ChatSession import ChatSession
-from llmc.ChatStore import ChatStore
-from llmc.Errors import INCOMPLETE_MARKER
-from llmc.Errors import InvalidModelError
+from llmc.chat.InputHistory import HISTORY_ENTRIES_KEPT
+from llmc.store.ChatSession import ChatSession
+from llmc.store.ChatStore import ChatStore
+from llmc.base.Errors import INCOMPLETE_MARKER
+from llmc.base.Errors import InvalidModelError
 from tests.chat_support import SUBMIT, chat_messages, make_chat, run_keys
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -326,7 +326,7 @@ def test_a_bug_inside_one_reply_drops_that_turn_and_the_chat_goes_on(tmp_path, s
 
 
 def test_a_bug_inside_a_command_never_ends_the_chat(tmp_path, server, monkeypatch) -> None:
-    from llmc.CommandHandler import CommandHandler
+    from llmc.chat.CommandHandler import CommandHandler
     monkeypatch.setattr(CommandHandler, "_print", lambda handler, rest: 1 / 0)
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe)

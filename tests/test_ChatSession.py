@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llmc.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
-from llmc.Errors import INCOMPLETE_MARKER, ConfigError
+from llmc.store.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
+from llmc.base.Errors import INCOMPLETE_MARKER, ConfigError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 
@@ -258,7 +258,7 @@ def test_a_chat_file_nested_100000_deep_is_refused_and_the_chat_kept(session: Ch
 
 
 def test_usage_counts_are_kept_in_the_saved_chat_and_never_sent(tmp_path: Path) -> None:
-    from llmc.TokenUsage import TokenUsage
+    from llmc.base.TokenUsage import TokenUsage
     session = ChatSession("sys", tmp_path)
     session.add_user("hi")
     session.add_assistant("hello", usage=TokenUsage(12, 3))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from llmc.ChatSession import ChatSession
-from llmc.ChatStore import (TITLE_CHARS, ChatStore, derive_title, format_chat_list, local_time,
+from llmc.store.ChatSession import ChatSession
+from llmc.store.ChatStore import (TITLE_CHARS, ChatStore, derive_title, format_chat_list, local_time,
                             model_to_resume, read_summary)
-from llmc.Errors import ConfigError
-from llmc.SafeFiles import file_stamp
+from llmc.base.Errors import ConfigError
+from llmc.base.SafeFiles import file_stamp
 
 
 @pytest.fixture

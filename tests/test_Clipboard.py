@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmc.Clipboard import OSC52, Clipboard, code_blocks, osc52_sequence
+from llmc.chat.Clipboard import OSC52, Clipboard, code_blocks, osc52_sequence
 
 
 def recorder(returncode: int = 0):

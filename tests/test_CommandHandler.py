@@ -12,9 +12,9 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 
-from llmc.ChatStore import ChatStore
-from llmc.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
-from llmc.ProgressDisplay import ProgressDisplay
+from llmc.store.ChatStore import ChatStore
+from llmc.chat.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
+from llmc.render.ProgressDisplay import ProgressDisplay
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.chat_support import make_chat
 

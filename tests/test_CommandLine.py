@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from llmc import CommandLine as main
-from llmc.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
+from llmc.cli import CommandLine as main
+from llmc.base.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 
 
 def failing(exc: BaseException):
@@ -84,7 +84,7 @@ def test_running_out_of_memory_is_one_line_and_never_exit_70(monkeypatch, capsys
 
 
 def test_u_is_usage_and_uvm_stays_update_valid_models() -> None:
-    from llmc.CommandLine import build_parser
+    from llmc.cli.CommandLine import build_parser
     parser = build_parser()
     assert parser.parse_args(["-uvm"]).update_valid_models and not parser.parse_args(["-uvm"]).usage
     both = parser.parse_args(["-u", "-a", "x.txt", "-a", "y.png", "explain", "this"])

@@ -9,8 +9,8 @@ from typing import Dict, List
 import pytest
 
 from llmc.Config import Config, default_config_text, load_toml_file, merge_dicts
-from llmc.Errors import ConfigError, InvalidModelError
-from llmc.HttpClient import HttpSettings
+from llmc.base.Errors import ConfigError, InvalidModelError
+from llmc.transport.HttpClient import HttpSettings
 from llmc.ProviderManager import ProviderManager
 from llmc.Types import DEFAULT_MODEL, DEFAULT_SYSTEM_PROMPT, PROVIDER_DATA, SASSY_SYSTEM_PROMPT
 

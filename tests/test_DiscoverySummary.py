@@ -1,7 +1,7 @@
 """DiscoverySummary: the per-provider lines a discovery run prints."""
 import pytest
 
-from llmc.DiscoverySummary import DiscoverySummary
+from llmc.discovery.DiscoverySummary import DiscoverySummary
 
 
 def test_summary_line_counts_each_outcome():
@@ -21,7 +21,7 @@ def test_a_long_undecided_list_names_the_first_ten():
 
 
 def test_ping_cost_line_counts_priced_pings_and_names_free_models():
-    from llmc.ModelPrice import ModelPrice
+    from llmc.discovery.ModelPrice import ModelPrice
     free = {f"free-{i}": ModelPrice() for i in range(12)}
     summary = DiscoverySummary(provider="or", to_ping=["dear", "unknown", *free],
                                prices={"dear": ModelPrice(prompt=1000, completion=2000), **free})
@@ -32,5 +32,5 @@ def test_ping_cost_line_counts_priced_pings_and_names_free_models():
 
 
 def test_usd():
-    from llmc.DiscoverySummary import usd
+    from llmc.discovery.DiscoverySummary import usd
     assert usd(0.00012) == "$0.0001" and usd(0.05) == "$0.0500" and usd(1234.5) == "$1,234.50"

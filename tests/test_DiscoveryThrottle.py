@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from llmc.DiscoveryThrottle import DiscoveryThrottle, ThrottleClosed
+from llmc.discovery.DiscoveryThrottle import DiscoveryThrottle, ThrottleClosed
 
 
 def run_workers(throttle: DiscoveryThrottle, count: int, work) -> None:

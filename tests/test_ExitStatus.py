@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from llmc.Errors import ApiError, ConfigError, InvalidModelError, LlmcError
-from llmc.ExitStatus import ExitStatus
+from llmc.base.Errors import ApiError, ConfigError, InvalidModelError, LlmcError
+from llmc.base.ExitStatus import ExitStatus
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 import responses
 
-from llmc.Errors import ApiError
-from llmc.HttpClient import HttpClient, parse_retry_after, redact
-from llmc.HttpSettings import HttpSettings
+from llmc.base.Errors import ApiError
+from llmc.transport.HttpClient import HttpClient, parse_retry_after, redact
+from llmc.transport.HttpSettings import HttpSettings
 
 BASE = "http://127.0.0.1:9/v1"
 KEY = "sk-test-abcdefghijklmnop"

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from llmc.HttpSettings import HttpSettings
+from llmc.transport.HttpSettings import HttpSettings
 
 
 def test_defaults_are_bounded_and_the_settings_frozen():

@@ -7,7 +7,7 @@ from typing import List
 
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-from llmc.InputHistory import HISTORY_ENTRIES_KEPT, HISTORY_FILE_NAME, InputHistory
+from llmc.chat.InputHistory import HISTORY_ENTRIES_KEPT, HISTORY_FILE_NAME, InputHistory
 
 
 def entries(count: int) -> str:

@@ -8,7 +8,7 @@ from typing import Iterator, List
 
 import pytest
 
-from llmc.LocalServerScanner import (DEFAULT_PORTS, LocalServer, LocalServerScanner, local_ports_of,
+from llmc.discovery.LocalServerScanner import (DEFAULT_PORTS, LocalServer, LocalServerScanner, local_ports_of,
                                      ports_from_environment)
 from tests.fake_openai_server import FakeOpenAIServer
 

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from llmc.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
+from llmc.render.MarkdownBlockSplitter import BlockSplitter, LineAssembler, starts_top_level_block
 from tests.markdown_samples import SAMPLE, chunked, random_sizes
 
 

@@ -12,9 +12,9 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 
-from llmc import MarkdownStreamRenderer as msr
-from llmc.MarkdownBlockSplitter import BlockSplitter
-from llmc.MarkdownStreamRenderer import MarkdownStreamRenderer, _Trimmed, _trim_line
+from llmc.render import MarkdownStreamRenderer as msr
+from llmc.render.MarkdownBlockSplitter import BlockSplitter
+from llmc.render.MarkdownStreamRenderer import MarkdownStreamRenderer, _Trimmed, _trim_line
 from tests.markdown_samples import SAMPLE, chunked, random_sizes
 
 # -- helpers ------------------------------------------------------------------------------

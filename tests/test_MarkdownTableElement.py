@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 from rich.markdown import Markdown
 
-from llmc.MarkdownTableElement import MarkdownTableElement
+from llmc.render.MarkdownTableElement import MarkdownTableElement
 
 
 class FastTableMarkdown(Markdown):

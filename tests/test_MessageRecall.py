@@ -5,8 +5,8 @@ from pathlib import Path
 
 from prompt_toolkit.buffer import Buffer
 
-from llmc.ChatSession import ChatSession
-from llmc.MessageRecall import MessageRecall
+from llmc.store.ChatSession import ChatSession
+from llmc.chat.MessageRecall import MessageRecall
 
 
 def chat(tmp_path: Path) -> ChatSession:

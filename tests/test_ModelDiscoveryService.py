@@ -10,8 +10,8 @@ import pytest
 import requests
 import responses
 
-from llmc.Errors import ApiError, KeyRefusedError
-from llmc.HttpSettings import HttpSettings
+from llmc.base.Errors import ApiError, KeyRefusedError
+from llmc.transport.HttpSettings import HttpSettings
 from llmc.ModelDiscoveryService import ModelDiscoveryService, PingResult
 from llmc.ProviderConfig import ProviderConfig
 from tests.fake_openai_server import FakeOpenAIServer

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmc.ModelMetadata import non_chat_reason
+from llmc.discovery.ModelMetadata import non_chat_reason
 
 
 @pytest.mark.parametrize("entry, reason", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmc.ModelPrice import ModelPrice
+from llmc.discovery.ModelPrice import ModelPrice
 
 
 def test_openrouter_pricing_per_token_becomes_usd_per_million():

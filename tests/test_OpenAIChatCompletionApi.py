@@ -6,8 +6,8 @@ from typing import Iterator, List, Optional, Tuple
 import pytest
 import responses
 
-from llmc.Errors import ApiError, IncompleteReplyError
-from llmc.HttpSettings import HttpSettings
+from llmc.base.Errors import ApiError, IncompleteReplyError
+from llmc.transport.HttpSettings import HttpSettings
 from llmc.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
                                              swap_token_limit, uses_fixed_temperature)
 from llmc.ProviderConfig import ProviderConfig
@@ -486,7 +486,7 @@ def test_a_refused_stream_options_is_dropped_once_and_remembered_for_the_provide
 
 
 def test_a_reply_without_end_is_cut_at_the_size_limit() -> None:
-    from llmc.BodyReader import MAX_BODY_BYTES
+    from llmc.transport.BodyReader import MAX_BODY_BYTES
     from tests.hostile_server import HostileServer, sse_event
     event = sse_event("x" * 60_000)
 

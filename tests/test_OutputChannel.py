@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import io
 
-from llmc.OutputChannel import OutputChannel
-from llmc.Terminal import Terminal
+from llmc.base.OutputChannel import OutputChannel
+from llmc.base.Terminal import Terminal
 
 
 def test_a_terminals_channel_puts_results_on_stdout_and_notices_on_stderr() -> None:

@@ -1,7 +1,7 @@
 """PlainReplyWriter: the answer alone on stdout, reasoning set apart on stderr."""
 import io
 
-from llmc.PlainReplyWriter import PlainReplyWriter
+from llmc.render.PlainReplyWriter import PlainReplyWriter
 
 
 def make_writer() -> tuple[PlainReplyWriter, io.StringIO, io.StringIO]:

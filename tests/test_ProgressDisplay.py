@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import threading
 
-from llmc.ProgressDisplay import ProgressDisplay, discover_with_progress
+from llmc.render.ProgressDisplay import ProgressDisplay, discover_with_progress
 
 
 def test_plain_mode_writes_a_start_and_an_end_line_per_provider():

@@ -7,12 +7,12 @@ from typing import Iterator
 
 import pytest
 
-from llmc.ChatSession import ChatSession
-from llmc.ChatStore import ChatStore
+from llmc.store.ChatSession import ChatSession
+from llmc.store.ChatStore import ChatStore
 from llmc.Config import Config
-from llmc.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError
-from llmc.PromptRunner import PromptRunner, read_prompt
-from llmc.Terminal import Terminal
+from llmc.base.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError
+from llmc.cli.PromptRunner import PromptRunner, read_prompt
+from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 
@@ -149,7 +149,7 @@ class BytesStdin(io.TextIOWrapper):
 
 
 def test_standard_input_is_read_up_to_its_limit() -> None:
-    from llmc.PromptRunner import MAX_STDIN_BYTES, read_standard_input
+    from llmc.cli.PromptRunner import MAX_STDIN_BYTES, read_standard_input
     assert read_standard_input(BytesStdin("é".encode() * 1000)) == "é" * 1000
     with pytest.raises(ConfigError, match=r"^standard input is larger than 16 MB, the most llmc takes as a prompt"):
         read_standard_input(BytesStdin(bytes(MAX_STDIN_BYTES + 1)))

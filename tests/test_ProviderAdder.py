@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from llmc.Config import Config
-from llmc.Errors import ConfigError
-from llmc.ProviderAdder import ProviderAdder, checked_base_url, checked_key_variable, checked_provider_name
-from llmc.Terminal import Terminal
+from llmc.base.Errors import ConfigError
+from llmc.setup.ProviderAdder import ProviderAdder, checked_base_url, checked_key_variable, checked_provider_name
+from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 YAML_NAME = "openaicompat-providers.yaml"

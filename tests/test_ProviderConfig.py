@@ -133,7 +133,7 @@ def test_the_key_variable_is_api_key_env_else_the_name_rule() -> None:
 
 
 def test_prices_are_set_asked_and_dropped_with_the_model() -> None:
-    from llmc.ModelPrice import ModelPrice
+    from llmc.discovery.ModelPrice import ModelPrice
     config = ProviderConfig(model_prices={"a": {"prompt": 1, "completion": 2}})
     assert config.price_of("a") == ModelPrice(prompt=1, completion=2) and config.price_of("b") is None
     config.set_prices({"b": ModelPrice(prompt=3, completion=4)})

@@ -6,10 +6,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from llmc.Errors import ConfigError
-from llmc.ModelPrice import MAX_PRICE_PER_MILLION, ModelPrice
+from llmc.base.Errors import ConfigError
+from llmc.discovery.ModelPrice import MAX_PRICE_PER_MILLION, ModelPrice
 from llmc.ProviderConfig import ProviderConfig
-from llmc.ProviderEntryShape import PRICE_FIELDS, PROVIDER_FIELD_TYPES, ProviderEntryShape
+from llmc.discovery.ProviderEntryShape import PRICE_FIELDS, PROVIDER_FIELD_TYPES, ProviderEntryShape
 
 PATH = Path("/data/providers.yaml")
 

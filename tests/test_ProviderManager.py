@@ -9,14 +9,14 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from llmc.HttpSettings import HttpSettings
-from llmc.LocalServerScanner import LocalServerScanner
+from llmc.transport.HttpSettings import HttpSettings
+from llmc.discovery.LocalServerScanner import LocalServerScanner
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
-from llmc.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
-from llmc.OutputChannel import OutputChannel
+from llmc.base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
+from llmc.base.OutputChannel import OutputChannel
 from llmc.ProviderManager import ProviderManager, split_first_slash
-from llmc.ProvidersYamlStore import ProvidersYamlStore
+from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
@@ -473,7 +473,7 @@ OPENROUTER_PRICING = {"chat-a": {"pricing": {"prompt": "0.0000025", "completion"
 
 def test_prices_from_models_are_kept_persisted_and_loaded_back(tmp_path, server):
     from llmc.Config import Config
-    from llmc.ModelPrice import ModelPrice
+    from llmc.discovery.ModelPrice import ModelPrice
     server.set(model_metadata=OPENROUTER_PRICING)
     h = Harness(tmp_path, {"fake": fake_config(server)})
     assert h.run() is True

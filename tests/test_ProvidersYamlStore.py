@@ -9,10 +9,10 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from llmc import SafeFiles
+from llmc.base import SafeFiles
 from llmc.Config import Config
-from llmc.Errors import ConfigError, WriteError
-from llmc.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
+from llmc.base.Errors import ConfigError, WriteError
+from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
 
 YAML_NAME = "openaicompat-providers.yaml"
 

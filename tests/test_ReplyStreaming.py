@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import io
 
-from llmc.HttpSettings import HttpSettings
+from llmc.transport.HttpSettings import HttpSettings
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
-from llmc.PlainReplyWriter import PlainReplyWriter
+from llmc.render.PlainReplyWriter import PlainReplyWriter
 from llmc.ProviderConfig import ProviderConfig
-from llmc.ReplyStreaming import make_reply_writer, stream_reply
-from llmc.Terminal import Terminal
+from llmc.render.ReplyStreaming import make_reply_writer, stream_reply
+from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
 

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from llmc.Errors import ApiError
-from llmc.HttpClient import HttpClient
-from llmc.HttpSettings import HttpSettings
+from llmc.base.Errors import ApiError
+from llmc.transport.HttpClient import HttpClient
+from llmc.transport.HttpSettings import HttpSettings
 from tests.hostile_server import HostileServer, Reply, Request, chat_completion, models_list
 
 LIMIT = 0.5

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmc import SafeFiles
+from llmc.base import SafeFiles
 from llmc.Config import Config
-from llmc.Errors import ConfigError
-from llmc.SafeFiles import atomic_write_text, ensure_directory, file_lock, read_text_file
+from llmc.base.Errors import ConfigError
+from llmc.base.SafeFiles import atomic_write_text, ensure_directory, file_lock, read_text_file
 from tests.e2e.cli_support import MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -272,7 +272,7 @@ def test_writing_a_file_removes_its_own_orphans_anywhere(tmp_path: Path) -> None
 
 def test_two_links_to_one_providers_yaml_share_one_lock(tmp_path: Path) -> None:
     import threading
-    from llmc.ProvidersYamlStore import ProvidersYamlStore
+    from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore
     real = tmp_path / "dotfiles" / YAML_NAME
     real.parent.mkdir()
     real.write_text("providers: {}\n")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmc.Secrets import ECHO_FRAGMENT, mask_url, redact, safe_line, url_secrets
+from llmc.base.Secrets import ECHO_FRAGMENT, mask_url, redact, safe_line, url_secrets
 
 KEY = "K9QxZ7wLm2VbT4nRk8HcJ5pYd3FgA6sEuW1q"  # 36 characters, no "sk-": only the echo rule finds it
 
@@ -47,8 +47,8 @@ def test_urls_lose_password_and_query_even_when_they_do_not_parse() -> None:
 
 
 def test_keys_of_the_environment_and_of_loaded_files_are_known(monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmc.Errors import internal_error_text
-    from llmc.Secrets import remember_keys, without_known_keys
+    from llmc.base.Errors import internal_error_text
+    from llmc.base.Secrets import remember_keys, without_known_keys
     monkeypatch.setenv("SOME_API_KEY", "env-key-0123456789")
     remember_keys(["file-key-abcdefghij", ""])
     text = without_known_keys("a env-key-0123456789 b file-key-abcdefghij[:-4] c")

@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from llmc.SseParser import SseParser
+from llmc.transport.SseParser import SseParser
 
 STREAM = ('data: {"a": "héllo 世界 🎉"}\n\n'
           ": keep-alive\n\n"

@@ -1,7 +1,7 @@
 """SurrogateJoiner: surrogate halves from JSON escapes joined into characters, lone ones made U+FFFD."""
 from __future__ import annotations
 
-from llmc.SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
+from llmc.base.SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
 
 EMOJI = "\U0001F600"
 HIGH, LOW = "\ud83d", "\ude00"  # EMOJI as the two UTF-16 halves a JavaScript server may cut it into

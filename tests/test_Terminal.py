@@ -5,7 +5,7 @@ import pty
 
 import pytest
 
-from llmc.Terminal import Terminal
+from llmc.base.Terminal import Terminal
 
 
 class FakeTty(io.StringIO):
@@ -56,7 +56,7 @@ def test_console_is_plain_when_piped() -> None:
 
 
 def test_visible_text_shows_control_characters_instead_of_sending_them() -> None:
-    from llmc.Terminal import visible_text
+    from llmc.base.Terminal import visible_text
     raw = "a\x1b[31mred\x1b]0;title\x07 b\r\nc\td\x9b2J\x7f"
     shown = visible_text(raw)
     assert shown == "a\u241b[31mred\u241b]0;title\u2407 b\nc\td\ufffd2J\u2421"

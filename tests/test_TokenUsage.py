@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from llmc.ModelPrice import ModelPrice
-from llmc.TokenUsage import TokenUsage, format_dollars
+from llmc.discovery.ModelPrice import ModelPrice
+from llmc.base.TokenUsage import TokenUsage, format_dollars
 
 
 def test_counts_from_a_reply() -> None:

@@ -13,11 +13,11 @@ import responses
 import yaml
 
 from llmc.Config import Config, load_toml_file
-from llmc.Errors import ApiError, ConfigError, LlmcError
+from llmc.base.Errors import ApiError, ConfigError, LlmcError
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
 from llmc.ProviderConfig import ProviderConfig
-from llmc.ProvidersYamlStore import ProvidersYamlStore
-from llmc.SseParser import SseParser
+from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore
+from llmc.transport.SseParser import SseParser
 
 YAML_NAME = "openaicompat-providers.yaml"
 FIELDS = ["name", "base_api_url", "api_key", "valid_models", "invalid_models", "other"]
@@ -282,7 +282,7 @@ def random_key_echo(rng: random.Random) -> str:
 
 
 def test_random_key_echoes_never_print_six_key_characters() -> None:
-    from llmc.HttpClient import HttpClient
+    from llmc.transport.HttpClient import HttpClient
     rng = random.Random(1111)
     url = "http://127.0.0.1:9/v1"
     for _ in range(120):
@@ -363,7 +363,7 @@ CHAT_FILE_PIECES = ['[', ']', '{', '}', ',', ':', '"role"', '"system"', '"user"'
 
 def test_random_chat_files_load_or_fail_in_one_line(tmp_path: Path) -> None:
     """Chat files of any shape and depth: messages that save again, or one ConfigError (items 2, 14)."""
-    from llmc.ChatSession import ChatSession, read_session_file
+    from llmc.store.ChatSession import ChatSession, read_session_file
     rng = random.Random(1313)
     path = tmp_path / "chat.json"
     good = '[{"role": "system", "content": "s"}, {"role": "user", "content": "a\\ud800b"}]'
@@ -406,8 +406,8 @@ def random_hostile_reply(rng: random.Random) -> dict:
 
 
 def test_random_hostile_replies_end_in_success_or_one_clean_line() -> None:
-    from llmc.HttpClient import HttpClient
-    from llmc.HttpSettings import HttpSettings
+    from llmc.transport.HttpClient import HttpClient
+    from llmc.transport.HttpSettings import HttpSettings
     NO_RETRIES = HttpSettings(max_retries=0)
     rng = random.Random(1212)
     url = "http://127.0.0.1:9/v1"
@@ -431,7 +431,7 @@ def test_random_hostile_replies_end_in_success_or_one_clean_line() -> None:
 
 def test_random_bytes_on_standard_input_are_a_prompt_or_one_clean_line() -> None:
     import io
-    from llmc.PromptRunner import read_standard_input
+    from llmc.cli.PromptRunner import read_standard_input
     rng = random.Random(1313)
     for _ in range(200):
         data = random_bytes(rng, 400) if rng.random() < 0.5 else "ünï\n".encode() * rng.randint(0, 50)
@@ -468,7 +468,7 @@ def test_random_path_flags_are_used_or_refused_in_one_line(tmp_path: Path, capsy
     line, never an internal error (issue 9 item 16)."""
     import io
     import sys
-    from llmc.CommandLine import main
+    from llmc.cli.CommandLine import main
     rng = random.Random(1515)
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     pieces = ["a" * 255, "b" * 256, "c" * 4000, "loop", "..", ".", "x y", "é" * 130, "~", ""]
@@ -487,7 +487,7 @@ def test_random_leftovers_only_dead_writers_temp_files_are_swept(tmp_path: Path)
     import fcntl
     import os
     import time
-    from llmc.SafeFiles import ensure_directory
+    from llmc.base.SafeFiles import ensure_directory
     rng = random.Random(1616)
     names = ["kept.json", "chat_history.txt", "config.toml", YAML_NAME, "x.md", "weird name.json"]
     for round_number in range(40):
@@ -520,7 +520,7 @@ def test_random_disk_failures_under_the_input_history(tmp_path: Path, monkeypatc
     import errno
     import os
     from prompt_toolkit.history import FileHistory
-    from llmc.InputHistory import HISTORY_FILE_NAME, InputHistory
+    from llmc.chat.InputHistory import HISTORY_FILE_NAME, InputHistory
     rng = random.Random(1717)
     real_write = os.write
     state = {"fail": False}

@@ -43,11 +43,12 @@ def run_llmc(args: Sequence[str], home: Path, stdin: Optional[str] = None,
 
 def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = None,
                         env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
-    """`llmc ARGS` run by llmc.CommandLine.main in this process, as run_llmc would run it in a child:
+    """`llmc ARGS` run by llmc.cli.CommandLine.main in this process, as run_llmc would run it in a child:
     the same environment and working directory, standard streams that are real files (no terminal),
     and a fresh process's state. For tests whose proof needs no process of its own (no signals,
     closed or full streams, start-up imports or a pty): it saves a Python start-up per run."""
-    from llmc import CommandLine, Secrets
+    from llmc.base import Secrets
+    from llmc.cli import CommandLine
     from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
     # what a process remembers for its lifetime starts empty, as in a new process
     Secrets._KNOWN_KEYS.clear()

@@ -136,7 +136,7 @@ def test_a_deep_chat_file_given_with_f_is_refused_in_one_line(tmp_path: Path, ho
 INJECTED_BUG = """
 import sys
 from llmc import OpenAIChatCompletionApi as api_module
-from llmc.CommandLine import run
+from llmc.cli.CommandLine import run
 real_stream, calls = api_module.OpenAIChatCompletionApi.stream_chat, []
 def stream_chat(self, messages, *args, **kwargs):
     calls.append(1)
@@ -208,7 +208,7 @@ def test_a_5000_character_path_is_bad_input(tmp_path: Path, home: Path, args: li
 PAUSED_SAVE = """
 import os, sys, time
 from pathlib import Path
-from llmc.CommandLine import run
+from llmc.cli.CommandLine import run
 real_replace = os.replace
 def paused_replace(source, target):
     if str(target).endswith("kept.json"):  # the rename inside SafeFiles.atomic_write_text
@@ -224,7 +224,7 @@ run()
 
 def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Path, home: Path,
                                                                    hostile_stream: FakeOpenAIServer) -> None:
-    from llmc.SafeFiles import ensure_directory
+    from llmc.base.SafeFiles import ensure_directory
     data = chat_config(tmp_path, hostile_stream)
     marker = tmp_path / "marker"
     child = spawn(data, home=home, program=("-c", PAUSED_SAVE.format(marker=str(marker))))

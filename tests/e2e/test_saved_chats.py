@@ -10,7 +10,7 @@ from typing import Iterator, List
 import pexpect
 import pytest
 
-from llmc.ChatStore import ChatStore
+from llmc.store.ChatStore import ChatStore
 from tests.e2e.cli_support import fake_provider, run_llmc, snapshot, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY_FOR_LISTING = {"requests", "urllib3", "rich", "prompt_toolkit", "ruamel", "ruamel.yaml", "pygments"}
 PROBE = """
 import json, sys
-from llmc import CommandLine as main
+from llmc.cli import CommandLine as main
 status = main.main(sys.argv[1:])
 sys.stdout.flush()
 print("\\nMODULES=" + json.dumps(sorted(sys.modules)))
@@ -49,11 +49,11 @@ def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_pa
     modules = top_level(imported_modules(["-d", str(data), "--list-models"], tmp_path))
     assert "pydantic" in modules  # the plan's data models are real pydantic models
     assert not modules & HEAVY_FOR_LISTING, sorted(modules & HEAVY_FOR_LISTING)
-    assert "llmc.HttpClient" not in modules and "llmc.OpenAIChatCompletionApi" not in modules
+    assert "llmc.transport.HttpClient" not in modules and "llmc.OpenAIChatCompletionApi" not in modules
 
 
 def test_list_chats_reads_no_settings_and_imports_nothing_heavy(tmp_path):
-    from llmc.ChatStore import ChatStore
+    from llmc.store.ChatStore import ChatStore
     data = tmp_path / "data"
     ChatStore(data).save([{"role": "system", "content": "s"}, {"role": "user", "content": "listed"}])
     modules = top_level(imported_modules(["-d", str(data), "--list-chats"], tmp_path))

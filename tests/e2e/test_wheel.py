@@ -80,11 +80,11 @@ def test_the_wheel_holds_the_llmc_package_only(installed: Dict[str, Path]) -> No
     names = zipfile.ZipFile(installed["wheel"]).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"llmc", f"llmc-{__version__}.dist-info"}, sorted(top_level)
-    assert "llmc/CommandLine.py" in names and "llmc/__main__.py" in names
-    modules_in_checkout = {p.name for p in (ROOT / "modules").glob("*.py")}
+    assert "llmc/cli/CommandLine.py" in names and "llmc/__main__.py" in names
+    modules_in_checkout = {p.relative_to(ROOT / "modules").as_posix() for p in (ROOT / "modules").rglob("*.py")}
     assert {n.split("/", 1)[1] for n in names if n.startswith("llmc/") and n.endswith(".py")} == modules_in_checkout
     entry_points = zipfile.ZipFile(installed["wheel"]).read(f"llmc-{__version__}.dist-info/entry_points.txt")
-    assert b"llmc = llmc.CommandLine:run" in entry_points
+    assert b"llmc = llmc.cli.CommandLine:run" in entry_points
 
 
 def test_installed_llmc_runs_from_another_directory(installed: Dict[str, Path], elsewhere: Path) -> None:

@@ -10,19 +10,19 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from .Attachment import Attachment, has_image, image_refusal, message_content
-from .ChatSession import ChatSession
-from .ChatStore import ChatStore
+from ..store.Attachment import Attachment, has_image, image_refusal, message_content
+from ..store.ChatSession import ChatSession
+from ..store.ChatStore import ChatStore
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
-from .Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
+from ..base.Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
                      internal_error_text)
-from .ExitStatus import ExitStatus
+from ..base.ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
-from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
-from .SafeFiles import ensure_directory
-from .Terminal import visible_text
+from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
+from ..base.SafeFiles import ensure_directory
+from ..base.Terminal import visible_text
 
 WELCOME = "Welcome to LLM Chat"
 # Some prompt_toolkit versions map xterm's Ctrl-Shift-Up/Down sequences to the opposite keys:
@@ -177,7 +177,7 @@ class ChatInterface:
 
     def add_provider(self, name: str, url: str, key_env: Optional[str] = None) -> None:
         """/add-provider: add, discover and save a provider (see ProviderAdder); adopt a new default."""
-        from .ProviderAdder import ProviderAdder
+        from ..setup.ProviderAdder import ProviderAdder
         if ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).add(name, url, key_env):
             self._adopt_new_default()
 
@@ -185,7 +185,7 @@ class ChatInterface:
         """After a discovery that added local servers: offer their model as the default, as /add-provider does."""
         found = self.providers.found_local_providers
         if found:
-            from .ProviderAdder import ProviderAdder
+            from ..setup.ProviderAdder import ProviderAdder
             ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).offer_as_default(found)
             self._adopt_new_default()
 

@@ -5,8 +5,8 @@ import re
 from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
-from .Errors import ConfigError, InvalidModelError
-from .ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
+from ..base.Errors import ConfigError, InvalidModelError
+from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 URL_EXAMPLE = "http://127.0.0.1:8080/v1"
@@ -84,7 +84,7 @@ class ProviderAdder:
                                                  checked_key_variable(key_env))
         is_new = provider_name not in self.providers
         self.providers.add_provider(provider_name, provider)
-        from .ProgressDisplay import discover_with_progress
+        from ..render.ProgressDisplay import discover_with_progress
         outcome = discover_with_progress(self.providers, self.terminal, self.config.data_directory,
                                          self.print_line, provider_filter=provider_name)
         if not outcome:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from .ProviderConfig import is_loopback_url
+from ..ProviderConfig import is_loopback_url
 
 HOST = "127.0.0.1"
 # Ollama, LM Studio, llama.cpp (8080 and its announced new default 9931), vLLM

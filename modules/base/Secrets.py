@@ -6,7 +6,7 @@ import re
 from typing import Iterable, List
 from urllib.parse import urlsplit, urlunsplit
 
-from .Errors import one_line
+from .Text import one_line
 
 MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; masking them garbles text
 ECHO_FRAGMENT = 6  # this many characters of a key in a row count as an echo of it (its last 4 are shown by /config)
@@ -101,3 +101,8 @@ def _mask_spans(text: str, spans: list) -> str:
         position = max(position, end)
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def api_key_variable(provider_name: str) -> str:
+    """Environment variable that holds a provider's key, e.g. OPENAI_API_KEY."""
+    return re.sub(r"[^A-Za-z0-9]", "_", provider_name).upper() + "_API_KEY"

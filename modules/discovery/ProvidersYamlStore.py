@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Hashable, Optional
 
-from .Errors import ConfigError, file_write_error, one_line
+from ..base.Errors import ConfigError, file_write_error, one_line
 from .ProviderEntryShape import ProviderEntryShape
-from .SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_text_file,
+from ..base.SafeFiles import (MAX_TEXT_FILE_BYTES, atomic_write_text, file_lock, read_text_file,
                         remove_stale_temp_files)
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
-from .Errors import ConfigError
-from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from ..base.Errors import ConfigError
+from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 
 CHATS_DIRECTORY = "chats"
 CHAT_SUFFIX = ".jsonl"
@@ -170,7 +170,7 @@ def last_model(messages: List[dict]) -> str:
 def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str) -> Tuple[Optional[str], str]:
     """The model a reopened chat goes on with: its last reply's, if it can chat now (None: stay with
     `current`), and a note for the user when it cannot ("" when there is nothing to say)."""
-    from .Terminal import visible_text
+    from ..base.Terminal import visible_text
     if not saved_model or saved_model == current:
         return None, ""
     why = providers.why_cannot_chat(saved_model)
@@ -181,7 +181,7 @@ def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str
 
 def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) -> List[str]:
     """The list's lines: number, id, date (local time), model, messages, title; `current` starred."""
-    from .Terminal import visible_text
+    from ..base.Terminal import visible_text
     if not chats:
         return []
     width = len(str(len(chats)))

@@ -6,20 +6,13 @@ import codecs
 import zlib
 from typing import Any, Iterator
 
-from .Errors import ApiError
+from ..base.Errors import ApiError
+from ..base.Text import size_text
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a whole reply or model list; far above any real one
 MAX_ERROR_BODY_BYTES = 256 * 1024  # of an error reply only the start is read: one line is shown
 PIECE_BYTES = 64 * 1024
 _DECOMPRESSED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
-
-
-def size_text(size: int) -> str:
-    """`size` bytes in the largest whole unit: "16 MB", "256 KB"."""
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= factor:
-            return f"{size / factor:g} {unit}"
-    return f"{size} bytes"
 
 
 def charset_of(response: Any) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 from .Attachment import Content, content_text, is_content_parts
-from .Errors import INCOMPLETE_MARKER, ConfigError
-from .SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
-from .SurrogateJoiner import without_lone_surrogates
-from .TokenUsage import TokenUsage
+from ..base.Errors import INCOMPLETE_MARKER, ConfigError
+from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from ..base.SurrogateJoiner import without_lone_surrogates
+from ..base.TokenUsage import TokenUsage
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, NamedTupl
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from . import __version__
+from .. import __version__
 from .Clipboard import code_blocks
-from .Errors import InvalidModelError, LlmcError
-from .ProviderManager import split_first_slash
-from .Secrets import mask_key, mask_url
+from ..base.Errors import InvalidModelError, LlmcError
+from ..ProviderManager import split_first_slash
+from ..base.Secrets import mask_key, mask_url
 
 if TYPE_CHECKING:
     from .ChatControls import ChatControls
@@ -176,7 +176,7 @@ class CommandHandler(Completer):
 
     def _go_on_with_model_of(self, model: str, chat_id: str) -> None:
         """An opened chat goes on with the model of its last reply, as `llmc -C` does, if it can chat now."""
-        from .ChatStore import model_to_resume
+        from ..store.ChatStore import model_to_resume
         chat = self.chat_interface
         try:
             current = chat.model_label()
@@ -189,7 +189,7 @@ class CommandHandler(Completer):
             self.terminal.print(note)
 
     def _chats(self, which: str) -> None:
-        from .ChatStore import format_chat_list
+        from ..store.ChatStore import format_chat_list
         if which not in ("", "all"):
             self._error(f"usage: /chats [all] (got '{which}')")
             return
@@ -393,7 +393,7 @@ class CommandHandler(Completer):
         self._run_discovery(provider, force)
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
-        from .ProgressDisplay import discover_with_progress
+        from ..render.ProgressDisplay import discover_with_progress
         if discover_with_progress(self.providers, self.terminal, self.chat_interface.data_directory,
                                   self.terminal.print, provider_filter=provider, force_refresh=force):
             self.chat_interface.adopt_found_local_servers()

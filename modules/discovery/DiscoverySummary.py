@@ -48,7 +48,7 @@ class DiscoverySummary:
 
     def worst_ping_cost(self) -> float:
         """USD the pings of the priced models may cost at most."""
-        from .ModelDiscoveryService import PING_TOKEN_BUDGET
+        from ..ModelDiscoveryService import PING_TOKEN_BUDGET
         return sum(self.prices[m].cost(PING_PROMPT_TOKENS, PING_TOKEN_BUDGET) for m in self.to_ping
                    if m in self.prices)
 

@@ -101,9 +101,9 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
     Summary lines go through `print_line`; failures, skips and rate-limit notices through
     `terminal.message`: each clears the bar first.
     """
-    from .Errors import DiscoveryCancelled
-    from .OutputChannel import OutputChannel
-    from .SafeFiles import ensure_directory
+    from ..base.Errors import DiscoveryCancelled
+    from ..base.OutputChannel import OutputChannel
+    from ..base.SafeFiles import ensure_directory
     ensure_directory(data_directory)
     progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
     cancel = threading.Event()

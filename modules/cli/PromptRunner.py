@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-from .Attachment import Attachment, has_image, image_refusal, message_content
-from .BodyReader import PIECE_BYTES, size_text
-from .ChatSession import ChatSession
-from .ChatStore import ChatStore
-from .Errors import ApiError, ConfigError, IncompleteReplyError
-from .ExitStatus import ExitStatus
-from .ReplyStreaming import make_reply_writer, stream_reply, usage_text
-from .Terminal import Terminal, is_terminal
+from ..store.Attachment import Attachment, has_image, image_refusal, message_content
+from ..base.Text import size_text
+from ..store.ChatSession import ChatSession
+from ..store.ChatStore import ChatStore
+from ..base.Errors import ApiError, ConfigError, IncompleteReplyError
+from ..base.ExitStatus import ExitStatus
+from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
+from ..base.Terminal import Terminal, is_terminal
 
 MAX_STDIN_BYTES = 16 * 1024 * 1024  # a prompt; far more than any model's context
+STDIN_PIECE_BYTES = 64 * 1024
 STDIN_NOTICE = "reading the prompt from standard input (end with Ctrl-D)"
 
 
@@ -97,7 +98,7 @@ def read_standard_input(stdin: Any, notify: Optional[Callable[[str], None]] = No
             return _bounded(stdin.read(MAX_STDIN_BYTES + 1))
         data = bytearray()
         while True:
-            piece = binary.read1(PIECE_BYTES)
+            piece = binary.read1(STDIN_PIECE_BYTES)
             if not piece:
                 break
             data += piece

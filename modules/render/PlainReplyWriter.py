@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import List, Optional, TextIO
 
-from .Terminal import is_terminal
+from ..base.Terminal import is_terminal
 
 
 class PlainReplyWriter:

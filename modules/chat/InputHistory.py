@@ -9,9 +9,9 @@ from typing import Callable, List, Optional
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from .ChatSession import MAX_SESSION_BYTES
-from .Errors import ConfigError
-from .SafeFiles import PRIVATE_MODE, atomic_write_text, read_text_file
+from ..store.ChatSession import MAX_SESSION_BYTES
+from ..base.Errors import ConfigError
+from ..base.SafeFiles import PRIVATE_MODE, atomic_write_text, read_text_file
 
 HISTORY_FILE_NAME = "chat_history.txt"
 HISTORY_ENTRIES_KEPT = 100

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from .Errors import INCOMPLETE_MARKER, IncompleteReplyError
-from .Terminal import Terminal, visible_text
+from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
+from ..base.Terminal import Terminal, visible_text
 
 
 def make_reply_writer(terminal: Terminal) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .ChatSession import ChatSession
+from ..store.ChatSession import ChatSession
 
 
 class MessageRecall:

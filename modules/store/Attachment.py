@@ -6,8 +6,8 @@ import codecs
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Union
 
-from .Errors import ApiError, ConfigError
-from .SafeFiles import read_regular_file
+from ..base.Errors import ApiError, ConfigError
+from ..base.SafeFiles import read_regular_file
 
 MAX_TEXT_BYTES = 1024 * 1024  # about 250,000 tokens: more than most models' whole context
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image

@@ -2,21 +2,14 @@
 import errno
 
 from .ExitStatus import ExitStatus
+from .Secrets import without_known_keys
+from .Text import one_line
 
 DISK_FAILURE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # the disk, not the path, failed
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """`text` as one printable line: whitespace runs as single spaces, control characters made
-    visible, cut to `limit` characters."""
-    from .Terminal import visible_text
-    text = visible_text(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def internal_error_text(exc: BaseException) -> str:
     """One line for an exception that is a bug in llmc, said without ending the chat."""
-    from .Secrets import without_known_keys  # here, not at the top: Secrets needs one_line from this module
     text = one_line(without_known_keys(str(exc)), 200)
     return (f"internal error ({type(exc).__name__}: {text}); the chat goes on, "
             "the messages so far are kept (please report it)")

@@ -14,11 +14,11 @@ import requests
 import urllib3
 
 from .BodyReader import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BodyReader, reply_text
-from .Errors import ApiError, one_line
+from ..base.Errors import ApiError, one_line
 from .HttpSettings import HttpSettings
-from .ProviderConfig import api_key_variable
+from ..base.Secrets import api_key_variable
 from .RequestDeadline import RequestDeadline, watched_adapter
-from .Secrets import mask_url, redact, safe_line, url_secrets
+from ..base.Secrets import mask_url, redact, safe_line, url_secrets
 
 RETRYABLE_STATUSES = {429: "rate limited", 503: "service unavailable"}
 MAX_REDIRECTS = 5

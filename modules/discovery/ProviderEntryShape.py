@@ -7,9 +7,9 @@ from typing import Any, Callable, Dict, Optional, get_origin
 
 from pydantic import ValidationError
 
-from .Errors import ConfigError
+from ..base.Errors import ConfigError
 from .ModelPrice import ModelPrice
-from .ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
+from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
 
 # Field names and types are ProviderConfig's own: a file may hold what the model takes, nothing else.
 PROVIDER_FIELD_TYPES: Dict[str, type] = {

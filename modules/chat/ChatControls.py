@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional, Protocol
 
 if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cycle
-    from .Attachment import Attachment
-    from .ChatSession import ChatSession
-    from .ChatStore import ChatStore
-    from .ProviderManager import ProviderManager
-    from .Terminal import Terminal
-    from .Types import ConfigModel
+    from ..store.Attachment import Attachment
+    from ..store.ChatSession import ChatSession
+    from ..store.ChatStore import ChatStore
+    from ..ProviderManager import ProviderManager
+    from ..base.Terminal import Terminal
+    from ..Types import ConfigModel
 
 
 class ChatControls(Protocol):

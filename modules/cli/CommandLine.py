@@ -6,8 +6,8 @@ import errno
 import sys
 from typing import Any, Callable, List, Optional
 
-from . import __version__
-from .ExitStatus import ExitStatus
+from .. import __version__
+from ..base.ExitStatus import ExitStatus
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
@@ -128,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         _silence_stdout()
         return ExitStatus.BROKEN_PIPE
     except OSError as exc:
-        from .SafeFiles import UNUSABLE_PATH_ERRNOS, unusable_path_text
+        from ..base.SafeFiles import UNUSABLE_PATH_ERRNOS, unusable_path_text
         if exc.errno in UNUSABLE_PATH_ERRNOS:  # a path given on the command line or in a file: bad input
             _print_error(f"llmc: error: {unusable_path_text(exc, exc.filename)}")
             return 2
@@ -141,7 +141,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         _print_error("llmc: error: out of memory (a reply or an input too large to hold?)")
         return ExitStatus.FAILED
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line
-        from .Errors import LlmcError
+        from ..base.Errors import LlmcError
         if isinstance(exc, LlmcError):
             _print_error(f"llmc: error: {_without_secrets(str(exc))}")
             return exc.exit_code
@@ -154,7 +154,7 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def _print_error(text: str) -> None:
-    from .Terminal import visible_text
+    from ..base.Terminal import visible_text
     try:
         print(visible_text(text), file=sys.stderr, flush=True)
     except (OSError, ValueError):
@@ -174,19 +174,19 @@ def _silence_stdout() -> None:
 
 def _without_secrets(text: str) -> str:
     """Strip every API key this run may know of (from the environment or loaded files)."""
-    from .Secrets import without_known_keys
+    from ..base.Secrets import without_known_keys
     return without_known_keys(text)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from .Terminal import Terminal
+    from ..base.Terminal import Terminal
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
     if args.list_chats:  # before Config is imported: a listing needs no settings
         return _list_chats(args.data_directory, terminal)
-    from .Config import Config
-    from .OutputChannel import OutputChannel
+    from ..Config import Config
+    from ..base.OutputChannel import OutputChannel
     if args.create_config:
         path = Config.write_default_config(args.data_directory)
         terminal.print(f"Created {path}")
@@ -208,7 +208,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _add_provider(config, args, terminal)
     if args.update_valid_models and config.valid_models_updated is None:
         return ExitStatus.INTERRUPTED
-    from .ChatStore import ChatStore
+    from ..store.ChatStore import ChatStore
     from .PromptRunner import PromptRunner, read_prompt
     store = ChatStore(config.data_directory)
     new_system_prompt = args.system_prompt is not None or args.sassy
@@ -216,17 +216,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     autosave = None if args.no_save or args.echo else store  # echo mode asks no model: nothing to keep
     prompt = read_prompt(args.prompt, sys.stdin, terminal.message)
     if args.attach and prompt is None:
-        from .Errors import ConfigError
+        from ..base.Errors import ConfigError
         raise ConfigError("-a/--attach works only with a prompt (-p or a positional prompt); "
                           "in the chat, use /attach FILE")
     if prompt is not None:
-        from .Attachment import Attachment
+        from ..store.Attachment import Attachment
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
             resumed = _saved_chat(config, args.history_file, new_system_prompt)
         runner = PromptRunner(config.config, terminal, config.model_source)
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
-    from .ChatInterface import ChatInterface
+    from ..chat.ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
                          store=store).run()
@@ -236,7 +236,7 @@ def _saved_chat(config, name: str, new_system_prompt: bool):
     """The chat `-f NAME` names, for a one-shot prompt that follows it up (saved as a new chat).
 
     A system prompt given on the command line (-s, --sassy) replaces the saved one."""
-    from .ChatSession import ChatSession, read_session_file
+    from ..store.ChatSession import ChatSession, read_session_file
     session = ChatSession(config.config.system_prompt, config.data_directory)
     messages = read_session_file(session.resolve_start_file(name))
     if new_system_prompt:
@@ -251,7 +251,7 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
     A system prompt given on the command line (-s, --sassy) replaces the saved one."""
     if not (args.continue_chat or args.chat):
         return None
-    from .ChatSession import ChatSession
+    from ..store.ChatSession import ChatSession
     chat_id = store.find(args.chat) if args.chat else store.latest(terminal.message)
     if chat_id is None:
         terminal.message(f"No saved chat in {store.directory} to continue; starting a new one.")
@@ -269,7 +269,7 @@ def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_
 def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
     """A resumed chat goes on with the model of its last reply (as simonw/llm's -c does; -m picks another),
     unless that model cannot chat now: then with the configured one, and a note says why."""
-    from .ChatStore import model_to_resume
+    from ..store.ChatStore import model_to_resume
     resumed_model, note = model_to_resume(config.config.providers, model, config.config.model, chat_id)
     if resumed_model is not None:
         config.config.model, config.model_source = resumed_model, f"from the saved chat {chat_id}"
@@ -280,8 +280,8 @@ def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
 def _list_chats(data_directory: Optional[str], terminal) -> int:
     """`--list-chats`: the saved chats, newest first; files that are not chats are named on stderr."""
     from pathlib import Path
-    from . import DEFAULT_DATA_DIRECTORY  # not Config's: that would import pydantic for a listing
-    from .ChatStore import ChatStore, format_chat_list
+    from .. import DEFAULT_DATA_DIRECTORY  # not Config's: that would import pydantic for a listing
+    from ..store.ChatStore import ChatStore, format_chat_list
     store = ChatStore(Path(data_directory or DEFAULT_DATA_DIRECTORY).expanduser())
     chats, problems = store.summaries()
     for problem in problems:
@@ -295,8 +295,8 @@ def _list_chats(data_directory: Optional[str], terminal) -> int:
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:
     """Refuse empty values and flags that would be silently ignored in this combination."""
-    from .Errors import ConfigError
-    from .Terminal import is_terminal
+    from ..base.Errors import ConfigError
+    from ..base.Terminal import is_terminal
     if args.prompt_words:
         if args.prompt is not None:
             raise ConfigError(f"-p/--prompt and a positional prompt ({' '.join(args.prompt_words)!r}) cannot "
@@ -308,7 +308,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                         ("--set-default-model", args.set_default_model)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
-    from .SafeFiles import check_usable_path
+    from ..base.SafeFiles import check_usable_path
     for flag, value in (("-d/--data-directory", args.data_directory), ("-f/--history-file", args.history_file)):
         if value is not None:
             check_usable_path(value, flag)
@@ -343,7 +343,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
 
 
 def _list_models(config, provider: Optional[str], terminal) -> int:
-    from .Errors import LlmcError
+    from ..base.Errors import LlmcError
     providers = config.config.providers
     name = None
     if provider:
@@ -356,7 +356,7 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
 
 
 def _add_provider(config, args: argparse.Namespace, terminal) -> int:
-    from .ProviderAdder import ProviderAdder
+    from ..setup.ProviderAdder import ProviderAdder
     name, url = args.add_provider
     outcome = ProviderAdder(config, terminal, terminal.print).add(name, url, args.key_env)
     if outcome is None:
@@ -366,7 +366,7 @@ def _add_provider(config, args: argparse.Namespace, terminal) -> int:
 
 def _remember_keys(config) -> None:
     """Tell Secrets the keys this run loaded, so no error message shows one."""
-    from .Secrets import remember_keys
+    from ..base.Secrets import remember_keys
     providers = config.config.providers
     remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))
 
@@ -390,10 +390,10 @@ def _valid_models_updater(args: argparse.Namespace, terminal) -> Callable[[Any],
 
 
 def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
-    from .ProgressDisplay import discover_with_progress
+    from ..render.ProgressDisplay import discover_with_progress
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
     if provider and config.config.providers.resolve_provider_name(provider) is None:
-        from .Errors import LlmcError
+        from ..base.Errors import LlmcError
         raise LlmcError(config.config.providers.unknown_provider_message(provider))
     providers = config.config.providers
     ok = discover_with_progress(providers, terminal, config.data_directory, print_line,
@@ -401,7 +401,7 @@ def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
     if ok is None:
         return ExitStatus.INTERRUPTED
     if ok and providers.found_local_providers:
-        from .ProviderAdder import ProviderAdder
+        from ..setup.ProviderAdder import ProviderAdder
         ProviderAdder(config, terminal, print_line).offer_as_default(providers.found_local_providers)
     return ExitStatus.OK if ok else ExitStatus.FAILED
 
