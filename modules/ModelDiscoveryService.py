@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .discovery.DiscoveryThrottle import DiscoveryThrottle
+from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
 from .base.Errors import ApiError, KeyRefusedError
 from .ProviderConfig import ProviderConfig
 
@@ -23,6 +24,9 @@ _TOKEN_ERROR = re.compile(r"max_(?:completion_|output_)?tokens|max[ _-]?tokens|t
 _MINIMUM = re.compile(r"(?:at least|minimum(?: value)?(?: is| of)?|>=|greater than(?: or equal to)?|"
                       r"no less than)\s*:?\s*(\d{1,6})", re.I)
 MAX_MODEL_ID_CHARS = 512  # real ids are far shorter; a longer one is an attack on the providers YAML
+NATIVE_PROBE_SECONDS = 5.0  # a local server's own model endpoints answer at once or not at all
+MAX_OLLAMA_SHOWS = 64  # Ollama tells one model per /api/show: a bound on the requests
+OLLAMA_PORT = 11434
 
 
 class PingResult(str, Enum):
@@ -172,6 +176,39 @@ class ModelDiscoveryService:
             if retry_body is None:
                 raise
             return client.post_json("/chat/completions", retry_body, limit="ping_timeout", on_wait=on_wait)
+
+    def native_capabilities(self, provider_config: ProviderConfig, models: List[Dict[str, Any]],
+                            provider_name: Optional[str] = None) -> Dict[str, ModelCapabilities]:
+        """What a local server's own endpoints say its models can take, by id: llama.cpp's /props,
+        LM Studio's /api/v0/models, Ollama's /api/show. {} for any other provider, or when they do not answer."""
+        if not provider_config.is_local():
+            return {}
+        from .transport.HttpClient import HttpClient
+        root = provider_config.base_api_url.rstrip("/").removesuffix("/v1")
+        settings = dataclasses.replace(self.settings, max_retries=0, models_timeout=NATIVE_PROBE_SECONDS,
+                                       reply_timeout=NATIVE_PROBE_SECONDS)
+        client = HttpClient(provider_name or provider_config.name, root, provider_config.key_to_send(), settings,
+                            key_variable=provider_config.key_variable(provider_name or provider_config.name))
+        owners = {m.get("owned_by") for m in models}
+        ids = [m["id"] for m in models]
+        try:
+            if "llamacpp" in owners:
+                props = ModelCapabilities.from_llamacpp_props(client.get_json("/props"))
+                return {} if props.is_unknown else {model: props for model in ids}
+            if "organization_owner" in owners:
+                listing = client.get_json("/api/v0/models")
+                entries = listing.get("data") if isinstance(listing, dict) else None
+                return capabilities_by_id(e for e in entries or [] if isinstance(e, dict)
+                                          and isinstance(e.get("id"), str) and e["id"] in ids)
+            if "library" in owners or provider_config.base_api_url.rstrip("/").endswith(f":{OLLAMA_PORT}/v1"):
+                shown = {m: ModelCapabilities.from_ollama_show(client.post_json("/api/show", {"model": m}))
+                         for m in ids[:MAX_OLLAMA_SHOWS]}
+                return {m: known for m, known in shown.items() if not known.is_unknown}
+        except ApiError:
+            return {}  # not the server its listing suggested, or too old to say: nothing is known
+        finally:
+            client.close()
+        return {}
 
     def cancel(self) -> None:
         """Wake workers waiting for a rate-limit pause so a cancelled discovery ends promptly."""

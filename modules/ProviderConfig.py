@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .base.Secrets import api_key_variable
+from .discovery.ModelCapabilities import ModelCapabilities
 from .discovery.ModelPrice import ModelPrice
 
 
@@ -55,6 +56,8 @@ class ProviderConfig(BaseModel):
     invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
     model_prices: Dict[str, ModelPrice] = Field(default_factory=dict,
                                                 description="Prices the provider's /models gave, by long id")
+    model_capabilities: Dict[str, ModelCapabilities] = Field(
+        default_factory=dict, description="What models can take (tools, images, context), by long id")
 
     # Runtime-only state: never part of model_dump() and never persisted.
     _cached_models: List[Any] = PrivateAttr(default_factory=list)
@@ -124,9 +127,19 @@ class ProviderConfig(BaseModel):
         """Remember the prices of these models, replacing what was known of them."""
         self.model_prices = {**self.model_prices, **prices}
 
+    def capabilities_of(self, long_name: str) -> ModelCapabilities:
+        """What is known of what `long_name` can take (all unknown if nothing is)."""
+        return self.model_capabilities.get(long_name) or ModelCapabilities()
+
+    def set_capabilities(self, capabilities: Dict[str, ModelCapabilities]) -> None:
+        """Put what was learnt of these models over what was known of them."""
+        self.model_capabilities = {**self.model_capabilities, **{
+            name: self.capabilities_of(name).merged(learnt) for name, learnt in capabilities.items()}}
+
     def mark_invalid(self, models: List[str]) -> None:
         """Remember `models` as refusing chat and drop them from valid_models."""
         refused = set(models)
         self.valid_models = {k: v for k, v in self.valid_models.items() if k not in refused}
         self.invalid_models = list(dict.fromkeys([*self.invalid_models, *models]))
         self.model_prices = {k: v for k, v in self.model_prices.items() if k not in refused}
+        self.model_capabilities = {k: v for k, v in self.model_capabilities.items() if k not in refused}

@@ -11,6 +11,7 @@ from .discovery.DiscoverySummary import DiscoverySummary, usd
 from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .transport.HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
+from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
 from .discovery.ModelMetadata import non_chat_reason
 from .discovery.ModelPrice import ModelPrice
 from .base.OutputChannel import OutputChannel, ProgressCallback
@@ -58,6 +59,7 @@ class ProviderManager:
         base = output or OutputChannel()
         self.output = OutputChannel(report or base.result, warn or base.notice, base.progress)
         self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
+        self.learnt_capabilities: Dict[str, Set[str]] = {}  # by provider: models whose capabilities to persist
         self.local_scanner = local_scanner
         self.found_local_providers: List[str] = []  # added by the last discovery's look at local ports
 
@@ -146,11 +148,19 @@ class ProviderManager:
                 merged.append((provider_name, (long_name, short_name)))
         return merged
 
-    def valid_scoped_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
-        """Display strings "provider/long (short)" of get_available_models, of all providers or one."""
-        return [f"{provider}/{long_name} ({self.providers[provider].valid_models[long_name]})"
-                for provider in self.providers if filter_by_provider in (None, provider)
-                for long_name in self.get_available_models(provider)]
+    def valid_scoped_models(self, filter_by_provider: Optional[str] = None,
+                            with_capabilities: bool = False) -> List[str]:
+        """Display strings "provider/long (short)" of get_available_models, of all providers or one;
+        `with_capabilities` adds a column of what each model takes (tools, images, context length)."""
+        models = [(provider, long_name) for provider in self.providers if filter_by_provider in (None, provider)
+                  for long_name in self.get_available_models(provider)]
+        names = [f"{provider}/{long_name} ({self.providers[provider].valid_models[long_name]})"
+                 for provider, long_name in models]
+        if not with_capabilities:
+            return names
+        width = max(map(len, names), default=0)
+        return [f"{name:<{width}}  {self.capabilities_of(provider, long_name).summary()}"
+                for name, (provider, long_name) in zip(names, models)]
 
     def get_api_for_model_string(self, model_string: str, source: str = "") -> Tuple[ProviderConfig, str]:
         """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing the choices, saying
@@ -426,6 +436,8 @@ class ProviderManager:
                 prices = {m: summary.prices[m] for m in summary.valid if m in summary.prices}
                 self.providers[summary.provider].set_prices(prices)
                 self.discovered_prices.setdefault(summary.provider, {}).update(prices)
+                self._learn(summary.provider, {m: summary.capabilities[m] for m in summary.valid
+                                               if m in summary.capabilities})
         return summaries
 
     def _list_provider(self, name: str, force_refresh: bool, out: OutputChannel) -> DiscoverySummary:
@@ -442,6 +454,8 @@ class ProviderManager:
         summary.listed = list(dict.fromkeys(m["id"] for m in models))
         summary.found = len(summary.listed)
         summary.prices = _listed_prices(models)
+        summary.capabilities = {**capabilities_by_id(models),
+                                **self.discovery_service.native_capabilities(config, models, name)}
         remembered = set(config.invalid_models) if not force_refresh else set()
         no_chat = {m["id"] for m in models if non_chat_reason(m)}
         summary.judged_by_metadata = len(no_chat)
@@ -537,6 +551,23 @@ class ProviderManager:
         hint = "" if variable in detail else f" (check {variable})"
         return f"{name}: the provider refused the API key while its models were pinged: {detail}{hint}"
 
+    # Capabilities
+    def capabilities_of(self, provider_name: str, long_name: str) -> ModelCapabilities:
+        """What is known of what a model can take (tools, images, context length); unknown if nothing."""
+        config = self.providers.get(provider_name)
+        return config.capabilities_of(long_name) if config else ModelCapabilities()
+
+    def learn_capabilities(self, provider_name: str, long_name: str, learnt: ModelCapabilities) -> None:
+        """Remember what a reply taught of a model (a refusal of tools or images), saved at once where a
+        providers YAML is kept; ConfigError if it cannot be saved (it is still known for this run)."""
+        self._learn(provider_name, {long_name: learnt})
+        if self.store is not None:
+            self.persist_provider_configs([provider_name])
+
+    def _learn(self, provider_name: str, capabilities: Dict[str, ModelCapabilities]) -> None:
+        self.providers[provider_name].set_capabilities(capabilities)
+        self.learnt_capabilities.setdefault(provider_name, set()).update(capabilities)
+
     # Persistence
     def persist_provider_configs(self, provider_names: Optional[Iterable[str]] = None) -> None:
         """Write the providers' models to the providers YAML (never keys or runtime fields)."""
@@ -557,6 +588,9 @@ class ProviderManager:
                 "invalid_models": list(config.invalid_models),
                 "model_prices": {k: price.as_yaml() for k, price in self.discovered_prices.get(name, {}).items()
                                  if k in config.valid_models and k not in excluded},
+                "model_capabilities": {k: config.capabilities_of(k).as_yaml()
+                                       for k in sorted(self.learnt_capabilities.get(name, ()))
+                                       if k in config.valid_models and not config.capabilities_of(k).is_unknown},
             }
         self.store.save(updates)
 

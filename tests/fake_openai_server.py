@@ -57,6 +57,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "refuse_images": False,  # a 400 for messages holding image_url parts, as text-only models answer
     "raw_events": None,  # a list of SSE data payloads sent verbatim instead of a reply ([] : an empty stream)
     "server_kind": "openai",  # a local server to impersonate: see SERVER_KINDS
+    # model id -> {"tools": bool, "vision": bool, "context": int}: what a local server's own endpoints say
+    # (llama.cpp /props of its one model, Ollama /api/show, LM Studio /api/v0/models)
+    "native_capabilities": {},
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
@@ -67,7 +70,8 @@ MODELS_SHAPES = {"openai", "bare", "together", "openrouter", "lmstudio", "mistra
 # What each kind of local server says in /v1/models' `owned_by`, and its own endpoints besides /v1.
 SERVER_KINDS = {"openai": "fake", "ollama": "library", "lmstudio": "organization_owner",
                 "llamacpp": "llamacpp", "vllm": "vllm"}
-NATIVE_ROUTES = {("ollama", "/api/version"), ("lmstudio", "/api/v0/models")}
+NATIVE_ROUTES = {("ollama", "GET", "/api/version"), ("lmstudio", "GET", "/api/v0/models"),
+                 ("llamacpp", "GET", "/props"), ("ollama", "POST", "/api/show")}
 
 GENERIC_KINDS = {"html_error", "non_json", "drop"}
 MODELS_KINDS = {"empty_data", "no_data", "error_200", "missing_ids"}
@@ -401,8 +405,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         opts = self.fake.options()
         self.entry = self.fake.log_request(method, path, dict(self.headers), body)
         self.fake.sleep(float(opts["latency"] or 0))
-        if method == "GET" and (opts["server_kind"], path.rstrip("/")) in NATIVE_ROUTES:
-            return self.native(opts, path.rstrip("/"))
+        if (opts["server_kind"], method, path.rstrip("/")) in NATIVE_ROUTES:
+            return self.native(opts, path.rstrip("/"), body)
         route = normalize_path(path) if path.startswith("/v1/") else None
         if (method, route) not in ROUTES:
             return self.send_json(404, error_body(f"Unknown request URL: {method} {path}.",
@@ -488,13 +492,32 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     # ----- API ------------------------------------------------------------
 
-    def native(self, opts: dict, path: str) -> None:
-        """Ollama's GET /api/version, LM Studio's GET /api/v0/models (no key asked, as those servers do)."""
+    def native(self, opts: dict, path: str, body: Any) -> None:
+        """Ollama's GET /api/version and POST /api/show, LM Studio's GET /api/v0/models, llama.cpp's GET /props
+        (no key asked, as those servers do), saying what `native_capabilities` gives."""
+        known = opts["native_capabilities"]
         if path == "/api/version":
             return self.send_json(200, {"version": "0.6.2"})
-        data = [{"id": m, "object": "model", "type": "embeddings" if m in opts["non_chat_models"] else "llm",
-                 "publisher": "fake", "state": "not-loaded", "max_context_length": 4096}
-                for m in list(opts["chat_models"]) + list(opts["non_chat_models"])]
+        if path == "/api/show":
+            model = body.get("model") if isinstance(body, dict) else None
+            if model not in known:
+                return self.send_json(404, {"error": f"model '{model}' not found"})
+            words = ["completion"] + ["tools"] * known[model].get("tools", False) \
+                + ["vision"] * known[model].get("vision", False)
+            return self.send_json(200, {"capabilities": words, "details": {"family": "fake"},
+                                        "model_info": {"fake.context_length": known[model].get("context", 2048)}})
+        if path == "/props":
+            first = known.get(opts["chat_models"][0], {})
+            return self.send_json(200, {"default_generation_settings": {"n_ctx": first.get("context", 4096)},
+                                        "chat_template_caps": {"supports_tools": first.get("tools", False)},
+                                        "modalities": {"vision": first.get("vision", False)}})
+        data = []
+        for m in list(opts["chat_models"]) + list(opts["non_chat_models"]):
+            said = known.get(m, {})
+            kind = "embeddings" if m in opts["non_chat_models"] else "vlm" if said.get("vision") else "llm"
+            data.append({"id": m, "object": "model", "type": kind, "publisher": "fake", "state": "not-loaded",
+                         "max_context_length": said.get("context", 4096),
+                         **({"capabilities": ["tool_use"]} if said.get("tools") else {})})
         self.send_json(200, {"object": "list", "data": data})
 
     def models(self, opts: dict, body: Any, fault: dict) -> None:

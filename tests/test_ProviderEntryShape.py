@@ -1,6 +1,7 @@
 """ProviderEntryShape: the one rule for a provider entry, as ProviderConfig and ModelPrice define it."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -73,3 +74,23 @@ def test_the_price_bounds_are_model_prices_own() -> None:
 def test_a_key_of_the_wrong_type_is_never_shown() -> None:
     message = refusal({"x": {"api_key": 123456789}})
     assert "field 'api_key' must be text, not a number" in message and "123456789" not in message
+
+
+@pytest.mark.parametrize("capabilities, problem", [
+    ({"m": [True]}, "model_capabilities['m'] must be a mapping of tools, images, context_length, not a list"),
+    ({"m": {"tools": "yes"}}, "model_capabilities['m'] field 'tools' must be true or false, not text"),
+    ({"m": {"context_length": 0}}, "field 'context_length' must be a token count (a whole number from 1), not a number (0)"),
+    ({"m": {"context_length": 1.5}}, "field 'context_length' must be a token count"),
+    ({"m": {"vision": True}}, "model_capabilities['m'] has unknown field 'vision' (known: tools, images, context_length)"),
+])
+def test_model_capabilities_are_checked(capabilities, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        ProviderEntryShape(PATH).check({"x": {"model_capabilities": capabilities}})
+
+
+def test_model_capabilities_load_into_the_provider():
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    entry = {"valid_models": {"m": "m"}, "model_capabilities": {"m": {"tools": False, "context_length": 8192}}}
+    ProviderEntryShape(PATH).check({"x": entry})
+    assert ProviderConfig(**entry).capabilities_of("m") == ModelCapabilities(tools=False, context_length=8192)
+    assert ProviderConfig(**entry).capabilities_of("other").is_unknown

@@ -728,3 +728,66 @@ def test_running_out_of_memory_is_a_failure_that_names_the_provider(tmp_path, se
     assert h.warnings[0] == "evil: failed: out of memory while reading its replies"
     assert h.warnings[-1] == "Discovery failed for evil; nothing was saved."
     assert h.saved() is None
+
+
+# Capabilities from /models and local servers' own endpoints
+
+def test_capabilities_from_models_are_kept_persisted_and_loaded_back(tmp_path, server):
+    from llmc.Config import Config
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    server.set(model_metadata={
+        "chat-a": {"context_length": 128000, "supported_parameters": ["tools", "temperature"],
+                   "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["text"]}},
+        "chat-b": {"context_length": 8192, "supported_parameters": ["temperature"]},
+        "embed-1": {"context_length": 512}})
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is True
+    assert h.manager.capabilities_of("fake", "chat-a") == ModelCapabilities(tools=True, images=True,
+                                                                           context_length=128000)
+    assert h.manager.capabilities_of("fake", "chat-b") == ModelCapabilities(tools=False, context_length=8192)
+    assert h.manager.capabilities_of("fake", "gpt-5-mini").is_unknown
+    saved = h.saved()["providers"]["fake"]
+    assert saved["model_capabilities"] == {"chat-a": {"tools": True, "images": True, "context_length": 128000},
+                                           "chat-b": {"tools": False, "context_length": 8192}}
+    assert "chat-b: {tools: false, context_length: 8192}" in h.path.read_text()
+    again = Config(data_directory=tmp_path, environ={}, warn=lambda _: None).config.providers
+    assert again.capabilities_of("fake", "chat-b") == ModelCapabilities(tools=False, context_length=8192)
+    assert again.valid_scoped_models("fake", with_capabilities=True) == [
+        "fake/chat-a (chat-a)          tools images 128k ctx",
+        "fake/chat-b (chat-b)          no tools images ? 8k ctx",
+        "fake/gpt-5-mini (gpt-5-mini)  tools ? images ? ctx ?"]
+
+
+@pytest.mark.parametrize("kind, native_path", [("llamacpp", "/props"), ("ollama", "/api/show"),
+                                               ("lmstudio", "/api/v0/models")])
+def test_a_local_servers_own_endpoints_tell_capabilities(tmp_path, kind, native_path):
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    said = {"tools": True, "vision": kind != "llamacpp", "context": 32768}
+    with FakeOpenAIServer(api_key=None, chat_models=["local-1"], non_chat_models=[], server_kind=kind,
+                          native_capabilities={"local-1": said}) as srv:
+        h = Harness(tmp_path, {kind: ProviderConfig(name=kind, base_api_url=srv.base_url)})
+        assert h.run() is True
+        asked = [(r["method"], r["path"]) for r in srv.requests]
+    assert ("POST" if kind == "ollama" else "GET", native_path) in asked
+    assert h.manager.capabilities_of(kind, "local-1") == ModelCapabilities(tools=True, images=kind != "llamacpp",
+                                                                          context_length=32768)
+    assert h.saved()["providers"][kind]["model_capabilities"]["local-1"]["context_length"] == 32768
+
+
+def test_a_remote_provider_is_asked_nothing_beyond_its_listing(tmp_path, server):
+    h = Harness(tmp_path, {"fake": fake_config(server, base_api_url=server.base_url.replace("127.0.0.1",
+                                                                                          "localhost"))})
+    h.manager["fake"].base_api_url = server.base_url  # loopback: local, but its listing names no known server
+    assert h.run() is True
+    assert {r["path"] for r in server.requests} == {"/v1/models", "/v1/chat/completions"}
+    assert "model_capabilities" not in h.saved()["providers"]["fake"]
+
+
+def test_a_learnt_refusal_is_saved_at_once_and_kept_by_the_next_discovery(tmp_path, server):
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})})
+    h.manager.learn_capabilities("fake", "chat-a", ModelCapabilities(tools=False))
+    assert h.saved()["providers"]["fake"]["model_capabilities"] == {"chat-a": {"tools": False}}
+    server.set(model_metadata={"chat-a": {"context_length": 4096}})
+    assert h.run() is True
+    assert h.saved()["providers"]["fake"]["model_capabilities"]["chat-a"] == {"tools": False, "context_length": 4096}

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
     add("-l", "--list-models", action="store_true", help="list the known valid models and exit (no network)")
     add("--provider", metavar="NAME", help="with --list-models: only this provider's models")
+    add("--long", action="store_true", help="with --list-models: what each model takes too: tool calls, "
+        "images, its context length (as discovery or a refusal learnt it; ? where unknown)")
     add("-v", "--version", action="store_true", help="print the version and exit")
     add("-c", "--clear", action="store_true", help="clear the screen first")
     add("-e", "--echo", action="store_true", help="echo mode: print the prompt instead of sending it")
@@ -201,7 +203,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                        f"in {config.config_path}.")
         return ExitStatus.OK
     if args.list_models:
-        return _list_models(config, args.provider, terminal)
+        return _list_models(config, args.provider, terminal, args.long)
     if args.discover_models:
         return _discover(config, args, terminal, terminal.print)
     if args.add_provider:
@@ -333,6 +335,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                                         ("-f/--history-file", args.history_file)) if given]
     if len(resumes) > 1:
         raise ConfigError(f"{' and '.join(resumes)} cannot be used together: pick one chat to start from")
+    if args.long and not args.list_models:
+        raise ConfigError("--long works only with --list-models")
     if args.provider and not args.list_models:
         raise ConfigError("--provider works only with --list-models (use --discover-models PROVIDER to discover)")
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
@@ -342,7 +346,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         raise ConfigError("--yes works only with --discover-models, --update-valid-models or --add-provider")
 
 
-def _list_models(config, provider: Optional[str], terminal) -> int:
+def _list_models(config, provider: Optional[str], terminal, long: bool = False) -> int:
     from ..base.Errors import LlmcError
     providers = config.config.providers
     name = None
@@ -350,7 +354,7 @@ def _list_models(config, provider: Optional[str], terminal) -> int:
         name = providers.resolve_provider_name(provider)
         if name is None:
             raise LlmcError(providers.unknown_provider_message(provider))
-    for line in providers.valid_scoped_models(name):
+    for line in providers.valid_scoped_models(name, with_capabilities=long):
         terminal.print(line)
     return ExitStatus.OK
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set
 
+from .ModelCapabilities import ModelCapabilities
 from .ModelPrice import ModelPrice
 
 MAX_LISTED_UNDECIDED = 10
@@ -29,6 +30,7 @@ class DiscoverySummary:
     undecided: List[str] = field(default_factory=list)
     judged_by_metadata: int = 0  # invalid models the listing itself showed to be no chat models
     prices: Dict[str, ModelPrice] = field(default_factory=dict)  # what /models said models cost
+    capabilities: Dict[str, ModelCapabilities] = field(default_factory=dict)  # what the server said they take
     listed: List[str] = field(default_factory=list)  # ids of the listing, in its order
     known_invalid: Set[str] = field(default_factory=set)  # remembered or judged by metadata: not pinged
     to_ping: List[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, Optional, get_origin
 from pydantic import ValidationError
 
 from ..base.Errors import ConfigError
+from .ModelCapabilities import CAPABILITY_FIELDS, ModelCapabilities
 from .ModelPrice import ModelPrice
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
 
@@ -17,7 +18,8 @@ PROVIDER_FIELD_TYPES: Dict[str, type] = {
 PRICE_FIELDS = tuple(ModelPrice.model_fields)
 FIELD_PHRASES = {"valid_models": "a mapping of long model id to short name",
                  "invalid_models": "a list of model ids",
-                 "model_prices": "a mapping of long model id to prices"}
+                 "model_prices": "a mapping of long model id to prices",
+                 "model_capabilities": "a mapping of long model id to capabilities"}
 
 
 class ProviderEntryShape:
@@ -37,6 +39,7 @@ class ProviderEntryShape:
             self._check_field_types(name, entry)
             self._check_model_lists(name, entry)
             self._check_prices(name, entry.get("model_prices") or {})
+            self._check_capabilities(name, entry.get("model_capabilities") or {})
             variable = entry.get("api_key_env")
             if variable is not None and not ENV_VARIABLE_NAME.fullmatch(variable):
                 self._refuse(name, "field 'api_key_env' must name an environment variable (letters, digits, _), "
@@ -78,6 +81,12 @@ class ProviderEntryShape:
             if problem:
                 self._refuse(name, f"model_prices['{long_name}'] {problem}")
 
+    def _check_capabilities(self, name: str, capabilities: Dict[Any, Any]) -> None:
+        for long_name, known in capabilities.items():
+            problem = capabilities_problem(known)
+            if problem:
+                self._refuse(name, f"model_capabilities['{long_name}'] {problem}")
+
     def _refuse(self, name: str, problem: str) -> None:
         raise ConfigError(f"{self.path}: provider '{name}': {problem}")
 
@@ -96,6 +105,22 @@ def price_problem(price: Any) -> Optional[str]:
     if field_name not in PRICE_FIELDS:
         return f"has unknown field '{field_name}' (known: {', '.join(PRICE_FIELDS)})"
     return f"field '{field_name}' must be USD per million (a number from 0), not {value_phrase(price[field_name])}"
+
+
+def capabilities_problem(known: Any) -> Optional[str]:
+    """What ModelCapabilities finds wrong with one model_capabilities entry, None if nothing."""
+    if not isinstance(known, dict):
+        return f"must be a mapping of {', '.join(CAPABILITY_FIELDS)}, not {value_phrase(known)}"
+    unknown = [field for field in known if field not in CAPABILITY_FIELDS]
+    if unknown:
+        return f"has unknown field '{unknown[0]}' (known: {', '.join(CAPABILITY_FIELDS)})"
+    try:
+        ModelCapabilities.model_validate(known, strict=True)
+        return None
+    except ValidationError as exc:
+        field_name = exc.errors()[0]["loc"][0]
+    wanted = "a token count (a whole number from 1)" if field_name == "context_length" else "true or false"
+    return f"field '{field_name}' must be {wanted}, not {value_phrase(known[field_name])}"
 
 
 def kind_of(value: Any) -> str:

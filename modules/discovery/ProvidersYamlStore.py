@@ -251,21 +251,23 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
     known_invalid = list(invalid) if isinstance(invalid, list) else []
     merged_invalid = [m for m in dict.fromkeys([*known_invalid, *ours_invalid]) if m not in ours_valid]
     entry["invalid_models"] = [quoted_where_needed(m) for m in merged_invalid]
-    _merge_prices(entry, fields.get("model_prices") or {}, ours_invalid)
+    _merge_per_model(entry, "model_prices", fields.get("model_prices") or {}, ours_invalid)
+    _merge_per_model(entry, "model_capabilities", fields.get("model_capabilities") or {}, ours_invalid)
 
 
-def _merge_prices(entry: Any, ours: Dict[str, Dict[str, float]], refused: Any) -> None:
-    """Set the prices discovery found, one line per model; drop those of models now invalid."""
+def _merge_per_model(entry: Any, key: str, ours: Dict[str, Dict[str, Any]], refused: Any) -> None:
+    """Set what was learnt of each model under `key` (prices, capabilities), one line per model;
+    drop those of models now invalid."""
     from ruamel.yaml.comments import CommentedMap
-    prices = entry.get("model_prices")
-    if not isinstance(prices, dict):
+    known = entry.get(key)
+    if not isinstance(known, dict):
         if not ours:
             return
-        prices = entry["model_prices"] = CommentedMap()
+        known = entry[key] = CommentedMap()
     for long_name in refused:
-        prices.pop(long_name, None)
+        known.pop(long_name, None)
     for long_name, fields in ours.items():
         line = CommentedMap(fields)
         line.fa.set_flow_style()
-        prices[quoted_where_needed(long_name)] = line
+        known[quoted_where_needed(long_name)] = line
 

@@ -347,3 +347,27 @@ def test_the_chat_asks_before_costly_pings_too(tmp_path, server):
     child.expect_exact("a >")
     finish(child)
     assert len([r for r in server.requests if r["path"].endswith("/chat/completions")]) == 4
+
+
+def test_openrouter_capabilities_are_saved_and_listed_long_offline(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    server.set(models_shape="openrouter", model_metadata={
+        "chat-a": {"supported_parameters": ["tools", "temperature"],
+                   "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["text"]}},
+        "chat-b": {"context_length": 131072, "supported_parameters": ["temperature"]}})
+    assert llmc(["-d", str(data), "--discover-models", "fake"], env).returncode == 0
+    saved = yaml.safe_load((data / "openaicompat-providers.yaml").read_text())["providers"]["fake"]
+    assert saved["model_capabilities"] == {"chat-a": {"tools": True, "images": True, "context_length": 8192},
+                                           "chat-b": {"tools": False, "images": False, "context_length": 131072},
+                                           "org/chat-c": {"images": False, "context_length": 8192}}
+    server.stop()  # the column comes from the file, not the network
+    listed = llmc(["-d", str(data), "--list-models", "--long", "--provider", "fake"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == ["fake/chat-a (chat-a)          tools images 8k ctx",
+                                          "fake/chat-b (chat-b)          no tools no images 128k ctx",
+                                          "fake/org/chat-c (org/chat-c)  tools ? no images 8k ctx"]
+    short = llmc(["-d", str(data), "--list-models", "--provider", "fake"], env)
+    assert short.stdout.splitlines() == [f"fake/{m} ({m})" for m in CHAT]
+    misused = llmc(["-d", str(data), "--long"], env)
+    assert misused.returncode == 2 and misused.stderr.strip().endswith("--long works only with --list-models")
