@@ -97,3 +97,12 @@ def test_confirm_without_a_terminal_is_no_and_with_assume_yes_is_yes_unasked():
     terminal.assume_yes = True
     assert terminal.confirm("Send them?", stdin=io.StringIO("")) is True
     assert err.getvalue() == ""
+
+
+def test_visible_text_shows_bidirectional_overrides_as_symbols() -> None:
+    from llmc.base.Terminal import visible_text
+    overrides = [chr(code) for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]]
+    shown = visible_text("a" + "".join(overrides) + "b")
+    assert not any(ch in shown for ch in overrides)
+    assert shown == "a" + "".join(f"<U+{ord(ch):04X}>" for ch in overrides) + "b"
+    assert visible_text("שלום abc") == "שלום abc"  # right-to-left text itself is left as it is

@@ -114,10 +114,13 @@ _VISIBLE_CONTROLS = {code: chr(0x2400 + code) for code in range(0x20) if code no
 _VISIBLE_CONTROLS.update({0x0D: None, 0x7F: "\u2421"})
 _VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0x80, 0xA0)})
 _VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0xD800, 0xE000)})  # lone surrogates cannot be printed
+# Bidirectional embeddings, overrides and isolates can make text read backwards ("gnp.exe" as "exe.png"):
+# each is shown as its code point.
+_VISIBLE_CONTROLS.update({code: f"<U+{code:04X}>" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
 
 
 def visible_text(text: str) -> str:
-    """`text` safe to print: terminal control characters replaced by visible symbols."""
+    """`text` safe to print: terminal control characters and bidirectional overrides replaced by visible symbols."""
     return text.translate(_VISIBLE_CONTROLS)
 
 

@@ -377,3 +377,13 @@ def test_an_image_attachment_is_saved_and_goes_again_with_the_follow_up(home: Pa
     sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"]
     assert sent[1] == first and isinstance(first["content"], list)
     assert sent[3] == {"role": "user", "content": "and the colours?"}
+
+
+def test_list_chats_shows_bidirectional_overrides_in_titles_and_models_as_symbols(home: Path, data: Path) -> None:
+    llmc(home, data, "-p", "invoice \u202egnp.exe\u202c done")
+    header = json.loads((next((data / "chats").iterdir())).read_text().splitlines()[0])
+    assert header["title"] == "invoice \u202egnp.exe\u202c done"  # kept as typed; only the screen is guarded
+    result = llmc(home, data, "--list-chats")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[1].endswith("invoice <U+202E>gnp.exe<U+202C> done")
+    assert "\u202e" not in result.stdout and "\u202c" not in result.stdout
