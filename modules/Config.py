@@ -138,10 +138,21 @@ class Config:
         label = f"{self.config.providers.provider_name_of(provider_config)}/{long_name}"
         ensure_directory(self.data_directory)
         write_toml_setting(self.config_path, "model", label)
+        self._say_why_it_cannot_chat(label)
         override = self.environ.get("LLMC_DEFAULT_MODEL")
         if override:
             self.warn(f"Note: LLMC_DEFAULT_MODEL={override} still overrides it while it is set")
         return label
+
+    def _say_why_it_cannot_chat(self, label: str) -> None:
+        """A note, at once, when the new default model cannot chat now (ProviderManager.why_cannot_chat's rule)."""
+        providers = self.config.providers
+        why = providers.why_cannot_chat(label)
+        if why is None:
+            return
+        provider_name = providers.provider_name_of(providers.get_api_for_model_string(label)[0])
+        hint = "" if providers.is_usable(provider_name) else f" (set {providers.key_variable(provider_name)})"
+        self.warn(f"Note: {label} cannot chat now: {why}{hint}; it is the default all the same")
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
                     report: Optional[Callable[[str], None]], concurrency: Optional[int] = None) -> ConfigModel:

@@ -546,4 +546,14 @@ def test_set_default_model_never_overwrites_an_unreadable_or_broken_file(tmp_pat
 def test_set_default_model_says_when_llmc_default_model_still_overrides_it(tmp_path: Path) -> None:
     config, warnings = load(tmp_path, environ={"LLMC_DEFAULT_MODEL": "openai/4o"})
     config.set_default_model("5-nano")
-    assert warnings == ["Note: LLMC_DEFAULT_MODEL=openai/4o still overrides it while it is set"]
+    assert warnings[-1] == "Note: LLMC_DEFAULT_MODEL=openai/4o still overrides it while it is set"
+
+
+def test_set_default_model_says_at_once_why_the_model_cannot_chat_now(tmp_path: Path) -> None:
+    config, warnings = load(tmp_path)
+    assert config.set_default_model("4o") == "openai/gpt-4o-2024-08-06"
+    assert warnings == ["Note: openai/gpt-4o-2024-08-06 cannot chat now: its provider has no API key now "
+                        "(set OPENAI_API_KEY); it is the default all the same"]
+    keyed, warnings = load(tmp_path / "keyed", environ={"OPENAI_API_KEY": "sk-test-0123456789"})
+    keyed.set_default_model("4o")
+    assert not [w for w in warnings if "cannot chat" in w]

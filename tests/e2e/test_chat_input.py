@@ -63,6 +63,13 @@ def test_set_default_model_flag_refuses_an_unknown_model(home: Path, data: Path)
     assert "--set-default-model and -p/--prompt cannot be used together" in both.stderr
 
 
+def test_set_default_model_flag_says_at_once_why_a_model_without_a_key_cannot_chat(home: Path, data: Path) -> None:
+    result = llmc(home, data, "--set-default-model", "4o")
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1] == ("Note: openai/gpt-4o-2024-08-06 cannot chat now: its provider has no "
+                                              "API key now (set OPENAI_API_KEY); it is the default all the same")
+
+
 def test_set_default_in_the_chat(data: Path) -> None:
     child = spawn(data)
     child.expect_exact("fc1 >")
