@@ -456,6 +456,7 @@ class ProviderManager:
         summary.prices = _listed_prices(models)
         summary.capabilities = {**capabilities_by_id(models),
                                 **self.discovery_service.native_capabilities(config, models, name)}
+        summary.unknown_cost = {m["id"] for m in models if ModelPrice.is_unreadable_listing(m)}
         remembered = set(config.invalid_models) if not force_refresh else set()
         no_chat = {m["id"] for m in models if non_chat_reason(m)}
         summary.judged_by_metadata = len(no_chat)
@@ -470,19 +471,24 @@ class ProviderManager:
         priced = [s for s in summaries if s.error is None and s.ping_cost_line()]
         for summary in priced:
             out.notice(summary.ping_cost_line())
-        costly = [s for s in priced if s.worst_ping_cost() > 0]
+        costly = [s for s in priced if s.worst_ping_cost() > 0 or s.unknown_cost_pings()]
         total = sum(s.worst_ping_cost() for s in costly)
-        if total <= COST_QUESTION_THRESHOLD:
+        unknown = sum(len(s.unknown_cost_pings()) for s in costly)
+        if total <= COST_QUESTION_THRESHOLD and not unknown:  # a cost llmc cannot read is never taken as free
             return
         pings = sum(len(s.to_ping) for s in costly)
+        unknown_part = f", and {unknown} of them an unknown amount (a listed price llmc cannot read)" if unknown else ""
         question = (f"The {pings} pings of {', '.join(s.provider for s in costly)} may cost up to "
-                    f"{usd(total)} in all. Send them?")
+                    f"{usd(total)} in all{unknown_part}. Send them?")
         if approve_cost is not None and approve_cost(question):
             return
         for summary in costly:
+            unknown_here = len(summary.unknown_cost_pings())
+            why = (f" and {unknown_here} of them an unknown amount" if unknown_here
+                   else f", more than {usd(COST_QUESTION_THRESHOLD)} in all")
             summary.error = (f"{summary.provider}: not pinged: {len(summary.to_ping)} pings may cost up to "
-                             f"{usd(summary.worst_ping_cost())}, more than {usd(COST_QUESTION_THRESHOLD)} in "
-                             "all; answer yes in a terminal or give --yes to send them")
+                             f"{usd(summary.worst_ping_cost())}{why}; answer yes in a terminal or give --yes to "
+                             "send them")
 
     def _ping_provider(self, summary: DiscoverySummary, out: OutputChannel,
                        cancel: threading.Event) -> DiscoverySummary:

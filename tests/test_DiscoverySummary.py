@@ -26,9 +26,18 @@ def test_ping_cost_line_counts_priced_pings_and_names_free_models():
     summary = DiscoverySummary(provider="or", to_ping=["dear", "unknown", *free],
                                prices={"dear": ModelPrice(prompt=1000, completion=2000), **free})
     assert summary.worst_ping_cost() == pytest.approx((32 * 1000 + 16 * 2000) / 1e6)
-    assert summary.ping_cost_line() == ("or: 14 pings may cost up to $0.0640 (1 of unknown price not counted); "
+    assert summary.ping_cost_line() == ("or: 14 pings may cost up to $0.0640 (1 unpriced, not counted); "
                                         "12 free: " + ", ".join(list(free)[:10]) + ", … and 2 more")
     assert DiscoverySummary(provider="x", to_ping=["a"]).ping_cost_line() is None
+
+
+def test_pings_of_unreadable_price_are_of_unknown_cost_and_always_get_a_cost_line():
+    summary = DiscoverySummary(provider="or", to_ping=["a", "b", "c"], unknown_cost={"a", "b"})
+    assert summary.unknown_cost_pings() == ["a", "b"]
+    assert summary.ping_cost_line() == ("or: 3 pings may cost up to $0.0000 (1 unpriced, not counted); "
+                                        "2 of unknown cost (a listed price llmc cannot read): a, b")
+    assert DiscoverySummary(provider="or", to_ping=["a"], unknown_cost={"a"}).ping_cost_line() == (
+        "or: 1 ping may cost up to $0.0000; 1 of unknown cost (a listed price llmc cannot read): a")
 
 
 def test_usd():

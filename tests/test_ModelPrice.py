@@ -37,6 +37,26 @@ def test_free_models_are_free():
 ])
 def test_unusable_pricing_gives_no_price(pricing):
     assert ModelPrice.from_listing({"id": "m", "pricing": pricing}) is None
+    assert ModelPrice.is_unreadable_listing({"id": "m", "pricing": pricing}) is (pricing is not None)
+
+
+@pytest.mark.parametrize("figure", ["1e308", "-1", "NaN", "Infinity", "0.01 USD", True, False, [], ["0"], None, "1.5"])
+def test_a_price_that_cannot_be_read_or_believed_makes_the_cost_unknown_never_free(figure):
+    for field in ("prompt", "completion", "request"):
+        pricing = {"prompt": "0", "completion": "0", field: figure}
+        entry = {"id": "m", "pricing": pricing}
+        if field == "request" and figure is None:
+            continue  # a request price of null is none, as when it is left out
+        assert ModelPrice.from_listing(entry) is None, (field, figure)
+        assert ModelPrice.is_unreadable_listing(entry), (field, figure)
+
+
+def test_a_listing_that_gives_no_pricing_or_a_readable_one_is_not_unreadable():
+    assert not ModelPrice.is_unreadable_listing({"id": "m"})
+    assert not ModelPrice.is_unreadable_listing({"id": "m", "pricing": None})
+    assert not ModelPrice.is_unreadable_listing({"id": "m", "pricing": {"prompt": "0", "completion": "0"}})
+    assert not ModelPrice.is_unreadable_listing({"id": "m", "pricing": {"prompt": "0", "completion": "0",
+                                                                        "request": "0.99"}})
 
 
 def test_numbers_are_accepted_as_well_as_text_and_rounded_for_the_yaml():

@@ -691,7 +691,7 @@ def test_the_worst_case_cost_is_shown_before_pinging_and_free_models_are_named(t
     h = Harness(tmp_path, {"fake": fake_config(server)})
     assert h.run(approve_cost=asked.append) is True
     # chat-a: 32 x 2.5 + 16 x 10 per million; embed-1: 32 x 0.1; chat-b free; gpt-5-mini, tts-1 unpriced
-    assert h.warnings[0] == "fake: 5 pings may cost up to $0.0002 (2 of unknown price not counted); 1 free: chat-b"
+    assert h.warnings[0] == "fake: 5 pings may cost up to $0.0002 (2 unpriced, not counted); 1 free: chat-b"
     assert asked == [] and len(h.pings(server)) == 5  # cheap: nothing asked
 
 
@@ -713,6 +713,30 @@ def test_costly_pings_are_sent_when_approved(tmp_path, server, answer):
     assert h.run(approve_cost=lambda q: questions.append(q) or answer) is answer
     assert questions == ["The 5 pings of fake may cost up to $0.1003 in all. Send them?"]
     assert len(h.pings(server)) == (5 if answer else 0)
+
+
+GARBLED = ["1e308", "-1", "NaN", "Infinity", "0.01 USD", True, ["0"]]
+
+
+def test_prices_that_cannot_be_read_make_the_cost_unknown_and_are_refused_unless_approved(tmp_path, server):
+    garbled = {m: {"pricing": {"prompt": GARBLED[i % len(GARBLED)], "completion": "0"}}
+               for i, m in enumerate(CHAT + NON_CHAT)}
+    garbled[CHAT[0]] = {"pricing": {"prompt": "0", "completion": "0", "request": "2"}}  # $2 a request: no
+    server.set(model_metadata=garbled)
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run() is False
+    assert h.pings(server) == [] and not h.path.exists()
+    assert h.warnings[0].startswith("fake: 5 pings may cost up to $0.0000; 5 of unknown cost (a listed price llmc "
+                                    "cannot read): ")
+    failure = next(w for w in h.warnings if w.startswith("fake: failed: "))
+    assert failure == ("fake: failed: not pinged: 5 pings may cost up to $0.0000 and 5 of them an unknown amount; "
+                       "answer yes in a terminal or give --yes to send them")
+    questions = []
+    h = Harness(tmp_path, {"fake": fake_config(server)})
+    assert h.run(approve_cost=lambda q: questions.append(q) or True) is True
+    assert questions == ["The 5 pings of fake may cost up to $0.0000 in all, and 5 of them an unknown amount "
+                         "(a listed price llmc cannot read). Send them?"]
+    assert len(h.pings(server)) == 5
 
 
 @pytest.mark.parametrize("stage", ["models", "pings"])

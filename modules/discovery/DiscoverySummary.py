@@ -34,6 +34,7 @@ class DiscoverySummary:
     listed: List[str] = field(default_factory=list)  # ids of the listing, in its order
     known_invalid: Set[str] = field(default_factory=set)  # remembered or judged by metadata: not pinged
     to_ping: List[str] = field(default_factory=list)
+    unknown_cost: Set[str] = field(default_factory=set)  # ids whose listed price cannot be read: cost unknown
     seconds: float = 0.0
     error: Optional[str] = None
 
@@ -54,20 +55,27 @@ class DiscoverySummary:
         return sum(self.prices[m].cost(PING_PROMPT_TOKENS, PING_TOKEN_BUDGET) for m in self.to_ping
                    if m in self.prices)
 
+    def unknown_cost_pings(self) -> List[str]:
+        """The models to ping whose listed price cannot be read: what their pings cost is unknown."""
+        return [m for m in self.to_ping if m in self.unknown_cost]
+
     def ping_cost_line(self) -> Optional[str]:
-        """What the pings may cost and which models are free, or None when /models gave no prices."""
+        """What the pings may cost, which models are free and which of unknown cost; None when /models
+        stated no prices."""
         priced = [m for m in self.to_ping if m in self.prices]
-        if not priced:
+        unknown = self.unknown_cost_pings()
+        if not priced and not unknown:
             return None
         free = [m for m in priced if self.prices[m].is_free]
-        line = f"{self.provider}: {len(self.to_ping)} pings may cost up to {usd(self.worst_ping_cost())}"
-        unpriced = len(self.to_ping) - len(priced)
+        pings = len(self.to_ping)
+        line = f"{self.provider}: {pings} ping{'' if pings == 1 else 's'} may cost up to {usd(self.worst_ping_cost())}"
+        unpriced = pings - len(priced) - len(unknown)
         if unpriced:
-            line += f" ({unpriced} of unknown price not counted)"
+            line += f" ({unpriced} unpriced, not counted)"
         if free:
-            shown = ", ".join(free[:MAX_LISTED_FREE]) + (f", … and {len(free) - MAX_LISTED_FREE} more"
-                                                           if len(free) > MAX_LISTED_FREE else "")
-            line += f"; {len(free)} free: {shown}"
+            line += f"; {len(free)} free: {_first_few(free)}"
+        if unknown:
+            line += f"; {len(unknown)} of unknown cost (a listed price llmc cannot read): {_first_few(unknown)}"
         return line
 
     def undecided_line(self) -> Optional[str]:
@@ -80,3 +88,9 @@ class DiscoverySummary:
             shown += f", … and {more} more"
         return (f"{self.provider}: {len(self.undecided)} undecided, left as they were; "
                 f"a later run will try them again: {shown}")
+
+
+def _first_few(names: List[str]) -> str:
+    """The first MAX_LISTED_FREE names, and how many more."""
+    more = len(names) - MAX_LISTED_FREE
+    return ", ".join(names[:MAX_LISTED_FREE]) + (f", … and {more} more" if more > 0 else "")

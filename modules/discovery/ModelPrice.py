@@ -25,18 +25,27 @@ class ModelPrice(BaseModel):
     def from_listing(cls, entry: Any) -> Optional["ModelPrice"]:
         """The price in a /models entry (`pricing` in USD per token or request), None if it gives none.
 
-        A missing, negative ("-1": varies by route), non-numeric or absurd figure gives no price.
+        A missing, negative ("-1": varies by route), non-numeric or absurd figure (a token dearer than $1, a
+        request dearer than $1) gives no price; is_unreadable_listing tells it from a listing without prices.
         """
         pricing = entry.get("pricing") if isinstance(entry, dict) else None
         if not isinstance(pricing, dict):
             return None
         if "prompt" not in pricing and "input" in pricing:  # Together: USD per million, input and output
             return cls._from_per_million(pricing.get("input"), pricing.get("output"))
-        figures = {name: _per_million(pricing.get(name)) for name in ("prompt", "completion", "request")}
-        if figures["prompt"] is None or figures["completion"] is None:
+        figures = {name: _per_million(pricing.get(name)) for name in ("prompt", "completion")}
+        request = pricing.get("request")
+        figures["request"] = 0.0 if request is None else _per_million(request)  # none stated: none charged
+        if None in figures.values():
             return None
-        return cls(prompt=figures["prompt"], completion=figures["completion"],
-                   request=figures["request"] or 0.0)
+        return cls(**figures)
+
+    @classmethod
+    def is_unreadable_listing(cls, entry: Any) -> bool:
+        """True when a /models entry states a price that llmc cannot read or believe: its cost is unknown,
+        never free (an entry that states no price at all is merely unpriced)."""
+        stated = isinstance(entry, dict) and entry.get("pricing") is not None
+        return stated and cls.from_listing(entry) is None
 
     @classmethod
     def _from_per_million(cls, prompt: Any, completion: Any) -> Optional["ModelPrice"]:

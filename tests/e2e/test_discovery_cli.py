@@ -308,6 +308,21 @@ def test_costly_pings_without_a_terminal_are_refused_unless_yes(tmp_path, server
     assert allowed.stdout.startswith("fake: 4 models found, 3 valid, 1 invalid, 0 undecided (")
 
 
+def test_pings_of_unreadable_price_are_refused_without_a_terminal_unless_yes(tmp_path, server, env):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    garbled = ["1e308", "NaN", "0.01 USD", True]
+    server.set(model_metadata={m: {"pricing": {"prompt": garbled[i], "completion": "0"}}
+                               for i, m in enumerate(CHAT + NON_CHAT)})
+    refused = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "fake: 4 pings may cost up to $0.0000; 4 of unknown cost (a listed price llmc cannot read)" in refused.stderr
+    assert "fake: failed: not pinged: 4 pings may cost up to $0.0000 and 4 of them an unknown amount" in refused.stderr
+    assert not [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    allowed = llmc(["-d", str(data), "--discover-models", "fake", "--yes"], env)
+    assert allowed.returncode == 0, allowed.stderr
+
+
 @pytest.mark.parametrize("answer, status", [("y", 0), ("n", 1)])
 def test_costly_pings_are_asked_about_in_a_terminal(tmp_path, server, env, answer, status):
     data = tmp_path / "data"
