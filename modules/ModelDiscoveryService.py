@@ -246,8 +246,8 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
         raise ApiError(f"{provider_name}: the /models reply has no entry with an 'id'")
     usable = [m for m in with_ids if is_sane_model_id(m["id"])]
     if not usable:
-        raise ApiError(f"{provider_name}: the /models reply has no model id llmc can save "
-                       f"({len(with_ids)} with control characters, lone surrogates or absurd length)")
+        raise ApiError(f"{provider_name}: the /models reply has no model id llmc can use ({len(with_ids)} with "
+                       "spaces at either end, control characters, lone surrogates or absurd length)")
     _warn_skipped(provider_name, len(models) - len(with_ids), len(with_ids) - len(usable), warn)
     return usable
 
@@ -297,9 +297,11 @@ def connection_key(provider_name: str, provider_config: ProviderConfig) -> Tuple
 
 
 def is_sane_model_id(model_id: str) -> bool:
-    """True for an id llmc can save and read back: printable (no control characters, line or paragraph
-    separators, lone surrogates) and at most MAX_MODEL_ID_CHARS long."""
-    return 0 < len(model_id) <= MAX_MODEL_ID_CHARS and model_id.isprintable()
+    """True for an id llmc can save, read back and be given with -m or as the default (the one rule of which
+    ids are kept): no spaces at either end (-m drops them), printable (no control characters, line or
+    paragraph separators, lone surrogates) and at most MAX_MODEL_ID_CHARS long."""
+    return (0 < len(model_id) <= MAX_MODEL_ID_CHARS and model_id.isprintable()
+            and model_id == model_id.strip())
 
 
 def _warn_skipped(provider_name: str, without_id: int, unusable: int, warn: Callable[[str], None]) -> None:
@@ -308,7 +310,7 @@ def _warn_skipped(provider_name: str, without_id: int, unusable: int, warn: Call
     if without_id:
         reasons.append((without_id, "without an 'id'"))
     if unusable:
-        reasons.append((unusable, "with an id llmc cannot save (control characters, line separators, "
+        reasons.append((unusable, "with an id llmc cannot use (spaces at either end, control characters, line separators, "
                                   f"lone surrogates or over {MAX_MODEL_ID_CHARS} characters)"))
     if not reasons:
         return

@@ -371,7 +371,8 @@ def test_listing_models_waits_at_most_10_s_while_pings_use_the_read_timeout(conf
     assert responses.calls[1].request.req_kwargs["timeout"] == (3, 60)
 
 
-HOSTILE_IDS = ["lone\ud800x", "nul\x00", "nel\x85x", "line\u2028sep", "para\u2029sep", "bell\x07", "x" * 513]
+HOSTILE_IDS = ["lone\ud800x", "nul\x00", "nel\x85x", "line\u2028sep", "para\u2029sep", "bell\x07", "x" * 513,
+               "evil-trailing ", " leading", " "]
 
 
 @responses.activate
@@ -382,8 +383,9 @@ def test_ids_llmc_could_not_save_are_skipped_with_one_warning(service, config):
     warnings = []
     models = service.discover_models(config, provider_name="fake", warn=warnings.append)
     assert [m["id"] for m in models] == ["good-1", "x" * 512]
-    assert warnings == [f"fake: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
-                        "(control characters, line separators, lone surrogates or over 512 characters)"]
+    assert warnings == [f"fake: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot use "
+                        "(spaces at either end, control characters, line separators, lone surrogates or over 512 "
+                        "characters)"]
 
 
 @responses.activate
@@ -394,11 +396,26 @@ def test_missing_and_unusable_ids_share_one_warning_line(service, config):
     warnings = []
     service.discover_models(config, provider_name="fake", warn=warnings.append)
     assert len(warnings) == 1 and warnings[0].startswith(
-        "fake: skipped 2 /models entries: 1 without an 'id', 1 with an id llmc cannot save (")
+        "fake: skipped 2 /models entries: 1 without an 'id', 1 with an id llmc cannot use (")
 
 
 @responses.activate
 def test_a_list_of_only_unusable_ids_is_a_failed_discovery(service, config):
     responses.get(MODELS_URL, json=models_body(*HOSTILE_IDS))
-    with pytest.raises(ApiError, match="the /models reply has no model id llmc can save"):
+    with pytest.raises(ApiError, match="the /models reply has no model id llmc can use"):
         service.discover_models(config, provider_name="fake", warn=lambda _: None)
+
+
+KEPT_ODD_IDS = ["a b", "org/model:free", "/leading-slash", "trailing-slash/", "ünï-cødé", "x" * 512, "4o", "fake/x"]
+
+
+def test_every_id_the_rule_keeps_resolves_with_and_without_its_provider(tmp_path):
+    from llmc.ModelDiscoveryService import is_sane_model_id
+    from llmc.ProviderManager import ProviderManager
+    assert all(is_sane_model_id(model) for model in KEPT_ODD_IDS)
+    config = ProviderConfig(name="Local", base_api_url="http://127.0.0.1:9/v1")
+    config.merge_valid_models(KEPT_ODD_IDS)
+    manager = ProviderManager({"local": config})
+    for model in KEPT_ODD_IDS:
+        assert manager.validate_model(f"local/{model}") == model
+        assert manager.validate_model(f"  {model} ") == model  # as -m takes it, spaces around it dropped

@@ -38,13 +38,32 @@ def test_hostile_model_ids_never_brick_the_providers_yaml(tmp_path: Path, home: 
         result = run_llmc(["-d", str(data), "--discover-models", "evil"], home)
         assert result.returncode == 0, result.stderr
         skipped = [line for line in result.stderr.splitlines() if "skipped" in line]
-        assert skipped == [f"evil: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot save "
-                           "(control characters, line separators, lone surrogates or over 512 characters)"]
+        assert skipped == [f"evil: skipped {len(HOSTILE_IDS)} /models entries with an id llmc cannot use "
+                           "(spaces at either end, control characters, line separators, lone surrogates or over "
+                           "512 characters)"]
         assert result.stdout.startswith("evil: 1 model found, 1 valid")
     listed = run_llmc(["-d", str(data), "-l", "--provider", "evil"], home)
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "evil/good (good)\n", "")
     saved = yaml.safe_load((data / YAML_NAME).read_text(encoding="utf-8"))["providers"]["evil"]
     assert saved["valid_models"] == {"good": "good"}
+
+
+def test_an_id_with_trailing_space_from_a_scanned_server_is_not_kept_and_the_kept_one_is_the_default(
+        tmp_path: Path, home: Path) -> None:
+    with FakeOpenAIServer(api_key=None, server_kind="llamacpp", chat_models=["evil-trailing ", "good"],
+                          non_chat_models=[]) as squat:
+        found = run_llmc(["--discover-models"], home, env={"LLMC_LOCAL_PORTS": str(squat.port)})
+        assert found.returncode == 0, found.stderr
+        assert ("llamacpp: skipped 1 /models entry with an id llmc cannot use (spaces at either end, "
+                in found.stderr)
+        assert found.stdout.startswith("llamacpp: 1 model found, 1 valid")
+        assert "Default model set to llamacpp/good" in found.stdout
+        data = home / ".llm_chat_cli"
+        assert "evil-trailing" not in (data / YAML_NAME).read_text() + (data / "config.toml").read_text()
+        for args in (["-p", "hi"], ["-m", "good", "-p", "hi"], ["--set-default-model", "llamacpp/good"]):
+            assert run_llmc(args, home).returncode == 0
+        assert [r["json"]["model"] for r in squat.requests if r["path"].endswith("/chat/completions")][-2:] == [
+            "good", "good"]
 
 
 # ----- stream text: surrogate halves (item 2) and the llama.cpp empty stream (item 17) ---------------
