@@ -14,7 +14,7 @@ from .transport.HttpSettings import HttpSettings
 from .discovery.LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
 from .base.OutputChannel import OutputChannel
-from .ProviderConfig import ProviderConfig, api_key_variable, is_configured_key
+from .ProviderConfig import ProviderConfig, environment_key_variable, is_configured_key
 from .discovery.ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
@@ -243,8 +243,8 @@ class Config:
 
     def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
         for name, entry in providers.items():
-            variable = entry.get("api_key_env") or api_key_variable(name)
-            value = self.environ.get(variable)
+            variable = environment_key_variable(name, entry.get("api_key_env") or "", entry.get("found_by_scan") is True)
+            value = self.environ.get(variable) if variable else None
             if value and not is_configured_key(entry.get("api_key")):
                 entry["api_key"] = value
                 self.warn(f"Using API key from environment variable {variable} for provider {name}")

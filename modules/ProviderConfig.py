@@ -28,6 +28,14 @@ def is_configured_key(key: Optional[str]) -> bool:
     return bool(key) and not key.endswith(PLACEHOLDER_KEY_SUFFIX)
 
 
+def environment_key_variable(provider_name: str, api_key_env: str = "", found_by_scan: bool = False) -> str:
+    """The variable a provider's key is taken from: `api_key_env`, else NAME_API_KEY; "" (none) for a
+    server the local scan found, which is sent only a key the user named for it."""
+    if api_key_env:
+        return api_key_env
+    return "" if found_by_scan else api_key_variable(provider_name)
+
+
 def is_loopback_url(url: str) -> bool:
     """True when the URL's host is this machine: localhost, 127.0.0.0/8 or ::1."""
     try:
@@ -52,6 +60,8 @@ class ProviderConfig(BaseModel):
     api_key: str = Field(default="", description="API Key", repr=False)
     api_key_env: str = Field(default="", pattern=f"^(?:{ENV_VARIABLE_NAME.pattern})?$",
                              description="Environment variable the key comes from")
+    found_by_scan: bool = Field(default=False, description=(
+        "Added by the local-server scan: NAME_API_KEY is not sent to it (api_key_env or api_key in a file is)"))
     valid_models: Dict[str, str] = Field(default_factory=dict, description="Valid models")
     invalid_models: List[str] = Field(default_factory=list, description="Invalid models")
     model_prices: Dict[str, ModelPrice] = Field(default_factory=dict,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MAX_LISTED_CHOICES = 20
 COST_QUESTION_THRESHOLD = 0.05  # USD: pings that may cost more in one run are asked about first
-IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env")  # what a provider's YAML entry says besides models
+IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env", "found_by_scan")  # a YAML entry's fields besides models
 PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
 
 
@@ -126,6 +126,8 @@ class ProviderManager:
             base.update({"name": config.name, "base_api_url": config.base_api_url})
             if config.api_key_env:
                 base["api_key_env"] = config.api_key_env
+            if config.found_by_scan:
+                base["found_by_scan"] = True
 
     def forget_provider(self, provider_name: str) -> None:
         """Drop a provider added in this run (e.g. one whose discovery failed); nothing is written."""
@@ -360,7 +362,8 @@ class ProviderManager:
                           "load or pull one, then discover again")
             else:
                 name = self._free_provider_name(server.kind, server.port)
-                self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url))
+                self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url,
+                                                       found_by_scan=True))
                 self.found_local_providers.append(name)
                 out.notice(f"Found a local {server.label} server at {server.base_url}: added as provider {name}")
 

@@ -25,8 +25,8 @@ def test_cache_duration_reads_300_and_is_runtime_only() -> None:
     assert config.cache_duration == 300
     assert config._cached_models == [] and config._cache_timestamp == 0.0
     dumped = config.model_dump()
-    assert set(dumped) == {"name", "base_api_url", "api_key", "api_key_env", "valid_models", "invalid_models",
-                           "model_prices", "model_capabilities"}
+    assert set(dumped) == {"name", "base_api_url", "api_key", "api_key_env", "found_by_scan", "valid_models",
+                           "invalid_models", "model_prices", "model_capabilities"}
     config.cache_duration = 5
     assert config.cache_duration == 5 and "cache_duration" not in config.model_dump()
 

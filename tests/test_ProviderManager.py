@@ -644,7 +644,7 @@ def test_local_servers_found_are_added_named_for_their_kind_and_saved(tmp_path, 
     assert h.warnings[:2] == [f"Found a local Ollama server at {ollama.base_url}: added as provider ollama",
                               f"Found a local llama.cpp server at {cpp.base_url}: added as provider llamacpp"]
     saved = h.saved()["providers"]
-    assert saved["ollama"] == {"name": "Ollama", "base_api_url": ollama.base_url,
+    assert saved["ollama"] == {"name": "Ollama", "base_api_url": ollama.base_url, "found_by_scan": True,
                                "valid_models": {"llama3": "llama3"}, "invalid_models": []}
     assert saved["llamacpp"]["valid_models"] == {"gemma": "gemma"} and "fake" in saved
 

@@ -237,6 +237,8 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
             entry[key] = quoted_where_needed(fields[key])
     if fields.get("api_key_env"):  # the variable's name only: a key is never written
         entry["api_key_env"] = quoted_where_needed(fields["api_key_env"])
+    if fields.get("found_by_scan") is True:
+        entry["found_by_scan"] = True
     ours_valid: Dict[str, str] = fields.get("valid_models") or {}
     ours_invalid = list(fields.get("invalid_models") or [])
     valid = entry.get("valid_models")

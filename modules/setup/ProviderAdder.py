@@ -6,7 +6,7 @@ from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 from ..base.Errors import ConfigError, InvalidModelError
-from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
+from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig, environment_key_variable
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 URL_EXAMPLE = "http://127.0.0.1:8080/v1"
@@ -111,7 +111,8 @@ class ProviderAdder:
             provider.api_key_env = key_env or provider.api_key_env
         variable = provider.key_variable(name)
         if key_env or not provider.has_api_key():
-            provider.api_key = self.config.environ.get(variable, "")
+            taken_from = environment_key_variable(name, provider.api_key_env, provider.found_by_scan)
+            provider.api_key = self.config.environ.get(taken_from, "") if taken_from else ""
         if not provider.is_usable():
             raise ConfigError(f"no API key for {name}: set {variable} (or name another variable with "
                               "--key-env); nothing was written")
