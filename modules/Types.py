@@ -1,7 +1,7 @@
 """Global constants, the built-in providers and the ConfigModel."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +90,11 @@ class ConfigModel(BaseModel):
         "Seconds a streamed reply may go without any text (keep-alives and empty chunks do not count)"))
     max_retries: int = Field(default=3, ge=0, le=10, description=(
         "Retries after HTTP 429/503, honouring Retry-After (each wait capped at 10 s)"))
+    tools: List[str] = Field(default=[], description=(
+        "MCP servers (names in mcp.json; \"all\" for every one) whose tools are offered to the model "
+        "(-T overrides it)"))
+    tool_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
+        "Seconds an MCP server may take to start, and a tool call to answer"))
     concurrency: int = Field(default=16, ge=1, le=256, description=(
         "Model pings in flight per provider during discovery"))
     data_directory: str = Field(default=DEFAULT_DATA_DIRECTORY, description="Data directory")

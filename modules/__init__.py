@@ -11,6 +11,7 @@ never up (tests/test_layers.py checks it, with no exceptions, and that there are
     setup/      setting llmc up: adding providers
     render/     what the user sees: streamed Markdown, plain replies, progress
     store/      chats and attachments kept on disk
+    tools/      tools the model may call: the MCP servers of mcp.json (beside store/, one layer)
     (core)      the plan's six modules, with discovery/: model lists, prices, metadata, the local scan
                 and the providers YAML
     transport/  talking HTTP to a provider: sessions, retries, deadlines, bodies, SSE

@@ -60,3 +60,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if REQUIRED and report.skipped and item.get_closest_marker("real_server"):
         report.outcome = "failed"
         report.longrepr = f"a real-server test may not skip in CI (LLMC_REQUIRE_REAL_SERVER=1): {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def loopback_mcp() -> Iterator["LoopbackMcpServer"]:
+    """A Streamable HTTP MCP server on 127.0.0.1 (the SDK's own server classes) that wants a bearer token."""
+    from tests.mcp_servers import LoopbackMcpServer  # imports the MCP SDK: only for the tests that use it
+    with LoopbackMcpServer(token=MCP_TOKEN) as server:
+        yield server
+
+
+MCP_TOKEN = "mcp-test-token-5e1f0a9c"

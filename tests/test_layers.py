@@ -1,7 +1,7 @@
 """The package's rooms are layers: a module's room is its subpackage, and imports point down the layers.
 
 Layers, top to bottom (a module may import its own layer or any below it, never above):
-cli -> chat -> setup -> render -> store -> core (the plan's six modules at the top of the package, and
+cli -> chat -> setup -> render -> store, tools -> core (the plan's six modules at the top of the package, and
 discovery/) -> transport -> base. Nothing above the core talks HTTP: it asks ProviderManager.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import llmc
 
 MODULES = Path(llmc.__file__).parent
 CORE = ""  # the plan's modules, at the top of the package
-LAYERS: List[Set[str]] = [{"cli"}, {"chat"}, {"setup"}, {"render"}, {"store"}, {CORE, "discovery"}, {"transport"},
+LAYERS: List[Set[str]] = [{"cli"}, {"chat"}, {"setup"}, {"render"}, {"store", "tools"}, {CORE, "discovery"}, {"transport"},
                           {"base"}]
-ABOVE_THE_CORE = {"cli", "chat", "setup", "render", "store"}
+ABOVE_THE_CORE = {"cli", "chat", "setup", "render", "store", "tools"}
 PLAN_MODULES = {"Config", "Types", "ProviderConfig", "ProviderManager", "ModelDiscoveryService",
                 "OpenAIChatCompletionApi"}
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cyc
     from ..ProviderManager import ProviderManager
     from ..base.Terminal import Terminal
     from ..Types import ConfigModel
+    from ..tools.ToolBox import ToolBox
 
 
 class ChatControls(Protocol):
@@ -23,6 +24,7 @@ class ChatControls(Protocol):
     model: str
     default_model: str
     attachments: List["Attachment"]
+    toolbox: "ToolBox"  # the MCP servers of this chat and which of their tools are on
 
     @property
     def providers(self) -> "ProviderManager":

@@ -13,6 +13,9 @@ from prompt_toolkit.keys import Keys
 from ..store.Attachment import Attachment, has_image, image_refusal, message_content
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
+from ..tools.McpConfig import MCP_FILE_NAME, McpServers
+from ..tools.ToolBox import ToolBox
+from ..base.OutputChannel import OutputChannel
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
 from ..base.Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
@@ -37,10 +40,11 @@ class ChatInterface:
     def __init__(self, config: Any, terminal: Any, history_file: Optional[str] = None,
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
                  pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
-                 store: Optional[ChatStore] = None) -> None:
+                 store: Optional[ChatStore] = None, toolbox: Optional[ToolBox] = None) -> None:
         """`save`: save the chat after each exchange and the prompts in the input history (not in echo
         mode); `resumed`: a saved chat to go on with, loaded from `store`; `pt_input`/`pt_output`:
-        prompt_toolkit input and output (tests pass a pipe and a dummy)."""
+        prompt_toolkit input and output (tests pass a pipe and a dummy); `toolbox`: the MCP servers of
+        this chat (none configured if not given), whose tools switched on are offered to the model."""
         self.config = config
         self.terminal = terminal
         self.history_file = history_file
@@ -50,6 +54,8 @@ class ChatInterface:
         self.session = resumed or ChatSession(config.config.system_prompt, self.data_directory)
         self.resumed = resumed is not None
         self.store = store or ChatStore(self.data_directory)
+        self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
+                                          OutputChannel.of_terminal(terminal), config.config.tool_timeout)
         self.autosave = save and not echo  # echo mode asks no model: nothing worth keeping
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)

@@ -13,6 +13,7 @@ from .Clipboard import code_blocks
 from ..base.Errors import InvalidModelError, LlmcError
 from ..ProviderManager import split_first_slash
 from ..base.Secrets import mask_key, mask_url
+from ..tools.ToolListing import tool_list_lines
 
 if TYPE_CHECKING:
     from .ChatControls import ChatControls
@@ -57,6 +58,8 @@ COMMANDS: Tuple[Command, ...] = (
     Command("temperature", ("temp",), "[T|off]", "set the sampling temperature (0 to 2) for this chat",
             "_temperature"),
     Command("max-tokens", (), "[N|off]", "cap the tokens of each reply for this chat", "_max_tokens"),
+    Command("tools", (), "[on|off NAME]", "list the MCP servers and their tools; switch a server or one "
+            "tool (SERVER.TOOL) on or off for this chat", "_tools"),
     Command("mod", (), "MODEL", "switch to MODEL (provider/long-id or short name)", "_model"),
     Command("dm", (), "", "switch back to the default model", "_default_model"),
     Command("set-default", (), "[MODEL]", "make MODEL (or the current model) the default, in config.toml",
@@ -223,6 +226,20 @@ class CommandHandler(Completer):
         kept = f" What was saved before stays in {saved}." if saved else ""
         self.terminal.print("Autosave is off: this chat is not saved and its prompts stay out of the "
                             f"input history (/autosave on saves it).{kept}")
+
+    def _tools(self, text: str) -> None:
+        toolbox = self.chat_interface.toolbox
+        words = text.split()
+        if not words:
+            for line in tool_list_lines(toolbox.servers(), str(toolbox.configured.path)):
+                self.terminal.print(line)
+            return
+        if len(words) != 2 or words[0] not in ("on", "off"):
+            self._error(f"usage: /tools, /tools on NAME or /tools off NAME (got '{text}')")
+            return
+        switched = toolbox.set_enabled(words[1], words[0] == "on")
+        self.terminal.print(f"The tools of {switched} are {words[0]} for this chat." if switched.startswith("server ")
+                            else f"The tool {switched} is {words[0]} for this chat.")
 
     def _clear_history(self, _: str) -> None:
         self.chat_interface.clear_input_history()
@@ -437,6 +454,10 @@ class CommandHandler(Completer):
             yield from _matching(rest.lstrip(), ["on", "off"])
         elif command.name == "chats":
             yield from _matching(rest.lstrip(), ["all"])
+        elif command.name == "tools":
+            *done, current = rest.split(" ")
+            choices = self.chat_interface.toolbox.configured.names() if [w for w in done if w] else ["on", "off"]
+            yield from _matching(current, choices)
         elif command.name == "attach":  # any file, from the working directory like a shell
             current = rest.lstrip()
             yield from _matching(current, self.file_names(current, "", here=True))

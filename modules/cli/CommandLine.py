@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default NAME_API_KEY; a server on this machine needs none)")
     add("--yes", action="store_true", help="with discovery: send pings that may cost more than $0.05 "
         "without asking (by the prices /models gives)")
+    add("-T", "--tools", action="append", metavar="NAME", help="offer the model the tools of MCP server NAME "
+        "(of <data dir>/mcp.json) for this run (repeatable; 'all': every server, 'none': no tools; default: "
+        "config.toml's tools)")
+    add("--list-tools", action="store_true", help="start the MCP servers of mcp.json, list their tools and exit")
     add("--concurrency", type=_concurrency, metavar="N",
         help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
     return parser
@@ -208,6 +212,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _discover(config, args, terminal, terminal.print)
     if args.add_provider:
         return _add_provider(config, args, terminal)
+    toolbox = _toolbox(config, args, terminal)
+    try:
+        if args.list_tools:
+            return _list_tools(toolbox, terminal)
+        return _converse(config, args, terminal, toolbox)
+    finally:
+        toolbox.close()
+
+
+def _converse(config, args: argparse.Namespace, terminal, toolbox) -> int:
+    """The chat, or the one prompt of -p: the run's conversation, with the tools of `toolbox` on offer."""
     if args.update_valid_models and config.valid_models_updated is None:
         return ExitStatus.INTERRUPTED
     from ..store.ChatStore import ChatStore
@@ -226,12 +241,36 @@ def _dispatch(args: argparse.Namespace) -> int:
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
             resumed = _saved_chat(config, args.history_file, new_system_prompt)
-        runner = PromptRunner(config.config, terminal, config.model_source)
+        runner = PromptRunner(config.config, terminal, config.model_source, toolbox=toolbox)
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
     from ..chat.ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         store=store).run()
+                         store=store, toolbox=toolbox).run()
+
+
+def _toolbox(config, args: argparse.Namespace, terminal):
+    """The MCP servers of mcp.json as this run's ToolBox, with -T's servers (else config.toml's) on.
+
+    Nothing starts here: a server starts when its tools are first needed."""
+    from ..base.OutputChannel import OutputChannel
+    from ..tools.McpConfig import load_mcp_servers
+    from ..tools.ToolBox import ToolBox, chosen_servers
+    servers = load_mcp_servers(config.data_directory, config.warn)
+    if args.tools is not None:
+        names = chosen_servers(args.tools, servers, "-T/--tools")
+    else:
+        names = chosen_servers(config.config.tools, servers, f"{config.config_path}: field 'tools'")
+    return ToolBox(servers, names, OutputChannel.of_terminal(terminal), config.config.tool_timeout)
+
+
+def _list_tools(toolbox, terminal) -> int:
+    """`--list-tools`: start every configured server, list its tools; status 1 if one did not start."""
+    from ..tools.ToolListing import tool_list_lines
+    states = toolbox.servers(start_all=True)
+    for line in tool_list_lines(states, str(toolbox.configured.path)):
+        terminal.print(line)
+    return ExitStatus.FAILED if any(state.error for state in states) else ExitStatus.OK
 
 
 def _saved_chat(config, name: str, new_system_prompt: bool):
@@ -317,7 +356,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
-                     ("--list-chats", args.list_chats)]
+                     ("--list-chats", args.list_chats), ("--list-tools", args.list_tools)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),
               ("-C/--continue", args.continue_chat), ("--chat", args.chat is not None),
               ("--no-save", args.no_save)]
@@ -326,6 +365,11 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         chosen += [flag for flag, given in starts if given]
     if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
+    if args.tools is not None and chosen and chosen != ["--list-tools"]:
+        raise ConfigError(f"-T/--tools works only with a chat or a prompt (or --list-tools), not with {chosen[0]}")
+    for name in args.tools or []:
+        if not name.strip():
+            raise ConfigError("-T/--tools needs a server name, not an empty one")
     if args.key_env is not None and not args.add_provider:
         raise ConfigError("--key-env works only with --add-provider")
     if args.usage and args.prompt is None and is_terminal(sys.stdin):

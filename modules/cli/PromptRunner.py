@@ -11,6 +11,7 @@ from ..base.Errors import ApiError, ConfigError, IncompleteReplyError
 from ..base.ExitStatus import ExitStatus
 from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from ..base.Terminal import Terminal, is_terminal
+from ..tools.ToolBox import ToolBox
 
 MAX_STDIN_BYTES = 16 * 1024 * 1024  # a prompt; far more than any model's context
 STDIN_PIECE_BYTES = 64 * 1024
@@ -20,11 +21,14 @@ STDIN_NOTICE = "reading the prompt from standard input (end with Ctrl-D)"
 class PromptRunner:
     """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
 
-    def __init__(self, config_model: Any, terminal: Terminal, model_source: str = "") -> None:
-        """`model_source` says where the model string came from ("from LLMC_DEFAULT_MODEL"), for errors."""
+    def __init__(self, config_model: Any, terminal: Terminal, model_source: str = "",
+                 toolbox: Optional[ToolBox] = None) -> None:
+        """`model_source` says where the model string came from ("from LLMC_DEFAULT_MODEL"), for errors;
+        `toolbox`: the MCP servers of this run, whose tools switched on are offered to the model."""
         self.config_model = config_model
         self.terminal = terminal
         self.model_source = model_source
+        self.toolbox = toolbox
 
     def run(self, prompt: str, echo: bool = False, session: Optional[ChatSession] = None,
             store: Optional[ChatStore] = None, show_usage: bool = False,

@@ -58,3 +58,18 @@ def test_list_chats_reads_no_settings_and_imports_nothing_heavy(tmp_path):
     ChatStore(data).save([{"role": "system", "content": "s"}, {"role": "user", "content": "listed"}])
     modules = top_level(imported_modules(["-d", str(data), "--list-chats"], tmp_path))
     assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"}), sorted(modules)
+
+
+MCP_SDK = {"mcp", "mcp_types", "anyio", "httpx", "httpx2", "uvicorn", "starlette", "llmc.tools.McpSessions"}
+
+
+def test_tools_configured_but_unused_import_no_mcp_sdk(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "time": {"command": "mcp-server-time"}, "docs": {"url": "http://127.0.0.1:1/mcp"}}}))
+    (data / "config.toml").write_text('tools = ["all"]\n')
+    for args in (["-e", "-p", "hello"], ["--list-models"], ["-T", "time", "-e", "-p", "hello"]):
+        modules = top_level(imported_modules(["-d", str(data), *args], tmp_path))
+        assert not modules & MCP_SDK, (args, sorted(modules & MCP_SDK))
+        assert "llmc.tools.ToolBox" in modules or "--list-models" in args
