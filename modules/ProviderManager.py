@@ -11,7 +11,8 @@ from .discovery.DiscoverySummary import DiscoverySummary, usd
 from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .transport.HttpSettings import HttpSettings
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
-from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
+from .base.Text import one_line
+from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id, estimated_tokens, refusal_lesson
 from .discovery.ModelMetadata import non_chat_reason
 from .discovery.ModelPrice import ModelPrice
 from .base.OutputChannel import OutputChannel, ProgressCallback
@@ -572,6 +573,44 @@ class ProviderManager:
         self._learn(provider_name, {long_name: learnt})
         if self.store is not None:
             self.persist_provider_configs([provider_name])
+
+    def learn_from_refusal(self, provider_name: str, long_name: str, error: ApiError, sent_tools: bool,
+                           sent_image: bool) -> Optional[str]:
+        """The one line saying what a refused request taught of the model (a 400 naming the tools or the
+        image sent), now remembered and saved; None when it teaches nothing."""
+        lesson = refusal_lesson(error.status, str(error), sent_tools, sent_image)
+        if lesson.is_unknown:
+            return None
+        kept = "remembered for this model"
+        try:
+            self.learn_capabilities(provider_name, long_name, lesson)
+        except LlmcError as exc:
+            kept = f"remembered for this run only ({exc})"
+        what = "tool calls" if lesson.tools is False else "images"
+        return (f"{provider_name}/{long_name} takes no {what}: the provider refused them "
+                f"({one_line(str(error).removeprefix(provider_name + ': '), 160)}); {kept}")
+
+    def refusal_before_sending(self, provider_name: str, long_name: str, tools: bool, image: bool) -> Optional[str]:
+        """Why a request with tools or an image is not sent to a model known to take none, else None."""
+        known = self.capabilities_of(provider_name, long_name)
+        what = "tool calls" if tools and known.tools is False else "images" if image and known.images is False else ""
+        if not what:
+            return None
+        return (f"{provider_name}/{long_name} takes no {what} (as its provider said; see llmc --list-models "
+                f"--long): not sent; pick a model that does with -m or /model")
+
+    def context_warning(self, provider_name: str, long_name: str, messages: List[Dict[str, Any]],
+                        tools: Iterable[Dict[str, Any]] = ()) -> Optional[str]:
+        """A line saying the conversation will not fit the model's known context length, else None."""
+        length = self.capabilities_of(provider_name, long_name).context_length
+        if length is None:
+            return None
+        tokens = estimated_tokens(messages, tools)
+        if tokens <= length:
+            return None
+        return (f"This conversation is about {tokens:,} tokens, more than the {length:,} of "
+                f"{provider_name}/{long_name}'s context: the provider may refuse it or drop its start "
+                "(/clear starts afresh)")
 
     def _learn(self, provider_name: str, capabilities: Dict[str, ModelCapabilities]) -> None:
         self.providers[provider_name].set_capabilities(capabilities)

@@ -55,6 +55,9 @@ PROVIDER_DATA: Dict[str, Dict[str, Any]] = {
 }
 
 
+MAX_TOOL_STEPS = 100  # bounds max_tool_steps: a loop past this is a model that will not stop
+
+
 class ConfigModel(BaseModel):
     """Every setting of a run, after all sources are merged."""
 
@@ -76,6 +79,11 @@ class ConfigModel(BaseModel):
         "Most tokens a reply may take (unset: the model's own limit; --max-tokens overrides it)"))
     show_usage: bool = Field(default=True, description=(
         "Show a dim line of token counts (and the cost, where prices are known) after each reply in the chat"))
+    max_tool_steps: int = Field(default=10, ge=1, le=MAX_TOOL_STEPS, description=(
+        "Rounds of tool calls one question may take (the model asks, the tools answer) before llmc stops it"))
+    allowed_tools: List[str] = Field(default=[], description=(
+        "Tools that run without asking, as server.tool patterns (\"time.*\"); any other call is asked about "
+        "in a terminal and refused without one (--approve-tools allows every call of a run)"))
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description=(
         "Seconds to wait for a provider to accept a connection"))
     read_timeout: float = Field(default=60.0, gt=0, le=3600, description=(

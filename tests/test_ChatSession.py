@@ -328,3 +328,49 @@ def test_reset_and_load_by_name_start_a_new_saved_chat(session: ChatSession) -> 
     session.resume("20260102-030405-abcd", list(session.messages))
     session.load("named")
     assert session.chat_id is None
+
+
+def _tool_round(session: ChatSession) -> None:
+    from llmc.base.TokenUsage import TokenUsage
+    from llmc.base.ToolCalls import ToolCall
+    session.add_user("What time is it in Paris?")
+    calls = [ToolCall("call_1", "time_get_current_time", '{"timezone": "Europe/Paris"}')]
+    session.add_tool_calls("Let me look.", calls, usage=TokenUsage(10, 5), model="fake/m")
+    session.add_tool_result(calls[0], '{"datetime": "2026-12-08T00:17"} ``` not a fence end', "time.get_current_time")
+    session.add_assistant("It is 00:17.", model="fake/m")
+
+
+def test_tool_calls_and_results_are_sent_saved_and_loaded_back(session: ChatSession, tmp_path: Path) -> None:
+    _tool_round(session)
+    sent = session.api_messages()
+    assert sent[4] == {"role": "assistant", "content": "Let me look.", "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "time_get_current_time", "arguments": '{"timezone": "Europe/Paris"}'}}]}
+    assert sent[5] == {"role": "tool", "tool_call_id": "call_1",
+                       "content": '{"datetime": "2026-12-08T00:17"} ``` not a fence end'}
+    session.save("tools")
+    again = ChatSession("other", session.data_directory)
+    again.load("tools")
+    assert again.messages == session.messages and again.api_messages() == sent
+    assert again.messages[5]["tool"] == "time.get_current_time"  # kept for the user, never sent
+
+
+def test_a_tool_round_exports_readably(session: ChatSession) -> None:
+    _tool_round(session)
+    text = format_markdown("T", "fake/m", datetime(2026, 12, 8), session.turns())
+    assert "## Assistant\n\nLet me look.\n\nTool call `time_get_current_time`:\n\n```json\n" \
+           '{"timezone": "Europe/Paris"}\n```' in text
+    assert "## Tool result\n\n`time.get_current_time` gave:\n\n````\n{\"datetime\"" in text
+    assert "not a fence end\n````" in text and text.rstrip().endswith("It is 00:17.")
+
+
+@pytest.mark.parametrize("bad", [
+    {"role": "tool", "content": "x"},
+    {"role": "tool", "content": "x", "tool_call_id": 5},
+    {"role": "assistant", "content": "", "tool_calls": "call"},
+    {"role": "assistant", "content": "", "tool_calls": [{"id": "c", "function": "f"}]},
+])
+def test_a_malformed_tool_message_is_refused_naming_it(session: ChatSession, tmp_path: Path, bad: dict) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps([{"role": "system", "content": "s"}, bad]))
+    with pytest.raises(ConfigError, match="bad.json: not a chat file: message 2"):
+        session.load(str(tmp_path / "bad.json"))

@@ -79,3 +79,30 @@ def test_yaml_fields_and_summary():
 def test_capabilities_by_id_leaves_out_entries_that_say_nothing():
     found = capabilities_by_id([OPENROUTER_ENTRY, {"id": "plain"}, {"id": "openai/gpt-4o", "context_length": 1}])
     assert list(found) == ["openai/gpt-4o"] and found["openai/gpt-4o"].context_length == 128000
+
+
+def test_estimated_tokens_counts_text_parts_images_calls_and_tools():
+    from llmc.discovery.ModelCapabilities import IMAGE_TOKENS, estimated_tokens
+    assert estimated_tokens([{"role": "user", "content": "x" * 400}]) == 100
+    parts = [{"type": "text", "text": "y" * 40}, {"type": "image_url", "image_url": {"url": "data:..."}}]
+    assert estimated_tokens([{"role": "user", "content": parts}]) == 10 + IMAGE_TOKENS
+    call = {"id": "c", "type": "function", "function": {"name": "t", "arguments": "{}"}}
+    assert estimated_tokens([{"role": "assistant", "content": "", "tool_calls": [call]}], [{"name": "t"}]) > 0
+
+
+@pytest.mark.parametrize("status, text, tools, image, expected", [
+    (400, "fake: tools is not supported for this model", True, False, ModelCapabilities(tools=False)),
+    (400, "fake: Unrecognized request argument supplied: tools", True, True, ModelCapabilities(tools=False)),
+    (400, "fake: registry.ollama.ai/library/gemma does not support tools", True, False,
+     ModelCapabilities(tools=False)),
+    (400, "fake: Invalid content type. image_url is only supported by certain models.", False, True,
+     ModelCapabilities(images=False)),
+    (400, "fake: tools is not supported", False, False, ModelCapabilities()),  # no tools were sent
+    (429, "fake: too many tool requests", True, False, ModelCapabilities()),  # rate limits teach nothing
+    (401, "fake: image key refused", False, True, ModelCapabilities()),
+    (500, "fake: tools crashed", True, False, ModelCapabilities()),
+    (400, "fake: messages too long", True, True, ModelCapabilities()),
+])
+def test_a_refusal_teaches_only_what_it_names(status, text, tools, image, expected):
+    from llmc.discovery.ModelCapabilities import refusal_lesson
+    assert refusal_lesson(status, text, tools, image) == expected

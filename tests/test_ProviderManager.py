@@ -815,3 +815,33 @@ def test_a_learnt_refusal_is_saved_at_once_and_kept_by_the_next_discovery(tmp_pa
     server.set(model_metadata={"chat-a": {"context_length": 4096}})
     assert h.run() is True
     assert h.saved()["providers"]["fake"]["model_capabilities"]["chat-a"] == {"tools": False, "context_length": 4096}
+
+
+def test_a_refusal_of_tools_is_learnt_said_in_one_line_and_checked_before_the_next_request(tmp_path, server):
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})})
+    assert h.manager.refusal_before_sending("fake", "chat-a", tools=True, image=True) is None  # unknown: sent
+    refused = ApiError("fake: Unrecognized request argument supplied: tools", status=400)
+    line = h.manager.learn_from_refusal("fake", "chat-a", refused, sent_tools=True, sent_image=False)
+    assert line == ("fake/chat-a takes no tool calls: the provider refused them (Unrecognized request argument "
+                    "supplied: tools); remembered for this model")
+    assert h.saved()["providers"]["fake"]["model_capabilities"] == {"chat-a": {"tools": False}}
+    assert h.manager.refusal_before_sending("fake", "chat-a", tools=True, image=False).startswith(
+        "fake/chat-a takes no tool calls (as its provider said")
+    assert h.manager.refusal_before_sending("fake", "chat-a", tools=False, image=True) is None
+    other = ApiError("fake: the model is overloaded", status=400)
+    assert h.manager.learn_from_refusal("fake", "chat-a", other, sent_tools=True, sent_image=True) is None
+    h.manager.learn_capabilities("fake", "chat-a", ModelCapabilities(images=False))
+    assert "takes no images" in h.manager.refusal_before_sending("fake", "chat-a", tools=False, image=True)
+
+
+def test_a_conversation_past_the_known_context_is_said_with_its_rough_size(tmp_path, server):
+    from llmc.discovery.ModelCapabilities import ModelCapabilities
+    h = Harness(tmp_path, {"fake": fake_config(server, valid_models={"chat-a": "a"})})
+    long = [{"role": "user", "content": "word " * 8000}]  # 40,000 characters: about 10,000 tokens
+    assert h.manager.context_warning("fake", "chat-a", long) is None  # no known length: nothing said
+    h.manager.learn_capabilities("fake", "chat-a", ModelCapabilities(context_length=8192))
+    assert h.manager.context_warning("fake", "chat-a", long) == (
+        "This conversation is about 10,000 tokens, more than the 8,192 of fake/chat-a's context: the provider "
+        "may refuse it or drop its start (/clear starts afresh)")
+    assert h.manager.context_warning("fake", "chat-a", long[:0]) is None

@@ -344,8 +344,9 @@ class ChatInterface:
 
     def _show_message(self, role: str, content: str) -> None:
         content = visible_text(content)  # a loaded session file is not trusted to drive the terminal
+        heading = {"user": "User", "tool": "Tool"}.get(role, "Assistant")
         if not self.terminal.color:
-            self.terminal.print(f"{'User' if role == 'user' else 'Assistant'}:\n{content}\n")
+            self.terminal.print(f"{heading}:\n{content}\n")
             return
         from rich.markdown import Markdown
         from rich.text import Text
@@ -354,7 +355,7 @@ class ChatInterface:
             console.print(Text("User:", style="bold cyan"))
             console.print(Text(content))
         else:
-            console.print(Text("Assistant:", style="bold green"))
+            console.print(Text(f"{heading}:", style="bold green" if role == "assistant" else "dim"))
             console.print(Markdown(content))
         console.print()
 

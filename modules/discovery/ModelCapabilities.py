@@ -1,7 +1,9 @@
 """What a model can take, where its provider says so: tool calls, image input, its context length."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Union
+import json
+import re
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -141,3 +143,37 @@ def capabilities_by_id(models: Iterable[Dict[str, Any]]) -> Dict[str, ModelCapab
         if not capabilities.is_unknown:
             found.setdefault(entry["id"], capabilities)
     return found
+
+
+CHARS_PER_TOKEN = 4  # a rough rule for English text and code; enough to say a conversation will not fit
+IMAGE_TOKENS = 1000  # what an attached image roughly costs in most vision models
+_NOT_ABOUT_THE_REQUEST = {401, 402, 403, 404, 408, 409, 413, 425, 429}
+
+
+def estimated_tokens(messages: List[Dict[str, Any]], tools: Iterable[Dict[str, Any]] = ()) -> int:
+    """Roughly how many tokens `messages` (and the tool definitions offered) take: characters / 4."""
+    chars = sum(len(json.dumps(tool, ensure_ascii=False)) for tool in tools)
+    images = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(part.get("text", "")) for part in content if isinstance(part, dict))
+            images += sum(1 for part in content if isinstance(part, dict) and part.get("type") == "image_url")
+        for call in message.get("tool_calls") or []:
+            chars += len(json.dumps(call, ensure_ascii=False))
+    return chars // CHARS_PER_TOKEN + images * IMAGE_TOKENS
+
+
+def refusal_lesson(status: Optional[int], text: str, sent_tools: bool, sent_image: bool) -> ModelCapabilities:
+    """What a refused request teaches of the model: a 4xx naming `tools` (tools were sent) means it takes
+    no tool calls; one naming an image (an image was sent) that it takes no images. Unknown otherwise."""
+    if status is None or not 400 <= status < 500 or status in _NOT_ABOUT_THE_REQUEST:
+        return ModelCapabilities()
+    lowered = text.lower()
+    if sent_tools and re.search(r"\btool", lowered):
+        return ModelCapabilities(tools=False)
+    if sent_image and re.search(r"image|vision|multimodal|modalit", lowered):
+        return ModelCapabilities(images=False)
+    return ModelCapabilities()

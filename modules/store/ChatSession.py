@@ -13,10 +13,11 @@ from ..base.Errors import INCOMPLETE_MARKER, ConfigError
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 from ..base.SurrogateJoiner import without_lone_surrogates
 from ..base.TokenUsage import TokenUsage
+from ..base.ToolCalls import ToolCall, tool_calls_of
 
 DEFAULT_SESSION_NAME = "session.json"
 MAX_SESSION_BYTES = 20 * 1024 * 1024
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 TITLE_PROMPT = (
     "Suggest a short title and a file name for the conversation below. Answer with JSON only, "
     'exactly like {"title": "A short title", "filename": "a-short-file-name"}.\n\n'
@@ -77,12 +78,20 @@ class ChatSession:
             message["model"] = model
         self.messages.append(message)
 
+    def add_tool_calls(self, text: str, calls: List[ToolCall], usage: Optional[TokenUsage] = None,
+                       model: Optional[str] = None) -> None:
+        """Append a reply that asks for tool calls (with what text came with them)."""
+        self.add_assistant(text, usage=usage, model=model)
+        self.messages[-1]["tool_calls"] = [call.as_openai() for call in calls]
+
+    def add_tool_result(self, call: ToolCall, result: str, tool: str = "") -> None:
+        """Append what the call of `tool` (as the user reads its name) gave back, for the model."""
+        self.messages.append({"role": "tool", "tool_call_id": call.id, "content": result, "tool": tool or call.name})
+
     def api_messages(self) -> List[dict]:
-        """The messages to send: role and content only; the incomplete-reply marker is for the user's eyes."""
-        suffix = f"\n\n{INCOMPLETE_MARKER}"
-        return [{"role": m["role"], "content": m["content"].removesuffix(suffix)
-                 if m["role"] == "assistant" and isinstance(m["content"], str) else m["content"]}
-                for m in self.messages]
+        """The messages to send: role and content (with tool calls and the ids results answer); the
+        incomplete-reply marker is for the user's eyes."""
+        return [_api_message(m) for m in self.messages]
 
     def answering_models(self) -> List[str]:
         """The models that gave the replies, each once, in the order they first answered."""
@@ -109,8 +118,9 @@ class ChatSession:
         return self.messages[replies[-1]]["content"] if replies else None
 
     def turns(self) -> List[Tuple[str, str]]:
-        """(role, text) of every message but the system message (an image reads `[image]`)."""
-        return [(m["role"], content_text(m["content"])) for m in self.messages[1:]]
+        """(role, text) of every message but the system message (an image reads `[image]`, a tool call
+        its name and arguments)."""
+        return [(m["role"], readable_text(m)) for m in self.messages[1:]]
 
     def message_text(self, index: int) -> str:
         """The text of the message at `index` (an image reads `[image]`)."""
@@ -246,7 +256,7 @@ def check_messages(data: Any, path: Path) -> List[dict]:
                 or not (isinstance(item.get("content"), str) or (item["role"] == "user"
                                                                  and is_content_parts(item.get("content"))))):
             raise ConfigError(f"{path}: not a chat file: message {number} is not a "
-                              f'{{"role": system|user|assistant, "content": text}} object')
+                              f'{{"role": system|user|assistant|tool, "content": text}} object')
         if not isinstance(item.get("model", ""), str):
             raise ConfigError(f"{path}: not a chat file: message {number} has a model that is not text")
         message = {"role": item["role"], "content": _clean_content(item["content"])}
@@ -255,10 +265,58 @@ def check_messages(data: Any, path: Path) -> List[dict]:
             message["usage"] = usage.as_dict()
         if item.get("model"):  # the model that gave a reply: kept, never sent
             message["model"] = item["model"]
+        message.update(_tool_fields(item, number, path))
         messages.append(message)
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
     return messages
+
+
+def _tool_fields(item: dict, number: int, path: Path) -> dict:
+    """The tool calls of a saved reply, or the call a tool result answers (and the tool's name)."""
+    if item["role"] == "assistant" and "tool_calls" in item:
+        calls = tool_calls_of(item)
+        if not calls or len(calls) != len(item["tool_calls"]):
+            raise ConfigError(f"{path}: not a chat file: message {number} has tool_calls that are not a list "
+                              "of {\"id\", \"function\": {\"name\", \"arguments\"}} objects")
+        return {"tool_calls": [call.as_openai() for call in calls]}
+    if item["role"] != "tool":
+        return {}
+    if not isinstance(item.get("tool_call_id"), str) or not isinstance(item.get("tool", ""), str):
+        raise ConfigError(f"{path}: not a chat file: message {number}, a tool result, has no tool_call_id (text)")
+    return {"tool_call_id": item["tool_call_id"], "tool": item.get("tool") or ""}
+
+
+def _api_message(message: dict) -> dict:
+    """One saved message as it is sent: what the chat keeps for the user alone left out."""
+    content = message["content"]
+    if message["role"] == "assistant" and isinstance(content, str):
+        content = content.removesuffix(f"\n\n{INCOMPLETE_MARKER}")
+    sent = {"role": message["role"], "content": content}
+    if "tool_calls" in message:
+        sent["tool_calls"] = message["tool_calls"]
+    if message["role"] == "tool":
+        sent["tool_call_id"] = message["tool_call_id"]
+    return sent
+
+
+def readable_text(message: dict) -> str:
+    """A message as the user reads it (shown, exported): an image reads `[image]`, each tool call its name
+    and its arguments as a JSON block."""
+    text = content_text(message["content"])
+    if message["role"] == "tool":  # what a tool gave back is text, never Markdown to obey
+        return f"`{message.get('tool') or 'tool'}` gave:\n\n{fenced(text)}"
+    for call in message.get("tool_calls") or []:
+        function = call["function"]
+        text += f"\n\nTool call `{function['name']}`:\n\n{fenced(function['arguments'], 'json')}"
+    return text.strip()
+
+
+def fenced(text: str, language: str = "") -> str:
+    """`text` in a code fence longer than any run of backticks in it, so nothing in it ends the block."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def _clean_content(content: Content) -> Content:
@@ -323,6 +381,6 @@ def format_markdown(title: str, model: str, now: datetime, turns: List[Tuple[str
     """`# Title`, the model, the date, then `## User` / `## Assistant` sections."""
     parts = [f"# {title}\n({model})\n\nDate: {now:%Y-%m-%d %H:%M:%S}\n\n"]
     for role, content in turns:
-        heading = "User" if role == "user" else "Assistant"
+        heading = {"user": "User", "tool": "Tool result"}.get(role, "Assistant")
         parts.append(f"## {heading}\n\n{content.strip()}\n\n")
     return "".join(parts)
