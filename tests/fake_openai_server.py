@@ -60,6 +60,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # model id -> {"tools": bool, "vision": bool, "context": int}: what a local server's own endpoints say
     # (llama.cpp /props of its one model, Ollama /api/show, LM Studio /api/v0/models)
     "native_capabilities": {},
+    # Tool calls, answered as OpenAI does to a request that offers `tools`: round N of the turn (N = the
+    # assistant tool-call messages since the last user message) answers with tool_rounds[N], a list of
+    # {"name", "arguments" (JSON text, sent as is, in chunk_size pieces), "id" (optional)}; past the last
+    # round, the reply; with tool_rounds_forever the last round again and again.
+    "tool_rounds": [],
+    "tool_rounds_forever": False,
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
@@ -162,6 +168,22 @@ def usage_for(messages: Any, reply: str) -> dict:
     prompt_tokens, completion_tokens = prompt // 4 + 1, len(reply) // 4 + 1
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
+
+
+def tool_calls_due(opts: dict, body: dict) -> list:
+    """The calls this request is answered with: none unless it offers tools and a round is left."""
+    rounds = opts["tool_rounds"]
+    if not rounds or not body.get("tools"):
+        return []
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    done = sum(1 for m in messages[(users[-1] if users else 0):]
+               if isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls"))
+    if done >= len(rounds) and not opts["tool_rounds_forever"]:
+        return []
+    calls = rounds[min(done, len(rounds) - 1)]
+    return [{"id": call.get("id") or f"call_{done}_{index}_{uuid.uuid4().hex[:8]}", "name": call["name"],
+             "arguments": call.get("arguments", "{}")} for index, call in enumerate(calls)]
 
 
 def shaped_fields(shape: str, chats: bool) -> dict:
@@ -558,6 +580,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         if opts["refuse_images"] and has_image_part(body.get("messages")):
             return self.send_json(400, error_body(
                 "Invalid content type. image_url is only supported by certain models.", code="invalid_type"))
+        calls = tool_calls_due(opts, body)
+        if calls:
+            return (self.stream_tool_calls if body.get("stream") else self.complete_tool_calls)(opts, body, calls)
         reply = self.reply_for(opts, model, body.get("messages"))
         if body.get("stream"):
             self.stream(opts, body, reply, fault)
@@ -592,6 +617,36 @@ class FakeHandler(BaseHTTPRequestHandler):
         if kind == "cut":
             return self.send_truncated(json.dumps(result).encode())
         self.send_body(200, json.dumps(result).encode(), byte_writes=kind == "split_utf8")
+
+    def complete_tool_calls(self, opts: dict, body: dict, calls: list) -> None:
+        """A whole chat.completion asking for `calls` (finish_reason "tool_calls")."""
+        message = {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
+            for call in calls]}
+        self.send_json(200, {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+                             "created": int(time.time()), "model": body["model"],
+                             "choices": [{"index": 0, "message": message, "logprobs": None,
+                                          "finish_reason": "tool_calls"}],
+                             "usage": usage_for(body.get("messages"), json.dumps(message["tool_calls"]))})
+
+    def stream_tool_calls(self, opts: dict, body: dict, calls: list) -> None:
+        """Stream `calls` as OpenAI does: per call, a first delta with its index, id, type, name and empty
+        arguments, then its arguments in chunk_size pieces keyed by index; finish_reason "tool_calls"."""
+        self.start_stream(True)
+        writer = EventWriter(self, chunked=True, delay=float(opts["stream_delay"] or 0), keepalive_every=0,
+                             byte_writes=False)
+        events = ChunkFactory(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), body["model"])
+        writer.event(events.delta({"role": "assistant", "content": None}))
+        for index, call in enumerate(calls):
+            writer.event(events.delta({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                                       "function": {"name": call["name"], "arguments": ""}}]}))
+            for piece in text_pieces(call["arguments"], int(opts["chunk_size"])):
+                writer.event(events.delta({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        writer.event(events.delta({}, "tool_calls"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            writer.event(events.usage(usage_for(body.get("messages"), json.dumps(calls))))
+        writer.event(DONE_EVENT)
+        writer.finish()
 
     def send_truncated(self, body: bytes) -> None:
         """Announce the full Content-Length, send half of the body, then hang up."""

@@ -465,3 +465,35 @@ def test_admin_clear_faults_drops_queued_and_persistent_faults(server: FakeOpenA
     assert requests.post(root + "/_admin/clear_faults", timeout=5).ok
     assert requests.get(server.base_url + "/models", headers=AUTH, timeout=5).status_code == 200
     assert chat(server).status_code == 200
+
+
+def test_tool_calls_stream_as_openai_sends_them_split_and_keyed_by_index():
+    rounds = [[{"name": "time_get_current_time", "arguments": '{"timezone": "Europe/Paris"}'},
+               {"name": "loop_add", "arguments": '{"a": 1, "b": 2}'}]]
+    tools = [{"type": "function", "function": {"name": "time_get_current_time", "parameters": {}}}]
+    with FakeOpenAIServer(chat_models=["m"], chunk_size=5, tool_rounds=rounds) as srv:
+        body = {"model": "m", "stream": True, "tools": tools, "messages": [{"role": "user", "content": "time?"}]}
+        response = requests.post(srv.base_url + "/chat/completions", json=body,
+                                 headers={"Authorization": "Bearer test-key"})
+        events = [json.loads(line[6:]) for line in response.text.splitlines()
+                  if line.startswith("data: {")]
+        deltas = [e["choices"][0]["delta"].get("tool_calls") for e in events if e["choices"]]
+        pieces = [d[0] for d in deltas if d]
+        assert pieces[0]["index"] == 0 and pieces[0]["function"] == {"name": "time_get_current_time", "arguments": ""}
+        assert "".join(p["function"]["arguments"] for p in pieces if p["index"] == 0) == rounds[0][0]["arguments"]
+        assert "".join(p["function"]["arguments"] for p in pieces if p["index"] == 1) == rounds[0][1]["arguments"]
+        assert len([p for p in pieces if p["index"] == 0]) > 2  # the arguments came in several events
+        assert events[-1]["choices"][0]["finish_reason"] == "tool_calls"
+        answered = body["messages"] + [{"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "x", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "12:00"}]
+        whole = requests.post(srv.base_url + "/chat/completions",
+                              json={**body, "stream": False, "messages": answered},
+                              headers={"Authorization": "Bearer test-key"}).json()
+        assert whole["choices"][0]["message"]["content"] == "Hello from the fake server."  # rounds done
+        srv.set(tool_rounds_forever=True)
+        again = requests.post(srv.base_url + "/chat/completions", json={**body, "stream": False, "messages": answered},
+                              headers={"Authorization": "Bearer test-key"}).json()
+        assert again["choices"][0]["finish_reason"] == "tool_calls"
+        assert [c["function"]["name"] for c in again["choices"][0]["message"]["tool_calls"]] == \
+            ["time_get_current_time", "loop_add"]
