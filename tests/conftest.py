@@ -6,6 +6,7 @@ llmc setting or colour hint of the developer's environment by forgetting a fixtu
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -50,6 +51,24 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
     """The loopback fake OpenAI server with its default models and reply, for this test only."""
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs, to fill to the last byte (needs root, or skips: OS-boundary tests cover the logic)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                                 capture_output=True).returncode == 0
+    except OSError:
+        mounted = False
+    if not mounted:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -209,9 +209,10 @@ def test_no_store_and_echo_save_nothing(tmp_path: Path, server: FakeOpenAIServer
     assert not (tmp_path / "chats").exists()
 
 
-def test_a_save_that_fails_is_a_warning_after_the_answer(tmp_path: Path, server: FakeOpenAIServer) -> None:
+def test_a_save_that_fails_is_a_warning_after_the_answer_and_not_a_success(tmp_path: Path,
+                                                                           server: FakeOpenAIServer) -> None:
     runner, out, err = setup(tmp_path, server)
     (tmp_path / "chats").write_text("not a directory")
-    assert runner.run("hello", store=ChatStore(tmp_path)) == 0
+    assert runner.run("hello", store=ChatStore(tmp_path)) == 2  # a script can tell the exchange was not kept
     assert out.getvalue() == "The answer.\n"
     assert err.getvalue() == f"Warning: chats directory {tmp_path / 'chats'} is not a directory\n"

@@ -325,7 +325,7 @@ class ChatInterface:
         previous = self.session.chat_id
         try:
             self.session.chat_id = self.store.save(self.session.messages, previous)
-        except ConfigError as exc:
+        except LlmcError as exc:
             self.terminal.message(f"Warning: {exc}")
             return
         if previous is not None and self.session.chat_id != previous:

@@ -7,7 +7,7 @@ from ..store.Attachment import Attachment, has_image, image_refusal, message_con
 from ..base.Text import size_text
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
-from ..base.Errors import ApiError, ConfigError, IncompleteReplyError
+from ..base.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 from ..base.ExitStatus import ExitStatus
 from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from ..base.Terminal import Terminal, is_terminal
@@ -35,7 +35,8 @@ class PromptRunner:
             attachments: Sequence[Attachment] = ()) -> int:
         """Send `prompt` after `session` (a loaded chat, if any), or print it in echo mode; the exit status.
 
-        With a `store` the exchange is saved after the reply (a cut-off one too, marked incomplete);
+        With a `store` the exchange is saved after the reply (one cut off, or whose reader went away, too,
+        marked incomplete);
         `show_usage`: the token counts (and cost) on stderr after the answer; `attachments` go with the prompt."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
@@ -53,7 +54,7 @@ class PromptRunner:
         label = f"{api.provider_name}/{api.model}"
         try:
             reply = stream_reply(api, session.api_messages(), writer, self.terminal, settings.stream)
-        except (IncompleteReplyError, KeyboardInterrupt):
+        except (IncompleteReplyError, KeyboardInterrupt, OSError):  # OSError: stdout's reader went away
             if writer.text.strip():
                 session.add_assistant(writer.text, incomplete=True, model=label)
                 self._save(session, store)
@@ -61,19 +62,22 @@ class PromptRunner:
         except ApiError as exc:
             raise image_refusal(exc, label) if has_image(content) else exc
         session.add_assistant(reply, usage=api.last_usage, model=label)
-        self._save(session, store)
+        status = self._save(session, store)
         if show_usage:
             self.terminal.message(usage_text(api, self.config_model.providers))
-        return ExitStatus.OK
+        return status
 
-    def _save(self, session: ChatSession, store: Optional[ChatStore]) -> None:
-        """Save the chat; a failure is a warning, as the answer is already out."""
+    def _save(self, session: ChatSession, store: Optional[ChatStore]) -> int:
+        """Save the chat; a failure is a warning, as the answer is already out, and the exit status says
+        the exchange was not kept (74 for a full disk, as the README's table says)."""
         if store is None:
-            return
+            return ExitStatus.OK
         try:
             session.chat_id = store.save(session.messages, session.chat_id)
-        except ConfigError as exc:
+        except LlmcError as exc:
             self.terminal.message(f"Warning: {exc}")
+            return exc.exit_code
+        return ExitStatus.OK
 
 
 def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
-from ..base.Errors import ConfigError
+from ..base.Errors import ConfigError, file_write_error
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 
 CHATS_DIRECTORY = "chats"
@@ -101,7 +101,8 @@ class ChatStore:
 
     def save(self, messages: List[dict], chat_id: Optional[str] = None) -> str:
         """Write a chat (atomic, 0600) as `chat_id`, or as a new chat when it is None or another llmc
-        changed that file since; the id it was written as. ConfigError naming the file on failure."""
+        changed that file since; the id it was written as. A WriteError (the disk failed) or ConfigError
+        naming the file on failure."""
         if chat_id is not None and file_stamp(self.path_of(chat_id)) != self._stamps.get(chat_id):
             chat_id = None  # resumed elsewhere meanwhile: both versions are kept
         if chat_id is None:
@@ -114,8 +115,10 @@ class ChatStore:
         path = self.path_of(chat_id)
         try:
             atomic_write_text(path, format_chat_lines(header, messages), mode=0o600)
-        except (OSError, ValueError) as exc:  # ValueError: text that cannot be encoded
-            raise ConfigError(f"{path}: cannot save the chat: {getattr(exc, 'strerror', None) or exc}") from None
+        except OSError as exc:
+            raise file_write_error(f"{path}: cannot save the chat: {exc.strerror or exc}", exc) from None
+        except ValueError as exc:  # text that cannot be encoded
+            raise ConfigError(f"{path}: cannot save the chat: {exc}") from None
         self._stamps[chat_id] = file_stamp(path)
         return chat_id
 

@@ -2,6 +2,7 @@
 servers as processes, file snapshots."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -109,6 +110,20 @@ def snapshot(directory: Path) -> Dict[str, tuple]:
             info = path.stat()
             result[str(path.relative_to(directory))] = (path.read_bytes(), info.st_mtime_ns, info.st_mode)
     return result
+
+
+def fill(directory: Path) -> Path:
+    """Write a filler file until the disk says ENOSPC; deleting it gives the space back."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
 
 
 class ServerProcess:

@@ -2,7 +2,6 @@
 crashes a chat or loses a conversation. Each test is one attack of issue 9, through the real CLI."""
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from tests.e2e.cli_support import MAIN, YAML_NAME, clean_env, fake_provider, run_llmc, write_config
+from tests.e2e.cli_support import MAIN, YAML_NAME, clean_env, fake_provider, fill, run_llmc, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -269,38 +268,6 @@ def test_kill_9_during_save_leaves_an_orphan_the_next_chat_removes(tmp_path: Pat
 
 
 # ----- a full disk, for real: a small tmpfs filled to the last byte (item 12) ----------------------------
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs (needs root, or skips: the OS-boundary tests in test_InputHistory cover the logic)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                                 capture_output=True).returncode == 0
-    except OSError:
-        mounted = False
-    if not mounted:
-        pytest.skip("cannot mount a small tmpfs here (not root)")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
-
-
-def fill(directory: Path) -> Path:
-    """Write a filler file until the disk says ENOSPC; deleting it gives the space back."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return filler
-
 
 def test_discovery_on_a_full_disk_exits_74_and_keeps_the_file(small_disk: Path, home: Path,
                                                               hostile_models: FakeOpenAIServer) -> None:

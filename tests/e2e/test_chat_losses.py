@@ -1,0 +1,80 @@
+"""No chat is lost (issue 17, items 5-12): what `llmc -p` and the chat could not keep is said with a status a
+script can tell, and what they wrote they read back. Real processes, real pipes, a real full disk."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from llmc.base.Errors import INCOMPLETE_MARKER
+from llmc.store.ChatStore import ChatStore
+from tests.e2e.cli_support import MAIN, clean_env, fake_provider, fill, run_llmc, write_config
+from tests.fake_openai_server import FakeOpenAIServer
+
+MODELS = {"chat-a": "ca"}
+LONG_REPLY = "line of text\n" * 20000
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_models=list(MODELS), reply="The answer.") as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _reset(server: FakeOpenAIServer) -> None:
+    server.set(reply="The answer.", echo=False)
+
+
+def configure(data: Path, server: FakeOpenAIServer) -> Path:
+    write_config(data, {"fake": fake_provider(server.base_url, valid_models=MODELS)}, 'model = "fake/ca"')
+    return data
+
+
+def saved(data: Path) -> List[List[str]]:
+    """The contents of every saved chat, newest first (system message left out)."""
+    store = ChatStore(data)
+    return [[m["content"] for m in store.load(c.chat_id)[1][1:]] for c in store.summaries()[0]]
+
+
+def last_sent(server: FakeOpenAIServer) -> List[str]:
+    chats = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    return [m["content"] for m in chats[-1]["json"]["messages"][1:]]
+
+
+# ----- item 9: a -p whose chat could not be saved --------------------------------------------------------
+
+def test_a_prompt_whose_chat_cannot_be_saved_on_a_full_disk_exits_74(small_disk: Path, home: Path,
+                                                                      server: FakeOpenAIServer) -> None:
+    data = configure(small_disk / "data", server)
+    fill(small_disk)
+    result = run_llmc(["-d", str(data), "-p", "hello"], home)
+    assert result.stdout == "The answer.\n"  # the answer is out; the script is told it was not kept
+    assert result.returncode == 74, result.stderr
+    assert result.stderr.startswith(f"Warning: {data / 'chats'}")
+    assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
+
+
+# ----- item 10: a -p whose reader went away -----------------------------------------------------------
+
+def test_a_prompt_whose_reader_went_away_keeps_what_arrived_and_continue_resumes_it(
+        tmp_path: Path, home: Path, server: FakeOpenAIServer) -> None:
+    data = configure(tmp_path / "data", server)
+    assert run_llmc(["-d", str(data), "-p", "an older chat"], home).returncode == 0
+    server.set(reply=LONG_REPLY)
+    command = f"{sys.executable} {MAIN} -d {data} -p 'the question' | head -n 1"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], env=clean_env(home),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert result.stdout == "line of text\n"
+    assert result.returncode == 141 and "Traceback" not in result.stderr
+    newest = saved(data)[0]
+    assert newest[0] == "the question"
+    assert newest[1].startswith("line of text\n") and newest[1].endswith(INCOMPLETE_MARKER)
+    server.set(reply="The answer.")
+    again = run_llmc(["-d", str(data), "-C", "-p", "go on"], home)
+    assert again.returncode == 0, again.stderr
+    sent = last_sent(server)
+    assert sent[0] == "the question" and sent[1].startswith("line of text\n") and sent[2] == "go on"
