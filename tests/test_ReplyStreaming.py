@@ -37,3 +37,20 @@ def test_a_streamed_and_a_whole_reply_read_the_same(fake_server: FakeOpenAIServe
         assert out.getvalue() == "Same *text*.\n" and err.getvalue() == ""
     assert answers == ["Same *text*.", "Same *text*."]
     assert [r["json"]["stream"] for r in fake_server.requests] == [True, False]
+
+
+def test_a_key_echoed_in_a_reply_is_masked_on_screen_and_in_the_answer(fake_server: FakeOpenAIServer,
+                                                                      monkeypatch) -> None:
+    key = "env-SECRET-0123456789abcdef"
+    monkeypatch.setenv("FAKE_API_KEY", key)
+    fake_server.set(reply=f"Your key is {key} and sk-shaped-0123456789 too.", reasoning=f"I saw {key}",
+                    chunk_size=3)
+    api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url=fake_server.base_url, api_key="test-key"),
+                                  "fake-chat-1", HttpSettings(max_retries=0))
+    for stream in (True, False):
+        out, err = io.StringIO(), io.StringIO()
+        terminal = Terminal(out, err, environ={})
+        answer = stream_reply(api, [{"role": "user", "content": "hi"}], make_reply_writer(terminal), terminal, stream)
+        assert answer == "Your key is ******** and ******** too."
+        assert out.getvalue() == answer + "\n"
+        assert "0123456789" not in err.getvalue() and "I saw ********" in err.getvalue()

@@ -55,3 +55,29 @@ def test_keys_of_the_environment_and_of_loaded_files_are_known(monkeypatch: pyte
     assert "0123456789" not in text and "abcdefghij" not in text
     shown = internal_error_text(RuntimeError("x" * 190 + "file-key-abcdefghij"))
     assert "abcdef" not in shown and "bcdefg" not in shown and shown.startswith("internal error (RuntimeError: xxx")
+
+
+TEXTS = [f"Your key is {KEY}, keep it.", f"echo {KEY[:-4]}**** and sk-abcdefghij0123 end",
+         f"{KEY}", f"no key here at all, only words\nand lines\n", f"tight:{KEY[3:20]}.next sk-x sk-1234567",
+         "x" * 5000 + KEY + "y" * 5000]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_key_split_across_pieces_is_masked_as_in_one_piece(text: str) -> None:
+    from llmc.base.Secrets import StreamMasker
+    whole = redact(text, KEY)
+    step = max(1, len(text) // 400)
+    for first in range(0, len(text) + 1, step):
+        for second in (first, first + 1, first + 3, first + 7):
+            masker = StreamMasker([KEY])
+            pieces = [text[:first], text[first:second], text[second:]]
+            assert "".join(masker.feed(piece) for piece in pieces) + masker.close() == whole, (first, second)
+
+
+def test_a_stream_masker_passes_whole_words_on_at_once() -> None:
+    from llmc.base.Secrets import HELD_CHARS, StreamMasker
+    masker = StreamMasker([KEY])
+    assert masker.feed("Hello there, wor") == "Hello there, "  # the word may go on into a key
+    assert masker.feed("ld!\n") == "world!\n"
+    assert masker.feed("x" * 10_000) == "x" * (10_000 - HELD_CHARS)  # a long run is not held whole
+    assert masker.close() == "x" * HELD_CHARS

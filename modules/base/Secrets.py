@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, List
+from functools import lru_cache
+from typing import Iterable, List, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from .Text import one_line
@@ -15,16 +16,14 @@ _KEY_SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _URL_SECRETS = re.compile(r"(?<=://)[^/@\s]*@|\?[^\s#]*")
 _KNOWN_KEYS: List[str] = []
 _PASSWORD_SHAPED = re.compile(r":([^:/@\s]+)@")  # ":secret@", also where a URL does not parse as one
+HELD_CHARS = 256  # a streamed run with no space in it longer than this is passed on but for its tail
+LONGEST_KEY_SHAPE = 1024  # an sk-… run longer than this is no key: a stream may pass it on in parts
 
 
 def redact(text: str, *secrets: str) -> str:
     """`text` with each secret, any run of ECHO_FRAGMENT or more of its characters (a provider's partial
     echo such as `key[:-4]****`) and anything shaped like an API key masked."""
-    spans = []
-    for secret in secrets:
-        secret = (secret or "").strip()
-        if len(secret) >= MIN_SECRET_LENGTH:
-            spans += _echo_spans(text, secret)
+    spans = [span for secret in StreamMasker._usable(secrets) for span in _echo_spans(text, secret)]
     return _KEY_SHAPED.sub(MASK, _mask_spans(text, spans))
 
 
@@ -33,10 +32,51 @@ def remember_keys(keys: Iterable[str]) -> None:
     _KNOWN_KEYS.extend(key for key in keys if key)
 
 
+def known_keys() -> List[str]:
+    """Every key this run may know of: `*_API_KEY` variables and remembered keys."""
+    return [value for name, value in os.environ.items() if name.endswith("_API_KEY") and value] + _KNOWN_KEYS
+
+
 def without_known_keys(text: str) -> str:
-    """`text` with every key this run may know of masked: `*_API_KEY` variables and remembered keys."""
-    secrets = [value for name, value in os.environ.items() if name.endswith("_API_KEY") and value]
-    return redact(text, *secrets, *_KNOWN_KEYS)
+    """`text` with every key this run may know of masked."""
+    return redact(text, *known_keys())
+
+
+class StreamMasker:
+    """Masks keys in text that arrives in pieces (a streamed reply) as redact masks them in one piece:
+    the last word is held back until the next space, as it may go on into a key."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = tuple(secrets)
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """The part of the text so far that is safe to show now, masked."""
+        text = self._held + text
+        cut = len(text) - len(text.rsplit(None, 1)[-1]) if text and not text[-1].isspace() else len(text)
+        if len(text) - cut > HELD_CHARS:  # no space for long: pass it on but for a tail no key spans
+            cut = self._cut_outside_keys(text, len(text) - HELD_CHARS)
+        self._held = text[cut:]
+        return redact(text[:cut], *self._secrets) if cut else ""
+
+    def close(self) -> str:
+        """What is still held, masked: the end of the stream."""
+        held, self._held = self._held, ""
+        return redact(held, *self._secrets) if held else ""
+
+    def _cut_outside_keys(self, text: str, cut: int) -> int:
+        """`cut`, moved back to the start of any key or echo of one that spans it."""
+        spans = [span for secret in self._usable(self._secrets) for span in _echo_spans(text, secret)]
+        spans += [match.span() for match in _KEY_SHAPED.finditer(text)
+                  if match.end() - match.start() <= LONGEST_KEY_SHAPE]
+        for start, end in sorted(spans, reverse=True):
+            if start < cut <= end:
+                cut = start
+        return cut
+
+    @staticmethod
+    def _usable(secrets: Sequence[str]) -> List[str]:
+        return [secret.strip() for secret in secrets if len((secret or "").strip()) >= MIN_SECRET_LENGTH]
 
 
 def safe_line(text: str, *secrets: str, limit: int = 300) -> str:
@@ -81,12 +121,18 @@ def mask_url(url: str) -> str:
 def _echo_spans(text: str, secret: str) -> list:
     """(start, end) of every place where ECHO_FRAGMENT characters of `secret` appear in a row."""
     spans = []
-    for fragment in {secret[i:i + ECHO_FRAGMENT] for i in range(len(secret) - ECHO_FRAGMENT + 1)}:
+    for fragment in _fragments(secret):
         start = text.find(fragment)
         while start != -1:
             spans.append((start, start + ECHO_FRAGMENT))
             start = text.find(fragment, start + 1)
     return spans
+
+
+@lru_cache(maxsize=64)
+def _fragments(secret: str) -> Tuple[str, ...]:
+    """Every run of ECHO_FRAGMENT characters of `secret`, each once."""
+    return tuple({secret[i:i + ECHO_FRAGMENT] for i in range(len(secret) - ECHO_FRAGMENT + 1)})
 
 
 def _mask_spans(text: str, spans: list) -> str:

@@ -131,3 +131,27 @@ def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path, home: Path) 
     for where, text in texts.items():
         for part in secret_parts(ENV_KEY):
             assert part not in text, (where, part)
+
+
+def test_a_key_echoed_in_a_normal_reply_is_masked_on_screen_and_in_the_saved_chat(tmp_path: Path,
+                                                                                  home: Path) -> None:
+    data = tmp_path / "data"
+    reply = f"Sure! Your key is {ENV_KEY}, and the other one {TOML_KEY[:-4]}****."
+    with ServerProcess({"api_key": ENV_KEY, "chat_models": ["chat"], "reply": reply, "reasoning": ENV_KEY,
+                        "chunk_size": 3}, workdir=tmp_path) as server:
+        for stream in ("true", "false"):
+            write_config(data, {"fake": {"name": "Fake", "base_api_url": server.base_url,
+                                         "valid_models": {"chat": "c"}},
+                                "tomlprov": {"base_api_url": server.base_url, "api_key": TOML_KEY}},
+                         f'model = "fake/c"\nstream = {stream}')
+            result = run_llmc(["-d", str(data), "-p", "what is my key?"], home, env={"FAKE_API_KEY": ENV_KEY})
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == "Sure! Your key is ********, and the other one ************.\n"
+            assert "REASONING:\n********" in result.stderr
+    chats = list((data / "chats").iterdir())
+    assert len(chats) == 2
+    for path in chats:
+        content = path.read_text()
+        for key in (ENV_KEY, TOML_KEY):
+            for part in secret_parts(key) + [key[-12:]]:
+                assert part not in content, (path, part)
