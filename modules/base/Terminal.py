@@ -76,7 +76,8 @@ class Terminal:
     def keys_not_echoed(self, stdin: Optional[TextIO] = None) -> Iterator[None]:
         """While a reply streams, keys typed (Ctrl-C's ^C too) are not echoed into the rendered text.
 
-        Typed-ahead keys stay queued for the next prompt; Ctrl-C still interrupts.
+        Typed-ahead keys stay queued for the next prompt byte for byte, as the line editor reads them (no
+        line editing, Enter stays Enter: Alt-Enter typed meanwhile submits); Ctrl-C still interrupts.
         """
         import termios
         saved = None
@@ -86,7 +87,8 @@ class Terminal:
             if is_terminal(stdin) and os.tcgetpgrp(stdin.fileno()) == os.getpgrp():
                 saved = termios.tcgetattr(stdin.fileno())
                 quiet = list(saved)
-                quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+                quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)
+                quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON | termios.IEXTEN)
                 termios.tcsetattr(stdin.fileno(), termios.TCSANOW, quiet)
         except (OSError, termios.error, ValueError):
             saved = None

@@ -120,4 +120,5 @@ def test_discover_models_in_a_keyless_chat_finds_a_local_server_and_switches_to_
         child.expect_exact("llama3.2 >")
         child.send("hi" + SUBMIT)
         child.expect_exact("Hello from Ollama.")
+        child.expect_exact("llama3.2 *>")  # the reply is done and the prompt is back before /exit is typed
         finish(child)

@@ -5,6 +5,7 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
+import pexpect
 import pytest
 
 from tests.e2e.cli_support import fake_provider, run_llmc_in_process, write_config
@@ -379,6 +380,7 @@ def test_attach_in_the_chat(data: Path, server: FakeOpenAIServer, tmp_path: Path
     child.expect_exact(REPLY)
     child.expect_exact("fc1 *>")
     send(child, "and now?")  # the attachments went with the first message only
+    child.expect_exact(REPLY)  # not the prompt: it is redrawn with the typed line before the reply
     child.expect_exact("fc1 *>")
     send(child, "/save pics")
     child.expect_exact("Chat history saved to")
@@ -444,3 +446,18 @@ def test_the_autosaved_chat_keeps_the_usage_counts(home: Path, data: Path, serve
     assert all(set(m) == {"role", "content"} for m in chat_requests(server)[-1]["messages"])
     lines = [json.loads(line) for line in saved.read_text().splitlines()[1:]]
     assert [("usage" in m) for m in lines if m["role"] == "assistant"] == [True, True]
+
+
+def test_keys_typed_during_a_reply_reach_the_next_prompt_as_typed(data: Path, server: FakeOpenAIServer) -> None:
+    """Alt-Enter typed while a reply streams submits at the next prompt (issue 17, item 21: it used to arrive
+    as Esc and a new line, so `/exit` sat in a continuation line)."""
+    server.set(reply="one two three four five six seven", chunk_size=4, stream_delay=0.3)
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "hi")
+    child.expect_exact("two")  # the reply is still streaming
+    send(child, "/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "..." not in child.logfile_read.getvalue().rpartition("/exit")[2]  # no continuation line
