@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Union
@@ -10,6 +9,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 from pydantic import ValidationError
 
 from .base.Errors import ConfigError, file_write_error
+from .base.KeysFile import KeysFile
 from .transport.HttpSettings import HttpSettings
 from .discovery.LocalServerScanner import LocalServerScanner
 from .ModelDiscoveryService import ModelDiscoveryService
@@ -19,6 +19,7 @@ from .discovery.ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager
 from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .base.SafeFiles import file_stamp, is_readable_by_others, read_text_file
+from .base.TomlFile import load_toml_file, toml_string
 from .base.Secrets import MIN_SECRET_LENGTH
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
                            ConfigModel)
@@ -41,23 +42,6 @@ def merge_dicts(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, 
 def default_data_directory() -> Path:
     """`~/.llm_chat_cli`."""
     return Path(DEFAULT_DATA_DIRECTORY).expanduser()
-
-
-def load_toml_file(path: Path) -> Dict[str, Any]:
-    """Parse a TOML file ({} if absent); ConfigError naming the file, line and problem."""
-    text = read_text_file(path, "config file")
-    if text is None:
-        return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be a config file") from None
 
 
 def write_toml_setting(path: Path, key: str, value: Any) -> None:
@@ -103,6 +87,8 @@ class Config:
         self.data_directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         self.config_path = self.data_directory / CONFIG_FILE_NAME
         self.store = ProvidersYamlStore(self.data_directory / YAML_FILE_NAME)
+        self.keys_file = KeysFile(self.data_directory)
+        self.key_sources: Dict[str, str] = {}  # provider -> where its key came from, e.g. "config.toml"
         self.model_source = ""  # where the model came from, e.g. "from LLMC_DEFAULT_MODEL"; set below
         self._load_arguments = (model, system_prompt, sassy, report, concurrency)
         self._yaml_stamp = file_stamp(self.store.path)
@@ -174,7 +160,11 @@ class Config:
                       - set(persist_base.get(name, {}).get("valid_models") or {})
                       for name, entry in providers_overrides.items()}
         _check_distinct_names(providers, self.config_path)
+        self.key_sources = {name: "config.toml" if is_configured_key(providers_overrides.get(name, {}).get("api_key"))
+                            else "providers YAML" for name, entry in providers.items()
+                            if is_configured_key(entry.get("api_key"))}
         self._apply_environment_keys(providers)
+        self._apply_stored_keys(providers)
         settings = self._settings(file_data, model, system_prompt, sassy)
         if concurrency is not None:
             settings["concurrency"] = concurrency
@@ -242,12 +232,22 @@ class Config:
             self.warn(f"Warning: {path} holds API keys and is readable by others; run: chmod 600 {path}")
 
     def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
+        """A provider's key variable fills the key the files leave empty (it wins over the keys file)."""
         for name, entry in providers.items():
             variable = environment_key_variable(name, entry.get("api_key_env") or "", entry.get("found_by_scan") is True)
             value = self.environ.get(variable) if variable else None
             if value and not is_configured_key(entry.get("api_key")):
                 entry["api_key"] = value
+                self.key_sources[name] = f"environment ({variable})"
                 self.warn(f"Using API key from environment variable {variable} for provider {name}")
+
+    def _apply_stored_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
+        """keys.toml's key (llmc --set-key) for each provider that has none yet."""
+        for name, key in self.keys_file.read(self.warn).items():
+            entry = providers.get(name)
+            if entry is not None and is_configured_key(key) and not is_configured_key(entry.get("api_key")):
+                entry["api_key"] = key
+                self.key_sources[name] = f"keys file ({self.keys_file.path})"
 
     def _provider_configs(self, providers: Dict[str, Dict[str, Any]]) -> Dict[str, ProviderConfig]:
         configs = {}
@@ -323,7 +323,7 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return json.dumps(value, ensure_ascii=False)
+    return toml_string(value)
 
 
 def _first_error(exc: ValidationError) -> str:

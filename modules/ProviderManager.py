@@ -393,12 +393,14 @@ class ProviderManager:
             candidates = [name]
         else:
             candidates = list(self.providers)
-        targets = []
-        for name in candidates:
-            if self.is_usable(name):
-                targets.append(name)
-            else:
-                out.notice(f"Skipping {name}: no API key configured (set {self.key_variable(name)})")
+        targets = [name for name in candidates if self.is_usable(name)]
+        keyless = [name for name in candidates if name not in targets]
+        if provider_filter and keyless:
+            out.notice(f"Skipping {keyless[0]}: no API key configured (set {self.key_variable(keyless[0])} "
+                       f"or run llmc --set-key {keyless[0]})")
+        elif keyless:  # the presets nobody has a key for: one line, not one each
+            out.notice(f"Passed over {len(keyless)} provider{'s' if len(keyless) > 1 else ''} without an API key "
+                       f"({', '.join(keyless)}); llmc --list-providers shows each one's key variable")
         if not targets:
             out.notice("Nothing to discover: no provider asked for has an API key.")
         return targets

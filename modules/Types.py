@@ -52,6 +52,44 @@ PROVIDER_DATA: Dict[str, Dict[str, Any]] = {
             "moonshotai/Kimi-K2-Instruct": "k2",
         },
     },
+    # Presets: OpenAI-compatible services whose models discovery fills in once their key is set
+    # (NAME_API_KEY, or llmc --set-key NAME). Each base URL is the one the provider's own documentation gives.
+    "openrouter": {  # openrouter.ai/docs/quickstart: base_url https://openrouter.ai/api/v1, OPENROUTER_API_KEY
+        "name": "OpenRouter",
+        "base_api_url": "https://openrouter.ai/api/v1",
+    },
+    "groq": {  # console.groq.com/docs/openai: base_url https://api.groq.com/openai/v1, GROQ_API_KEY
+        "name": "Groq",
+        "base_api_url": "https://api.groq.com/openai/v1",
+    },
+    "together": {  # docs.together.ai/docs/inference/openai-compatibility: https://api.together.ai/v1, TOGETHER_API_KEY
+        "name": "Together AI",
+        "base_api_url": "https://api.together.ai/v1",
+    },
+    "mistral": {  # docs.mistral.ai/api: POST https://api.mistral.ai/v1/chat/completions, GET /v1/models
+        "name": "Mistral AI",
+        "base_api_url": "https://api.mistral.ai/v1",
+    },
+    "fireworks": {  # fireworks.ai/docs/tools-sdks/openai-compatibility: https://api.fireworks.ai/inference/v1
+        "name": "Fireworks AI",
+        "base_api_url": "https://api.fireworks.ai/inference/v1",
+    },
+    "cerebras": {  # inference-docs.cerebras.ai/resources/openai: base_url https://api.cerebras.ai/v1
+        "name": "Cerebras",
+        "base_api_url": "https://api.cerebras.ai/v1",
+    },
+    "deepinfra": {  # deepinfra.com/docs/openai_api: "The endpoint ... is https://api.deepinfra.com/v1/openai"
+        "name": "DeepInfra",
+        "base_api_url": "https://api.deepinfra.com/v1/openai",
+    },
+    "xai": {  # docs.x.ai/api/integrations: base_url https://api.x.ai/v1, XAI_API_KEY
+        "name": "xAI",
+        "base_api_url": "https://api.x.ai/v1",
+    },
+    "gemini": {  # ai.google.dev/gemini-api/docs/openai: https://generativelanguage.googleapis.com/v1beta/openai/
+        "name": "Google Gemini",
+        "base_api_url": "https://generativelanguage.googleapis.com/v1beta/openai",
+    },
 }
 
 

@@ -8,14 +8,15 @@ never up (tests/test_layers.py checks it, with no exceptions, and that there are
 
     cli/        the command line: flags, the run's wiring, exit statuses, `-p`
     chat/       the interactive chat: the REPL, slash commands, input history, clipboard
-    setup/      setting llmc up: adding providers
+    setup/      setting llmc up: adding providers, storing keys, listing providers
     render/     what the user sees: streamed Markdown, plain replies, progress
     store/      chats and attachments kept on disk
     tools/      tools the model may call: the MCP servers of mcp.json (beside store/, one layer)
     (core)      the plan's six modules, with discovery/: model lists, prices, metadata, the local scan
                 and the providers YAML
     transport/  talking HTTP to a provider: sessions, retries, deadlines, bodies, SSE
-    base/       used by all: errors, exit statuses, the terminal, safe files, secrets, text
+    base/       used by all: errors, exit statuses, the terminal, safe files, TOML files, the keys file,
+            secrets, text
 
 Nothing above the core talks HTTP: the chat asks ProviderManager. Lower layers never print: they are
 handed an OutputChannel or a Terminal.

@@ -300,8 +300,8 @@ def test_providers_without_a_key_are_skipped_and_that_is_no_failure(tmp_path, se
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "placeholder": ProviderConfig(api_key="not-configured"),
                            "fake": fake_config(server)})
     assert h.run() is True
-    assert h.warnings[:2] == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
-                              "Skipping placeholder: no API key configured (set PLACEHOLDER_API_KEY)"]
+    assert h.warnings[0] == ("Passed over 2 providers without an API key (nokey, placeholder); "
+                             "llmc --list-providers shows each one's key variable")
     assert list(h.saved()["providers"]) == ["fake"]
 
 
@@ -318,7 +318,7 @@ def test_a_local_provider_needs_no_key_and_is_sent_none(tmp_path, server):
 def test_a_named_provider_without_a_key_fails(tmp_path, server):
     h = Harness(tmp_path, {"nokey": ProviderConfig(api_key=""), "fake": fake_config(server)})
     assert h.run(provider_filter="nokey") is False
-    assert h.warnings == ["Skipping nokey: no API key configured (set NOKEY_API_KEY)",
+    assert h.warnings == ["Skipping nokey: no API key configured (set NOKEY_API_KEY or run llmc --set-key nokey)",
                           "Nothing to discover: no provider asked for has an API key."]
     assert server.requests == [] and not h.path.exists()
 
@@ -445,7 +445,8 @@ def test_a_manager_given_no_channel_prints_nothing_and_a_run_tells_its_own(capsy
     assert capsys.readouterr() == ("", "")
     notices: List[str] = []
     assert manager.discover_and_validate_models(output=OutputChannel(notice=notices.append)) is False
-    assert "Skipping nokey: no API key configured (set NOKEY_API_KEY)" in notices
+    assert "Passed over 1 provider without an API key (nokey); llmc --list-providers shows each one's key variable" \
+        in notices
 
 
 def test_cancel_changes_and_persists_nothing(tmp_path):

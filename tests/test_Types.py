@@ -8,17 +8,31 @@ from llmc.Types import DEFAULT_MODEL, PROVIDER_DATA, ConfigModel
 
 
 def test_built_in_providers_match_the_spec() -> None:
-    assert list(PROVIDER_DATA) == ["openai", "deepseek", "hyperbolic"]
+    assert list(PROVIDER_DATA)[:3] == ["openai", "deepseek", "hyperbolic"]
     assert PROVIDER_DATA["openai"]["base_api_url"] == "https://api.openai.com/v1"
     assert PROVIDER_DATA["openai"]["valid_models"]["gpt-4.1-mini-2025-04-14"] == "4.1-mini"
     assert PROVIDER_DATA["deepseek"]["valid_models"] == {"deepseek-chat": "dschat", "deepseek-reasoner": "r1"}
     assert PROVIDER_DATA["hyperbolic"]["valid_models"]["Qwen/QwQ-32B"] == "qdub"
-    assert [PROVIDER_DATA[p]["api_key"] for p in PROVIDER_DATA] == ["not-configured", "ds-not-configured", ""]
+    assert [PROVIDER_DATA[p]["api_key"] for p in list(PROVIDER_DATA)[:3]] == ["not-configured", "ds-not-configured", ""]
+
+
+PRESETS = {"openrouter": "https://openrouter.ai/api/v1", "groq": "https://api.groq.com/openai/v1",
+           "together": "https://api.together.ai/v1", "mistral": "https://api.mistral.ai/v1",
+           "fireworks": "https://api.fireworks.ai/inference/v1", "cerebras": "https://api.cerebras.ai/v1",
+           "deepinfra": "https://api.deepinfra.com/v1/openai", "xai": "https://api.x.ai/v1",
+           "gemini": "https://generativelanguage.googleapis.com/v1beta/openai"}
+
+
+def test_the_presets_have_their_documented_base_url_no_key_and_no_models() -> None:
+    for name, url in PRESETS.items():
+        config = ProviderConfig(**PROVIDER_DATA[name])
+        assert (config.base_api_url, config.valid_models, config.has_api_key()) == (url, {}, False)
+        assert config.key_variable(name) == name.upper() + "_API_KEY"  # the variable each provider's docs name
 
 
 def test_every_built_in_provider_is_a_valid_provider_config() -> None:
     for entry in PROVIDER_DATA.values():
-        assert ProviderConfig(**entry).valid_models == entry["valid_models"]
+        assert ProviderConfig(**entry).valid_models == entry.get("valid_models", {})
 
 
 def test_config_model_defaults_and_provider_manager() -> None:

@@ -83,7 +83,7 @@ class ChatControls(Protocol):
     def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
         """What /md asks for a title; None when there is no model to ask."""
 
-    def add_provider(self, name: str, url: str, key_env: Optional[str] = None) -> None:
+    def add_provider(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> None:
         """Add an OpenAI-compatible provider, discover its models and save it (ConfigError for bad input)."""
 
     def adopt_found_local_servers(self) -> None:

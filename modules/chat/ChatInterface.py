@@ -181,7 +181,7 @@ class ChatInterface:
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
 
-    def add_provider(self, name: str, url: str, key_env: Optional[str] = None) -> None:
+    def add_provider(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> None:
         """/add-provider: add, discover and save a provider (see ProviderAdder); adopt a new default."""
         from ..setup.ProviderAdder import ProviderAdder
         if ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).add(name, url, key_env):

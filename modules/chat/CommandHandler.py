@@ -68,7 +68,7 @@ COMMANDS: Tuple[Command, ...] = (
     Command("models", (), "[PROVIDER]", "same as /list", "handle_models_command"),
     Command("discover-models", (), f"[PROVIDER] [{FORCE_REFRESH}]",
             "ask providers for their models, test them and save the valid ones", "_discover"),
-    Command("add-provider", (), "NAME URL [--key-env VAR]",
+    Command("add-provider", (), "NAME [URL] [--key-env VAR]",
             "add an OpenAI-compatible provider, discover its models and save it", "_add_provider"),
 )
 PROVIDER_ARGUMENT = {"list", "models", "discover-models"}
@@ -423,12 +423,12 @@ class CommandHandler(Completer):
     def _add_provider(self, arguments: str) -> None:
         words = arguments.split()
         key_env = None
-        if len(words) == 4 and words[2] == "--key-env":
-            key_env = words[3]
-            words = words[:2]
-        if len(words) != 2:
-            self._error("usage: /add-provider NAME URL [--key-env VAR]  (e.g. /add-provider local "
-                        "http://127.0.0.1:8080/v1)")
+        if len(words) in (3, 4) and words[-2] == "--key-env":
+            key_env = words[-1]
+            words = words[:-2]
+        if len(words) not in (1, 2):
+            self._error("usage: /add-provider NAME [URL] [--key-env VAR]  (e.g. /add-provider local "
+                        "http://127.0.0.1:8080/v1; a built-in provider such as openrouter needs no URL)")
             return
         self.chat_interface.add_provider(*words, key_env=key_env)
 

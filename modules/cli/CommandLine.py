@@ -59,9 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="query providers for models, ping-test them and save the results")
     add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
     add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
-    add("--add-provider", nargs=2, metavar=("NAME", "URL"),
+    add("--add-provider", nargs="+", metavar=("NAME", "URL"),
         help="add an OpenAI-compatible provider at URL (e.g. http://127.0.0.1:8080/v1), discover its "
-        "models and save it")
+        "models and save it; a built-in provider such as openrouter needs no URL")
+    add("--list-providers", action="store_true", help="list the providers: base URL, where the key comes "
+        "from (never the key) and how many models are valid, and exit")
+    add("--set-key", metavar="PROVIDER", help="store PROVIDER's API key in the data directory's keys.toml "
+        "(typed without echo, or read from standard input) and exit")
+    add("--unset-key", metavar="PROVIDER", help="remove PROVIDER's stored API key and exit")
     add("--key-env", metavar="VAR", help="with --add-provider: the environment variable holding its key "
         "(default NAME_API_KEY; a server on this machine needs none)")
     add("--yes", action="store_true", help="with discovery: send pings that may cost more than $0.05 "
@@ -202,6 +207,19 @@ def _dispatch(args: argparse.Namespace) -> int:
                     update_valid_models=_valid_models_updater(args, terminal) if args.update_valid_models else False)
     _remember_keys(config)
     _apply_settings(config, args)
+    if args.list_providers:
+        from ..setup.ProviderListing import provider_table
+        for line in provider_table(config):
+            terminal.print(line)
+        return ExitStatus.OK
+    if args.set_key or args.unset_key:
+        from ..setup.KeyCommands import KeyCommands
+        keys = KeyCommands(config, terminal.print, terminal.message)
+        if args.set_key:
+            keys.set_key(args.set_key, sys.stdin)
+        else:
+            keys.unset_key(args.unset_key)
+        return ExitStatus.OK
     if args.set_default_model:
         terminal.print(f"Default model set to {config.set_default_model(args.set_default_model)} "
                        f"in {config.config_path}.")
@@ -346,7 +364,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for flag, value in (("-d/--data-directory", args.data_directory), ("-m/--model", args.model),
                         ("--discover-models", args.discover_models), ("--provider", args.provider),
                         ("-f/--history-file", args.history_file), ("--chat", args.chat),
-                        ("--set-default-model", args.set_default_model)):
+                        ("--set-default-model", args.set_default_model), ("--set-key", args.set_key),
+                        ("--unset-key", args.unset_key)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
     from ..base.SafeFiles import check_usable_path
@@ -356,7 +375,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
-                     ("--list-chats", args.list_chats), ("--list-tools", args.list_tools)]
+                     ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
+                     ("--list-providers", args.list_providers), ("--set-key", args.set_key is not None),
+                     ("--unset-key", args.unset_key is not None)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),
               ("-C/--continue", args.continue_chat), ("--chat", args.chat is not None),
               ("--no-save", args.no_save)]
@@ -370,6 +391,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for name in args.tools or []:
         if not name.strip():
             raise ConfigError("-T/--tools needs a server name, not an empty one")
+    if args.add_provider and len(args.add_provider) > 2:
+        raise ConfigError(f"--add-provider takes a NAME and an optional URL, not {len(args.add_provider)} values "
+                          f"({' '.join(args.add_provider)})")
     if args.key_env is not None and not args.add_provider:
         raise ConfigError("--key-env works only with --add-provider")
     if args.usage and args.prompt is None and is_terminal(sys.stdin):
@@ -405,7 +429,7 @@ def _list_models(config, provider: Optional[str], terminal, long: bool = False) 
 
 def _add_provider(config, args: argparse.Namespace, terminal) -> int:
     from ..setup.ProviderAdder import ProviderAdder
-    name, url = args.add_provider
+    name, url = (*args.add_provider, None)[:2]
     outcome = ProviderAdder(config, terminal, terminal.print).add(name, url, args.key_env)
     if outcome is None:
         return ExitStatus.INTERRUPTED

@@ -76,12 +76,14 @@ class ProviderAdder:
     def providers(self) -> Any:
         return self.config.config.providers
 
-    def add(self, name: str, url: str, key_env: Optional[str] = None) -> Optional[bool]:
+    def add(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> Optional[bool]:
         """Add, discover and save; True on success, False if discovery failed, None if cancelled.
 
+        Without `url`, `name` must be a provider llmc knows (a built-in preset such as openrouter).
         Bad input raises ConfigError before anything is sent or written."""
-        provider_name, provider = self._provider(checked_provider_name(name), checked_base_url(url),
-                                                 checked_key_variable(key_env))
+        name = checked_provider_name(name)
+        url = checked_base_url(url) if url is not None else self._known_url(name)
+        provider_name, provider = self._provider(name, url, checked_key_variable(key_env))
         is_new = provider_name not in self.providers
         self.providers.add_provider(provider_name, provider)
         from ..render.ProgressDisplay import discover_with_progress
@@ -96,6 +98,14 @@ class ProviderAdder:
         self.print_line(f"Added provider {provider_name} ({provider.base_api_url}) to {self.config.store.path}.")
         self.offer_as_default([provider_name])
         return True
+
+    def _known_url(self, name: str) -> str:
+        """The base URL of the known provider `name`; ConfigError asking for a URL if there is none."""
+        known = self.providers.resolve_provider_name(name)
+        if known is None:
+            raise ConfigError(f"no provider named {name!r} is known, so its URL is needed: --add-provider {name} URL "
+                              f"(e.g. {URL_EXAMPLE}); known without one: {', '.join(self.providers.keys())}")
+        return self.providers[known].base_api_url
 
     def _provider(self, name: str, url: str, key_env: str) -> tuple[str, ProviderConfig]:
         """The provider to add (or the existing one of that name and URL) with its key from the environment."""
@@ -114,8 +124,8 @@ class ProviderAdder:
             taken_from = environment_key_variable(name, provider.api_key_env, provider.found_by_scan)
             provider.api_key = self.config.environ.get(taken_from, "") if taken_from else ""
         if not provider.is_usable():
-            raise ConfigError(f"no API key for {name}: set {variable} (or name another variable with "
-                              "--key-env); nothing was written")
+            raise ConfigError(f"no API key for {name}: set {variable}, store one with llmc --set-key {name}, "
+                              "or name another variable with --key-env; nothing was written")
         if key_env and not provider.has_api_key():
             self.terminal.message(f"Note: {variable} is not set; a server on this machine needs no key")
         return name, provider
