@@ -15,6 +15,7 @@ from prompt_toolkit.input import create_pipe_input
 from llmc.store.ChatStore import ChatStore
 from llmc.chat.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
 from llmc.render.ProgressDisplay import ProgressDisplay
+from llmc.Types import PROVIDER_DATA
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.chat_support import make_chat
 
@@ -248,10 +249,10 @@ def test_completion_of_commands_models_providers_and_files(chat, tmp_path: Path)
     assert completions(chat, "/mod fc") == ["fc1", "fc2"]
     assert "openai/gpt-4o-2024-08-06" in completions(chat, "/mod openai/gpt-4o")
     assert completions(chat, "/list fa") == ["fake"]
-    assert completions(chat, "/models de") == ["deepseek"]
+    assert completions(chat, "/models de") == ["deepseek", "deepinfra"]
     assert completions(chat, "/discover-models fake --f") == ["--force-refresh"]
     assert completions(chat, "/discover-models fake ") == ["--force-refresh"]
-    assert completions(chat, "/discover-models --force-refresh ") == ["openai", "deepseek", "hyperbolic", "fake"]
+    assert completions(chat, "/discover-models --force-refresh ") == [*PROVIDER_DATA, "fake"]
     assert completions(chat, "/list fake ") == []
     (tmp_path / "data" / "saved-one.json").write_text("[]")
     (tmp_path / "data" / "notes.txt").write_text("")

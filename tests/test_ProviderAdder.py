@@ -106,7 +106,7 @@ def test_key_env_is_recorded_and_its_key_sent_but_never_written(tmp_path, server
 
 def test_a_remote_provider_without_its_key_is_refused_before_anything_is_sent(tmp_path, server) -> None:
     run = Run(tmp_path)
-    with pytest.raises(ConfigError, match=r"^no API key for remote: set REMOTE_API_KEY .*nothing was written$"):
+    with pytest.raises(ConfigError, match=r"^no API key for remote: set REMOTE_API_KEY, .*nothing was written$"):
         run.add("remote", "https://llm.example/v1")
     with pytest.raises(ConfigError, match=r"set THEIR_KEY"):
         run.add("remote", "https://llm.example/v1", key_env="THEIR_KEY")

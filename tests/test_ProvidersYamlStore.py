@@ -13,6 +13,7 @@ from llmc.base import SafeFiles
 from llmc.Config import Config
 from llmc.base.Errors import ConfigError, WriteError
 from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore, parse_yaml
+from llmc.Types import PROVIDER_DATA
 
 YAML_NAME = "openaicompat-providers.yaml"
 
@@ -33,7 +34,7 @@ def test_persist_format(tmp_path: Path) -> None:
     providers.persist_provider_configs()
     data = read_yaml(tmp_path / YAML_NAME)
     assert list(data) == ["providers"]
-    assert set(data["providers"]) == {"openai", "deepseek", "hyperbolic"}
+    assert set(data["providers"]) == set(PROVIDER_DATA)
     deepseek = data["providers"]["deepseek"]
     assert deepseek == {"name": "DeepSeek", "base_api_url": "https://api.deepseek.com/v1",
                         "valid_models": {"deepseek-chat": "dschat", "deepseek-reasoner": "r1",

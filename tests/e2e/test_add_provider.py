@@ -60,7 +60,7 @@ def test_key_env_sends_that_key_and_the_file_names_only_the_variable(home: Path,
     (["--add-provider", "local", "localhost:8080"], "llmc: error: URL 'localhost:8080' must be an http://"),
     (["--add-provider", "local", "http://127.0.0.1:1/v1", "--key-env", "sk-123"], "llmc: error: --key-env 'sk-123'"),
     (["--key-env", "X"], "llmc: error: --key-env works only with --add-provider"),
-    (["--add-provider", "local"], "llmc: error: argument --add-provider: expected 2 arguments"),
+    (["--add-provider", "local"], "llmc: error: no provider named 'local' is known, so its URL is needed"),
     (["--add-provider", "openai", "http://127.0.0.1:1/v1"], "llmc: error: provider 'openai' exists already"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home: Path, args, message: str) -> None:
@@ -86,8 +86,8 @@ def test_add_provider_in_the_chat_switches_a_keyless_chat_to_it(home: Path, serv
     child.logfile_read = io.StringIO()
     child.expect_exact("No API key for provider openai")
     child.expect_exact("4.1-mini >")
-    child.send("/add-provider local" + SUBMIT)
-    child.expect_exact("usage: /add-provider NAME URL [--key-env VAR]")
+    child.send("/add-provider local http://127.0.0.1:1/v1 extra" + SUBMIT)
+    child.expect_exact("usage: /add-provider NAME [URL] [--key-env VAR]")
     child.send(f"/add-provider local {server.base_url}" + SUBMIT)
     child.expect_exact("local: 3 models found, 2 valid, 1 invalid")
     child.expect_exact(f"Added provider local ({server.base_url})")

@@ -16,6 +16,7 @@ from tests.e2e.cli_support import (ANSI, MAIN, ROOT, YAML_NAME, clean_env, fake_
                                    run_llmc_in_process, snapshot, write_config)
 from tests.fake_openai_server import FakeOpenAIServer
 
+PRESETS = "openrouter, groq, together, mistral, fireworks, cerebras, deepinfra, xai, gemini"
 REPLY = "Streamed **reply** from the fake server."
 
 
@@ -79,7 +80,7 @@ def test_list_models_all_and_unknown_provider(home: Path, data: Path) -> None:
     unknown = llmc(home, data, "--list-models", "--provider", "nosuch")
     assert unknown.returncode == 1 and unknown.stdout == ""
     assert one_error_line(unknown) == ("llmc: error: Provider 'nosuch' not found. Known providers: "
-                                       "openai, deepseek, hyperbolic, fake")
+                                       f"openai, deepseek, hyperbolic, {PRESETS}, fake")
 
 
 def test_prompt_streams_the_reply(home: Path, data: Path, server: FakeOpenAIServer) -> None:
@@ -212,11 +213,11 @@ def test_unknown_model_lists_close_matches(home: Path, data: Path) -> None:
 def test_unknown_provider(home: Path, data: Path) -> None:
     result = llmc(home, data, "-m", "nosuch/model", "-p", "hello")
     assert result.returncode == 2
-    assert "'nosuch' is not a provider either; known: openai, deepseek, hyperbolic, fake" in one_error_line(result)
+    assert f"'nosuch' is not a provider either; known: openai, deepseek, hyperbolic, {PRESETS}, fake" in one_error_line(result)
     discovery = llmc(home, data, "--discover-models", "nosuch")
     assert discovery.returncode == 1
     assert one_error_line(discovery) == ("llmc: error: Provider 'nosuch' not found. Known providers: "
-                                         "openai, deepseek, hyperbolic, fake")
+                                         f"openai, deepseek, hyperbolic, {PRESETS}, fake")
 
 
 @pytest.mark.parametrize("args, expected", [
