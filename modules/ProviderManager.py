@@ -62,7 +62,8 @@ class ProviderManager:
         self.discovered_prices: Dict[str, Dict[str, ModelPrice]] = {}  # by provider, to persist
         self.learnt_capabilities: Dict[str, Set[str]] = {}  # by provider: models whose capabilities to persist
         self.local_scanner = local_scanner
-        self.found_local_providers: List[str] = []  # added by the last discovery's look at local ports
+        # added by the last discovery's look at local ports, run by this user, root or the system: offered as default
+        self.found_local_providers: List[str] = []
 
     @property
     def report(self) -> Callable[[str], None]:
@@ -349,13 +350,20 @@ class ProviderManager:
         return None
 
     def _add_local_servers(self, out: OutputChannel) -> None:
-        """Add each model server found on this machine's default ports that no provider points at yet."""
+        """Add each model server found on this machine's default ports that no provider points at yet, unless
+        another ordinary user runs it; one whose owner cannot be known is added but not offered as the default."""
         self.found_local_providers = []
         if self.local_scanner is None:
             return
         from .discovery.LocalServerScanner import local_ports_of
+        from .discovery.SocketOwner import FOREIGN, UNKNOWN
         for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
-            if server.needs_key:
+            owner = server.owner.trust if server.owner else UNKNOWN
+            if owner == FOREIGN:
+                out.notice(f"Not adding the server on port {server.port}: it is run by user {server.owner.user} "
+                           "(not you, root or a system account), so llmc sent it nothing; if you trust it: "
+                           f"llmc --add-provider NAME {server.base_url}")
+            elif server.needs_key:
                 out.notice(f"A server at {server.base_url} asks for a key: add it with llmc --add-provider NAME "
                           f"{server.base_url} --key-env VAR")
             elif not server.model_count:
@@ -365,8 +373,13 @@ class ProviderManager:
                 name = self._free_provider_name(server.kind, server.port)
                 self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url,
                                                        found_by_scan=True))
-                self.found_local_providers.append(name)
-                out.notice(f"Found a local {server.label} server at {server.base_url}: added as provider {name}")
+                found = f"Found a local {server.label} server at {server.base_url}: added as provider {name}"
+                if owner == UNKNOWN:
+                    out.notice(f"{found}; who runs it cannot be checked, so it becomes the default only if you "
+                               f"say so (llmc --set-default-model {name}/MODEL)")
+                else:
+                    self.found_local_providers.append(name)
+                    out.notice(found)
 
     def _free_provider_name(self, kind: str, port: int) -> str:
         """`kind`, or `kind-PORT` when a provider has that name already."""

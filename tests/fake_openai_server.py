@@ -866,10 +866,12 @@ class FakeOpenAIServer:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse command-line arguments."""
     parser = argparse.ArgumentParser(description="Fake OpenAI-compatible server on 127.0.0.1.")
-    parser.add_argument("--config", help="JSON file of options (may include 'faults': "
+    parser.add_argument("--config", help="JSON file of options, - for stdin (may include 'faults': "
                                          "[{path, fault, times}])")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop after this long")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="after the base URL, print each request received as a JSON line (method, path, headers)")
     return parser.parse_args(argv)
 
 
@@ -877,8 +879,11 @@ def load_config(path: str | None) -> tuple[dict, list[dict]]:
     """Read options and queued faults from a JSON config file."""
     if not path:
         return {}, []
-    with open(path, encoding="utf-8") as fh:
-        options = json.load(fh)
+    if path == "-":  # from stdin: a server run as another user may not open the caller's files
+        options = json.load(sys.stdin)
+    else:
+        with open(path, encoding="utf-8") as fh:
+            options = json.load(fh)
     faults = options.pop("faults", [])
     return options, faults
 
@@ -895,10 +900,22 @@ def main(argv: list[str] | None = None) -> int:
         server.add_fault(item["path"], item["fault"], int(item.get("times", 1)))
     print(server.base_url, flush=True)
     deadline = time.monotonic() + args.max_seconds
+    logged = 0
     while not stop.is_set() and time.monotonic() < deadline:
-        stop.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        logged = _log_new_requests(server, logged) if args.log_requests else logged
     server.stop()
+    if args.log_requests:
+        _log_new_requests(server, logged)
     return 0
+
+
+def _log_new_requests(server: FakeOpenAIServer, logged: int) -> int:
+    """Print the requests received since the first `logged` ones; how many are printed now."""
+    requests = server.request_log()
+    for entry in requests[logged:]:
+        print(json.dumps({k: entry[k] for k in ("method", "path", "headers")}), flush=True)
+    return len(requests)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
 """LocalServerScanner: the ports it looks at, and telling real (fake) local servers of each kind apart."""
 from __future__ import annotations
 
+import os
 import socket
 import threading
+import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, List
 
 import pytest
 
-from llmc.discovery.LocalServerScanner import (DEFAULT_PORTS, LocalServer, LocalServerScanner, local_ports_of,
-                                     ports_from_environment)
+from llmc.discovery.LocalServerScanner import (DEFAULT_PORTS, SCAN_DEADLINE, LocalServer, LocalServerScanner,
+                                               local_ports_of, ports_from_environment)
+from llmc.discovery.SocketOwner import FOREIGN, TRUSTED, UNKNOWN, SocketOwner
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.hostile_server import HostileServer, models_list
 
 
 def free_port() -> int:
@@ -111,3 +116,55 @@ def test_local_ports_of_configured_urls() -> None:
     urls = ["http://127.0.0.1:8080/v1", "http://localhost/v1", "https://[::1]/v1", "https://api.openai.com:8000/v1",
             "http://[bad/v1"]
     assert local_ports_of(urls) == {8080, 80, 443}
+
+
+# Trust: whose server it is (issue 17)
+def owned_by(trust: str, uid=None, user: str = ""):
+    return lambda port: SocketOwner(uid, user, trust)
+
+
+def test_a_server_of_another_user_is_not_probed_at_all(servers) -> None:
+    scanner = LocalServerScanner([servers[2].port], owner_of=owned_by(FOREIGN, 1234, "mallory"))
+    found = scanner.scan()
+    assert found == [LocalServer("local", servers[2].port)]
+    assert found[0].owner == SocketOwner(1234, "mallory", FOREIGN)
+    assert servers[2].requests == []
+
+
+def test_a_server_whose_owner_is_unknown_is_probed_and_says_so(servers) -> None:
+    found = LocalServerScanner([servers[2].port], owner_of=owned_by(UNKNOWN)).scan()
+    assert [(f.kind, f.model_count, f.owner.trust) for f in found] == [("llamacpp", 3, UNKNOWN)]
+
+
+def test_the_real_owner_of_a_server_of_this_user_is_trusted(servers) -> None:
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("no /proc/net/tcp (not Linux)")
+    found = LocalServerScanner([servers[0].port]).scan()
+    assert found[0].owner.trust == TRUSTED and found[0].owner.uid == os.getuid()
+
+
+# The scan's deadline: whatever a port sends (issue 17)
+def trickled_headers(request, reply) -> None:
+    reply.trickle(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Slow: " + b"a" * 200, every=0.2)
+
+
+def trickled_body(request, reply) -> None:
+    body = models_list(*[f"m{i}" for i in range(50)])
+    reply.head(200, {"Content-Type": "application/json", "Content-Length": str(len(body))})
+    reply.trickle(body, every=0.2)
+
+
+def silent_after_accept(request, reply) -> None:
+    reply.wait(60)
+
+
+def test_the_scan_ends_within_its_deadline_whatever_the_ports_send() -> None:
+    with HostileServer(trickled_headers) as headers, HostileServer(trickled_body) as body, \
+            HostileServer(silent_after_accept) as silent:
+        ports = [int(s.origin.rsplit(":", 1)[1]) for s in (headers, body, silent)]
+        scanner = LocalServerScanner(ports, owner_of=owned_by(TRUSTED, 0, "root"))
+        started = time.monotonic()
+        assert scanner.scan() == []
+        took = time.monotonic() - started
+        assert all(s.requests for s in (headers, body, silent))  # each was asked, and passed over
+    assert took < SCAN_DEADLINE + 0.5, took  # the trickles alone would take 40 s and more

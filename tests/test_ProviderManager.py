@@ -11,6 +11,7 @@ import yaml
 
 from llmc.transport.HttpSettings import HttpSettings
 from llmc.discovery.LocalServerScanner import LocalServerScanner
+from llmc.discovery.SocketOwner import FOREIGN, UNKNOWN, SocketOwner
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
 from llmc.base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
@@ -181,7 +182,8 @@ class Harness:
     """A ProviderManager over the fake server with a YAML store in a temp dir; reports and warnings captured."""
 
     def __init__(self, tmp_path: Path, providers: Dict[str, ProviderConfig],
-                 settings: HttpSettings = FAST, concurrency: int = 4, local_ports: tuple = ()) -> None:
+                 settings: HttpSettings = FAST, concurrency: int = 4, local_ports: tuple = (),
+                 owner_of=None) -> None:
         self.path = tmp_path / "openaicompat-providers.yaml"
         self.lines: List[str] = []
         self.warnings: List[str] = []
@@ -189,7 +191,7 @@ class Harness:
                                        discovery_service=ModelDiscoveryService(settings),
                                        concurrency=concurrency, report=self.lines.append,
                                        warn=self.warnings.append,
-                                       local_scanner=LocalServerScanner(local_ports) if local_ports else None)
+                                       local_scanner=self._scanner(local_ports, owner_of))
         self.summaries: List = []  # what the last run reported, one DiscoverySummary per provider
         report = self.manager._report_summaries
 
@@ -197,6 +199,12 @@ class Harness:
             self.summaries = list(summaries)
             report(summaries, out)
         self.manager._report_summaries = recorded
+
+    @staticmethod
+    def _scanner(ports: tuple, owner_of) -> Optional[LocalServerScanner]:
+        if not ports:
+            return None
+        return LocalServerScanner(ports) if owner_of is None else LocalServerScanner(ports, owner_of=owner_of)
 
     def run(self, **kwargs) -> bool:
         return self.manager.discover_and_validate_models(**kwargs)
@@ -678,6 +686,31 @@ def test_a_local_server_without_models_or_asking_for_a_key_is_said_and_not_added
         f"A server at {locked.base_url} asks for a key: add it with llmc --add-provider NAME {locked.base_url} "
         "--key-env VAR"]
     assert list(h.saved()["providers"]) == ["fake"]
+
+
+def test_a_local_server_of_another_user_is_named_in_one_line_and_not_added(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="llamacpp") as squat:
+        h = Harness(tmp_path, {"fake": fake_config(server)}, local_ports=(squat.port,),
+                    owner_of=lambda port: SocketOwner(1234, "mallory", FOREIGN))
+        assert h.run() is True
+        assert squat.requests == []
+    assert "llamacpp" not in h.manager and h.manager.found_local_providers == []
+    assert [w for w in h.warnings if str(squat.port) in w] == [
+        f"Not adding the server on port {squat.port}: it is run by user mallory (not you, root or a system "
+        f"account), so llmc sent it nothing; if you trust it: llmc --add-provider NAME {squat.base_url}"]
+    assert list(h.saved()["providers"]) == ["fake"]
+
+
+def test_a_local_server_whose_owner_is_unknown_is_added_but_never_offered_as_the_default(tmp_path, server):
+    with FakeOpenAIServer(api_key=None, server_kind="ollama", chat_models=["llama3"], non_chat_models=[]) as found:
+        h = Harness(tmp_path, {"fake": fake_config(server)}, local_ports=(found.port,),
+                    owner_of=lambda port: SocketOwner(None, "", UNKNOWN))
+        assert h.run() is True
+    assert h.manager["ollama"].valid_models == {"llama3": "llama3"}
+    assert h.manager.found_local_providers == []  # what may become the default unasked
+    assert (f"Found a local Ollama server at {found.base_url}: added as provider ollama; who runs it cannot be "
+            "checked, so it becomes the default only if you say so (llmc --set-default-model ollama/MODEL)"
+            in h.warnings)
 
 
 # What the pings may cost

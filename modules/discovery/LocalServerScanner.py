@@ -4,19 +4,24 @@ from __future__ import annotations
 import json
 import os
 import socket
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Iterable, List, Mapping, Optional, Tuple
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..ProviderConfig import is_loopback_url
+from ..transport.RequestDeadline import RequestDeadline, watched_adapter
+from .SocketOwner import FOREIGN, SocketOwner, owner_of_port
 
 HOST = "127.0.0.1"
 # Ollama, LM Studio, llama.cpp (8080 and its announced new default 9931), vLLM
 DEFAULT_PORTS = (11434, 1234, 8080, 9931, 8000)
 PORTS_VARIABLE = "LLMC_LOCAL_PORTS"  # internal: ports to look at, comma-separated; empty: none (tests)
 CONNECT_TIMEOUT = 0.2  # loopback refuses at once; this bounds a port that drops packets
-READ_TIMEOUT = 1.5     # a server that accepted the connection gets this long to answer each probe
+READ_TIMEOUT = 1.5     # a server that accepted the connection gets this long to answer all its probes
+SCAN_SLACK = 0.3      # for the threads to start and the answers to be read
+SCAN_DEADLINE = CONNECT_TIMEOUT + READ_TIMEOUT + SCAN_SLACK  # the whole scan, whatever the ports send
 MAX_PROBE_BYTES = 1 << 20
 KIND_LABELS = {"ollama": "Ollama", "lmstudio": "LM Studio", "llamacpp": "llama.cpp", "vllm": "vLLM",
                "local": "OpenAI-compatible"}
@@ -30,6 +35,7 @@ class LocalServer:
     port: int
     model_count: int = 0
     needs_key: bool = False
+    owner: Optional[SocketOwner] = field(default=None, compare=False)  # who listens there; FOREIGN: not probed
 
     @property
     def base_url(self) -> str:
@@ -66,36 +72,68 @@ def local_ports_of(urls: Iterable[str]) -> set:
 
 
 class LocalServerScanner:
-    """Probes local ports in parallel; a port where nothing listens costs a refused connect."""
+    """Probes local ports in parallel, within SCAN_DEADLINE in all; a port where nothing listens costs a refused
+    connect, and a port another ordinary user listens on is not sent a byte."""
 
     def __init__(self, ports: Iterable[int] = DEFAULT_PORTS, connect_timeout: float = CONNECT_TIMEOUT,
-                 read_timeout: float = READ_TIMEOUT) -> None:
+                 read_timeout: float = READ_TIMEOUT,
+                 owner_of: Callable[[int], SocketOwner] = owner_of_port) -> None:
+        """`owner_of(port)` says who listens on a port (by /proc/net on Linux)."""
         self.ports = tuple(ports)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.owner_of = owner_of
 
     @classmethod
     def from_environment(cls, environ: Optional[Mapping[str, str]] = None) -> "LocalServerScanner":
         """The scanner of the ports LLMC_LOCAL_PORTS names (the process environment by default)."""
         return cls(ports_from_environment(os.environ if environ is None else environ))
 
+    @property
+    def deadline(self) -> float:
+        """Seconds the whole scan may take: a connect and one port's probes (the ports are probed in parallel)."""
+        return self.connect_timeout + self.read_timeout + SCAN_SLACK
+
     def scan(self, skip_ports: Iterable[int] = ()) -> List[LocalServer]:
-        """The servers that answer like a model server, in port order; `skip_ports` are not probed."""
+        """The servers that listen on the ports, in port order (those of another user unprobed), as far as
+        they answered within the deadline; `skip_ports` are not probed. Ctrl-C ends it at once: the
+        probes run in daemon threads that nothing waits for."""
         skipped = set(skip_ports)
         ports = [port for port in self.ports if port not in skipped]
-        if not ports:
-            return []
-        with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="local-scan") as pool:
-            found = list(pool.map(self._probe, ports))
-        return [server for server in found if server is not None]
+        found: Dict[int, LocalServer] = {}
+        lock = threading.Lock()
+        over = threading.Event()  # past the deadline: a late answer is not taken
+
+        def probe(port: int) -> None:
+            server = self._probe(port)
+            with lock:
+                if server is not None and not over.is_set():
+                    found[port] = server
+
+        threads = [threading.Thread(target=probe, args=(port,), name=f"local-scan-{port}", daemon=True)
+                   for port in ports]
+        for thread in threads:
+            thread.start()
+        ends = time.monotonic() + self.deadline
+        for thread in threads:
+            thread.join(max(0.0, ends - time.monotonic()))
+        with lock:
+            over.set()
+            return [found[port] for port in ports if port in found]
 
     def _probe(self, port: int) -> Optional[LocalServer]:
         if not self._listening(port):
             return None
+        owner = self.owner_of(port)
+        if owner.trust == FOREIGN:
+            return LocalServer("local", port, owner=owner)
         try:
-            return self._identify(port)
+            server = self._identify(port)
         except Exception:  # noqa: BLE001 - whatever else listens there is no model server of ours
             return None
+        if server is None or self.owner_of(port) != owner:  # the listener changed while it was asked
+            return None
+        return LocalServer(server.kind, port, server.model_count, server.needs_key, owner)
 
     def _listening(self, port: int) -> bool:
         try:
@@ -105,18 +143,25 @@ class LocalServerScanner:
             return False
 
     def _identify(self, port: int) -> Optional[LocalServer]:
+        """What the server on `port` is, asked within `read_timeout` in all (a trickle is cut off)."""
         import requests
-        with requests.Session() as session:
+        with requests.Session() as session, RequestDeadline(self.read_timeout) as deadline:
             session.trust_env = False  # a proxy from the environment never stands between us and 127.0.0.1
-            status, models = self._get(session, port, "/v1/models")
-            if status in (401, 403):
-                return LocalServer("local", port, needs_key=True)
-            data = models.get("data") if isinstance(models, dict) else None
-            if status == 200 and isinstance(models, dict) and "data" in models and data is None:
-                data = []  # Ollama with no model pulled says "data": null
-            if status != 200 or not isinstance(data, list):
-                return None
-            return LocalServer(self._kind(session, port, data), port, model_count=len(data))
+            session.mount("http://", watched_adapter(1))
+            server = self._answers(session, port)
+            return None if deadline.expired else server
+
+    def _answers(self, session: Any, port: int) -> Optional[LocalServer]:
+        """The server `port`'s answers show, None if they show no model server."""
+        status, models = self._get(session, port, "/v1/models")
+        if status in (401, 403):
+            return LocalServer("local", port, needs_key=True)
+        data = models.get("data") if isinstance(models, dict) else None
+        if status == 200 and isinstance(models, dict) and "data" in models and data is None:
+            data = []  # Ollama with no model pulled says "data": null
+        if status != 200 or not isinstance(data, list):
+            return None
+        return LocalServer(self._kind(session, port, data), port, model_count=len(data))
 
     def _kind(self, session: Any, port: int, models: list) -> str:
         owners = {m.get("owned_by") for m in models if isinstance(m, dict)}
