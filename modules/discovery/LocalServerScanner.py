@@ -11,7 +11,6 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..ProviderConfig import is_loopback_url
-from ..transport.RequestDeadline import RequestDeadline, watched_adapter
 from .SocketOwner import FOREIGN, SocketOwner, owner_of_port
 
 HOST = "127.0.0.1"
@@ -144,7 +143,8 @@ class LocalServerScanner:
 
     def _identify(self, port: int) -> Optional[LocalServer]:
         """What the server on `port` is, asked within `read_timeout` in all (a trickle is cut off)."""
-        import requests
+        import requests  # the HTTP stack only when a port is listening: start-up does not pay for it
+        from ..transport.RequestDeadline import RequestDeadline, watched_adapter
         with requests.Session() as session, RequestDeadline(self.read_timeout) as deadline:
             session.trust_env = False  # a proxy from the environment never stands between us and 127.0.0.1
             session.mount("http://", watched_adapter(1))
