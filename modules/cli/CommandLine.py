@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional
 
 from .. import __version__
 from ..base.ExitStatus import ExitStatus
+from .Completion import SHELLS, VALUE_KINDS
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--long", action="store_true", help="with --list-models: what each model takes too: tool calls, "
         "images, its context length (as discovery or a refusal learnt it; ? where unknown)")
     add("-v", "--version", action="store_true", help="print the version and exit")
+    add("--completion", choices=SHELLS, metavar="SHELL", help="print the completion script for SHELL (bash, zsh "
+        "or fish) and exit; docs/usage.md shows the line that installs it")
+    add("--complete", choices=VALUE_KINDS, metavar="KIND", help="print the values a completion offers for KIND "
+        "(models, providers, chats, roles), one a line, and exit (the completion scripts use it)")
     add("-c", "--clear", action="store_true", help="clear the screen first")
     add("-e", "--echo", action="store_true", help="echo mode: print the prompt instead of sending it")
     add("--sassy", action="store_true", help="use the sassy system prompt")
@@ -131,6 +136,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.version:
             print(f"llmc {__version__}")
             return ExitStatus.OK
+        if args.complete or args.completion:
+            return _complete(args, parser)
         return _dispatch(args)
     except KeyboardInterrupt:
         _print_error("\nInterrupted.")
@@ -157,6 +164,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             _print_error(f"llmc: error: {_without_secrets(str(exc))}")
             return exc.exit_code
         return _internal_error(exc)
+
+
+def _complete(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """`--completion SHELL` (the script) or `--complete KIND` (its values), with none of the heavy imports."""
+    from .Completion import complete_values, completion_script
+    if args.completion:
+        print(completion_script(args.completion, parser), end="", flush=True)
+    else:
+        print("".join(line + "\n" for line in complete_values(args.complete, args.data_directory)), end="", flush=True)
+    return ExitStatus.OK
 
 
 def _internal_error(exc: BaseException) -> int:

@@ -73,3 +73,16 @@ def test_tools_configured_but_unused_import_no_mcp_sdk(tmp_path):
         modules = top_level(imported_modules(["-d", str(data), *args], tmp_path))
         assert not modules & MCP_SDK, (args, sorted(modules & MCP_SDK))
         assert "llmc.tools.ToolBox" in modules or "--list-models" in args
+
+
+def test_completion_values_import_neither_pydantic_nor_the_chat(tmp_path):
+    from llmc.store.ChatStore import ChatStore
+    data = tmp_path / "data"
+    ChatStore(data).save([{"role": "system", "content": "s"}, {"role": "user", "content": "listed"}])
+    (data / "openaicompat-providers.yaml").write_text("providers:\n  groq:\n    valid_models:\n      llama-x: lx\n")
+    (data / "config.toml").write_text('[providers.local]\nbase_api_url = "http://127.0.0.1:1/v1"\n')
+    for kind in ("models", "providers", "chats", "roles"):
+        modules = top_level(imported_modules(["-d", str(data), "--complete", kind], tmp_path))
+        assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "llmc.Config", "llmc.Types"}), (kind, sorted(modules))
+    script_modules = top_level(imported_modules(["--completion", "bash"], tmp_path))
+    assert not script_modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"})
