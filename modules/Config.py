@@ -120,8 +120,7 @@ class Config:
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
         from .base.SafeFiles import ensure_directory
-        provider_config, long_name = self.config.providers.get_api_for_model_string(model_string)
-        label = f"{self.config.providers.provider_name_of(provider_config)}/{long_name}"
+        label = self.config.providers.resolve(model_string).label
         ensure_directory(self.data_directory)
         write_toml_setting(self.config_path, "model", label)
         self._say_why_it_cannot_chat(label)

@@ -76,10 +76,10 @@ class ModelDiscoveryService:
                 self._settings = dataclasses.replace(self.settings, pool_size=concurrency)
             self._close_clients()
 
-    def client_for(self, provider_name: str, provider_config: ProviderConfig) -> Any:
+    def client_for(self, provider_config: ProviderConfig, provider_name: str) -> Any:
         """One pooled HttpClient per connection (provider, base URL, key), reused across requests and workers."""
         from .transport.HttpClient import HttpClient
-        key = connection_key(provider_name, provider_config)
+        key = connection_key(provider_config, provider_name)
         with self._clients_lock:
             client = self._clients.get(key)
             if client is None:
@@ -92,7 +92,7 @@ class ModelDiscoveryService:
 
     def throttle_for(self, provider_config: ProviderConfig, provider_name: str) -> DiscoveryThrottle:
         """The pacing shared by every request to one provider's connection (see DiscoveryThrottle)."""
-        key = connection_key(provider_name, provider_config)
+        key = connection_key(provider_config, provider_name)
         with self._clients_lock:
             throttle = self._throttles.get(key)
             if throttle is None:
@@ -118,7 +118,7 @@ class ModelDiscoveryService:
         if (not force_refresh and provider_config._cached_models and provider_config._cache_timestamp
                 and time.time() - provider_config._cache_timestamp < provider_config.cache_duration):
             return provider_config._cached_models
-        client = self.client_for(provider_name, provider_config)
+        client = self.client_for(provider_config, provider_name)
         try:
             throttle = self.throttle_for(provider_config, provider_name)
             with throttle.slot():
@@ -143,7 +143,7 @@ class ModelDiscoveryService:
         """
         from .OpenAIChatCompletionApi import build_request_body
         provider_name = provider_name or provider_config.name
-        client = self.client_for(provider_name, provider_config)
+        client = self.client_for(provider_config, provider_name)
         throttle = self.throttle_for(provider_config, provider_name)
         body = build_request_body(model, PING_MESSAGES, stream=False, max_tokens=PING_TOKEN_BUDGET)
         for round_number in range(1, PING_ROUNDS + 1):
@@ -291,7 +291,7 @@ def _with_v1_hint(error: ApiError, base_url: str) -> ApiError:
                     status=error.status, retryable=error.retryable)
 
 
-def connection_key(provider_name: str, provider_config: ProviderConfig) -> Tuple[str, str, str]:
+def connection_key(provider_config: ProviderConfig, provider_name: str) -> Tuple[str, str, str]:
     """What identifies a provider connection: its name, base URL and the key sent."""
     return provider_name, provider_config.base_api_url, provider_config.key_to_send()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from dataclasses import dataclass, field
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -25,6 +26,26 @@ MAX_LISTED_CHOICES = 20
 COST_QUESTION_THRESHOLD = 0.05  # USD: pings that may cost more in one run are asked about first
 IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env", "found_by_scan")  # a YAML entry's fields besides models
 PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model string resolved against the providers: which provider, its config, and the model's names."""
+
+    provider: str  # the provider's id, its key in the configuration
+    config: ProviderConfig = field(compare=False, repr=False)
+    long_id: str
+    short_name: str
+
+    @property
+    def label(self) -> str:
+        """`provider/long-id`: how a reply's model is saved and the chat names the current model."""
+        return f"{self.provider}/{self.long_id}"
+
+    @property
+    def display(self) -> str:
+        """`provider/long-id (short)`, as model lists show it."""
+        return f"{self.label} ({self.short_name})"
 
 
 def split_first_slash(text: str) -> Tuple[str, str]:
@@ -166,33 +187,31 @@ class ProviderManager:
         return [f"{name:<{width}}  {self.capabilities_of(provider, long_name).summary()}"
                 for name, (provider, long_name) in zip(names, models)]
 
-    def get_api_for_model_string(self, model_string: str, source: str = "") -> Tuple[ProviderConfig, str]:
-        """Resolve a model string to (ProviderConfig, long id); InvalidModelError listing the choices, saying
-        where a bad string came `source` ("from LLMC_DEFAULT_MODEL")."""
+    def resolve(self, model_string: str, source: str = "") -> ResolvedModel:
+        """The model a model string names; InvalidModelError listing the choices, saying where a bad string
+        came `source` ("from LLMC_DEFAULT_MODEL")."""
         try:
             provider_name, long_name = self._resolve(model_string)
         except InvalidModelError as exc:
             where = f" (the model {model_string!r} came {source})" if source.startswith("from ") else ""
             raise InvalidModelError(f"{exc}{where}") from None
-        return self.providers[provider_name], long_name
+        config = self.providers[provider_name]
+        return ResolvedModel(provider_name, config, long_name, config.valid_models.get(long_name) or long_name)
 
-    def provider_name_of(self, provider_config: ProviderConfig) -> str:
-        """The name a provider config is configured under (KeyError if it is not this manager's)."""
-        found = next((name for name, config in self.providers.items() if config is provider_config), None)
-        if found is None:
-            raise KeyError(provider_config.name)
-        return found
+    def get_api_for_model_string(self, model_string: str, source: str = "") -> Tuple[ProviderConfig, str]:
+        """(ProviderConfig, long id) of a model string (see resolve)."""
+        model = self.resolve(model_string, source)
+        return model.config, model.long_id
 
-    def chat_model(self, model_string: str, source: str = "") -> Tuple[str, ProviderConfig, str]:
-        """(provider name, its config, long id) of a model whose provider can be sent requests
-        (InvalidModelError, or ConfigError for a missing key)."""
-        provider_config, long_name = self.get_api_for_model_string(model_string, source)
-        provider_name = self.provider_name_of(provider_config)
-        if not self.is_usable(provider_name):
-            raise ConfigError(f"No API key for provider {provider_name}: set {self.key_variable(provider_name)} "
-                              f"or [providers.{provider_name}] api_key in config.toml (a server on this "
+    def chat_model(self, model_string: str, source: str = "") -> ResolvedModel:
+        """The model a model string names, when its provider can be sent requests (InvalidModelError, or
+        ConfigError for a missing key)."""
+        model = self.resolve(model_string, source)
+        if not model.config.is_usable():
+            raise ConfigError(f"No API key for provider {model.provider}: set {self.key_variable(model.provider)} "
+                              f"or [providers.{model.provider}] api_key in config.toml (a server on this "
                               "machine needs none: add one with --add-provider NAME URL)")
-        return provider_name, self.providers[provider_name], long_name
+        return model
 
     def why_cannot_chat(self, model_string: str) -> Optional[str]:
         """None if `model_string` can chat now, else a short reason ("it is not a known valid model now")."""
@@ -210,8 +229,8 @@ class ProviderManager:
         """The chat API of a model (InvalidModelError, or ConfigError if its provider has no key);
         `on_wait` is told of retry waits; `temperature` and `max_tokens` go with every request."""
         from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # the HTTP stack, only to chat
-        provider_name, provider_config, long_name = self.chat_model(model_string, source)
-        return OpenAIChatCompletionApi(provider_name, provider_config, long_name, self.http_settings,
+        model = self.chat_model(model_string, source)
+        return OpenAIChatCompletionApi(model.provider, model.config, model.long_id, self.http_settings,
                                        on_wait=on_wait, temperature=temperature, max_tokens=max_tokens)
 
     def _resolve(self, model_string: str) -> Tuple[str, str]:
@@ -261,7 +280,7 @@ class ProviderManager:
 
     def validate_model(self, model_string: str) -> str:
         """The long id a model string resolves to; InvalidModelError if invalid."""
-        return self.get_api_for_model_string(model_string)[1]
+        return self.resolve(model_string).long_id
 
     def get_available_models(self, filter_by_provider: Optional[str] = None) -> List[str]:
         """Long ids of the known valid models, of all providers or one."""
@@ -290,11 +309,6 @@ class ProviderManager:
         """What the provider's /models said the model costs (USD per million tokens), None if unknown."""
         config = self.providers.get(provider_name)
         return config.price_of(long_name) if config else None
-
-    def short_name_of(self, provider_name: str, long_name: str) -> str:
-        """The short name a provider's model is known by, else its long id."""
-        config = self.providers.get(provider_name)
-        return (config.valid_models.get(long_name) if config else None) or long_name
 
     # Discovery
     def discover_and_validate_models(self, force_refresh: bool = False, persist_on_success: bool = True,

@@ -320,8 +320,8 @@ def test_a_400_not_about_tokens_is_not_retried(service, config):
 @responses.activate
 def test_one_client_per_provider_is_reused(service, config):
     other = ProviderConfig(name="Other", base_api_url=BASE, api_key="k2")
-    assert service.client_for("fake", config) is service.client_for("fake", config)
-    assert service.client_for("fake", config) is not service.client_for("other", other)
+    assert service.client_for(config, "fake") is service.client_for(config, "fake")
+    assert service.client_for(config, "fake") is not service.client_for(other, "other")
 
 
 def test_two_configs_made_one_after_the_other_never_share_a_client():
@@ -341,9 +341,9 @@ def test_two_configs_made_one_after_the_other_never_share_a_client():
 def test_the_same_connection_shares_one_client_across_config_objects(service):
     first = ProviderConfig(base_api_url=BASE, api_key="k")
     again = ProviderConfig(base_api_url=BASE, api_key="k")  # e.g. after a providers reload
-    assert service.client_for("fake", first) is service.client_for("fake", again)
-    assert service.client_for("fake", first) is not service.client_for("fake", ProviderConfig(base_api_url=BASE,
-                                                                                          api_key="other"))
+    assert service.client_for(first, "fake") is service.client_for(again, "fake")
+    assert service.client_for(first, "fake") is not service.client_for(ProviderConfig(base_api_url=BASE,
+                                                                                      api_key="other"), "fake")
 
 
 def test_use_concurrency_sizes_the_connection_pool():

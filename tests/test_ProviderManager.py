@@ -1,6 +1,7 @@
 """ProviderManager: dict-like access, model resolution, and discovery against the fake server on 127.0.0.1."""
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from pathlib import Path
@@ -24,9 +25,10 @@ FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
 
 
 def resolved(manager: ProviderManager, model_string: str) -> tuple:
-    """(provider name, long id) that get_api_for_model_string resolves a model string to."""
-    provider_config, long_name = manager.get_api_for_model_string(model_string)
-    return manager.provider_name_of(provider_config), long_name
+    """(provider name, long id) that a model string resolves to (get_api_for_model_string agrees)."""
+    model = manager.resolve(model_string)
+    assert manager.get_api_for_model_string(model_string) == (model.config, model.long_id)
+    return model.provider, model.long_id
 
 
 def sample_manager() -> ProviderManager:
@@ -148,8 +150,7 @@ def test_listing_helpers():
     assert manager.valid_scoped_models("hyperbolic") == [
         "hyperbolic/Qwen/QwQ-32B (qdub)", "hyperbolic/moonshotai/Kimi-K2-Instruct (k2)"]
     assert ProviderManager.get_short_name("gpt-5") == "gpt-5"
-    assert manager.short_name_of("openai", "gpt-5") == "5"
-    assert manager.short_name_of("openai", "unknown") == "unknown"
+    assert manager.resolve("openai/gpt-5").short_name == "5"
 
 
 def test_find_model_returns_each_matching_provider():
@@ -568,8 +569,8 @@ def chat_manager(base_url: str = "http://127.0.0.1:9/v1") -> ProviderManager:
 
 def test_chat_model_resolves_names_of_any_case():
     manager = chat_manager()
-    assert manager.chat_model("fake/f1")[::2] == ("fake", "fake-chat-1")
-    assert manager.chat_model("FAKE/fake-chat-1")[::2] == ("fake", "fake-chat-1")
+    assert manager.chat_model("fake/f1").label == "fake/fake-chat-1"
+    assert manager.chat_model("FAKE/fake-chat-1").label == "fake/fake-chat-1"
     with pytest.raises(InvalidModelError, match="Invalid model for provider fake: f2"):
         manager.chat_model("fake/f2")
 
@@ -595,11 +596,22 @@ def test_get_api_for_model_string_says_where_a_bad_model_came_from():
     assert str(info.value).endswith("(the model 'fake-chat-2' came from LLMC_DEFAULT_MODEL)")
 
 
-def test_provider_name_of_is_the_name_a_config_is_held_under():
+def test_a_resolved_model_knows_its_provider_config_and_names():
     manager = sample_manager()
-    assert manager.provider_name_of(manager["hyperbolic"]) == "hyperbolic"
-    with pytest.raises(KeyError):
-        manager.provider_name_of(ProviderConfig(name="Hyperbolic", base_api_url="http://127.0.0.1:9/v1"))
+    model = manager.resolve("qdub")
+    assert (model.provider, model.long_id, model.short_name) == ("hyperbolic", "Qwen/QwQ-32B", "qdub")
+    assert model.config is manager["hyperbolic"]
+    assert model.label == "hyperbolic/Qwen/QwQ-32B" and model.display == "hyperbolic/Qwen/QwQ-32B (qdub)"
+    assert manager.resolve("HYPERBOLIC/Qwen/QwQ-32B") == model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.long_id = "other"  # type: ignore[misc]
+
+
+def test_the_plans_lookups_are_the_resolved_models_parts():
+    manager = sample_manager()
+    model = manager.resolve("4o")
+    assert manager.get_api_for_model_string("4o") == (model.config, model.long_id)
+    assert manager.validate_model("4o") == model.long_id == "gpt-4o-2024-08-06"
 
 
 def test_no_chat_api_without_a_key():

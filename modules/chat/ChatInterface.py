@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
@@ -23,6 +23,7 @@ from ..base.Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidM
 from ..base.ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
+from ..ProviderManager import ResolvedModel
 from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from ..base.SafeFiles import ensure_directory
 from ..base.Terminal import visible_text
@@ -62,6 +63,7 @@ class ChatInterface:
         self.default_model = config.config.model
         self.model = config.config.model
         self._api: Any = None
+        self._resolved: Optional[Tuple[str, ResolvedModel]] = None  # (model string, what it resolved to)
         self.attachments: List[Attachment] = []  # files /attach'ed for the next message
         self.recall = MessageRecall()
         self.input_history = InputHistory(self.data_directory, terminal.message, keep=save)
@@ -71,7 +73,7 @@ class ChatInterface:
     # Start and main loop
     def run(self) -> int:
         """Chat until /exit or Ctrl-D; return the exit status."""
-        self.providers.get_api_for_model_string(self.model, self.config.model_source)
+        self.providers.resolve(self.model, self.config.model_source)
         ensure_directory(self.data_directory)
         self.prompt_session = self._make_prompt_session()
         try:
@@ -160,24 +162,29 @@ class ChatInterface:
         return f"{self.default_model} in {self.config.config_path}"
 
     # Models
+    def resolved_model(self) -> ResolvedModel:
+        """The current model, resolved once per model and providers (InvalidModelError if it is not valid now)."""
+        if self._resolved is None or self._resolved[0] != self.model:
+            self._resolved = (self.model, self.providers.resolve(self.model))
+        return self._resolved[1]
+
     def brief_model(self) -> str:
         """The short name of the current model, else its id."""
         try:
-            provider_config, long_name = self.providers.get_api_for_model_string(self.model)
+            return self.resolved_model().short_name
         except InvalidModelError:
             return self.model
-        return self.providers.short_name_of(self.providers.provider_name_of(provider_config), long_name)
 
     def model_label(self) -> str:
         """`provider/long-id` of the current model."""
-        provider_config, long_name = self.providers.get_api_for_model_string(self.model)
-        return f"{self.providers.provider_name_of(provider_config)}/{long_name}"
+        return self.resolved_model().label
 
     def refresh_providers(self) -> None:
         """Take in models another llmc discovered since this chat started (the providers YAML changed)."""
         try:
             if self.config.reload_providers_if_changed():
                 self._api = None
+                self._resolved = None
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
 
@@ -208,12 +215,9 @@ class ChatInterface:
 
     def set_model(self, model: str) -> str:
         """Switch to `model` (ConfigError if invalid or its provider has no key); return its label."""
-        if self.echo:
-            provider_config, long_name = self.providers.get_api_for_model_string(model)
-            provider = self.providers.provider_name_of(provider_config)
-        else:
-            provider, _, long_name = self.providers.chat_model(model)
-        self.model = f"{provider}/{long_name}"
+        resolved = self.providers.resolve(model) if self.echo else self.providers.chat_model(model)
+        self.model = resolved.label
+        self._resolved = (self.model, resolved)
         self._api = None
         return self.model
 

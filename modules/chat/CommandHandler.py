@@ -351,18 +351,18 @@ class CommandHandler(Completer):
     def _model_rows(self, model: str) -> List[Tuple[str, str]]:
         """The model and its provider for /config; a model that is no longer valid is said to be so."""
         try:
-            provider, long_name = self.providers.get_api_for_model_string(model)
+            resolved = self.providers.resolve(model)
         except InvalidModelError:
             return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
-        provider_name = self.providers.provider_name_of(provider)
-        if self.providers.has_usable_key(provider_name):
+        provider = resolved.config
+        if provider.has_api_key():
             key = mask_key(provider.api_key)
         elif provider.is_local():
             key = "none needed (a server on this machine)"
         else:
-            key = f"not set (set {self.providers.key_variable(provider_name)})"
-        return [("Model", f"{provider_name}/{long_name} ({self.providers.short_name_of(provider_name, long_name)})"),
-                ("Provider", f"{provider_name} ({provider.name})"),
+            key = f"not set (set {provider.key_variable(resolved.provider)})"
+        return [("Model", resolved.display),
+                ("Provider", f"{resolved.provider} ({provider.name})"),
                 ("Base URL", mask_url(provider.base_api_url)),
                 ("API key", key)]
 

@@ -153,9 +153,9 @@ class ProviderAdder:
     def _why_default_cannot_chat(self, model: str) -> Optional[str]:
         """None when `model` can chat now; else why not."""
         try:
-            provider_name = self.providers.provider_name_of(self.providers.get_api_for_model_string(model)[0])
+            resolved = self.providers.resolve(model)
         except InvalidModelError:
             return "is not a known valid model"
-        if self.providers.is_usable(provider_name):
+        if resolved.config.is_usable():
             return None
-        return f"has no API key: {self.providers.key_variable(provider_name)} is not set"
+        return f"has no API key: {resolved.config.key_variable(resolved.provider)} is not set"
