@@ -107,7 +107,9 @@ class Config:
         if stamp == self._yaml_stamp:
             return False
         self._yaml_stamp = stamp  # a file that cannot be used is reported once, not at every keystroke
-        self.config.providers = self.load_config(*self._load_arguments).providers
+        providers = self.load_config(*self._load_arguments).providers
+        providers.refusals = self.config.providers.refusals  # what the providers refused still holds
+        self.config.providers = providers
         return True
 
     def apply_setting(self, name: str, value: Any, source: str) -> None:

@@ -3,21 +3,25 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Generator, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Tuple, Type, Union
 
 import urllib3
 
+from .base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, Usage
+from .base.ChatOptions import ChatOptions
 from .base.Errors import ApiError, IncompleteReplyError
 from .transport.BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
 from .transport.HttpClient import LENIENT_JSON, HttpClient, provider_error_text
 from .transport.HttpSettings import HttpSettings
+from .transport.ProviderRefusals import ProviderRefusals
 from .ProviderConfig import ProviderConfig
 from .transport.SseParser import SseParser
 from .base.SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
 from .base.TokenUsage import TokenUsage
 
-Message = dict
-Delta = Tuple[str, str]  # ("reasoning" | "content" | "warning", text)
+Message = Dict[str, Any]
+_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice]]
+_Piece = Tuple[_TextEvent, str]  # an event's class and text, made into the event once a read's pieces are joined
 _SCAN_JSON = LENIENT_JSON.scan_once
 
 _FINISH_NOTICES = {
@@ -43,16 +47,20 @@ def uses_fixed_temperature(model: str) -> bool:
 
 
 def build_request_body(model: str, messages: List[Message], stream: bool,
-                       max_tokens: Optional[int] = None, temperature: Optional[float] = None) -> dict:
+                       max_tokens: Optional[int] = None, temperature: Optional[float] = None,
+                       tools: Tuple[Dict[str, Any], ...] = ()) -> Dict[str, Any]:
     """The JSON body of a chat request, with the temperature and token-limit rules applied.
 
-    `temperature` None sends 0; a model that takes only temperature 1 gets 1 whatever is asked."""
+    `temperature` None sends 0; a model that takes only temperature 1 gets 1 whatever is asked;
+    `tools` (function definitions) go as `tools` when there are any."""
     fixed = uses_fixed_temperature(model)
     chosen = 0.0 if temperature is None else temperature
-    body: dict = {"model": model, "messages": messages,
-                  "temperature": 1 if fixed else chosen, "stream": stream}
+    body: Dict[str, Any] = {"model": model, "messages": messages,
+                            "temperature": 1 if fixed else chosen, "stream": stream}
     if max_tokens is not None:
         body["max_completion_tokens" if fixed else "max_tokens"] = max_tokens
+    if tools:
+        body["tools"] = list(tools)
     return body
 
 
@@ -63,7 +71,7 @@ def fixed_temperature_notice(model: str, temperature: Optional[float]) -> Option
     return f"{model} accepts only temperature 1: using 1, not {temperature:g}"
 
 
-def swap_token_limit(body: dict, error: Optional[ApiError] = None) -> Optional[dict]:
+def swap_token_limit(body: Dict[str, Any], error: Optional[ApiError] = None) -> Optional[Dict[str, Any]]:
     """A copy of `body` using the other token-limit field when the provider refused the one sent
     (`error`; without one, the swap is made unasked: the model is known to refuse it)."""
     text = str(error)
@@ -76,55 +84,59 @@ def swap_token_limit(body: dict, error: Optional[ApiError] = None) -> Optional[d
 
 
 class OpenAIChatCompletionApi:
-    """Sends a conversation to one model and yields the reply as it streams."""
-
-    # What providers refused, for the rest of this process: (base URL, model) pairs the token-limit
-    # field they were sent, and base URLs `stream_options` (usage in streams)
-    _swapped_token_field: set = set()
-    _no_stream_options: set = set()
+    """Sends a conversation to one model and yields the reply as it streams; one object serves a model
+    for the whole run, the request's settings (ChatOptions) come with each request."""
 
     def __init__(self, provider_name: str, provider_config: ProviderConfig, model: str,
                  settings: HttpSettings = HttpSettings(),
                  on_wait: Optional[Callable[[str], None]] = None,
-                 temperature: Optional[float] = None, max_tokens: Optional[int] = None) -> None:
-        """`temperature` and `max_tokens`: None leaves them to the defaults (0, no cap)."""
+                 refusals: Optional[ProviderRefusals] = None) -> None:
+        """`on_wait` is told of retry waits (a request may name its own); `refusals` is what the provider
+        refused so far, shared by its models (ProviderManager keeps one per provider)."""
         self.provider_name = provider_name
         self.provider_config = provider_config
         self.model = model
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self._temperature_noted = False
-        self.last_usage: Optional[TokenUsage] = None  # of the last reply, when the provider counted it
+        self.refusals = refusals or ProviderRefusals()
+        self._noted_temperature: Optional[float] = None  # the last temperature said to be replaced by 1
         self.client = HttpClient(provider_name, provider_config.base_api_url,
                                  provider_config.key_to_send(), settings, on_wait=on_wait,
                                  key_variable=provider_config.key_variable(provider_name))
 
-    def complete(self, messages: List[Message]) -> str:
+    def complete(self, messages: List[Message], options: ChatOptions = ChatOptions(),
+                 on_wait: Optional[Callable[[str], None]] = None) -> str:
         """Send without streaming and return the answer text."""
-        return "".join(text for kind, text in self.complete_events(messages) if kind == "content")
+        return "".join(event.text for event in self.complete_events(messages, options, on_wait)
+                       if isinstance(event, TextDelta))
 
-    def complete_events(self, messages: List[Message],
-                        on_wait: Optional[Callable[[str], None]] = None) -> List[Delta]:
-        """Send without streaming; the reply as stream_chat's (kind, text) deltas.
+    def send(self, messages: List[Message], options: ChatOptions = ChatOptions(),
+             on_wait: Optional[Callable[[str], None]] = None) -> Iterator[ChatEvent]:
+        """The reply's events, streamed or whole as `options.stream` says."""
+        if options.stream:
+            return self.stream_chat(messages, options, on_wait)
+        return iter(self.complete_events(messages, options, on_wait))
 
-        Reasoning first (if any), then exactly one "content" (possibly ""), then a "warning" if cut short.
-        Retry waits of this request are told to `on_wait`, else to the API's own.
+    def complete_events(self, messages: List[Message], options: ChatOptions = ChatOptions(),
+                        on_wait: Optional[Callable[[str], None]] = None) -> List[ChatEvent]:
+        """Send without streaming; the reply as stream_chat's events.
+
+        Reasoning first (if any), then exactly one TextDelta (possibly ""), a Notice if cut short, and
+        Usage last when the provider counted the tokens. Retry waits of this request are told to `on_wait`,
+        else to the API's own.
         """
-        notices = list(self._temperature_notice())
-        self.last_usage = None
-        reply = self._post(self._body(messages, stream=False),
+        notices = list(self._temperature_notice(options))
+        reply = self._post(self._body(messages, options, stream=False),
                            lambda body: self.client.post_json(CHAT_PATH, body, limit="reply_timeout",
                                                               on_wait=on_wait))
-        return notices + self._reply_deltas(reply)
+        return notices + self._reply_events(reply)
 
-    def stream_chat(self, messages: List[Message],
-                    on_wait: Optional[Callable[[str], None]] = None) -> Iterator[Delta]:
-        """Yield (kind, text) deltas; raise IncompleteReplyError if the stream breaks off.
+    def stream_chat(self, messages: List[Message], options: ChatOptions = ChatOptions(),
+                    on_wait: Optional[Callable[[str], None]] = None) -> Iterator[ChatEvent]:
+        """Yield the reply's events as they arrive, Usage last when the provider counted the tokens; raise
+        IncompleteReplyError if the stream breaks off.
 
         Retry waits of this request are told to `on_wait`, else to the API's own."""
-        yield from self._temperature_notice()
-        self.last_usage = None
-        response = self._post(self._body(messages, stream=True),
+        yield from self._temperature_notice(options)
+        response = self._post(self._body(messages, options, stream=True),
                               lambda body: self.client.request("POST", CHAT_PATH, body, stream=True,
                                                                limit="stall_timeout", on_wait=on_wait))
         state = _StreamState()
@@ -136,15 +148,16 @@ class OpenAIChatCompletionApi:
         finally:
             response.close()
 
-    def _body(self, messages: List[Message], stream: bool) -> dict:
-        body = build_request_body(self.model, messages, stream, self.max_tokens, self.temperature)
-        if (self.provider_config.base_api_url, self.model) in self._swapped_token_field:
+    def _body(self, messages: List[Message], options: ChatOptions, stream: bool) -> Dict[str, Any]:
+        body = build_request_body(self.model, messages, stream, options.max_tokens, options.temperature,
+                                  options.tools)
+        if self.refusals.token_field_swapped(self.model):
             body = swap_token_limit(body) or body
-        if stream and self.provider_config.base_api_url not in self._no_stream_options:
+        if stream and not self.refusals.stream_options:
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _post(self, body: dict, send: Callable[[dict], Any]) -> Any:
+    def _post(self, body: Dict[str, Any], send: Callable[[Dict[str, Any]], Any]) -> Any:
         """`send(body)`; again without a field the provider refused (each fixed once, then remembered)."""
         for _ in range(len(BODY_FIXES)):
             try:
@@ -156,24 +169,24 @@ class OpenAIChatCompletionApi:
                 body = fixed
         return send(body)
 
-    def _fixed_body(self, body: dict, error: ApiError) -> Optional[dict]:
+    def _fixed_body(self, body: Dict[str, Any], error: ApiError) -> Optional[Dict[str, Any]]:
         """`body` without what `error` refused (stream_options, the token-limit field), remembered; else None."""
         if "stream_options" in body and error.status == 400 and "stream_options" in str(error):
-            self._no_stream_options.add(self.provider_config.base_api_url)
+            self.refusals.refuse_stream_options()
             return {k: v for k, v in body.items() if k != "stream_options"}
         swapped = swap_token_limit(body, error)
         if swapped is not None:
-            self._swapped_token_field.add((self.provider_config.base_api_url, self.model))
+            self.refusals.swap_token_field(self.model)
         return swapped
 
-    def _temperature_notice(self) -> Iterator[Delta]:
-        """Once per API object: the temperature asked for is not one this model takes."""
-        notice = fixed_temperature_notice(self.model, self.temperature)
-        if notice and not self._temperature_noted:
-            self._temperature_noted = True
-            yield ("warning", f"{self.provider_name}: {notice}")
+    def _temperature_notice(self, options: ChatOptions) -> Iterator[ChatEvent]:
+        """Once per temperature asked for: it is not one this model takes."""
+        notice = fixed_temperature_notice(self.model, options.temperature)
+        if notice and self._noted_temperature != options.temperature:
+            self._noted_temperature = options.temperature
+            yield Notice(f"{self.provider_name}: {notice}")
 
-    def _whole_reply(self, response: Any) -> Iterator[Delta]:
+    def _whole_reply(self, response: Any) -> Iterator[ChatEvent]:
         state = _StreamState()
         text = bytearray()
         try:
@@ -186,10 +199,10 @@ class OpenAIChatCompletionApi:
             raise self._error(f"the reply is not JSON: {snippet!r}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
-        yield from self._reply_deltas(reply)
+        yield from self._reply_events(reply)
 
-    def _reply_deltas(self, reply: Any) -> List[Delta]:
-        """The deltas of a whole (non-streamed) chat completion."""
+    def _reply_events(self, reply: Any) -> List[ChatEvent]:
+        """The events of a whole (non-streamed) chat completion."""
         try:
             choice = _pick_choice(reply["choices"])
             message = choice["message"]
@@ -201,22 +214,27 @@ class OpenAIChatCompletionApi:
         except ValueError:
             raise self._error("the reply's message content is not text") from None
         content = without_lone_surrogates(content)
-        self.last_usage = TokenUsage.from_reply(reply.get("usage"))
         reasoning = without_lone_surrogates(_reasoning_of(message))
-        deltas: List[Delta] = [("reasoning", reasoning)] if reasoning else []
-        deltas.append(("content", content))
-        return deltas + list(self._finish_notice(choice.get("finish_reason")))
+        events: List[ChatEvent] = [ReasoningDelta(reasoning)] if reasoning else []
+        events.append(TextDelta(content))
+        events.extend(Notice(text) for _, text in self._finish_notice(choice.get("finish_reason")))
+        usage = TokenUsage.from_reply(reply.get("usage"))
+        if usage is not None:
+            events.append(Usage(usage))
+        return events
 
-    def _read_events(self, response: Any, state: "_StreamState") -> Iterator[Delta]:
-        """The stream's deltas; those of one network read are passed on joined (one "content" for the
+    def _read_events(self, response: Any, state: "_StreamState") -> Iterator[ChatEvent]:
+        """The stream's events; those of one network read are passed on joined (one TextDelta for the
         dozens of tiny events a read often holds), which spares the screen per-event work."""
         try:
             for payloads in self._payload_batches(BodyReader(response, self.provider_name).pieces(), state):
-                done = yield from self._batch_deltas(payloads, state)
+                done = yield from self._batch_events(payloads, state)
                 if done:
-                    yield from self._held_halves(state)
+                    yield from _as_events(self._held_halves(state))
                     self._check_done(state)
-                    yield from self._skipped_summary(state)
+                    yield from _as_events(self._skipped_summary(state))
+                    if state.usage is not None:
+                        yield Usage(state.usage)
                     return
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._broken_stream(exc, state) from None
@@ -224,12 +242,14 @@ class OpenAIChatCompletionApi:
             snippet = self.client.safe_line(state.head.decode("utf-8", "replace").strip(), 60)
             raise self._error(f"the reply is not an event stream: {snippet!r}" if snippet
                               else EMPTY_STREAM_TEXT)
-        yield from self._held_halves(state)
-        yield from self._skipped_summary(state)
+        yield from _as_events(self._held_halves(state))
+        yield from _as_events(self._skipped_summary(state))
         if not state.finished:
             raise IncompleteReplyError(
                 f"{self.provider_name}: connection lost after {state.chars:,} characters "
                 "(the stream ended before [DONE])", state.content)
+        if state.usage is not None:
+            yield Usage(state.usage)
 
     def _payload_batches(self, pieces: Iterator[bytes], state: "_StreamState") -> Iterator[List[str]]:
         """The data payloads of an SSE body, a list per piece read, each size and the time without reply
@@ -242,24 +262,24 @@ class OpenAIChatCompletionApi:
             self._check_limits(state, parser.unfinished)
         yield parser.close()
 
-    def _batch_deltas(self, payloads: List[str], state: "_StreamState") -> Generator[Delta, None, bool]:
-        """Yield the deltas of `payloads`, runs of one kind joined; return True if [DONE] came.
+    def _batch_events(self, payloads: List[str], state: "_StreamState") -> Generator[ChatEvent, None, bool]:
+        """Yield the events of `payloads`, runs of one kind joined; return True if [DONE] came.
 
         What came before an error event or a malformed payload is yielded before the error."""
-        runs: List[Tuple[str, List[str]]] = []  # (kind, its texts)
+        runs: List[Tuple[_TextEvent, List[str]]] = []  # (event class, its texts)
         try:
             for payload in payloads:
                 if payload.strip() == "[DONE]":
                     return True
-                for kind, text in self._deltas(payload, state):
-                    if runs and kind != "warning" and runs[-1][0] == kind:
+                for kind, text in self._pieces(payload, state):
+                    if runs and kind is not Notice and runs[-1][0] is kind:
                         runs[-1][1].append(text)
                     else:
                         runs.append((kind, [text]))
             return False
         finally:
             for kind, texts in runs:
-                yield (kind, "".join(texts))
+                yield kind("".join(texts))
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
@@ -288,16 +308,16 @@ class OpenAIChatCompletionApi:
             raise self._error(f"the reply held no usable text ({state.skipped} malformed "
                               f"chunk{'s' if state.skipped != 1 else ''} skipped)")
 
-    def _skipped_summary(self, state: "_StreamState") -> Iterator[Delta]:
+    def _skipped_summary(self, state: "_StreamState") -> Iterator[_Piece]:
         """Only the first malformed chunk was named: at the end, say how many there were."""
         if state.skipped > 1:
-            yield ("warning", f"{self.provider_name}: skipped {state.skipped} malformed stream chunks")
+            yield (Notice, f"{self.provider_name}: skipped {state.skipped} malformed stream chunks")
 
-    def _finish_notice(self, finish_reason: Any) -> Iterator[Delta]:
-        """A warning when the provider ended the reply early (token limit, content filter)."""
+    def _finish_notice(self, finish_reason: Any) -> Iterator[_Piece]:
+        """A notice when the provider ended the reply early (token limit, content filter)."""
         notice = _FINISH_NOTICES.get(finish_reason) if isinstance(finish_reason, str) else None
         if notice:
-            yield ("warning", f"{self.provider_name}: {notice}")
+            yield (Notice, f"{self.provider_name}: {notice}")
 
     def _broken_stream(self, exc: BaseException, state: "_StreamState") -> IncompleteReplyError:
         if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
@@ -307,11 +327,11 @@ class OpenAIChatCompletionApi:
         return IncompleteReplyError(
             f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
 
-    def _deltas(self, payload: str, state: "_StreamState") -> List[Delta]:
-        """The deltas of one event; a malformed one is skipped, and only the first is named."""
+    def _pieces(self, payload: str, state: "_StreamState") -> List[_Piece]:
+        """The pieces of one event; a malformed one is skipped, and only the first is named."""
         state.events += 1
         try:
-            choice = self._event_choice(payload)
+            choice = self._event_choice(payload, state)
             if choice is None:
                 return []  # e.g. a trailing usage-only chunk
             delta = choice.get("delta") or {}
@@ -321,40 +341,40 @@ class OpenAIChatCompletionApi:
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             state.skipped += 1
             if state.skipped == 1:
-                return [("warning", f"{self.provider_name}: skipped a malformed stream chunk: "
+                return [(Notice, f"{self.provider_name}: skipped a malformed stream chunk: "
                                     f"{self.client.safe_line(payload, 60)!r}")]
             return []
-        deltas: List[Delta] = []
+        pieces: List[_Piece] = []
         if reasoning or content:
             state.last_progress = state.clock()
         if reasoning:
             state.reasoning_chars += len(reasoning)
-            deltas.append(("reasoning", reasoning))
+            pieces.append((ReasoningDelta, reasoning))
         if content:
             state.chars += len(content)
             state.parts.append(content)
-            deltas.append(("content", content))
+            pieces.append((TextDelta, content))
         if choice.get("finish_reason"):
             state.finished = True
-            deltas.extend(self._finish_notice(choice["finish_reason"]))
-        return deltas
+            pieces.extend(self._finish_notice(choice["finish_reason"]))
+        return pieces
 
     @staticmethod
-    def _held_halves(state: "_StreamState") -> Iterator[Delta]:
+    def _held_halves(state: "_StreamState") -> Iterator[_Piece]:
         """A high surrogate that ended the stream had no low half: it is shown as U+FFFD."""
         reasoning, content = state.reasoning_halves.close(), state.content_halves.close()
         if reasoning:
-            yield ("reasoning", reasoning)
+            yield (ReasoningDelta, reasoning)
         if content:
             state.chars += len(content)
             state.parts.append(content)
-            yield ("content", content)
+            yield (TextDelta, content)
 
-    def _event_choice(self, payload: str) -> Optional[dict]:
+    def _event_choice(self, payload: str, state: "_StreamState") -> Optional[Dict[str, Any]]:
         """The choice an event carries for this reply; None when it carries none; ApiError for an error event."""
         event = _decode_event(payload)
         if isinstance(event, dict) and event.get("usage") is not None:  # the last chunk, or a usage-only one
-            self.last_usage = TokenUsage.from_reply(event["usage"]) or self.last_usage
+            state.usage = TokenUsage.from_reply(event["usage"]) or state.usage
         choices = event.get("choices") if isinstance(event, dict) else None
         if isinstance(event, dict) and "error" in event and not choices:
             raise self._error(f"error in stream: {provider_error_text(event['error'])}")
@@ -376,12 +396,19 @@ class _StreamState:
         self.skipped = 0
         self.finished = False
         self.head = b""
+        self.usage: Optional[TokenUsage] = None  # the provider's count, from the last chunk that carried one
         self.content_halves = SurrogateJoiner()  # an emoji may come as two escaped halves in two events
         self.reasoning_halves = SurrogateJoiner()
 
     @property
     def content(self) -> str:
         return "".join(self.parts)
+
+
+def _as_events(pieces: Iterator[_Piece]) -> Iterator[ChatEvent]:
+    """The events of pieces that are not joined with others."""
+    for kind, text in pieces:
+        yield kind(text)
 
 
 def _decode_event(payload: str) -> Any:

@@ -6,11 +6,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from .discovery.DiscoverySummary import DiscoverySummary, usd
 from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .transport.HttpSettings import HttpSettings
+from .transport.ProviderRefusals import ProviderRefusals
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
 from .base.Text import one_line
 from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id, estimated_tokens, refusal_lesson
@@ -85,6 +86,8 @@ class ProviderManager:
         self.local_scanner = local_scanner
         # added by the last discovery's look at local ports, run by this user, root or the system: offered as default
         self.found_local_providers: List[str] = []
+        self.refusals: Dict[str, ProviderRefusals] = {}  # what each provider refused in a request, by name
+        self._chat_apis: Dict[str, "OpenAIChatCompletionApi"] = {}  # one per model (`provider/long-id`)
 
     @property
     def report(self) -> Callable[[str], None]:
@@ -223,15 +226,18 @@ class ProviderManager:
             return "its provider has no API key now"
         return None
 
-    def chat_api(self, model_string: str, on_wait: Optional[Callable[[str], None]] = None,
-                 source: str = "", temperature: Optional[float] = None,
-                 max_tokens: Optional[int] = None) -> "OpenAIChatCompletionApi":
-        """The chat API of a model (InvalidModelError, or ConfigError if its provider has no key);
-        `on_wait` is told of retry waits; `temperature` and `max_tokens` go with every request."""
+    def chat_api(self, model: Union[ResolvedModel, str], source: str = "") -> "OpenAIChatCompletionApi":
+        """The chat API of a model, one for the run (InvalidModelError, or ConfigError if its provider has no
+        key); its retry waits are told to the manager's notices unless a request names its own listener."""
         from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # the HTTP stack, only to chat
-        model = self.chat_model(model_string, source)
-        return OpenAIChatCompletionApi(model.provider, model.config, model.long_id, self.http_settings,
-                                       on_wait=on_wait, temperature=temperature, max_tokens=max_tokens)
+        resolved = self.chat_model(model.label if isinstance(model, ResolvedModel) else model, source)
+        api = self._chat_apis.get(resolved.label)
+        if api is None or api.provider_config is not resolved.config:
+            refusals = self.refusals.setdefault(resolved.provider, ProviderRefusals())
+            api = OpenAIChatCompletionApi(resolved.provider, resolved.config, resolved.long_id, self.http_settings,
+                                          on_wait=self.warn, refusals=refusals)
+            self._chat_apis[resolved.label] = api
+        return api
 
     def _resolve(self, model_string: str) -> Tuple[str, str]:
         """(provider name, long id) of a model string; InvalidModelError listing the choices if invalid."""

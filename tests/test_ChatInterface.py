@@ -424,3 +424,14 @@ def test_a_save_that_fails_is_a_warning_and_the_chat_goes_on(tmp_path, server) -
     warning = f"Warning: chats directory {tmp_path / 'data' / 'chats'} is not a directory\n"
     assert chat.terminal.stderr.getvalue().count(warning) == 2
     assert chat_messages(chat)[2] == ("user", "two")
+
+
+def test_temperature_goes_with_the_next_request_on_the_same_api(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "one" + SUBMIT + "/temperature 0.4" + SUBMIT + "/max-tokens 99" + SUBMIT
+                 + "two" + SUBMIT + "/exit" + SUBMIT)
+        api = chat.api()
+    sent = [r["json"] for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert [(body["temperature"], body.get("max_tokens")) for body in sent] == [(0.0, None), (0.4, 99)]
+    assert chat.providers.chat_api(chat.resolved_model()) is api  # one API per model for the run

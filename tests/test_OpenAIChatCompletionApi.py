@@ -1,12 +1,16 @@
 """OpenAIChatCompletionApi: request shaping, streaming from a real loopback server, error mapping."""
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Type
 
 import pytest
 import responses
 
+from llmc.base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from llmc.base.ChatOptions import ChatOptions
 from llmc.base.Errors import ApiError, IncompleteReplyError
+from llmc.base.TokenUsage import TokenUsage
+from llmc.transport.ProviderRefusals import ProviderRefusals
 from llmc.transport.HttpSettings import HttpSettings
 from llmc.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
                                              swap_token_limit, uses_fixed_temperature)
@@ -36,12 +40,17 @@ def api_for(srv: FakeOpenAIServer, key: str = "test-key", model: str = "fake-cha
     return OpenAIChatCompletionApi("fake", config, model, HttpSettings(**settings))
 
 
-def collect(api: OpenAIChatCompletionApi) -> List[Tuple[str, str]]:
-    return list(api.stream_chat(MESSAGES))
+def collect(api: OpenAIChatCompletionApi, options: ChatOptions = ChatOptions()) -> List[ChatEvent]:
+    return list(api.stream_chat(MESSAGES, options))
 
 
-def text_of(deltas: List[Tuple[str, str]], kind: str) -> str:
-    return "".join(text for k, text in deltas if k == kind)
+def text_of(events: List[ChatEvent], kind: Type[ChatEvent]) -> str:
+    return "".join(event.text for event in events if type(event) is kind)  # type: ignore[union-attr]
+
+
+def without_usage(events: List[ChatEvent]) -> List[ChatEvent]:
+    """The reply's events but the closing Usage."""
+    return [event for event in events if not isinstance(event, Usage)]
 
 
 # ----- request shaping --------------------------------------------------------------------------
@@ -93,10 +102,10 @@ def test_no_model_listing_or_cross_provider_methods() -> None:
 
 def test_deltas_are_passed_on_as_they_arrive_and_joined_per_network_read(server: FakeOpenAIServer) -> None:
     server.set(reply="one two three four", chunk_size=4, stream_delay=0.05)
-    assert [text for kind, text in collect(api_for(server)) if kind == "content"] == [
+    assert [e.text for e in collect(api_for(server)) if isinstance(e, TextDelta)] == [
         "one ", "two ", "thre", "e fo", "ur"]  # an event per read: each passed on alone
     server.set(stream_delay=0.0)  # all events in one write: one delta
-    assert [d for d in collect(api_for(server)) if d[0] == "content"] == [("content", "one two three four")]
+    assert [e for e in collect(api_for(server)) if isinstance(e, TextDelta)] == [TextDelta("one two three four")]
 
 
 def test_text_before_an_error_event_in_the_same_read_is_passed_on_first(server: FakeOpenAIServer) -> None:
@@ -107,12 +116,12 @@ def test_text_before_an_error_event_in_the_same_read_is_passed_on_first(server: 
     with pytest.raises(ApiError, match="error in stream: overloaded"):
         for delta in api_for(server).stream_chat(MESSAGES):
             deltas.append(delta)
-    assert deltas == [("content", "Half an answer")]
+    assert deltas == [TextDelta("Half an answer")]
 
 
 def test_streams_content_and_sends_the_request(server: FakeOpenAIServer) -> None:
     deltas = collect(api_for(server))
-    assert text_of(deltas, "content") == REPLY
+    assert text_of(deltas, TextDelta) == REPLY
     request = server.requests[-1]
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == "Bearer test-key"
@@ -123,21 +132,21 @@ def test_streams_content_and_sends_the_request(server: FakeOpenAIServer) -> None
 def test_reasoning_content_comes_first(server: FakeOpenAIServer) -> None:
     server.set(reasoning="Let me think… carefully.")
     deltas = collect(api_for(server))
-    assert text_of(deltas, "reasoning") == "Let me think… carefully."
-    kinds = [k for k, _ in deltas]
-    assert kinds.index("content") > max(i for i, k in enumerate(kinds) if k == "reasoning")
+    assert text_of(deltas, ReasoningDelta) == "Let me think… carefully."
+    kinds = [type(event) for event in deltas]
+    assert kinds.index(TextDelta) > max(i for i, k in enumerate(kinds) if k is ReasoningDelta)
 
 
 @pytest.mark.parametrize("options", [
     {"stream_chunked": False}, {"keepalive_every": 1}, {"chunk_size": 1}, {"chunk_size": 1000}])
 def test_stream_variants(server: FakeOpenAIServer, options: dict) -> None:
     server.set(**options)
-    assert text_of(collect(api_for(server)), "content") == REPLY
+    assert text_of(collect(api_for(server)), TextDelta) == REPLY
 
 
 def test_split_utf8_bytes(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "split_utf8"})
-    assert text_of(collect(api_for(server)), "content") == REPLY
+    assert text_of(collect(api_for(server)), TextDelta) == REPLY
 
 
 def test_complete_without_streaming(server: FakeOpenAIServer) -> None:
@@ -147,7 +156,7 @@ def test_complete_without_streaming(server: FakeOpenAIServer) -> None:
 
 def test_complete_events_keeps_the_reasoning(server: FakeOpenAIServer) -> None:
     server.set(reasoning="thinking…")
-    assert api_for(server).complete_events(MESSAGES) == [("reasoning", "thinking…"), ("content", REPLY)]
+    assert without_usage(api_for(server).complete_events(MESSAGES)) == [ReasoningDelta("thinking…"), TextDelta(REPLY)]
     assert api_for(server).complete(MESSAGES) == REPLY
 
 
@@ -157,8 +166,8 @@ def test_complete_events_keeps_the_reasoning(server: FakeOpenAIServer) -> None:
 def test_a_reply_ended_early_says_why(server: FakeOpenAIServer, finish: str, notice: str) -> None:
     server.set(finish_reason=finish)
     streamed = collect(api_for(server))
-    assert text_of(streamed, "content") == REPLY and streamed[-1] == ("warning", notice)
-    assert api_for(server).complete_events(MESSAGES) == [("content", REPLY), ("warning", notice)]
+    assert text_of(streamed, TextDelta) == REPLY and without_usage(streamed)[-1] == Notice(notice)
+    assert without_usage(api_for(server).complete_events(MESSAGES)) == [TextDelta(REPLY), Notice(notice)]
 
 
 def test_complete_events_of_a_refusal_and_of_several_choices() -> None:
@@ -167,10 +176,10 @@ def test_complete_events_of_a_refusal_and_of_several_choices() -> None:
             {"index": 1, "message": {"role": "assistant", "content": "other choice"}},
             {"index": 0, "message": {"role": "assistant", "content": None, "refusal": "I can't help."}}]})
         api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
-        assert api.complete_events(MESSAGES) == [("content", "I can't help.")]
+        assert api.complete_events(MESSAGES) == [TextDelta("I can't help.")]
 
 
-def sse_deltas(body: bytes, seen: Optional[List[Tuple[str, str]]] = None) -> List[Tuple[str, str]]:
+def sse_deltas(body: bytes, seen: Optional[List[ChatEvent]] = None) -> List[ChatEvent]:
     """The deltas stream_chat yields for an SSE body sent in one piece (also in `seen` if it raises)."""
     seen = [] if seen is None else seen
     with responses.RequestsMock() as mock:
@@ -184,26 +193,26 @@ def sse_deltas(body: bytes, seen: Optional[List[Tuple[str, str]]] = None) -> Lis
 def test_a_byte_order_mark_before_the_first_event_is_ignored() -> None:
     body = '\ufeffdata: {"choices": [{"index": 0, "delta": {"content": "first"}}]}\n\n' \
            'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
-    assert sse_deltas(body.encode()) == [("content", "first")]
+    assert sse_deltas(body.encode()) == [TextDelta("first")]
 
 
 def test_refusals_stream_as_content_and_choice_0_wins() -> None:
     body = ('data: {"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {"content": "A"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {"refusal": "I can\'t"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
-    assert sse_deltas(body.encode()) == [("content", "AI can't")]  # one read: its deltas joined
+    assert sse_deltas(body.encode()) == [TextDelta("AI can't")]  # one read: its deltas joined
 
 
 def test_several_malformed_chunks_are_counted_at_the_end() -> None:
     good = 'data: {"choices": [{"index": 0, "delta": {"content": "ok"}}]}\n\n'
     body = good + "data: {bad\n\n" * 3 + good + 'data: {"choices": [{"index": 0, "finish_reason": "stop"}]}\n\n'
     deltas = sse_deltas((body + "data: [DONE]\n\n").encode())
-    assert deltas == [("content", "ok"), ("warning", "fake: skipped a malformed stream chunk: '{bad'"),
-                      ("content", "ok"), ("warning", "fake: skipped 3 malformed stream chunks")]
-    seen: List[Tuple[str, str]] = []
+    assert deltas == [TextDelta("ok"), Notice("fake: skipped a malformed stream chunk: '{bad'"),
+                      TextDelta("ok"), Notice("fake: skipped 3 malformed stream chunks")]
+    seen: List[ChatEvent] = []
     with pytest.raises(IncompleteReplyError):  # a stream that breaks off still gives the count first
         sse_deltas((good + "data: {bad\n\n" * 2).encode(), seen)
-    assert seen[-1] == ("warning", "fake: skipped 2 malformed stream chunks")
+    assert seen[-1] == Notice("fake: skipped 2 malformed stream chunks")
 
 
 def test_a_server_that_ignores_stream_true() -> None:
@@ -211,7 +220,7 @@ def test_a_server_that_ignores_stream_true() -> None:
         mock.post("http://127.0.0.1:9/v1/chat/completions", json={
             "choices": [{"message": {"role": "assistant", "content": "whole", "reasoning_content": "r"}}]})
         api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
-        assert list(api.stream_chat(MESSAGES)) == [("reasoning", "r"), ("content", "whole")]
+        assert list(api.stream_chat(MESSAGES)) == [ReasoningDelta("r"), TextDelta("whole")]
 
 
 # ----- errors -----------------------------------------------------------------------------------
@@ -233,8 +242,8 @@ def test_stream_cut_keeps_the_partial_reply(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 12})
     received: List[str] = []
     with pytest.raises(IncompleteReplyError) as info:
-        for kind, text in api_for(server).stream_chat(MESSAGES):
-            received.append(text)
+        for event in api_for(server).stream_chat(MESSAGES):
+            received.append(event.text)  # type: ignore[union-attr]
     assert info.value.partial == REPLY[:12] == "".join(received)
     assert str(info.value) == "fake: connection lost after 12 characters"
 
@@ -266,16 +275,16 @@ def test_stalled_unchunked_stream_ends_with_a_message(server: FakeOpenAIServer) 
 def test_malformed_chunk_is_skipped_with_one_warning(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "malformed_chunk", "after_chars": 10})
     deltas = collect(api_for(server))
-    assert text_of(deltas, "content") == REPLY
-    warnings = [text for kind, text in deltas if kind == "warning"]
+    assert text_of(deltas, TextDelta) == REPLY
+    warnings = [event.text for event in deltas if isinstance(event, Notice)]
     assert warnings == ["fake: skipped a malformed stream chunk: '{not valid json'"]
 
 
 def test_bad_shape_chunk_is_skipped(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "bad_shape_chunk", "after_chars": 10})
     deltas = collect(api_for(server))
-    assert text_of(deltas, "content") == REPLY
-    assert len([d for d in deltas if d[0] == "warning"]) == 1
+    assert text_of(deltas, TextDelta) == REPLY
+    assert len([event for event in deltas if isinstance(event, Notice)]) == 1
 
 
 def test_stream_without_choices_fails_clearly(server: FakeOpenAIServer) -> None:
@@ -325,8 +334,8 @@ def test_stream_errors_never_contain_the_key() -> None:
                                                              api_key=key), "m")
         seen: List[str] = []
         with pytest.raises(ApiError) as info:
-            for _, text in api.stream_chat(MESSAGES):
-                seen.append(text)
+            for event in api.stream_chat(MESSAGES):
+                seen.append(event.text)  # type: ignore[union-attr]
     assert key not in str(info.value) and not any(key in text for text in seen)
 
 
@@ -351,7 +360,7 @@ def test_a_stream_of_only_keep_alives_ends_after_the_stall_limit() -> None:
     state = _StreamState(clock=lambda: next(ticks))
     pieces = [b'data: {"choices": [{"delta": {"content": "Think"}}]}\n\n'] + [b": keep-alive\n\n"] * 50
     batches = api._payload_batches(iter(pieces), state)
-    api._deltas(next(batches)[0], state)
+    api._pieces(next(batches)[0], state)
     with pytest.raises(IncompleteReplyError, match="stalled: only keep-alives, no reply text, for 10 s"):
         list(batches)
     state = _StreamState(clock=lambda: 0)
@@ -363,30 +372,52 @@ def test_a_whole_json_reply_to_a_stream_request_may_start_with_a_byte_order_mark
     with responses.RequestsMock() as mock:
         mock.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="application/json")
         api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
-        assert collect(api) == [("content", "hi")]
+        assert collect(api) == [TextDelta("hi")]
 
 
 # ----- temperature and token cap ---------------------------------------------------------------
 
 def test_temperature_and_token_cap_are_sent(server: FakeOpenAIServer) -> None:
     config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
-    api = OpenAIChatCompletionApi("fake", config, "fake-chat-1", temperature=0.7, max_tokens=64)
-    assert text_of(collect(api), "content") == REPLY
-    assert api.complete(MESSAGES) == REPLY
-    for request in server.requests:
-        assert request["json"]["temperature"] == 0.7 and request["json"]["max_tokens"] == 64
+    api = OpenAIChatCompletionApi("fake", config, "fake-chat-1")
+    options = ChatOptions(temperature=0.7, max_tokens=64)
+    assert text_of(collect(api, options), TextDelta) == REPLY
+    assert api.complete(MESSAGES, options) == REPLY
+    assert text_of(collect(api, ChatOptions(temperature=1.5)), TextDelta) == REPLY  # the same API, other options
+    sent = [request["json"] for request in server.requests]
+    assert [(body["temperature"], body.get("max_tokens"), body["stream"]) for body in sent] == [
+        (0.7, 64, True), (0.7, 64, False), (1.5, None, True)]
+
+
+def test_send_streams_or_not_as_the_options_say(server: FakeOpenAIServer) -> None:
+    api = api_for(server)
+    streamed = list(api.send(MESSAGES, ChatOptions(stream=True)))
+    whole = list(api.send(MESSAGES, ChatOptions(stream=False)))
+    assert text_of(streamed, TextDelta) == text_of(whole, TextDelta) == REPLY
+    assert [request["json"]["stream"] for request in server.requests] == [True, False]
+    assert isinstance(streamed[-1], Usage) and streamed[-1] == whole[-1]  # the usage comes last, both ways
+
+
+def test_tools_are_offered_in_the_body_only_when_there_are_some() -> None:
+    tool = {"type": "function", "function": {"name": "now", "parameters": {"type": "object", "properties": {}}}}
+    assert build_request_body("m", MESSAGES, True, tools=(tool,))["tools"] == [tool]
+    assert "tools" not in build_request_body("m", MESSAGES, True)
+    assert ToolCallDelta(0, "call_1", "now", "{}").arguments == "{}"
 
 
 def test_a_fixed_temperature_model_keeps_it_with_one_notice(server: FakeOpenAIServer) -> None:
     server.set(chat_models=["gpt-5-mini"])
     try:
         config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
-        api = OpenAIChatCompletionApi("fake", config, "gpt-5-mini", temperature=0.2, max_tokens=10)
-        first, second = collect(api), collect(api)
+        api = OpenAIChatCompletionApi("fake", config, "gpt-5-mini")
+        options = ChatOptions(temperature=0.2, max_tokens=10)
+        first, second = collect(api, options), collect(api, options)
+        third = collect(api, ChatOptions(temperature=0.3, max_tokens=10))  # /temperature 0.3: said again
     finally:
         server.set(chat_models=["fake-chat-1", "fake-chat-2"])
-    notice = ("warning", "fake: gpt-5-mini accepts only temperature 1: using 1, not 0.2")
+    notice = Notice("fake: gpt-5-mini accepts only temperature 1: using 1, not 0.2")
     assert first[0] == notice and notice not in second
+    assert third[0] == Notice("fake: gpt-5-mini accepts only temperature 1: using 1, not 0.3")
     body = server.requests[-1]["json"]
     assert body["temperature"] == 1 and body["max_completion_tokens"] == 10 and "max_tokens" not in body
 
@@ -395,10 +426,12 @@ def test_a_refused_max_tokens_is_resent_as_max_completion_tokens_and_remembered(
     server.set(refuse_fields=["max_tokens"])
     try:
         config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
-        api = OpenAIChatCompletionApi("fake", config, "fake-chat-2", max_tokens=32)
-        assert text_of(collect(api), "content") == REPLY
-        again = OpenAIChatCompletionApi("fake", config, "fake-chat-2", max_tokens=32)
-        assert again.complete(MESSAGES) == REPLY
+        refusals = ProviderRefusals()
+        api = OpenAIChatCompletionApi("fake", config, "fake-chat-2", refusals=refusals)
+        assert text_of(collect(api, ChatOptions(max_tokens=32)), TextDelta) == REPLY
+        again = OpenAIChatCompletionApi("fake", config, "fake-chat-2", refusals=refusals)
+        assert again.complete(MESSAGES, ChatOptions(max_tokens=32)) == REPLY
+        assert refusals.token_field_swapped("fake-chat-2") and not refusals.token_field_swapped("fake-chat-1")
     finally:
         server.set(refuse_fields=[])
     sent = [r["json"] for r in server.requests]
@@ -424,7 +457,7 @@ def test_an_emoji_split_into_escaped_halves_across_events_is_joined(server: Fake
         deltas = collect(api_for(server))
     finally:
         server.set(raw_events=None)
-    assert text_of(deltas, "content") == "smile \U0001F600!" and text_of(deltas, "reasoning") == "\U0001F914"
+    assert text_of(deltas, TextDelta) == "smile \U0001F600!" and text_of(deltas, ReasoningDelta) == "\U0001F914"
 
 
 def test_lone_halves_in_a_stream_are_shown_as_replacement_characters(server: FakeOpenAIServer) -> None:
@@ -434,7 +467,7 @@ def test_lone_halves_in_a_stream_are_shown_as_replacement_characters(server: Fak
         deltas = collect(api_for(server))
     finally:
         server.set(raw_events=None)
-    assert text_of(deltas, "content") == "a\ufffdbc\ufffddend\ufffd"
+    assert text_of(deltas, TextDelta) == "a\ufffdbc\ufffddend\ufffd"
 
 
 @responses.activate
@@ -442,7 +475,7 @@ def test_lone_halves_in_a_whole_reply_are_shown_as_replacement_characters() -> N
     body = '{"choices":[{"index":0,"message":{"role":"assistant","content":"x\\ud800y","reasoning_content":"\\udfff"}}]}'
     responses.post("http://127.0.0.1:9/v1/chat/completions", body=body, content_type="application/json")
     api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url="http://127.0.0.1:9/v1"), "m")
-    assert api.complete_events(MESSAGES) == [("reasoning", "\ufffd"), ("content", "x\ufffdy")]
+    assert api.complete_events(MESSAGES) == [ReasoningDelta("\ufffd"), TextDelta("x\ufffdy")]
 
 
 def test_an_empty_stream_says_the_prompt_may_exceed_the_context(server: FakeOpenAIServer) -> None:
@@ -460,24 +493,28 @@ def test_an_empty_stream_says_the_prompt_may_exceed_the_context(server: FakeOpen
 
 def test_streams_ask_for_usage_and_keep_the_counts(server: FakeOpenAIServer) -> None:
     api = api_for(server)
-    assert text_of(collect(api), "content") == REPLY
+    streamed = collect(api)
+    assert text_of(streamed, TextDelta) == REPLY
     assert server.requests[-1]["json"]["stream_options"] == {"include_usage": True}
     prompt_chars = sum(len(m["content"]) for m in MESSAGES)
-    assert api.last_usage == (prompt_chars // 4 + 1, len(REPLY) // 4 + 1)  # what the server counted
-    api.complete(MESSAGES)
+    counted = Usage(TokenUsage(prompt_chars // 4 + 1, len(REPLY) // 4 + 1))  # what the server counted
+    assert streamed[-1] == counted and streamed.count(counted) == 1  # the stream's last event
+    whole = api.complete_events(MESSAGES)
     assert "stream_options" not in server.requests[-1]["json"]
-    assert api.last_usage == (prompt_chars // 4 + 1, len(REPLY) // 4 + 1)
+    assert whole[-1] == counted
 
 
 def test_a_refused_stream_options_is_dropped_once_and_remembered_for_the_provider(server: FakeOpenAIServer) -> None:
     server.set(refuse_fields=["stream_options"])
     try:
-        config = ProviderConfig(name="Fake", base_api_url=server.base_url + "/", api_key="test-key")
-        api = OpenAIChatCompletionApi("fake", config, "fake-chat-1")
-        assert text_of(collect(api), "content") == REPLY
-        assert api.last_usage is None  # the provider was not asked
-        other_model = OpenAIChatCompletionApi("fake", config, "fake-chat-2")
-        assert text_of(list(other_model.stream_chat(MESSAGES)), "content") == REPLY
+        config = ProviderConfig(name="Fake", base_api_url=server.base_url, api_key="test-key")
+        refusals = ProviderRefusals()
+        api = OpenAIChatCompletionApi("fake", config, "fake-chat-1", refusals=refusals)
+        events = collect(api)
+        assert text_of(events, TextDelta) == REPLY
+        assert not any(isinstance(event, Usage) for event in events)  # the provider was not asked
+        other_model = OpenAIChatCompletionApi("fake", config, "fake-chat-2", refusals=refusals)
+        assert text_of(list(other_model.stream_chat(MESSAGES)), TextDelta) == REPLY
     finally:
         server.set(refuse_fields=[])
     assert [("stream_options" in r["json"], r["status"]) for r in server.requests] == [
@@ -498,8 +535,8 @@ def test_a_reply_without_end_is_cut_at_the_size_limit() -> None:
         api = OpenAIChatCompletionApi("evil", ProviderConfig(base_api_url=server.base_url, api_key="k"), "m")
         received = 0
         with pytest.raises(IncompleteReplyError) as info:
-            for kind, text in api.stream_chat(MESSAGES):
-                received += len(text)
+            for piece in api.stream_chat(MESSAGES):
+                received += len(piece.text)  # type: ignore[union-attr]
     assert str(info.value).startswith("evil: the reply grew past 16 MB (the most llmc keeps); cut after ")
     assert MAX_BODY_BYTES < received <= MAX_BODY_BYTES + 60_000 and len(info.value.partial) == received
 

@@ -15,6 +15,7 @@ from llmc.discovery.LocalServerScanner import LocalServerScanner
 from llmc.discovery.SocketOwner import FOREIGN, UNKNOWN, SocketOwner
 from llmc.ModelDiscoveryService import ModelDiscoveryService
 from llmc.ProviderConfig import ProviderConfig
+from llmc.base.ChatOptions import ChatOptions
 from llmc.base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, LlmcError
 from llmc.base.OutputChannel import OutputChannel
 from llmc.ProviderManager import ProviderManager, split_first_slash
@@ -624,13 +625,24 @@ def test_the_chat_api_talks_to_the_model_with_the_managers_settings():
     with FakeOpenAIServer(reply="Hi there.") as server:
         server.add_fault("/chat/completions", {"status": 429, "retry_after": "0"})
         manager = chat_manager(server.base_url)
+        manager.output = OutputChannel(notice=notices.append)
         manager.http_settings = HttpSettings(max_retries=1)
-        api = manager.chat_api("f1", notices.append)
-        assert api.complete([{"role": "user", "content": "hi"}]) == "Hi there."
+        api = manager.chat_api("f1")
+        assert api.complete([{"role": "user", "content": "hi"}], ChatOptions(temperature=0.5)) == "Hi there."
         sent = [r for r in server.requests if r["path"].endswith("/chat/completions")]
-    assert [r["json"]["model"] for r in sent] == ["fake-chat-1", "fake-chat-1"]
+    assert [(r["json"]["model"], r["json"]["temperature"]) for r in sent] == [("fake-chat-1", 0.5)] * 2
     assert sent[-1]["headers"].get("Authorization") == "Bearer test-key"
     assert notices == ["fake: rate limited (429); retrying in 0 s (retry 1 of 1)"]
+
+
+def test_the_chat_api_of_a_model_is_one_for_the_run_and_its_providers_refusals_are_the_managers():
+    manager = chat_manager()
+    api = manager.chat_api("f1")
+    assert manager.chat_api("fake/fake-chat-1") is api is manager.chat_api(manager.resolve("FAKE/f1"))
+    assert api.refusals is manager.refusals["fake"]
+    assert chat_manager().chat_api("f1").refusals is not api.refusals  # another run's manager starts afresh
+    with pytest.raises(ConfigError, match="No API key for provider deepseek"):
+        manager.chat_api(manager.resolve("deepseek/r1"))
 
 
 def test_an_invalid_model_is_an_llmc_error_and_a_value_error():

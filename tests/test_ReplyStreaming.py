@@ -7,6 +7,7 @@ from llmc.transport.HttpSettings import HttpSettings
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
 from llmc.render.PlainReplyWriter import PlainReplyWriter
 from llmc.ProviderConfig import ProviderConfig
+from llmc.base.ChatOptions import ChatOptions
 from llmc.render.ReplyStreaming import make_reply_writer, stream_reply
 from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
@@ -33,9 +34,10 @@ def test_a_streamed_and_a_whole_reply_read_the_same(fake_server: FakeOpenAIServe
         out, err = io.StringIO(), io.StringIO()
         terminal = Terminal(out, err, environ={})
         answers.append(stream_reply(api, [{"role": "user", "content": "hi"}], make_reply_writer(terminal),
-                                    terminal, stream))
+                                    terminal, ChatOptions(stream=stream)))
         assert out.getvalue() == "Same *text*.\n" and err.getvalue() == ""
-    assert answers == ["Same *text*.", "Same *text*."]
+    assert [answer.text for answer in answers] == ["Same *text*.", "Same *text*."]
+    assert answers[0].usage == answers[1].usage and answers[0].usage is not None  # the Usage event, both ways
     assert [r["json"]["stream"] for r in fake_server.requests] == [True, False]
 
 

@@ -13,6 +13,7 @@ import responses
 import yaml
 
 from llmc.Config import Config, load_toml_file
+from llmc.base.ChatEvents import Notice, ReasoningDelta, TextDelta, Usage
 from llmc.base.Errors import ApiError, ConfigError, LlmcError
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
 from llmc.ProviderConfig import ProviderConfig
@@ -225,8 +226,8 @@ def assert_clean_stream(body: bytes, content_type: str = "text/event-stream") ->
     except ApiError as exc:  # includes IncompleteReplyError
         assert str(exc).startswith("fake: ") and "\n" not in str(exc)
     else:
-        assert all(kind in ("content", "reasoning", "warning") and isinstance(text, str)
-                   for kind, text in deltas)
+        assert all(isinstance(event, (TextDelta, ReasoningDelta, Notice)) and isinstance(event.text, str)
+                   or isinstance(event, Usage) for event in deltas)
 
 
 def test_random_bytes_into_the_stream_decoder() -> None:
@@ -303,7 +304,8 @@ def test_random_key_echoes_never_print_six_key_characters() -> None:
             mock.post(f"{url}/chat/completions", body=chunk, content_type="text/event-stream")
             api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url=url, api_key=FUZZ_KEY), "m")
             try:
-                shown = " ".join(text for _, text in api.stream_chat([{"role": "user", "content": "hi"}]))
+                shown = " ".join(event.text for event in api.stream_chat([{"role": "user", "content": "hi"}])
+                                 if not isinstance(event, Usage))
             except ApiError as exc:
                 shown = str(exc)
             assert longest_key_run(shown) < 6, shown
@@ -352,7 +354,7 @@ def test_random_surrogate_halves_in_streams_always_print(capsys: pytest.CaptureF
             str(exc).encode("utf-8")
             getattr(exc, "partial", "").encode("utf-8")
         else:
-            for _, text in deltas:
+            for text in (event.text for event in deltas if not isinstance(event, Usage)):
                 text.encode("utf-8")
 
 

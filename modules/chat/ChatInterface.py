@@ -24,6 +24,8 @@ from ..base.ExitStatus import ExitStatus
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
 from ..ProviderManager import ResolvedModel
+from ..base.ChatEvents import ChatSender, Reply
+from ..base.ChatOptions import ChatOptions
 from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
 from ..base.SafeFiles import ensure_directory
 from ..base.Terminal import visible_text
@@ -62,7 +64,6 @@ class ChatInterface:
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
         self.model = config.config.model
-        self._api: Any = None
         self._resolved: Optional[Tuple[str, ResolvedModel]] = None  # (model string, what it resolved to)
         self.attachments: List[Attachment] = []  # files /attach'ed for the next message
         self.recall = MessageRecall()
@@ -183,7 +184,6 @@ class ChatInterface:
         """Take in models another llmc discovered since this chat started (the providers YAML changed)."""
         try:
             if self.config.reload_providers_if_changed():
-                self._api = None
                 self._resolved = None
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
@@ -218,30 +218,32 @@ class ChatInterface:
         resolved = self.providers.resolve(model) if self.echo else self.providers.chat_model(model)
         self.model = resolved.label
         self._resolved = (self.model, resolved)
-        self._api = None
         return self.model
 
-    def api(self) -> Any:
+    def api(self) -> ChatSender:
         """The chat API of the current model (ConfigError if its provider has no key)."""
-        if self._api is None:
-            settings = self.config.config
-            self._api = self.providers.chat_api(self.model, self.terminal.message,
-                                                temperature=settings.temperature, max_tokens=settings.max_tokens)
-        return self._api
+        return self.providers.chat_api(self.resolved_model())
+
+    def options(self) -> ChatOptions:
+        """The settings each request goes with: temperature, max tokens, streaming."""
+        settings = self.config.config
+        return ChatOptions(temperature=settings.temperature, max_tokens=settings.max_tokens, stream=settings.stream)
 
     def set_option(self, name: str, value: Any, source: str) -> None:
-        """Change a request setting (temperature, max_tokens) for the rest of this chat."""
+        """Change a request setting (temperature, max_tokens) for the rest of this chat: the next request
+        goes with it."""
         self.config.apply_setting(name, value, source)
-        self._api = None  # the next request is made with it
 
     def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
         """What /md asks for a title (the model's non-streamed answer); None in echo mode."""
         if self.echo:
             return None
         try:
-            return self.api().complete
+            api = self.providers.chat_api(self.resolved_model())
         except (ConfigError, InvalidModelError):
             return None
+        options = self.options()
+        return lambda messages: api.complete(messages, options)
 
     # Sending
     def send(self, text: str) -> None:
@@ -273,8 +275,8 @@ class ChatInterface:
             self.terminal.print(f"ERROR: {internal_error_text(exc)}")
             self._drop_turn(attached)
         else:
-            self.session.add_assistant(reply, usage=None if self.echo else self._api.last_usage, model=model)
-            self._show_usage()
+            self.session.add_assistant(reply.text, usage=reply.usage, model=model)
+            self._show_usage(reply)
             self.terminal.print()
             self.save_chat()
 
@@ -297,19 +299,18 @@ class ChatInterface:
             names = ", ".join(a.name for a in attached)
             self.terminal.print(f"Not sent: {names} (/attach again to send with the next message).")
 
-    def _show_usage(self) -> None:
+    def _show_usage(self, reply: Reply) -> None:
         """The dim usage line after a reply, unless config.toml's show_usage is off."""
-        if self.echo or not self.settings.show_usage or self._api is None:
+        if self.echo or not self.settings.show_usage:
             return
-        self.terminal.print_dim(usage_text(self._api, self.providers))
+        self.terminal.print_dim(usage_text(reply.usage, self.resolved_model()))
 
-    def _reply(self, text: str, writer: Any) -> str:
+    def _reply(self, text: str, writer: Any) -> Reply:
         if self.echo:
             writer.on_content(text)
             writer.finish()
-            return writer.text
-        return stream_reply(self.api(), self.session.api_messages(), writer, self.terminal,
-                            self.config.config.stream)
+            return Reply(writer.text)
+        return stream_reply(self.api(), self.session.api_messages(), writer, self.terminal, self.options())
 
     def _keep_partial(self, writer: Any, notice: str, partial: str, model: Optional[str],
                       attached: List[Attachment]) -> None:

@@ -7,6 +7,7 @@ from ..store.Attachment import Attachment, has_image, image_refusal, message_con
 from ..base.Text import size_text
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
+from ..base.ChatOptions import ChatOptions
 from ..base.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
 from ..base.ExitStatus import ExitStatus
 from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
@@ -44,16 +45,17 @@ class PromptRunner:
             self.terminal.print(prompt)
             return ExitStatus.OK
         settings = self.config_model
-        api = settings.providers.chat_api(settings.model, self.terminal.message, self.model_source,
-                                          temperature=settings.temperature, max_tokens=settings.max_tokens)
+        model = settings.providers.chat_model(settings.model, self.model_source)
+        api = settings.providers.chat_api(model)
+        options = ChatOptions(temperature=settings.temperature, max_tokens=settings.max_tokens, stream=settings.stream)
         if session is None:
             session = ChatSession(settings.system_prompt, settings.data_directory)
         content = message_content(prompt, list(attachments))
         session.add_user(content)
         writer = make_reply_writer(self.terminal)
-        label = f"{api.provider_name}/{api.model}"
+        label = model.label
         try:
-            reply = stream_reply(api, session.api_messages(), writer, self.terminal, settings.stream)
+            reply = stream_reply(api, session.api_messages(), writer, self.terminal, options)
         except (IncompleteReplyError, KeyboardInterrupt, OSError):  # OSError: stdout's reader went away
             if writer.text.strip():
                 session.add_assistant(writer.text, incomplete=True, model=label)
@@ -61,10 +63,10 @@ class PromptRunner:
             raise
         except ApiError as exc:
             raise image_refusal(exc, label) if has_image(content) else exc
-        session.add_assistant(reply, usage=api.last_usage, model=label)
+        session.add_assistant(reply.text, usage=reply.usage, model=label)
         status = self._save(session, store)
         if show_usage:
-            self.terminal.message(usage_text(api, self.config_model.providers))
+            self.terminal.message(usage_text(reply.usage, model))
         return status
 
     def _save(self, session: ChatSession, store: Optional[ChatStore]) -> int:

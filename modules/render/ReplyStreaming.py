@@ -1,11 +1,15 @@
 """Showing a reply as it arrives: the writer for this terminal and the loop that feeds it (chat and -p)."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Callable, Dict, List, Optional, Union
 
+from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, Usage
+from ..base.ChatOptions import ChatOptions
 from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
 from ..base.Secrets import StreamMasker, known_keys, redact
 from ..base.Terminal import Terminal, visible_text
+from ..base.TokenUsage import TokenUsage
+from ..ProviderManager import ResolvedModel
 
 
 def make_reply_writer(terminal: Terminal) -> Any:
@@ -17,18 +21,22 @@ def make_reply_writer(terminal: Terminal) -> Any:
     return PlainReplyWriter(terminal.stdout, terminal.stderr)
 
 
-def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal, stream: bool = True) -> str:
-    """Show a reply (streamed, or whole when `stream` is off) in `writer`; return the answer.
+def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, terminal: Terminal,
+                 options: ChatOptions = ChatOptions()) -> Reply:
+    """Show a reply (streamed, or whole when `options.stream` is off) in `writer`; the answer and its usage.
 
     Partial replies end marked and are re-raised."""
     writer.on_waiting(f"waiting for {api.model}…")
     on_wait = lambda notice: writer.on_warning(visible_text(notice))  # noqa: E731 - above the live region
     text_of = _MaskedKinds(writer, known_keys())  # a key a provider echoes is masked before screen or file
+    usage: Optional[TokenUsage] = None
     try:
         with terminal.keys_not_echoed():
-            replies = api.stream_chat(messages, on_wait) if stream else api.complete_events(messages, on_wait)
-            for kind, text in replies:
-                text_of.feed(kind, text)
+            for event in api.send(messages, options, on_wait):
+                if isinstance(event, Usage):
+                    usage = event.tokens
+                elif isinstance(event, (TextDelta, ReasoningDelta, Notice)):
+                    text_of.feed(event)
             text_of.close()
     except (IncompleteReplyError, KeyboardInterrupt) as exc:  # what arrived is kept, marked
         text_of.close()
@@ -42,7 +50,7 @@ def stream_reply(api: Any, messages: List[dict], writer: Any, terminal: Terminal
     if not writer.text.strip():
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()
-    return writer.text
+    return Reply(writer.text, usage)
 
 
 class _MaskedKinds:
@@ -51,20 +59,23 @@ class _MaskedKinds:
 
     def __init__(self, writer: Any, secrets: List[str]) -> None:
         self.writer = writer
-        self._maskers = {"content": StreamMasker(secrets), "reasoning": StreamMasker(secrets)}
-        self._show = {"content": writer.on_content, "reasoning": writer.on_reasoning}
+        self._maskers: Dict[type, StreamMasker] = {TextDelta: StreamMasker(secrets),
+                                                   ReasoningDelta: StreamMasker(secrets)}
+        self._show: Dict[type, Callable[[str], None]] = {TextDelta: writer.on_content,
+                                                         ReasoningDelta: writer.on_reasoning}
         self._secrets = secrets
-        self._last = ""
+        self._last: Optional[type] = None
 
-    def feed(self, kind: str, text: str) -> None:
-        """One piece of the reply; a warning is shown whole."""
-        if kind != self._last and self._last in self._maskers:
+    def feed(self, event: Union[TextDelta, ReasoningDelta, Notice]) -> None:
+        """One piece of the reply; a notice is shown whole."""
+        kind = type(event)
+        if kind is not self._last and self._last in self._maskers:
             self._flush(self._last)  # what one kind held goes out before the other kind's text
         self._last = kind
         if kind not in self._maskers:
-            self.writer.on_warning(f"Warning: {visible_text(redact(text, *self._secrets))}")
+            self.writer.on_warning(f"Warning: {visible_text(redact(event.text, *self._secrets))}")
             return
-        masked = self._maskers[kind].feed(text)
+        masked = self._maskers[kind].feed(event.text)
         if masked:
             self._show[kind](visible_text(masked))
 
@@ -73,14 +84,14 @@ class _MaskedKinds:
         for kind in self._maskers:
             self._flush(kind)
 
-    def _flush(self, kind: str) -> None:
+    def _flush(self, kind: type) -> None:
         rest = self._maskers[kind].close()
         if rest:
             self._show[kind](visible_text(rest))
 
 
-def usage_text(api: Any, providers: Any) -> str:
-    """The last reply's token counts, with the cost where the provider's /models gave a price."""
-    if api.last_usage is None:
-        return f"Usage: not reported by {api.provider_name}"
-    return f"Usage: {api.last_usage.describe(providers.model_price(api.provider_name, api.model))}"
+def usage_text(usage: Optional[TokenUsage], model: ResolvedModel) -> str:
+    """A reply's token counts, with the cost where the provider's /models gave a price."""
+    if usage is None:
+        return f"Usage: not reported by {model.provider}"
+    return f"Usage: {usage.describe(model.config.price_of(model.long_id))}"

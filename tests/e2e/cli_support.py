@@ -50,11 +50,9 @@ def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = 
     closed or full streams, start-up imports or a pty): it saves a Python start-up per run."""
     from llmc.base import Secrets
     from llmc.cli import CommandLine
-    from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
-    # what a process remembers for its lifetime starts empty, as in a new process
+    # what a process remembers for its lifetime starts empty, as in a new process (what providers refused
+    # is the run's ProviderManager's)
     Secrets._KNOWN_KEYS.clear()
-    OpenAIChatCompletionApi._swapped_token_field.clear()
-    OpenAIChatCompletionApi._no_stream_options.clear()
     saved_environ, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdin, sys.stdout, sys.stderr)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as out, \
             tempfile.TemporaryFile("w+", encoding="utf-8") as err, \
