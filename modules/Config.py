@@ -16,7 +16,7 @@ from .ModelDiscoveryService import ModelDiscoveryService
 from .base.OutputChannel import OutputChannel
 from .ProviderConfig import ProviderConfig, environment_key_variable, is_configured_key
 from .discovery.ProviderEntryShape import ProviderEntryShape
-from .ProviderManager import PERSISTED_FIELDS, ProviderManager
+from .ProviderManager import PERSISTED_FIELDS, ProviderManager, ResolvedModel
 from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
 from .base.SafeFiles import file_stamp, is_readable_by_others, read_text_file
 from .base.TomlFile import load_toml_file, toml_string
@@ -122,24 +122,23 @@ class Config:
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
         from .base.SafeFiles import ensure_directory
-        label = self.config.providers.resolve(model_string).label
+        model = self.config.providers.resolve(model_string)
+        label = model.label
         ensure_directory(self.data_directory)
         write_toml_setting(self.config_path, "model", label)
-        self._say_why_it_cannot_chat(label)
+        self._say_why_it_cannot_chat(model)
         override = self.environ.get("LLMC_DEFAULT_MODEL")
         if override:
             self.warn(f"Note: LLMC_DEFAULT_MODEL={override} still overrides it while it is set")
         return label
 
-    def _say_why_it_cannot_chat(self, label: str) -> None:
+    def _say_why_it_cannot_chat(self, model: ResolvedModel) -> None:
         """A note, at once, when the new default model cannot chat now (ProviderManager.why_cannot_chat's rule)."""
-        providers = self.config.providers
-        why = providers.why_cannot_chat(label)
+        why = self.config.providers.why_cannot_chat(model.label)
         if why is None:
             return
-        provider_name = providers.provider_name_of(providers.get_api_for_model_string(label)[0])
-        hint = "" if providers.is_usable(provider_name) else f" (set {providers.key_variable(provider_name)})"
-        self.warn(f"Note: {label} cannot chat now: {why}{hint}; it is the default all the same")
+        hint = "" if model.config.is_usable() else f" (set {model.config.key_variable(model.provider)})"
+        self.warn(f"Note: {model.label} cannot chat now: {why}{hint}; it is the default all the same")
 
     def load_config(self, model: Optional[str], system_prompt: Optional[str], sassy: bool,
                     report: Optional[Callable[[str], None]], concurrency: Optional[int] = None) -> ConfigModel:
