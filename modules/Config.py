@@ -107,9 +107,7 @@ class Config:
         if stamp == self._yaml_stamp:
             return False
         self._yaml_stamp = stamp  # a file that cannot be used is reported once, not at every keystroke
-        providers = self.load_config(*self._load_arguments).providers
-        providers.refusals = self.config.providers.refusals  # what the providers refused still holds
-        self.config.providers = providers
+        self.config.providers.take_providers_of(self.load_config(*self._load_arguments).providers)
         return True
 
     def apply_setting(self, name: str, value: Any, source: str) -> None:

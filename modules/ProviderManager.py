@@ -155,6 +155,14 @@ class ProviderManager:
             if config.found_by_scan:
                 base["found_by_scan"] = True
 
+    def take_providers_of(self, reloaded: "ProviderManager") -> None:
+        """Go on with the providers of a manager loaded afresh from the files (another llmc changed them):
+        what this run learnt stays (what providers refused, prices found), chat APIs are made anew."""
+        self.providers = reloaded.providers
+        self.persist_exclusions = reloaded.persist_exclusions
+        self.persist_base = reloaded.persist_base
+        self._chat_apis.clear()
+
     def forget_provider(self, provider_name: str) -> None:
         """Drop a provider added in this run (e.g. one whose discovery failed); nothing is written."""
         self.providers.pop(provider_name, None)

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import DEFAULT_DATA_DIRECTORY  # noqa: F401 - defined there, used here and by Config
+from .base.ChatOptions import ChatOptions
 from .ProviderManager import ProviderManager
 from .discovery.BuiltInProviders import PROVIDER_DATA  # noqa: F401 - the plan's name for it
 
@@ -73,6 +74,10 @@ class ConfigModel(BaseModel):
     data_directory: str = Field(default=DEFAULT_DATA_DIRECTORY, description="Data directory")
     providers: ProviderManager = Field(default_factory=lambda: ProviderManager({}),
                                        description="Configured providers")
+
+    def chat_options(self) -> ChatOptions:
+        """The settings each chat request goes with (temperature, max tokens, streaming), as they are now."""
+        return ChatOptions(temperature=self.temperature, max_tokens=self.max_tokens, stream=self.stream)
 
     @classmethod
     def file_settings(cls) -> Dict[str, Any]:

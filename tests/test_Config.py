@@ -8,6 +8,7 @@ from typing import Dict, List
 
 import pytest
 
+from llmc.transport.ProviderRefusals import ProviderRefusals
 from llmc.Config import Config, default_config_text, load_toml_file, merge_dicts
 from llmc.base.Errors import ConfigError, InvalidModelError
 from llmc.transport.HttpClient import HttpSettings
@@ -442,11 +443,14 @@ def test_a_provider_without_a_name_is_called_by_its_key(tmp_path: Path) -> None:
 def test_models_another_llmc_discovered_are_taken_in_once(tmp_path: Path) -> None:
     config = Config(data_directory=tmp_path, environ={})
     assert config.reload_providers_if_changed() is False
+    manager = config.config.providers
+    refused = manager.refusals.setdefault("openai", ProviderRefusals())
     other = Config(data_directory=tmp_path, environ={})
     other.config.providers["openai"].merge_valid_models(["gpt-found-elsewhere"])
     other.config.providers.persist_provider_configs(["openai"])
     assert config.reload_providers_if_changed() is True
     assert "gpt-found-elsewhere" in config.config.providers["openai"].valid_models
+    assert config.config.providers is manager and manager.refusals["openai"] is refused  # the run's, kept
     assert config.reload_providers_if_changed() is False
 
 

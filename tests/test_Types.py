@@ -70,3 +70,11 @@ def test_config_model_takes_whole_numbers_for_seconds() -> None:
     model.concurrency = 4  # assignment is checked the same way
     with pytest.raises(ValidationError):
         model.stream = "yes"
+
+
+def test_the_settings_give_the_options_each_chat_request_goes_with() -> None:
+    from llmc.base.ChatOptions import ChatOptions
+    settings = ConfigModel(temperature=0.4, max_tokens=300, stream=False)
+    assert settings.chat_options() == ChatOptions(temperature=0.4, max_tokens=300, stream=False)
+    settings.temperature = 1.2  # /temperature: the next request goes with it
+    assert settings.chat_options().temperature == 1.2

@@ -10,25 +10,25 @@ from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.keys import Keys
 
-from ..store.Attachment import Attachment, has_image, image_refusal, message_content
+from ..base.ChatEvents import ChatSender, Reply
+from ..base.ChatOptions import ChatOptions
+from ..base.Errors import ConfigError, InvalidModelError, LlmcError, internal_error_text
+from ..base.ExitStatus import ExitStatus
+from ..base.OutputChannel import OutputChannel
+from ..base.SafeFiles import ensure_directory
+from ..base.Terminal import visible_text
+from ..ProviderManager import ProviderManager, ResolvedModel
+from ..render.ReplyStreaming import make_reply_writer, usage_text
+from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
 from ..tools.McpConfig import MCP_FILE_NAME, McpServers
 from ..tools.ToolBox import ToolBox
-from ..base.OutputChannel import OutputChannel
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
-from ..base.Errors import (ApiError, ConfigError, IncompleteReplyError, InvalidModelError, LlmcError,
-                     internal_error_text)
-from ..base.ExitStatus import ExitStatus
+from .Conversation import Conversation
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
-from ..ProviderManager import ResolvedModel
-from ..base.ChatEvents import ChatSender, Reply
-from ..base.ChatOptions import ChatOptions
-from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
-from ..base.SafeFiles import ensure_directory
-from ..base.Terminal import visible_text
 
 WELCOME = "Welcome to LLM Chat"
 # Some prompt_toolkit versions map xterm's Ctrl-Shift-Up/Down sequences to the opposite keys:
@@ -54,12 +54,14 @@ class ChatInterface:
         self.clear = clear
         self.echo = echo
         self.data_directory = Path(config.data_directory)
-        self.session = resumed or ChatSession(config.config.system_prompt, self.data_directory)
         self.resumed = resumed is not None
         self.store = store or ChatStore(self.data_directory)
+        self.conversation = Conversation(resumed or ChatSession(config.config.system_prompt, self.data_directory),
+                                         config.config.providers, terminal, self.store,
+                                         autosave=save and not echo,  # echo mode asks no model: nothing to keep
+                                         echo=echo)
         self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
                                           OutputChannel.of_terminal(terminal), config.config.tool_timeout)
-        self.autosave = save and not echo  # echo mode asks no model: nothing worth keeping
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
@@ -144,7 +146,25 @@ class ChatInterface:
 
     # What the commands see (ChatControls)
     @property
-    def providers(self) -> Any:
+    def session(self) -> ChatSession:
+        """The chat's messages (the conversation's)."""
+        return self.conversation.session
+
+    @session.setter
+    def session(self, session: ChatSession) -> None:
+        self.conversation.session = session
+
+    @property
+    def autosave(self) -> bool:
+        """The chat is saved after each exchange."""
+        return self.conversation.autosave
+
+    @autosave.setter
+    def autosave(self, on: bool) -> None:
+        self.conversation.autosave = on
+
+    @property
+    def providers(self) -> ProviderManager:
         """The ProviderManager of this run."""
         return self.config.config.providers
 
@@ -184,7 +204,7 @@ class ChatInterface:
         """Take in models another llmc discovered since this chat started (the providers YAML changed)."""
         try:
             if self.config.reload_providers_if_changed():
-                self._resolved = None
+                self._resolved = None  # the same model string may name another model now
         except ConfigError as exc:
             self.terminal.message(f"Warning: {exc}; keeping the models known so far")
 
@@ -226,8 +246,7 @@ class ChatInterface:
 
     def options(self) -> ChatOptions:
         """The settings each request goes with: temperature, max tokens, streaming."""
-        settings = self.config.config
-        return ChatOptions(temperature=settings.temperature, max_tokens=settings.max_tokens, stream=settings.stream)
+        return self.config.config.chat_options()
 
     def set_option(self, name: str, value: Any, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of this chat: the next request
@@ -248,44 +267,28 @@ class ChatInterface:
     # Sending
     def send(self, text: str) -> None:
         """Send a user message (with the files attached since the last one) and show the reply;
-        Ctrl-C or an error drops this turn."""
+        Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked)."""
         if self.recall.recalled_user_index is not None:
             self.session.truncate_at(self.recall.recalled_user_index)
         self.recall.reset()
         attached, self.attachments = self.attachments, []
         content = message_content(text, attached) if attached else text
-        self.session.add_user(content)
         writer = None
-        model = None if self.echo else self._answering_model()
         try:
+            model = None if self.echo else self.resolved_model()
             writer = make_reply_writer(self.terminal)
-            reply = self._reply(text, writer)
+            reply = self.conversation.send(content, model, self.options(), writer)
         except KeyboardInterrupt:
             if writer is not None:
                 writer.abort()
-            self._keep_partial(writer, "Keyboard interrupt.", "", model, attached)
-        except IncompleteReplyError as exc:
-            self._keep_partial(writer, f"ERROR: {exc}", exc.partial, model, attached)
+            self._after_failure("Keyboard interrupt.", attached, writer is None)
         except (LlmcError, OSError) as exc:
-            if isinstance(exc, ApiError) and has_image(content):
-                exc = image_refusal(exc, self.model_label())
-            self.terminal.print(f"ERROR: {exc}")
-            self._drop_turn(attached)
+            self._after_failure(f"ERROR: {exc}", attached, writer is None)
         except Exception as exc:  # noqa: BLE001 - a bug in one reply drops that turn, never the chat
-            self.terminal.print(f"ERROR: {internal_error_text(exc)}")
-            self._drop_turn(attached)
+            self._after_failure(f"ERROR: {internal_error_text(exc)}", attached, writer is None)
         else:
-            self.session.add_assistant(reply.text, usage=reply.usage, model=model)
             self._show_usage(reply)
             self.terminal.print()
-            self.save_chat()
-
-    def _answering_model(self) -> str:
-        """The label a reply is saved with: `provider/long-id`, or the model string as it is."""
-        try:
-            return self.model_label()
-        except ValueError:
-            return self.model
 
     def attach(self, path: str) -> Attachment:
         """Read a file to go with the next message (ConfigError naming it if it cannot go)."""
@@ -293,8 +296,14 @@ class ChatInterface:
         self.attachments.append(attachment)
         return attachment
 
-    def _drop_turn(self, attached: List[Attachment]) -> None:
-        self.session.remove_last_user()
+    def _after_failure(self, notice: str, attached: List[Attachment], before_sending: bool) -> None:
+        """After a turn that failed or was cut off (what arrived of a reply is kept): say why; the attachments
+        of a turn dropped, or failed before it was sent, were not sent."""
+        self.terminal.print(notice)
+        if before_sending or self.conversation.turn_dropped:
+            self._not_sent(attached)
+
+    def _not_sent(self, attached: List[Attachment]) -> None:
         if attached:
             names = ", ".join(a.name for a in attached)
             self.terminal.print(f"Not sent: {names} (/attach again to send with the next message).")
@@ -305,37 +314,9 @@ class ChatInterface:
             return
         self.terminal.print_dim(usage_text(reply.usage, self.resolved_model()))
 
-    def _reply(self, text: str, writer: Any) -> Reply:
-        if self.echo:
-            writer.on_content(text)
-            writer.finish()
-            return Reply(writer.text)
-        return stream_reply(self.api(), self.session.api_messages(), writer, self.terminal, self.options())
-
-    def _keep_partial(self, writer: Any, notice: str, partial: str, model: Optional[str],
-                      attached: List[Attachment]) -> None:
-        """After a cut-off reply: keep (and save) what arrived, marked; nothing arrived drops the turn."""
-        partial = (writer.text if writer is not None else "") or partial
-        self.terminal.print(notice)
-        if partial.strip():
-            self.session.add_assistant(partial, incomplete=True, model=model)
-            self.save_chat()
-        else:
-            self._drop_turn(attached)
-
     def save_chat(self) -> None:
         """Save the chat as it is now, when autosave is on; a failure is a warning, the chat goes on."""
-        if not self.autosave or not self.session.has_user_messages():
-            return
-        previous = self.session.chat_id
-        try:
-            self.session.chat_id = self.store.save(self.session.messages, previous)
-        except LlmcError as exc:
-            self.terminal.message(f"Warning: {exc}")
-            return
-        if previous is not None and self.session.chat_id != previous:
-            self.terminal.message(f"The saved chat {previous} was changed by another llmc; this chat "
-                                  f"goes on as {self.session.chat_id}, both are kept.")
+        self.conversation.save()
 
     # Showing the chat
     def show_chat(self) -> None:

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-from ..store.Attachment import Attachment, has_image, image_refusal, message_content
+from ..base.Errors import ConfigError
+from ..base.ExitStatus import ExitStatus
+from ..base.Terminal import Terminal, is_terminal
 from ..base.Text import size_text
+from ..chat.Conversation import Conversation
+from ..render.ReplyStreaming import make_reply_writer, usage_text
+from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
-from ..base.ChatOptions import ChatOptions
-from ..base.Errors import ApiError, ConfigError, IncompleteReplyError, LlmcError
-from ..base.ExitStatus import ExitStatus
-from ..render.ReplyStreaming import make_reply_writer, stream_reply, usage_text
-from ..base.Terminal import Terminal, is_terminal
 from ..tools.ToolBox import ToolBox
 
 MAX_STDIN_BYTES = 16 * 1024 * 1024  # a prompt; far more than any model's context
@@ -46,40 +46,14 @@ class PromptRunner:
             return ExitStatus.OK
         settings = self.config_model
         model = settings.providers.chat_model(settings.model, self.model_source)
-        api = settings.providers.chat_api(model)
-        options = ChatOptions(temperature=settings.temperature, max_tokens=settings.max_tokens, stream=settings.stream)
         if session is None:
             session = ChatSession(settings.system_prompt, settings.data_directory)
-        content = message_content(prompt, list(attachments))
-        session.add_user(content)
+        conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None)
         writer = make_reply_writer(self.terminal)
-        label = model.label
-        try:
-            reply = stream_reply(api, session.api_messages(), writer, self.terminal, options)
-        except (IncompleteReplyError, KeyboardInterrupt, OSError):  # OSError: stdout's reader went away
-            if writer.text.strip():
-                session.add_assistant(writer.text, incomplete=True, model=label)
-                self._save(session, store)
-            raise
-        except ApiError as exc:
-            raise image_refusal(exc, label) if has_image(content) else exc
-        session.add_assistant(reply.text, usage=reply.usage, model=label)
-        status = self._save(session, store)
+        reply = conversation.send(message_content(prompt, list(attachments)), model, settings.chat_options(), writer)
         if show_usage:
             self.terminal.message(usage_text(reply.usage, model))
-        return status
-
-    def _save(self, session: ChatSession, store: Optional[ChatStore]) -> int:
-        """Save the chat; a failure is a warning, as the answer is already out, and the exit status says
-        the exchange was not kept (74 for a full disk, as the README's table says)."""
-        if store is None:
-            return ExitStatus.OK
-        try:
-            session.chat_id = store.save(session.messages, session.chat_id)
-        except LlmcError as exc:
-            self.terminal.message(f"Warning: {exc}")
-            return exc.exit_code
-        return ExitStatus.OK
+        return conversation.save_status  # the answer is out, but a chat that was not kept says so
 
 
 def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:
