@@ -52,7 +52,8 @@ def test_a_key_echoed_in_a_reply_is_masked_on_screen_and_in_the_answer(fake_serv
     for stream in (True, False):
         out, err = io.StringIO(), io.StringIO()
         terminal = Terminal(out, err, environ={})
-        answer = stream_reply(api, [{"role": "user", "content": "hi"}], make_reply_writer(terminal), terminal, stream)
+        answer = stream_reply(api, [{"role": "user", "content": "hi"}], make_reply_writer(terminal), terminal,
+                              ChatOptions(stream=stream)).text
         assert answer == "Your key is ******** and ******** too."
         assert out.getvalue() == answer + "\n"
         assert "0123456789" not in err.getvalue() and "I saw ********" in err.getvalue()
