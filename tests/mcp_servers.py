@@ -113,5 +113,15 @@ class LoopbackMcpServer:
         self._socket.close()
 
 
-if __name__ == "__main__":  # the stdio server: python tests/mcp_servers.py [NAME]
-    build_server(sys.argv[1] if len(sys.argv) > 1 else "stdio").run()
+def serve_http_until_stdin_closes() -> None:
+    """The HTTP server as its own process (for the benchmarks): prints its URL, serves until stdin closes."""
+    with LoopbackMcpServer() as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":  # python tests/mcp_servers.py [NAME]: over stdio; --http: over HTTP on loopback
+    if sys.argv[1:] == ["--http"]:
+        serve_http_until_stdin_closes()
+    else:
+        build_server(sys.argv[1] if len(sys.argv) > 1 else "stdio").run()

@@ -221,3 +221,30 @@ def test_no_server_starts_before_its_tools_are_wanted(data_dir, loopback_mcp, no
         assert states["docs"].started and not states["time"].started and states["time"].tools == ()
     finally:
         toolbox.close()
+
+
+def test_a_server_that_never_answers_is_given_up_at_its_deadline(data_dir, loopback_mcp, notices):
+    mute = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"]}
+    toolbox = make_box(data_dir, {"mute": mute, "docs": http_server(loopback_mcp)}, ["all"], notices, timeout=3)
+    try:
+        started = time.monotonic()
+        names = [spec.name for spec in toolbox.specs()]
+        assert time.monotonic() - started < 15
+        assert names and all(name.startswith("docs_") for name in names)
+        assert notices == ["MCP server mute did not start: it did not answer within 3 s; going on without its tools."]
+    finally:
+        toolbox.close()
+
+
+def test_ctrl_c_while_servers_start_stops_them_and_the_next_use_starts_them_again(data_dir, notices):
+    toolbox = make_box(data_dir, {"local": stdio_server()}, ["local"], notices)
+    try:
+        timer = threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            toolbox.specs()
+            time.sleep(5)  # had the start been quicker than the timer
+        assert "local_echo" in [spec.name for spec in toolbox.specs()]
+        assert notices == []
+    finally:
+        toolbox.close()

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AsyncExitStack
 from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar
 
 import anyio
 import httpx2
-from anyio.from_thread import start_blocking_portal
+from anyio.from_thread import BlockingPortal
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -25,6 +27,7 @@ from .McpConfig import McpServer
 Result = TypeVar("Result")
 STDERR_TAIL_BYTES = 4096  # of a stdio server's stderr, to say why it stopped
 HTTP_CONNECT_SECONDS = 10.0
+CLOSE_SECONDS = 8.0  # the SDK gives a stdio server 2 s to leave after its stdin closes, 2 more after SIGTERM
 
 
 def _quiet_sdk_loggers() -> None:
@@ -46,8 +49,16 @@ class McpLoop:
     """One background thread running an event loop for every MCP session of a run."""
 
     def __init__(self) -> None:
-        self._portal_context = start_blocking_portal(name="llmc-mcp")
-        self.portal = self._portal_context.__enter__()
+        started: Future = Future()
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                started.set_result(portal)
+                await portal.sleep_until_stopped()
+
+        self._thread = threading.Thread(target=anyio.run, args=(serve,), name="llmc-mcp", daemon=True)
+        self._thread.start()
+        self.portal: BlockingPortal = started.result()
 
     def run(self, function: Callable[..., Awaitable[Result]], *args: Any) -> Result:
         """`await function(*args)` on the loop; Ctrl-C while waiting cancels it there and is raised here."""
@@ -63,11 +74,13 @@ class McpLoop:
         return self.portal.start_task_soon(function, *args)
 
     def close(self) -> None:
-        """Cancel what still runs (closing the sessions) and end the thread."""
+        """Cancel what still runs (the sessions close, stdio servers are stopped) and let the thread end,
+        waiting at most CLOSE_SECONDS: a server that will not go must not hold up the end of the run."""
         try:
-            self._portal_context.__exit__(None, None, None)
-        except Exception:  # noqa: BLE001 - a session that fails while closing must not end the run badly
+            self.portal.call(self.portal.stop, True)
+        except RuntimeError:  # the loop has ended already
             pass
+        self._thread.join(CLOSE_SECONDS)
 
 
 class McpConnection:
@@ -88,15 +101,14 @@ class McpConnection:
         """Start the server on the loop; `wait_ready` says when its tools are known."""
         self._holder = self.loop.start(self._hold)
 
-    def wait_ready(self, timeout: float) -> List[Tool]:
-        """The server's tools once it has started; raises what failed, TimeoutError after `timeout` seconds.
-
-        Ctrl-C while waiting stops the server and is raised."""
+    def wait_ready(self, wait: float, deadline: float) -> List[Tool]:
+        """The server's tools once it has started; raises what failed, or TimeoutError (saying `deadline`, its
+        deadline in seconds) after waiting `wait` seconds more. Ctrl-C while waiting stops the server and is raised."""
         try:
-            self._ready.result(timeout)
+            self._ready.result(wait)
         except FutureTimeout:
             self.close()
-            raise TimeoutError(f"did not start within {timeout:g} s") from None
+            raise TimeoutError(f"it did not answer within {deadline:g} s") from None
         except KeyboardInterrupt:
             self.close()
             raise
@@ -104,7 +116,8 @@ class McpConnection:
 
     async def _hold(self) -> None:
         try:
-            async with Client(self._transport(), mode="legacy") as client:
+            async with AsyncExitStack() as stack:
+                client = await stack.enter_async_context(Client(await self._transport(stack), mode="legacy"))
                 self.tools = await _all_tools(client)
                 self.client = client
                 self._ready.set_result(True)
@@ -116,14 +129,15 @@ class McpConnection:
         finally:
             self.client = None
 
-    def _transport(self) -> Any:
+    async def _transport(self, stack: AsyncExitStack) -> Any:
+        """The SDK's transport to the server; an HTTP client it needs is closed with `stack`."""
         server = self.server
         if server.is_stdio:
             parameters = StdioServerParameters(command=server.command, args=list(server.args),
                                                env=dict(server.env) or None, cwd=server.cwd)
             return stdio_client(parameters, errlog=self._stderr)
-        http = httpx2.AsyncClient(headers=dict(server.headers),
-                                  timeout=httpx2.Timeout(HTTP_CONNECT_SECONDS, read=None))
+        http = await stack.enter_async_context(httpx2.AsyncClient(
+            headers=dict(server.headers), timeout=httpx2.Timeout(HTTP_CONNECT_SECONDS, read=None)))
         return streamable_http_client(server.url, http_client=http)
 
     def call(self, tool: str, arguments: Dict[str, Any], timeout: float) -> CallToolResult:

@@ -3,6 +3,7 @@ called, and calling them with a deadline. Servers start on first use and live un
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -209,18 +210,22 @@ class ToolBox:
             self._connections[name] = connection = sessions.McpConnection(server, self._loop)
             connection.begin()
             begun.append(name)
-        for name in begun:
-            self._await_start(name)
+        deadline = time.monotonic() + self.timeout  # they start side by side: one deadline for all
+        try:
+            for name in begun:
+                self._await_start(name, deadline)
+        except KeyboardInterrupt:  # those not yet up are stopped, and started again at the next use
+            for name in begun:
+                if name not in self._specs and name not in self._errors:
+                    self._connections.pop(name).close()
+            raise
 
-    def _await_start(self, name: str) -> None:
+    def _await_start(self, name: str, deadline: float) -> None:
         connection = self._connections[name]
         try:
-            tools = connection.wait_ready(self.timeout)
-        except KeyboardInterrupt:
-            self._connections.pop(name, None)  # asked again at the next use
-            raise
+            tools = connection.wait_ready(max(0.0, deadline - time.monotonic()), self.timeout)
         except Exception as exc:  # noqa: BLE001 - any failure to start is one line and the run goes on
-            detail = connection.why_gone(exc) if not isinstance(exc, TimeoutError) else str(exc)
+            detail = str(exc) if isinstance(exc, TimeoutError) else connection.why_gone(exc)
             self._fail(name, f"did not start: {detail}")
             return
         self._specs[name] = [self._spec(name, tool) for tool in tools]

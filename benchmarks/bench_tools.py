@@ -1,0 +1,136 @@
+"""MCP tools: one tool round-trip through ToolBox against the same round-trip made by a bare script with the
+SDK, over Streamable HTTP (the SDK's server in its own process on 127.0.0.1) and over stdio (mcp-server-time
+from PyPI); and start-up with tools configured but unused against start-up with none.
+
+Targets: a round-trip <= 1.5x the bare SDK's; start-up with tools configured <= 1.1x start-up without.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import MAIN, PYTHON, ROOT, isolated_env, median, report, work_dir  # noqa: E402
+
+CALLS = 200
+STARTS = 12
+ECHO = ("echo", {"text": "round trip"})
+TIME = ("get_current_time", {"timezone": "Asia/Tokyo"})
+
+
+@contextmanager
+def http_server() -> Iterator[str]:
+    """tests/mcp_servers.py --http as its own process (it never shares a GIL with the client); its URL."""
+    process = subprocess.Popen([PYTHON, str(ROOT / "tests" / "mcp_servers.py"), "--http"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the MCP server did not start: {url!r}")
+        yield url
+    finally:
+        process.stdin.close()
+        process.wait(timeout=20)
+
+
+def time_server() -> Dict[str, Any]:
+    return {"command": PYTHON, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
+
+
+def per_call(call: Callable[[], Any], count: int) -> float:
+    """Median seconds of `count` calls."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return median(times)
+
+
+def toolbox_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> float:
+    """Median seconds of one ToolBox.call once the server has started."""
+    from llmc.base.OutputChannel import OutputChannel
+    from llmc.tools.McpConfig import load_mcp_servers
+    from llmc.tools.ToolBox import ToolBox
+    data = work_dir("llmc-bench-tools-")
+    (data / "mcp.json").write_text(json.dumps({"mcpServers": {"s": entry}}))
+    toolbox = ToolBox(load_mcp_servers(data, print), ["s"], OutputChannel(notice=print), 60)
+    try:
+        name = next(spec.name for spec in toolbox.specs() if spec.tool == tool)
+        outcome = toolbox.call(name, arguments)
+        assert not outcome.is_error, outcome
+        return per_call(lambda: toolbox.call(name, arguments), CALLS)
+    finally:
+        toolbox.close()
+
+
+def bare_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> float:
+    """The same calls from a bare SDK script: one Client, awaited in its own event loop."""
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    server = entry["url"] if "url" in entry else StdioServerParameters(command=entry["command"], args=entry["args"])
+
+    async def main() -> float:
+        async with Client(server, mode="legacy") as client:
+            await client.list_tools()
+            await client.call_tool(tool, arguments)
+            times = []
+            for _ in range(CALLS):
+                started = time.perf_counter()
+                await client.call_tool(tool, arguments)
+                times.append(time.perf_counter() - started)
+            return median(times)
+    return anyio.run(main)
+
+
+def start_up_seconds(data: Path, env: dict) -> List[float]:
+    """Seconds of `llmc -e -p hello` (echo mode: the start-up and nothing else), STARTS times."""
+    times = []
+    for _ in range(STARTS):
+        started = time.perf_counter()
+        subprocess.run([PYTHON, MAIN, "-d", str(data), "-e", "-p", "hello"], env=env, check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def start_up() -> bool:
+    work = work_dir("llmc-bench-tools-start-")
+    env = isolated_env(work / "home")
+    plain, tooled = work / "plain", work / "tooled"
+    plain.mkdir()
+    tooled.mkdir()
+    (tooled / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "time": time_server(), "docs": {"url": "http://127.0.0.1:9/mcp", "headers": {"A": "${X}"}}}}))
+    (tooled / "config.toml").write_text('tools = ["all"]\n')
+    without, with_tools = [], []
+    for _ in range(2):  # interleaved, so the machine's load falls on both alike
+        without += start_up_seconds(plain, env)
+        with_tools += start_up_seconds(tooled, env)
+    value, reference = median(with_tools), median(without)
+    return report("start-up (llmc -e -p), tools configured but unused", "mcp.json with 2 servers, tools=all",
+                  value, "no mcp.json", reference, "<= 1.1x", value <= 1.1 * reference)
+
+
+def main() -> int:
+    results = []
+    with http_server() as url:
+        entry = {"url": url}
+        ours, bare = toolbox_round_trip(entry, *ECHO), bare_round_trip(entry, *ECHO)
+        results.append(report(f"one tool round-trip over Streamable HTTP (median of {CALLS})", "ToolBox.call",
+                              ours, "bare SDK script (Client.call_tool)", bare, "<= 1.5x", ours <= 1.5 * bare))
+    ours, bare = toolbox_round_trip(time_server(), *TIME), bare_round_trip(time_server(), *TIME)
+    results.append(report(f"one tool round-trip over stdio, mcp-server-time (median of {CALLS})", "ToolBox.call",
+                          ours, "bare SDK script (Client.call_tool)", bare, "<= 1.5x", ours <= 1.5 * bare))
+    results.append(start_up())
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
