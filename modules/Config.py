@@ -18,7 +18,7 @@ from .ProviderConfig import ProviderConfig, environment_key_variable, is_configu
 from .discovery.ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager, ResolvedModel
 from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
-from .base.SafeFiles import file_stamp, is_readable_by_others, read_text_file
+from .base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, is_readable_by_others, read_text_file
 from .base.TomlFile import load_toml_file, toml_string
 from .base.Secrets import MIN_SECRET_LENGTH
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
@@ -49,9 +49,8 @@ def write_toml_setting(path: Path, key: str, value: Any) -> None:
 
     Atomic, the file's mode kept (0600 for a new one); ConfigError, the file untouched, if it
     cannot be read or parsed."""
-    from .base.SafeFiles import atomic_write_text
     text = read_text_file(path, "config file")
-    import tomlkit
+    import tomlkit  # noqa: PLC0415 - tomlkit: only writing a setting needs it
     try:
         document = tomlkit.parse(text or "")
         document[key] = value
@@ -119,7 +118,6 @@ class Config:
 
     def set_default_model(self, model_string: str) -> str:
         """Write `model_string` as config.toml's `model`; its `provider/long-id` (InvalidModelError if unknown)."""
-        from .base.SafeFiles import ensure_directory
         model = self.config.providers.resolve(model_string)
         label = model.label
         ensure_directory(self.data_directory)
@@ -173,7 +171,8 @@ class Config:
             discovery_service=ModelDiscoveryService(http_settings, on_wait=self.warn,
                                                     concurrency=config_model.concurrency),
             concurrency=config_model.concurrency, persist_exclusions=exclusions, persist_base=persist_base,
-            report=report, warn=self._notice, http_settings=http_settings, local_scanner=LocalServerScanner.from_environment())
+            report=report, warn=self._notice, http_settings=http_settings,
+            local_scanner=LocalServerScanner.from_environment())
         return config_model
 
     def _built_in_and_yaml_providers(self) -> Dict[str, Dict[str, Any]]:
@@ -232,7 +231,8 @@ class Config:
     def _apply_environment_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
         """A provider's key variable fills the key the files leave empty (it wins over the keys file)."""
         for name, entry in providers.items():
-            variable = environment_key_variable(name, entry.get("api_key_env") or "", entry.get("found_by_scan") is True)
+            variable = environment_key_variable(name, entry.get("api_key_env") or "",
+                                                entry.get("found_by_scan") is True)
             value = self.environ.get(variable) if variable else None
             if value and not is_configured_key(entry.get("api_key")):
                 entry["api_key"] = value
@@ -278,7 +278,6 @@ class Config:
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:
         """Write a commented default config.toml; ConfigError if one exists already."""
-        from .base.SafeFiles import atomic_write_text, ensure_directory
         directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         ensure_directory(directory)
         path = directory / CONFIG_FILE_NAME
@@ -372,4 +371,4 @@ def _check_distinct_names(providers: Dict[str, Any], config_path: Path) -> None:
 
 def _looks_like_secret(key: Optional[str]) -> bool:
     """True for a real-looking API key: not empty, not a `…not-configured` placeholder, not short."""
-    return is_configured_key(key) and len(key.strip()) >= MIN_SECRET_LENGTH
+    return key is not None and is_configured_key(key) and len(key.strip()) >= MIN_SECRET_LENGTH

@@ -12,6 +12,7 @@ from .discovery.DiscoveryThrottle import DiscoveryThrottle
 from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
 from .base.Errors import ApiError, KeyRefusedError
 from .ProviderConfig import ProviderConfig
+from .transport.HttpSettings import HttpSettings
 
 PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
 PING_TOKEN_BUDGET = 16  # GPT-5's minimum; a reply cut at it, or empty (a reasoning model), still proves chat
@@ -61,7 +62,6 @@ class ModelDiscoveryService:
         if callable(self._settings):
             self._settings = self._settings()
         if self._settings is None:
-            from .transport.HttpSettings import HttpSettings
             self._settings = HttpSettings()
         return self._settings
 
@@ -78,7 +78,7 @@ class ModelDiscoveryService:
 
     def client_for(self, provider_config: ProviderConfig, provider_name: str) -> Any:
         """One pooled HttpClient per connection (provider, base URL, key), reused across requests and workers."""
-        from .transport.HttpClient import HttpClient
+        from .transport.HttpClient import HttpClient  # noqa: PLC0415 - requests: only a request needs it
         key = connection_key(provider_config, provider_name)
         with self._clients_lock:
             client = self._clients.get(key)
@@ -141,7 +141,7 @@ class ModelDiscoveryService:
         A ping whose turn comes after `stop` is set is not sent (undecided). Rate-limit waits are told
         to `notice` (default: the service's `on_wait`).
         """
-        from .OpenAIChatCompletionApi import build_request_body
+        from .OpenAIChatCompletionApi import build_request_body  # noqa: PLC0415 - requests
         provider_name = provider_name or provider_config.name
         client = self.client_for(provider_config, provider_name)
         throttle = self.throttle_for(provider_config, provider_name)
@@ -183,7 +183,7 @@ class ModelDiscoveryService:
         LM Studio's /api/v0/models, Ollama's /api/show. {} for any other provider, or when they do not answer."""
         if not provider_config.is_local():
             return {}
-        from .transport.HttpClient import HttpClient
+        from .transport.HttpClient import HttpClient  # noqa: PLC0415 - requests
         root = provider_config.base_api_url.rstrip("/").removesuffix("/v1")
         settings = dataclasses.replace(self.settings, max_retries=0, models_timeout=NATIVE_PROBE_SECONDS,
                                        reply_timeout=NATIVE_PROBE_SECONDS)
@@ -236,7 +236,7 @@ def _models_with_ids(provider_name: str, body: Any, safe_line: Callable[[str], s
     if not isinstance(models, list):  # {"data": [...]} as OpenAI sends it, or a bare list as Together does
         reason = "the /models reply has no 'data' list"
         if isinstance(body, dict) and body.get("error"):
-            from .transport.HttpClient import provider_error_text
+            from .transport.HttpClient import provider_error_text  # noqa: PLC0415 - requests
             reason += f"; the provider says: {provider_error_text(body['error'])}"
         raise ApiError(safe_line(f"{provider_name}: {reason}"))
     if not models:
@@ -262,7 +262,7 @@ def adjusted_token_limit(body: dict, error: ApiError) -> Optional[dict]:
 
     None when the error is not about the token limit, or asks for more than a ping may spend.
     """
-    from .OpenAIChatCompletionApi import swap_token_limit
+    from .OpenAIChatCompletionApi import swap_token_limit  # noqa: PLC0415 - requests
     swapped = swap_token_limit(body, error)
     if swapped is not None or not is_token_limit_error(error):
         return swapped
@@ -310,8 +310,8 @@ def _warn_skipped(provider_name: str, without_id: int, unusable: int, warn: Call
     if without_id:
         reasons.append((without_id, "without an 'id'"))
     if unusable:
-        reasons.append((unusable, "with an id llmc cannot use (spaces at either end, control characters, line separators, "
-                                  f"lone surrogates or over {MAX_MODEL_ID_CHARS} characters)"))
+        reasons.append((unusable, "with an id llmc cannot use (spaces at either end, control characters, "
+                                  f"line separators, lone surrogates or over {MAX_MODEL_ID_CHARS} characters)"))
     if not reasons:
         return
     total = without_id + unusable

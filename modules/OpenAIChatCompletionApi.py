@@ -22,7 +22,7 @@ from .base.TokenUsage import TokenUsage
 Message = Dict[str, Any]
 _TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice]]
 _Piece = Tuple[_TextEvent, str]  # an event's class and text, made into the event once a read's pieces are joined
-_SCAN_JSON = LENIENT_JSON.scan_once
+_SCAN_JSON = LENIENT_JSON.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder(), not in its stubs
 
 _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",

@@ -1,6 +1,7 @@
 """The one interface to providers: lookup, cross-provider model resolution, discovery, persistence."""
 from __future__ import annotations
 
+import difflib
 import functools
 import threading
 import time
@@ -11,12 +12,15 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from .discovery.DiscoverySummary import DiscoverySummary, usd
 from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .transport.HttpSettings import HttpSettings
+from .discovery.LocalServerScanner import local_ports_of
 from .transport.ProviderRefusals import ProviderRefusals
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
 from .base.Text import one_line
 from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id, estimated_tokens, refusal_lesson
 from .discovery.ModelMetadata import non_chat_reason
 from .discovery.ModelPrice import ModelPrice
+from .discovery.ProvidersYamlStore import ProvidersYamlStore
+from .discovery.SocketOwner import FOREIGN, UNKNOWN
 from .base.OutputChannel import OutputChannel, ProgressCallback
 from .ProviderConfig import ProviderConfig, default_short_name
 
@@ -60,7 +64,7 @@ def split_first_slash(text: str) -> Tuple[str, str]:
 class ProviderManager:
     """Holds every ProviderConfig by provider name and answers all questions about them."""
 
-    def __init__(self, providers: Dict[str, ProviderConfig], store: object = None,
+    def __init__(self, providers: Dict[str, ProviderConfig], store: Optional[ProvidersYamlStore] = None,
                  discovery_service: Optional[ModelDiscoveryService] = None,
                  concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
@@ -237,7 +241,7 @@ class ProviderManager:
     def chat_api(self, model: Union[ResolvedModel, str], source: str = "") -> "OpenAIChatCompletionApi":
         """The chat API of a model, one for the run (InvalidModelError, or ConfigError if its provider has no
         key); its retry waits are told to the manager's notices unless a request names its own listener."""
-        from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # the HTTP stack, only to chat
+        from .OpenAIChatCompletionApi import OpenAIChatCompletionApi  # noqa: PLC0415 - requests: only to chat
         resolved = self.chat_model(model.label if isinstance(model, ResolvedModel) else model, source)
         api = self._chat_apis.get(resolved.label)
         if api is None or api.provider_config is not resolved.config:
@@ -271,9 +275,8 @@ class ProviderManager:
 
     def _invalid_model_message(self, wanted: str, head: str, provider: Optional[str] = None,
                                suggested: Iterable[str] = ()) -> str:
-        import difflib  # only an error needs it; start-up does not pay for it
         choices = self.valid_scoped_models(provider)
-        names = {}
+        names: Dict[str, str] = {}
         for provider_name, (long_name, short_name) in self.merged_models():
             if provider is None or provider_name == provider:
                 names.setdefault(long_name, f"{provider_name}/{long_name} ({short_name})")
@@ -309,7 +312,7 @@ class ProviderManager:
         """(ProviderConfig, long id) of each provider whose valid models match `name`."""
         found = []
         for provider_name in self.providers:
-            long_name = self.get_provider_config(provider_name).find_model(name)
+            long_name = self.providers[provider_name].find_model(name)
             if long_name is not None:
                 found.append((self.providers[provider_name], long_name))
         return found
@@ -383,8 +386,6 @@ class ProviderManager:
         self.found_local_providers = []
         if self.local_scanner is None:
             return
-        from .discovery.LocalServerScanner import local_ports_of
-        from .discovery.SocketOwner import FOREIGN, UNKNOWN
         for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
             owner = server.owner.trust if server.owner else UNKNOWN
             if owner == FOREIGN:
@@ -515,10 +516,10 @@ class ProviderManager:
     def _check_ping_costs(self, summaries: List[DiscoverySummary],
                           approve_cost: Optional[Callable[[str], bool]], out: OutputChannel) -> None:
         """Say what the pings may cost where /models gave prices; above the threshold, send them only if approved."""
-        priced = [s for s in summaries if s.error is None and s.ping_cost_line()]
-        for summary in priced:
-            out.notice(summary.ping_cost_line())
-        costly = [s for s in priced if s.worst_ping_cost() > 0 or s.unknown_cost_pings()]
+        priced = [(s, line) for s in summaries if s.error is None and (line := s.ping_cost_line())]
+        for _, line in priced:
+            out.notice(line)
+        costly = [s for s, _ in priced if s.worst_ping_cost() > 0 or s.unknown_cost_pings()]
         total = sum(s.worst_ping_cost() for s in costly)
         unknown = sum(len(s.unknown_cost_pings()) for s in costly)
         if total <= COST_QUESTION_THRESHOLD and not unknown:  # a cost llmc cannot read is never taken as free
@@ -593,8 +594,9 @@ class ProviderManager:
         finally:
             pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
         for future in futures:
-            if not future.cancelled() and future.exception() is not None and not cancel.is_set():
-                raise future.exception()
+            error = None if future.cancelled() else future.exception()
+            if error is not None and not cancel.is_set():
+                raise error
         return results
 
     def _key_refused_message(self, name: str, exc: KeyRefusedError) -> str:
@@ -688,7 +690,7 @@ class ProviderManager:
 
 def _listed_prices(models: List[Dict[str, Any]]) -> Dict[str, ModelPrice]:
     """The prices a /models listing gives, by model id."""
-    prices = {}
+    prices: Dict[str, ModelPrice] = {}
     for entry in models:
         price = ModelPrice.from_listing(entry)
         if price is not None:

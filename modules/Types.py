@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import DEFAULT_DATA_DIRECTORY  # noqa: F401 - defined there, used here and by Config
+from . import DEFAULT_DATA_DIRECTORY  # defined there, used here and by Config
 from .base.ChatOptions import ChatOptions
 from .ProviderManager import ProviderManager
 from .discovery.BuiltInProviders import PROVIDER_DATA  # noqa: F401 - the plan's name for it

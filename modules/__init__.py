@@ -20,6 +20,19 @@ never up (tests/test_layers.py checks it, with no exceptions, and that there are
 
 Nothing above the core talks HTTP: the chat asks ProviderManager. Lower layers never print: they are
 handed an OutputChannel or a Terminal.
+
+Imports sit at the top of modules, except at these lazy boundaries, which keep start-up fast (ruff's PLC0415
+allows a function-level import only where it is marked `# noqa: PLC0415 - <reason>`, and in cli/CommandLine
+and cli/Completion; tests/e2e/test_startup_imports.py checks what --version, --list-chats and --list-models load):
+
+    cli/CommandLine  --version and --help import argparse alone; each command imports its modules as it runs
+                     (cli/Completion too: --complete reads only the file its kind needs)
+    pydantic         Config and the plan's models: never for --version, --help or --list-chats
+    rich             (with markdown-it and pygments) only where something is drawn on a colour terminal
+    prompt_toolkit   only the chat
+    requests         (urllib3) only when a request is sent: HttpClient, OpenAIChatCompletionApi, the scan
+    tomlkit, ruamel  only when config.toml or the providers YAML is written
+    mcp              (the MCP SDK, anyio, httpx) only when a tool server is first used: tools/ToolBox
 """
 __version__ = "0.1.0"
 DEFAULT_DATA_DIRECTORY = "~/.llm_chat_cli"  # here, so --list-chats finds it without the heavy imports

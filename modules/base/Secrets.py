@@ -139,7 +139,8 @@ def _mask_spans(text: str, spans: list) -> str:
     """`text` with each run of overlapping or touching spans replaced by one MASK."""
     if not spans:
         return text
-    pieces, position = [], 0
+    pieces: List[str] = []
+    position = 0
     for start, end in sorted(spans):
         if start > position or not pieces:
             pieces.append(text[position:start])

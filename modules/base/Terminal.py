@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Iterator, Mapping, Optional, TextIO
+import termios
+from typing import Any, Dict, Iterator, Mapping, Optional, TextIO
 
 
 class Terminal:
@@ -48,7 +49,7 @@ class Terminal:
         if not self.color:
             self.print(text)
             return
-        from rich.text import Text
+        from rich.text import Text  # noqa: PLC0415 - rich: only a colour terminal needs it
         self.console().print(Text(visible_text(text), style="dim"))
 
     def message(self, text: str) -> None:
@@ -79,7 +80,6 @@ class Terminal:
         Typed-ahead keys stay queued for the next prompt byte for byte, as the line editor reads them (no
         line editing, Enter stays Enter: Alt-Enter typed meanwhile submits); Ctrl-C still interrupts.
         """
-        import termios
         saved = None
         stdin = stdin or sys.stdin
         try:
@@ -102,7 +102,7 @@ class Terminal:
     def console(self) -> Any:
         """A rich Console on stdout (created on first use; rich is imported only here)."""
         if self._console is None:
-            from rich.console import Console
+            from rich.console import Console  # noqa: PLC0415 - rich: only what is drawn needs it
             self._console = Console(file=self.stdout, force_terminal=self.color,
                                     no_color=not self.color, highlight=False,
                                     soft_wrap=False, emoji=False)
@@ -112,7 +112,8 @@ class Terminal:
 # Control characters a reply might carry could drive the terminal (clear it, retitle it, write the
 # clipboard with OSC 52): each is shown as its visible Unicode symbol instead. Tabs and newlines stay,
 # carriage returns go (CRLF becomes LF).
-_VISIBLE_CONTROLS = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
+_VISIBLE_CONTROLS: Dict[int, Optional[str]] = {
+    code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
 _VISIBLE_CONTROLS.update({0x0D: None, 0x7F: "\u2421"})
 _VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0x80, 0xA0)})
 _VISIBLE_CONTROLS.update({code: "\ufffd" for code in range(0xD800, 0xE000)})  # lone surrogates cannot be printed

@@ -17,11 +17,10 @@ class TokenUsage(NamedTuple):
         """The counts of a reply's `usage` object; None if it holds no usable counts."""
         if not isinstance(usage, dict):
             return None
-        counts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
-        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_TOKENS_COUNTED
-                   for n in counts):
+        prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+        if prompt is None or completion is None:
             return None
-        return cls(*counts)
+        return cls(prompt, completion)
 
     def as_dict(self) -> dict:
         """The counts as a saved chat keeps them."""
@@ -40,3 +39,10 @@ class TokenUsage(NamedTuple):
 def format_dollars(amount: float) -> str:
     """Dollars to the millionth, without trailing zeros (`0.000123`, `1.5`)."""
     return f"{amount:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def _count(value: object) -> Optional[int]:
+    """`value` if it is a plausible token count (a whole number, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS_COUNTED:
+        return value
+    return None

@@ -1,8 +1,15 @@
 """Reading a TOML file llmc keeps (config.toml, keys.toml): one rule for its errors."""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any, Dict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 from .Errors import ConfigError
 from .SafeFiles import read_text_file
@@ -14,10 +21,6 @@ def load_toml_file(path: Path, what: str = "config file") -> Dict[str, Any]:
     if text is None:
         return {}
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-    try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
@@ -27,5 +30,4 @@ def load_toml_file(path: Path, what: str = "config file") -> Dict[str, Any]:
 
 def toml_string(text: str) -> str:
     """`text` as a TOML basic string (JSON's escapes are TOML's)."""
-    import json
     return json.dumps(text, ensure_ascii=False)

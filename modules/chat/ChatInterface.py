@@ -17,6 +17,7 @@ from ..base.ExitStatus import ExitStatus
 from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
 from ..base.Terminal import visible_text
+from ..setup.ProviderAdder import ProviderAdder
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
@@ -78,10 +79,10 @@ class ChatInterface:
         """Chat until /exit or Ctrl-D; return the exit status."""
         self.providers.resolve(self.model, self.config.model_source)
         ensure_directory(self.data_directory)
-        self.prompt_session = self._make_prompt_session()
+        self.prompt_session = session = self._make_prompt_session()
         try:
             self._start()
-            self._loop()
+            self._loop(session)
         finally:
             self.input_history.trim()
         return ExitStatus.OK
@@ -114,10 +115,10 @@ class ChatInterface:
         self.terminal.print(f"Chat history loaded from {path}.")
         self.show_chat()
 
-    def _loop(self) -> None:
+    def _loop(self, session: PromptSession) -> None:
         while True:
             try:
-                text = self.prompt_session.prompt(self._prompt_text)
+                text = session.prompt(self._prompt_text)
             except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
                 self.recall.reset()
                 continue
@@ -210,7 +211,6 @@ class ChatInterface:
 
     def add_provider(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> None:
         """/add-provider: add, discover and save a provider (see ProviderAdder); adopt a new default."""
-        from ..setup.ProviderAdder import ProviderAdder
         if ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).add(name, url, key_env):
             self._adopt_new_default()
 
@@ -218,7 +218,6 @@ class ChatInterface:
         """After a discovery that added local servers: offer their model as the default, as /add-provider does."""
         found = self.providers.found_local_providers
         if found:
-            from ..setup.ProviderAdder import ProviderAdder
             ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).offer_as_default(found)
             self._adopt_new_default()
 
@@ -334,8 +333,8 @@ class ChatInterface:
         if not self.terminal.color:
             self.terminal.print(f"{heading}:\n{content}\n")
             return
-        from rich.markdown import Markdown
-        from rich.text import Text
+        from rich.markdown import Markdown  # noqa: PLC0415 - rich: only a colour terminal shows Markdown
+        from rich.text import Text  # noqa: PLC0415 - rich
         console = self.terminal.console()
         if role == "user":
             console.print(Text("User:", style="bold cyan"))
@@ -409,7 +408,8 @@ class ChatInterface:
         bindings = self._submit_bindings()
         for key, role, step in (("s-up", "user", -1), ("s-down", "user", 1),
                                 (CTRL_SHIFT_UP, "assistant", -1), (CTRL_SHIFT_DOWN, "assistant", 1)):
-            bindings.add(key)(self._walk_key(role, step))
+            keys = key if isinstance(key, tuple) else (key,)  # prompt_toolkit may map a sequence to several keys
+            bindings.add(*keys)(self._walk_key(role, step))
         bindings.add("escape", "N")(self._reset_key)
         bindings.add("c-b")(lambda event: self._copy_key(event.current_buffer.text, "input"))
         bindings.add("c-l")(lambda event: self._copy_key(self.session.last_reply(), "last reply"))

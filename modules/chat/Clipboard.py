@@ -69,7 +69,7 @@ def osc52_sequence(text: str, inside_tmux: bool = False) -> str:
 def code_blocks(markdown: str) -> List[Tuple[str, str]]:
     """(language, code) of each fenced code block of a Markdown text, in order (fences as the
     streaming renderer reads them: MarkdownBlockSplitter.Fence)."""
-    from ..render.MarkdownBlockSplitter import Fence
+    from ..render.MarkdownBlockSplitter import Fence  # noqa: PLC0415 - rich's markdown-it: only /copy needs it
     blocks: List[Tuple[str, str]] = []
     fence: Optional[Fence] = None
     lines: List[str] = []

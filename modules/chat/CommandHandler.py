@@ -11,8 +11,10 @@ from prompt_toolkit.document import Document
 from .. import __version__
 from .Clipboard import code_blocks
 from ..base.Errors import InvalidModelError, LlmcError
+from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderManager import split_first_slash
 from ..base.Secrets import mask_key, mask_url
+from ..store.ChatStore import format_chat_list, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
 if TYPE_CHECKING:
@@ -179,7 +181,6 @@ class CommandHandler(Completer):
 
     def _go_on_with_model_of(self, model: str, chat_id: str) -> None:
         """An opened chat goes on with the model of its last reply, as `llmc -C` does, if it can chat now."""
-        from ..store.ChatStore import model_to_resume
         chat = self.chat_interface
         try:
             current = chat.model_label()
@@ -192,7 +193,6 @@ class CommandHandler(Completer):
             self.terminal.print(note)
 
     def _chats(self, which: str) -> None:
-        from ..store.ChatStore import format_chat_list
         if which not in ("", "all"):
             self._error(f"usage: /chats [all] (got '{which}')")
             return
@@ -410,7 +410,6 @@ class CommandHandler(Completer):
         self._run_discovery(provider, force)
 
     def _run_discovery(self, provider: Optional[str], force: bool) -> None:
-        from ..render.ProgressDisplay import discover_with_progress
         if discover_with_progress(self.providers, self.terminal, self.chat_interface.data_directory,
                                   self.terminal.print, provider_filter=provider, force_refresh=force):
             self.chat_interface.adopt_found_local_servers()
@@ -430,7 +429,8 @@ class CommandHandler(Completer):
             self._error("usage: /add-provider NAME [URL] [--key-env VAR]  (e.g. /add-provider local "
                         "http://127.0.0.1:8080/v1; a built-in provider such as openrouter needs no URL)")
             return
-        self.chat_interface.add_provider(*words, key_env=key_env)
+        name, url = words
+        self.chat_interface.add_provider(name, url, key_env=key_env)
 
     # Completion
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:

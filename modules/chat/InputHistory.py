@@ -63,8 +63,8 @@ class InputHistory:
         if not self.keep:
             return
         try:
-            text = read_text_file(self.path, "chat history file", max_bytes=MAX_SESSION_BYTES)
-            starts = [m.start() for m in _HISTORY_ENTRY_START.finditer(text or "")]
+            text = read_text_file(self.path, "chat history file", max_bytes=MAX_SESSION_BYTES) or ""
+            starts = [m.start() for m in _HISTORY_ENTRY_START.finditer(text)]
             if len(starts) > HISTORY_ENTRIES_KEPT:
                 atomic_write_text(self.path, "\n" + text[starts[-HISTORY_ENTRIES_KEPT]:], mode=PRIVATE_MODE)
         except ConfigError as exc:
@@ -84,25 +84,26 @@ class _AppendingHistory(FileHistory):
 
     def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
         super().__init__(str(path))
+        self.path = path
         self.warn = warn
         self.failing = False
 
     def store_string(self, string: str) -> None:
         entry = f"\n# {datetime.datetime.now()}\n" + "".join(f"+{line}\n" for line in string.split("\n"))
         try:
-            _append_whole(self.filename, entry.encode("utf-8", errors="replace"))
+            _append_whole(self.path, entry.encode("utf-8", errors="replace"))
         except OSError as exc:
             if not self.failing:
-                self.warn(f"Warning: {self.filename}: {exc.strerror}; input history is kept in memory only "
+                self.warn(f"Warning: {self.path}: {exc.strerror}; input history is kept in memory only "
                           "until it can be written again (the chat goes on)")
             self.failing = True
             return
         if self.failing:
             self.failing = False
-            self.warn(f"{self.filename}: input history is saved again")
+            self.warn(f"{self.path}: input history is saved again")
 
 
-def _append_whole(path: str, data: bytes) -> None:
+def _append_whole(path: Path, data: bytes) -> None:
     """Append `data` to `path`, or nothing of it: a partial write is truncated away."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from typing import Any, Callable, List, Optional
 
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--temperature", type=_number(float), metavar="T", help="sampling temperature, 0 to 2 (default 0; "
         "OpenAI's gpt-5 and o-series take only 1)")
     add("--max-tokens", type=_number(int), metavar="N", help="the most tokens a reply may take")
-    add("-f", "--history-file", metavar="FILE", help="load a saved chat at start and show it (with -p: the prompt follows it up)")
+    add("-f", "--history-file", metavar="FILE",
+        help="load a saved chat at start and show it (with -p: the prompt follows it up)")
     add("-C", "--continue", dest="continue_chat", action="store_true",
         help="resume the most recent saved chat, with its model unless -m is given (with -p: the prompt "
              "follows it up)")
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--set-default-model", metavar="MODEL", help="make MODEL the default model (written to config.toml) and exit")
     add("--discover-models", nargs="?", const=ALL_PROVIDERS, metavar="PROVIDER",
         help="query providers for models, ping-test them and save the results")
-    add("--force-refresh", action="store_true", help="with --discover-models or -uvm: re-test models remembered as invalid too")
+    add("--force-refresh", action="store_true",
+        help="with --discover-models or -uvm: re-test models remembered as invalid too")
     add("-uvm", "--update-valid-models", action="store_true", help="discover models before starting")
     add("--add-provider", nargs="+", metavar=("NAME", "URL"),
         help="add an OpenAI-compatible provider at URL (e.g. http://127.0.0.1:8080/v1), discover its "
@@ -112,7 +115,6 @@ def run(argv: Optional[List[str]] = None) -> None:
     if status == ExitStatus.INTERRUPTED:
         # Interrupted: worker threads may sit in a request for up to the read timeout, and the
         # interpreter would join them at exit. Everything worth keeping is already on disk.
-        import os
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -191,7 +193,6 @@ def _print_error(text: str) -> None:
 
 def _silence_stdout() -> None:
     """After a reader such as `head` went away, point stdout at /dev/null so exit stays quiet."""
-    import os
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

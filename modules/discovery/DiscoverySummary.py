@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set
 
+from ..ModelDiscoveryService import PING_TOKEN_BUDGET
 from .ModelCapabilities import ModelCapabilities
 from .ModelPrice import ModelPrice
 
@@ -51,7 +52,6 @@ class DiscoverySummary:
 
     def worst_ping_cost(self) -> float:
         """USD the pings of the priced models may cost at most."""
-        from ..ModelDiscoveryService import PING_TOKEN_BUDGET
         return sum(self.prices[m].cost(PING_PROMPT_TOKENS, PING_TOKEN_BUDGET) for m in self.to_ping
                    if m in self.prices)
 

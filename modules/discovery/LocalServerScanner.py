@@ -143,8 +143,8 @@ class LocalServerScanner:
 
     def _identify(self, port: int) -> Optional[LocalServer]:
         """What the server on `port` is, asked within `read_timeout` in all (a trickle is cut off)."""
-        import requests  # the HTTP stack only when a port is listening: start-up does not pay for it
-        from ..transport.RequestDeadline import RequestDeadline, watched_adapter
+        import requests  # noqa: PLC0415 - requests: the HTTP stack only when a port is listening
+        from ..transport.RequestDeadline import RequestDeadline, watched_adapter  # noqa: PLC0415 - requests
         with requests.Session() as session, RequestDeadline(self.read_timeout) as deadline:
             session.trust_env = False  # a proxy from the environment never stands between us and 127.0.0.1
             session.mount("http://", watched_adapter(1))

@@ -56,7 +56,9 @@ class ModelCapabilities(BaseModel):
             return cls()
         capabilities = body.get("capabilities")
         words = {w for w in capabilities if isinstance(w, str)} if isinstance(capabilities, list) else None
-        info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
+        info = body.get("model_info")
+        if not isinstance(info, dict):
+            info = {}
         lengths = [v for k, v in info.items() if isinstance(k, str) and k.endswith(".context_length")]
         return cls(tools=None if words is None else "tools" in words,
                    images=None if words is None else "vision" in words,

@@ -33,12 +33,12 @@ class ModelPrice(BaseModel):
             return None
         if "prompt" not in pricing and "input" in pricing:  # Together: USD per million, input and output
             return cls._from_per_million(pricing.get("input"), pricing.get("output"))
-        figures = {name: _per_million(pricing.get(name)) for name in ("prompt", "completion")}
+        prompt, completion = (_per_million(pricing.get(name)) for name in ("prompt", "completion"))
         request = pricing.get("request")
-        figures["request"] = 0.0 if request is None else _per_million(request)  # none stated: none charged
-        if None in figures.values():
+        request_price = 0.0 if request is None else _per_million(request)  # none stated: none charged
+        if prompt is None or completion is None or request_price is None:
             return None
-        return cls(**figures)
+        return cls(prompt=prompt, completion=completion, request=request_price)
 
     @classmethod
     def is_unreadable_listing(cls, entry: Any) -> bool:
@@ -49,10 +49,10 @@ class ModelPrice(BaseModel):
 
     @classmethod
     def _from_per_million(cls, prompt: Any, completion: Any) -> Optional["ModelPrice"]:
-        figures = [_per_million(value, per_unit=False) for value in (prompt, completion)]
-        if None in figures:
+        prompt_price, completion_price = (_per_million(value, per_unit=False) for value in (prompt, completion))
+        if prompt_price is None or completion_price is None:
             return None
-        return cls(prompt=figures[0], completion=figures[1])
+        return cls(prompt=prompt_price, completion=completion_price)
 
     @property
     def is_free(self) -> bool:

@@ -13,7 +13,7 @@ from .ModelPrice import ModelPrice
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig
 
 # Field names and types are ProviderConfig's own: a file may hold what the model takes, nothing else.
-PROVIDER_FIELD_TYPES: Dict[str, type] = {
+PROVIDER_FIELD_TYPES: Dict[str, Any] = {  # a class, or the typing form (Union) of an Optional field
     name: get_origin(info.annotation) or info.annotation for name, info in ProviderConfig.model_fields.items()}
 PRICE_FIELDS = tuple(ModelPrice.model_fields)
 FIELD_PHRASES = {"valid_models": "a mapping of long model id to short name",

@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+import yaml
+
 from ..base.Errors import ConfigError, file_write_error
 from .ProviderEntryShape import ProviderEntryShape
 from .YamlReading import YAML_FILE_NAME, parse_yaml  # noqa: F401 - YAML_FILE_NAME is read from here too
@@ -17,7 +19,7 @@ def quoted_where_needed(value: Any) -> Any:
 
     ruamel writes YAML 1.2 but llmc reads YAML 1.1, where `12:30`, `off`, `0x10` and `~` are no text.
     """
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString  # noqa: PLC0415 - writing only
     if not isinstance(value, str) or isinstance(value, ScalarString):
         return value  # not text, or quoted in the file already
     if _pyyaml_plain_tag(value) == "tag:yaml.org,2002:str":
@@ -27,7 +29,6 @@ def quoted_where_needed(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _pyyaml_plain_tag(text: str) -> str:
-    import yaml
     return yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
 
 
@@ -121,8 +122,8 @@ class ProvidersYamlStore:
             raise ConfigError(f"{exc}; not overwritten") from None
 
     def _load_round_trip(self) -> tuple[Any, Any]:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
+        from ruamel.yaml import YAML  # noqa: PLC0415 - ruamel.yaml: only writing the file needs it
+        from ruamel.yaml.error import YAMLError  # noqa: PLC0415 - ruamel.yaml
         yaml = YAML()
         yaml.preserve_quotes = True  # a quoted `off:` must stay quoted for PyYAML to read it as text
         yaml.indent(mapping=2, sequence=4, offset=2)
@@ -173,7 +174,7 @@ def _merge_provider(entry: Any, fields: Dict[str, Any]) -> None:
 def _merge_per_model(entry: Any, key: str, ours: Dict[str, Dict[str, Any]], refused: Any) -> None:
     """Set what was learnt of each model under `key` (prices, capabilities), one line per model;
     drop those of models now invalid."""
-    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.comments import CommentedMap  # noqa: PLC0415 - ruamel.yaml: writing only
     known = entry.get(key)
     if not isinstance(known, dict):
         if not ours:

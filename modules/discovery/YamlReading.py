@@ -5,6 +5,8 @@ import functools
 from pathlib import Path
 from typing import Any, Dict, Hashable
 
+import yaml
+
 from ..base.Errors import ConfigError, one_line
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
@@ -17,7 +19,6 @@ def parse_yaml(text: str, path: Path) -> Any:
     A key repeated in one mapping is refused, not silently replaced by its last value, and so are
     aliases that would expand the document far beyond what is written (billion laughs).
     """
-    import yaml
     try:
         return _load_checked(text)
     except yaml.MarkedYAMLError as exc:
@@ -46,7 +47,6 @@ def _load_checked(text: str) -> Any:
 @functools.cache
 def _unique_key_loader() -> type:
     """PyYAML's safe loader (libyaml's when present) that refuses duplicate mapping keys."""
-    import yaml
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
@@ -72,7 +72,6 @@ def _unique_key_loader() -> type:
 def _refuse_alias_bombs(root: Any) -> None:
     """ConstructorError when aliases would expand the document far beyond what is written (billion laughs),
     or an alias sits inside the node it names; counted on the composed nodes, each node once."""
-    import yaml
     expanded: Dict[int, int] = {}
     open_nodes: set = set()
 

@@ -45,7 +45,7 @@ class Fence:
     def closed_by(self, line: str) -> bool:
         """True when `line` closes this fence: same character, at least as long, nothing after."""
         match = _FENCE_CLOSE.fullmatch(line)
-        return bool(match) and match.group(1)[0] == self.char and len(match.group(1)) >= self.length
+        return match is not None and match.group(1)[0] == self.char and len(match.group(1)) >= self.length
 
     @property
     def language(self) -> str:

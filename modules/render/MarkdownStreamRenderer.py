@@ -185,7 +185,7 @@ class _Ticker(threading.Thread):
         while not self._stopped.wait(self._interval):
             try:
                 self._renderer._paint_if_stale()
-            except Exception:  # a broken terminal must not kill the app from a helper thread
+            except Exception:  # noqa: BLE001 - a broken terminal must not kill the app from a helper thread
                 return
 
     def stop(self) -> None:

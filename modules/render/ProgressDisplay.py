@@ -7,6 +7,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, TextIO, Tuple
 
+from ..base.Errors import DiscoveryCancelled
+from ..base.OutputChannel import OutputChannel
+from ..base.SafeFiles import ensure_directory
+
 BAR_WIDTH = 20
 
 
@@ -101,9 +105,6 @@ def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, p
     Summary lines go through `print_line`; failures, skips and rate-limit notices through
     `terminal.message`: each clears the bar first.
     """
-    from ..base.Errors import DiscoveryCancelled
-    from ..base.OutputChannel import OutputChannel
-    from ..base.SafeFiles import ensure_directory
     ensure_directory(data_directory)
     progress = ProgressDisplay(terminal.stderr, live=terminal.stderr_is_terminal)
     cancel = threading.Event()

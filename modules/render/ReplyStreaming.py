@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, Usage
 from ..base.ChatOptions import ChatOptions
 from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
+from .PlainReplyWriter import PlainReplyWriter
 from ..base.Secrets import StreamMasker, known_keys, redact
 from ..base.Terminal import Terminal, visible_text
 from ..base.TokenUsage import TokenUsage
@@ -15,9 +16,8 @@ from ..ProviderManager import ResolvedModel
 def make_reply_writer(terminal: Terminal) -> Any:
     """A live markdown renderer on a colour terminal, else a plain writer."""
     if terminal.color:
-        from .MarkdownStreamRenderer import MarkdownStreamRenderer
+        from .MarkdownStreamRenderer import MarkdownStreamRenderer  # noqa: PLC0415 - rich: a colour terminal only
         return MarkdownStreamRenderer(terminal.console())
-    from .PlainReplyWriter import PlainReplyWriter
     return PlainReplyWriter(terminal.stdout, terminal.stderr)
 
 

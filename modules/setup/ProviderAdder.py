@@ -6,6 +6,7 @@ from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 from ..base.Errors import ConfigError, InvalidModelError
+from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig, environment_key_variable
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -86,7 +87,6 @@ class ProviderAdder:
         provider_name, provider = self._provider(name, url, checked_key_variable(key_env))
         is_new = provider_name not in self.providers
         self.providers.add_provider(provider_name, provider)
-        from ..render.ProgressDisplay import discover_with_progress
         outcome = discover_with_progress(self.providers, self.terminal, self.config.data_directory,
                                          self.print_line, provider_filter=provider_name)
         if not outcome:

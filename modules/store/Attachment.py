@@ -55,14 +55,14 @@ class Attachment(NamedTuple):
         """`text, 1,234 characters` or `image/png`."""
         if self.text is not None:
             return f"text, {len(self.text):,} characters"
-        return self.image_url.split(";", 1)[0].removeprefix("data:")
+        return (self.image_url or "").split(";", 1)[0].removeprefix("data:")
 
     def text_block(self) -> str:
         """The file's text fenced, under its file name."""
-        fence = "```"
-        while fence in self.text:
+        text, fence = self.text or "", "```"
+        while fence in text:
             fence += "`"
-        return f"File {self.name}:\n{fence}\n{self.text.rstrip(chr(10))}\n{fence}"
+        return f"File {self.name}:\n{fence}\n{text.rstrip(chr(10))}\n{fence}"
 
 
 def _text_of(data: bytes, path: Path) -> str:

@@ -6,7 +6,7 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .Attachment import Content, content_text, is_content_parts
 from ..base.Errors import INCOMPLETE_MARKER, ConfigError
@@ -71,7 +71,7 @@ class ChatSession:
         arrived, marked as such."""
         if incomplete:
             text = f"{text.rstrip()}\n\n{INCOMPLETE_MARKER}"
-        message = {"role": "assistant", "content": text}
+        message: Dict[str, Any] = {"role": "assistant", "content": text}
         if usage is not None:
             message["usage"] = usage.as_dict()
         if model:
@@ -357,7 +357,7 @@ def suggest_title(complete: Optional[Callable[[List[dict]], str]],
     excerpt = "\n\n".join(f"{role.upper()}: {content}" for role, content in turns)[:TITLE_EXCERPT_CHARS]
     try:
         answer = complete([{"role": "user", "content": TITLE_PROMPT + excerpt}])
-    except Exception:  # any failure of the title request falls back to a timestamped name
+    except Exception:  # noqa: BLE001 - any failure of the title request falls back to a timestamped name
         return "", ""
     match = re.search(r"\{.*\}", answer or "", re.DOTALL)
     try:

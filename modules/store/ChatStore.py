@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
 from ..base.Errors import ConfigError, file_write_error
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from ..base.Terminal import visible_text
 
 CHATS_DIRECTORY = "chats"
 CHAT_SUFFIX = ".jsonl"
@@ -82,8 +83,9 @@ class ChatStore:
         """The id of the most recently saved chat, None if there is none; `warn` hears of files that
         are not chats (one of them may have been the newest)."""
         chats, problems = self.summaries()
-        for problem in problems if warn else ():
-            warn(f"Warning: {problem}")
+        if warn is not None:
+            for problem in problems:
+                warn(f"Warning: {problem}")
         return chats[0].chat_id if chats else None
 
     # Reading and writing
@@ -173,7 +175,6 @@ def last_model(messages: List[dict]) -> str:
 def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str) -> Tuple[Optional[str], str]:
     """The model a reopened chat goes on with: its last reply's, if it can chat now (None: stay with
     `current`), and a note for the user when it cannot ("" when there is nothing to say)."""
-    from ..base.Terminal import visible_text
     if not saved_model or saved_model == current:
         return None, ""
     why = providers.why_cannot_chat(saved_model)
@@ -184,7 +185,6 @@ def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str
 
 def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) -> List[str]:
     """The list's lines: number, id, date (local time), model, messages, title; `current` starred."""
-    from ..base.Terminal import visible_text
     if not chats:
         return []
     width = len(str(len(chats)))

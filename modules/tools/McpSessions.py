@@ -4,13 +4,14 @@ This module imports the SDK (`mcp`, anyio, httpx2): ToolBox imports it only when
 so a run that uses no tool never pays for it."""
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AsyncExitStack
-from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, TypeVar
 
 import anyio
 import httpx2
@@ -132,10 +133,12 @@ class McpConnection:
     async def _transport(self, stack: AsyncExitStack) -> Any:
         """The SDK's transport to the server; an HTTP client it needs is closed with `stack`."""
         server = self.server
-        if server.is_stdio:
+        if server.command is not None:
             parameters = StdioServerParameters(command=server.command, args=list(server.args),
                                                env=dict(server.env) or None, cwd=server.cwd)
-            return stdio_client(parameters, errlog=self._stderr)
+            # a binary file: the SDK hands only its file descriptor to the child
+            return stdio_client(parameters, errlog=self._stderr)  # type: ignore[arg-type]
+        assert server.url is not None  # McpConfig gives every server a command or a url
         http = await stack.enter_async_context(httpx2.AsyncClient(
             headers=dict(server.headers), timeout=httpx2.Timeout(HTTP_CONNECT_SECONDS, read=None)))
         return streamable_http_client(server.url, http_client=http)
@@ -198,8 +201,10 @@ CONNECTION_CLOSED = -32000
 
 def describe_failure(exc: BaseException) -> str:
     """One line for what stopped a server or a call: the SDK's errors are often groups of one."""
-    while len(getattr(exc, "exceptions", ())) == 1:  # an exception group of one (3.10 has no builtin name)
-        exc = exc.exceptions[0]
+    grouped: Sequence[BaseException] = getattr(exc, "exceptions", ())
+    while len(grouped) == 1:  # an exception group of one (3.10 has no builtin name)
+        exc = grouped[0]
+        grouped = getattr(exc, "exceptions", ())
     if isinstance(exc, FileNotFoundError):
         return f"no such command: {exc.filename or exc}"
     if isinstance(exc, PermissionError):
@@ -245,6 +250,5 @@ def result_text(result: CallToolResult) -> str:
         else:
             parts.append(f"[{getattr(block, 'type', 'content')} part, not shown]")
     if not parts and result.structured_content is not None:
-        import json
         parts.append(json.dumps(result.structured_content, ensure_ascii=False))
     return "\n".join(parts)

@@ -66,7 +66,7 @@ class ServerState:
 
 def _sessions() -> "ModuleType":
     """McpSessions, which imports the MCP SDK: only when a server is first used (start-up stays light)."""
-    from . import McpSessions
+    from . import McpSessions  # noqa: PLC0415 - mcp: the SDK only when a server is first used
     return McpSessions
 
 

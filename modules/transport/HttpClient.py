@@ -182,7 +182,7 @@ class HttpClient:
     def _keep_body(self, response: requests.Response, limit: int, cut: bool = False) -> None:
         """Read the body (bounded, decompressed here) into `response.content`."""
         response._content = BodyReader(response, self.provider_name).read(limit, cut)
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
 
     def deadline_error(self, limit: str) -> ApiError:
         """The request ran past its deadline, `limit` naming the setting."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Type
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -66,7 +66,7 @@ def _shut_down(sock: Any) -> None:
         pass
 
 
-def _watched(connection_class: type) -> type:
+def _watched(connection_class: Type[HTTPConnection]) -> type:
     """`connection_class` whose every request puts its socket under the thread's deadline (the socket
     itself: http.client lets go of it when the reply says Connection: close)."""
     def request(self: Any, *args: Any, **kwargs: Any) -> Any:
