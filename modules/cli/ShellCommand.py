@@ -8,6 +8,10 @@ import platform
 import re
 import signal
 import subprocess
+import sys
+import termios
+import tty
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, TextIO
 
@@ -15,6 +19,7 @@ from ..base.Errors import LlmcError
 from ..base.ExitStatus import ExitStatus
 from ..base.Secrets import known_keys, redact
 from ..base.Terminal import Terminal, is_terminal, visible_text
+from ..chat.Clipboard import Clipboard
 
 MENU = "[e]xecute  [r]evise  [d]escribe  [c]opy  [a]bort? "
 CHOICES = {"e": "execute", "r": "revise", "d": "describe", "c": "copy", "a": "abort", "q": "abort",
@@ -61,8 +66,6 @@ def command_of(reply: str) -> str:
 
 def read_key(stdin: TextIO) -> str:
     """One key pressed at the terminal, read without Enter and without echo ("" at end of input)."""
-    import termios
-    import tty
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
@@ -98,7 +101,7 @@ class ShellCommand:
         self.config_model = config_model
         self.terminal = terminal
         self.model_source = model_source
-        self.stdin = stdin
+        self.stdin: TextIO = stdin if stdin is not None else sys.stdin
         self.environ = os.environ if environ is None else environ
         self.shell = shell_path(self.environ)
         self._api: Any = None
@@ -129,21 +132,20 @@ class ShellCommand:
             elif choice == "describe":
                 self._describe(messages, command)
             elif choice == "copy":
-                from ..chat.Clipboard import Clipboard
                 self.terminal.message(f"Copied ({Clipboard(self.terminal.stdout).copy(command)}).")
 
     def _api_of_run(self) -> Any:
         if self._api is None:
             settings = self.config_model
-            self._api = settings.providers.chat_api(settings.model, self.terminal.message, self.model_source,
-                                                    temperature=settings.temperature, max_tokens=settings.max_tokens)
+            self._api = settings.providers.chat_api(settings.model, self.model_source)
         return self._api
 
     def _answer(self, messages: List[dict]) -> str:
-        """The model's whole answer, keys it echoes masked."""
+        """The model's whole answer (one short reply: not streamed), keys it echoes masked."""
         api = self._api_of_run()
         self.terminal.message(f"Asking {api.provider_name}/{api.model}…")
-        return redact(api.complete(messages), *known_keys())
+        options = replace(self.config_model.chat_options(), stream=False)
+        return redact(api.complete(messages, options, self.terminal.message), *known_keys())
 
     def _ask(self, messages: List[dict]) -> str:
         command = command_of(self._answer(messages))
@@ -156,7 +158,7 @@ class ShellCommand:
         if not self.terminal.color:
             self.terminal.print(command)
             return
-        from rich.syntax import Syntax
+        from rich.syntax import Syntax  # noqa: PLC0415 - rich: only where something is drawn in colour
         self.terminal.console().print(Syntax(visible_text(command), "bash", theme="ansi_dark",
                                              background_color="default", word_wrap=True))
 
