@@ -1,13 +1,14 @@
 """Chat completions against one provider: request shaping, SSE streaming and error mapping."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Tuple, Type, Union
 
 import urllib3
 
-from .base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, Usage
+from .base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 from .base.ChatOptions import ChatOptions
 from .base.Errors import ApiError, IncompleteReplyError
 from .transport.BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
@@ -18,10 +19,12 @@ from .ProviderConfig import ProviderConfig
 from .transport.SseParser import SseParser
 from .base.SurrogateJoiner import SurrogateJoiner, without_lone_surrogates
 from .base.TokenUsage import TokenUsage
+from .base.ToolCalls import MAX_ARGUMENT_CHARS, tool_calls_of
 
 Message = Dict[str, Any]
-_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice]]
-_Piece = Tuple[_TextEvent, str]  # an event's class and text, made into the event once a read's pieces are joined
+_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice], Type[ToolCallDelta]]
+# an event's class and text, made into the event once a read's pieces are joined (a ToolCallDelta comes made)
+_Piece = Tuple[_TextEvent, Union[str, ToolCallDelta]]
 _SCAN_JSON = LENIENT_JSON.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder(), not in its stubs
 
 _FINISH_NOTICES = {
@@ -217,6 +220,8 @@ class OpenAIChatCompletionApi:
         reasoning = without_lone_surrogates(_reasoning_of(message))
         events: List[ChatEvent] = [ReasoningDelta(reasoning)] if reasoning else []
         events.append(TextDelta(content))
+        events.extend(ToolCallDelta(index, call.id, call.name, call.arguments)
+                      for index, call in enumerate(tool_calls_of(message)))
         events.extend(Notice(text) for _, text in self._finish_notice(choice.get("finish_reason")))
         usage = TokenUsage.from_reply(reply.get("usage"))
         if usage is not None:
@@ -272,14 +277,14 @@ class OpenAIChatCompletionApi:
                 if payload.strip() == "[DONE]":
                     return True
                 for kind, text in self._pieces(payload, state):
-                    if runs and kind is not Notice and runs[-1][0] is kind:
+                    if runs and kind in (TextDelta, ReasoningDelta) and runs[-1][0] is kind:
                         runs[-1][1].append(text)
                     else:
                         runs.append((kind, [text]))
             return False
         finally:
             for kind, texts in runs:
-                yield kind("".join(texts))
+                yield texts[0] if kind is ToolCallDelta else kind("".join(texts))
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
@@ -291,7 +296,7 @@ class OpenAIChatCompletionApi:
                      "(stall_timeout in config.toml)")
         elif unfinished > most:
             cause = f"one piece of the reply grew past {size_text(most)} without ending (the most llmc reads)"
-        elif state.chars + state.reasoning_chars > MAX_BODY_BYTES:
+        elif state.chars + state.reasoning_chars + state.tool_chars > MAX_BODY_BYTES:
             cause = f"the reply grew past {size_text(MAX_BODY_BYTES)} (the most llmc keeps)"
         else:
             return
@@ -304,7 +309,7 @@ class OpenAIChatCompletionApi:
 
     def _check_done(self, state: "_StreamState") -> None:
         """A stream that reached [DONE] carrying only unusable chunks is a failed reply."""
-        if state.skipped and not state.chars and not state.reasoning_chars:
+        if state.skipped and not state.chars and not state.reasoning_chars and not state.tool_chars:
             raise self._error(f"the reply held no usable text ({state.skipped} malformed "
                               f"chunk{'s' if state.skipped != 1 else ''} skipped)")
 
@@ -338,6 +343,7 @@ class OpenAIChatCompletionApi:
             reasoning = _text_of(delta.get("reasoning_content") or delta.get("reasoning"))
             content = _text_of(delta.get("content"), delta.get("refusal"))
             reasoning, content = state.reasoning_halves.feed(reasoning), state.content_halves.feed(content)
+            calls = _tool_call_deltas(delta.get("tool_calls"))
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
             state.skipped += 1
             if state.skipped == 1:
@@ -345,8 +351,11 @@ class OpenAIChatCompletionApi:
                                     f"{self.client.safe_line(payload, 60)!r}")]
             return []
         pieces: List[_Piece] = []
-        if reasoning or content:
+        if reasoning or content or calls:
             state.last_progress = state.clock()
+        for call in calls:
+            state.tool_chars += len(call.arguments) + len(call.name or "") + 1
+            pieces.append((ToolCallDelta, call))
         if reasoning:
             state.reasoning_chars += len(reasoning)
             pieces.append((ReasoningDelta, reasoning))
@@ -392,6 +401,7 @@ class _StreamState:
         self.parts: List[str] = []
         self.chars = 0
         self.reasoning_chars = 0
+        self.tool_chars = 0  # of tool calls' names and arguments
         self.events = 0
         self.skipped = 0
         self.finished = False
@@ -403,6 +413,27 @@ class _StreamState:
     @property
     def content(self) -> str:
         return "".join(self.parts)
+
+
+def _tool_call_deltas(entries: Any) -> List[ToolCallDelta]:
+    """The tool-call fragments of a stream delta's `tool_calls` (keyed by `index`); TypeError if malformed."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise TypeError("tool_calls is not a list")
+    deltas = []
+    for entry in entries:
+        function = entry.get("function") or {}
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # a server that sends the object itself
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        name, call_id = function.get("name"), entry.get("id")
+        if not all(isinstance(v, (str, type(None))) for v in (arguments, name, call_id)):
+            raise TypeError("a tool call's id, name or arguments are not text")
+        index = entry.get("index")
+        deltas.append(ToolCallDelta(index if isinstance(index, int) and not isinstance(index, bool) else -1,
+                                    call_id, name, (arguments or "")[:MAX_ARGUMENT_CHARS]))
+    return deltas
 
 
 def _as_events(pieces: Iterator[_Piece]) -> Iterator[ChatEvent]:

@@ -636,13 +636,16 @@ class ProviderManager:
                 f"({one_line(str(error).removeprefix(provider_name + ': '), 160)}); {kept}")
 
     def refusal_before_sending(self, provider_name: str, long_name: str, tools: bool, image: bool) -> Optional[str]:
-        """Why a request with tools or an image is not sent to a model known to take none, else None."""
+        """What to say before a request with tools or an image goes to a model known to take none (tools:
+        it is asked without them; an image: it is not sent), else None."""
         known = self.capabilities_of(provider_name, long_name)
-        what = "tool calls" if tools and known.tools is False else "images" if image and known.images is False else ""
-        if not what:
-            return None
-        return (f"{provider_name}/{long_name} takes no {what} (as its provider said; see llmc --list-models "
-                f"--long): not sent; pick a model that does with -m or /model")
+        said = "(as its provider said; see llmc --list-models --long)"
+        if tools and known.tools is False:
+            return f"{provider_name}/{long_name} takes no tool calls {said}: asked without tools"
+        if image and known.images is False:
+            return (f"{provider_name}/{long_name} takes no images {said}: not sent; pick a model that does "
+                    "with -m or /model")
+        return None
 
     def context_warning(self, provider_name: str, long_name: str, messages: List[Dict[str, Any]],
                         tools: Iterable[Dict[str, Any]] = ()) -> Optional[str]:

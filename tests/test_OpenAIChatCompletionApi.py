@@ -548,3 +548,43 @@ def test_an_event_decodes_alike_with_or_without_space_around_it() -> None:
     for bad in ('{"a": 1} x', '', '{"a"', '1 2'):
         with pytest.raises(ValueError):
             _decode_event(bad)
+
+
+# ----- tool calls -------------------------------------------------------------------------------
+
+TOOL = {"type": "function", "function": {"name": "time_now", "parameters": {"type": "object"}}}
+TWO_CALLS = [[{"name": "time_now", "arguments": '{"timezone": "Europe/Paris", "format": "iso"}', "id": "call_a"},
+              {"name": "calc_add", "arguments": '{"a": 1, "b": 2}', "id": "call_b"}]]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_tool_calls_streamed_in_pieces_or_whole_come_as_deltas_keyed_by_index(server, stream) -> None:
+    from llmc.base.ToolCalls import ToolCall, ToolCallAssembler
+    server.set(tool_rounds=TWO_CALLS)
+    try:
+        events = list(api_for(server).send(MESSAGES, ChatOptions(stream=stream, tools=(TOOL,))))
+    finally:
+        server.set(tool_rounds=[])
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert len(deltas) > 2 if stream else len(deltas) == 2  # streamed: the arguments in several pieces
+    assembler = ToolCallAssembler()
+    for delta in deltas:
+        assembler.feed(delta.index, delta.id, delta.name, delta.arguments)
+    assert assembler.calls() == [ToolCall("call_a", "time_now", '{"timezone": "Europe/Paris", "format": "iso"}'),
+                                 ToolCall("call_b", "calc_add", '{"a": 1, "b": 2}')]
+    assert text_of(events, TextDelta) == "" and not [e for e in events if isinstance(e, Notice)]
+    assert isinstance(events[-1], Usage)
+    assert server.requests[-1]["json"]["tools"] == [TOOL]
+
+
+def test_a_stream_of_tool_calls_alone_is_a_reply_and_malformed_tool_calls_are_skipped(server) -> None:
+    head = '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":%s,"finish_reason":%s}]}'
+    server.set(raw_events=[head % ('{"tool_calls":[{"index":0,"id":"c1","function":{"name":"t","arguments":""}}]}',
+                                   "null"),
+                           head % ('{"tool_calls":"oops"}', "null"),
+                           head % ('{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}', "null"),
+                           head % ("{}", '"tool_calls"'), "[DONE]"])
+    events = collect(api_for(server), ChatOptions(tools=(TOOL,)))
+    assert [(e.index, e.id, e.name, e.arguments) for e in events if isinstance(e, ToolCallDelta)] == [
+        (0, "c1", "t", ""), (0, None, None, "{}")]
+    assert [e.text for e in events if isinstance(e, Notice)][0].startswith("fake: skipped a malformed stream chunk")

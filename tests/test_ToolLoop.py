@@ -8,7 +8,8 @@ import pytest
 from llmc.base.TokenUsage import TokenUsage
 from llmc.base.ToolCalls import ToolCall
 from llmc.chat.ToolApproval import ToolApproval
-from llmc.chat.ToolLoop import DECLINED, INTERRUPTED, Round, ToolLoop, total_usage
+from llmc.base.ChatEvents import Reply
+from llmc.chat.ToolLoop import DECLINED, INTERRUPTED, ToolLoop, total_usage
 from llmc.store.ChatSession import ChatSession
 from llmc.tools.ToolBox import ToolOutcome, ToolSpec
 
@@ -35,21 +36,25 @@ class StandInToolBox:
         return ToolOutcome("12:00\x1b[2J", False)
 
 
-class ScriptedModel:
-    """Answers each round from a script; records the messages and tools it was sent."""
+def Round(text: str, calls: List[ToolCall] = (), usage: TokenUsage = None, model: str = None) -> Reply:
+    return Reply(text, usage, model, list(calls))
 
-    def __init__(self, rounds: List[Round]) -> None:
+
+class ScriptedModel:
+    """Answers each round from a script; records the messages of the chat and the tools it was sent."""
+
+    def __init__(self, session: ChatSession, rounds: List[Reply]) -> None:
+        self.session = session
         self.rounds = rounds
         self.sent: List[Tuple[List[Dict[str, Any]], Tuple[Dict[str, Any], ...]]] = []
 
-    def __call__(self, messages: List[Dict[str, Any]], tools: Tuple[Dict[str, Any], ...]) -> Round:
-        self.sent.append((messages, tools))
+    def __call__(self, tools: Tuple[Dict[str, Any], ...]) -> Reply:
+        self.sent.append((self.session.api_messages(), tools))
         return self.rounds[min(len(self.sent) - 1, len(self.rounds) - 1)]
 
 
 def loop(toolbox: StandInToolBox, approval: ToolApproval, lines: List[str], steps: int = 10) -> ToolLoop:
-    return ToolLoop(toolbox, approval, steps, lines.append, lambda line: lines.append(f"dim:{line}"),
-                    lambda line: lines.append(f"notice:{line}"))
+    return ToolLoop(toolbox, approval, steps, lines.append, lambda line: lines.append(f"dim:{line}"))
 
 
 def chat() -> ChatSession:
@@ -60,7 +65,7 @@ def chat() -> ChatSession:
 
 def test_two_calls_run_their_results_go_back_and_the_model_answers():
     toolbox, lines, session = StandInToolBox(), [], chat()
-    model = ScriptedModel([
+    model = ScriptedModel(session, [
         Round("Let me see.", [ToolCall("c1", "calc_add", '{"a": 1, "b": 2}'), ToolCall("c2", "time_now", "{}")],
               TokenUsage(10, 4), "f/m"),
         Round("3, at 12:00.", [], TokenUsage(30, 5), "f/m")])
@@ -78,7 +83,7 @@ def test_two_calls_run_their_results_go_back_and_the_model_answers():
 
 def test_unknown_tools_bad_arguments_and_a_refusal_are_told_to_the_model_and_nothing_runs():
     toolbox, lines, session = StandInToolBox(), [], chat()
-    model = ScriptedModel([Round("", [ToolCall("c1", "rm_rf", "{}"), ToolCall("c2", "calc_add", '{"a": 1,'),
+    model = ScriptedModel(session, [Round("", [ToolCall("c1", "rm_rf", "{}"), ToolCall("c2", "calc_add", '{"a": 1,'),
                                       ToolCall("c3", "calc_add", '{"a": 1, "b": 1}')]), Round("Sorry.")])
     notices: List[str] = []
     approval = ToolApproval(ask=None, notice=notices.append)
@@ -92,16 +97,15 @@ def test_unknown_tools_bad_arguments_and_a_refusal_are_told_to_the_model_and_not
 
 def test_a_loop_that_never_ends_stops_after_max_tool_steps():
     toolbox, lines, session = StandInToolBox(), [], chat()
-    model = ScriptedModel([Round("", [ToolCall("c", "time_now", "{}")])])
+    model = ScriptedModel(session, [Round("", [ToolCall("c", "time_now", "{}")])])
     assert loop(toolbox, ToolApproval(approve_all=True), lines, steps=3).run(session, model, [CLOCK]) is None
     assert len(model.sent) == 3 and len(toolbox.calls) == 3
-    assert lines[-1].startswith("notice:Stopped after 3 rounds of tool calls (max_tool_steps")
     assert [m["role"] for m in session.messages[2:]] == ["assistant", "tool"] * 3
 
 
 def test_ctrl_c_in_a_call_keeps_an_answer_for_every_call_and_is_raised():
     toolbox, lines, session = StandInToolBox(interrupt=True), [], chat()
-    model = ScriptedModel([Round("", [ToolCall("c1", "time_now", "{}"), ToolCall("c2", "calc_add", "{}")])])
+    model = ScriptedModel(session, [Round("", [ToolCall("c1", "time_now", "{}"), ToolCall("c2", "calc_add", "{}")])])
     with pytest.raises(KeyboardInterrupt):
         loop(toolbox, ToolApproval(approve_all=True), lines).run(session, model, [ADD, CLOCK])
     assert [(m["role"], m.get("tool_call_id"), m["content"]) for m in session.messages[3:]] == [

@@ -5,11 +5,12 @@ of one network read come joined (one TextDelta for the dozens of tiny stream eve
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Union
 
 from .ChatOptions import ChatOptions
 from .TokenUsage import TokenUsage
+from .ToolCalls import ToolCall
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Reply:
     text: str
     usage: Optional[TokenUsage] = None
     model: Optional[str] = None  # the answering model's `provider/long-id`
+    tool_calls: List[ToolCall] = field(default_factory=list)  # what the model asks to run (none: an answer)
 
 
 class ChatSender(Protocol):

@@ -73,6 +73,17 @@ class Terminal:
             self.stderr.write("\n")  # end of input: the next line starts on its own
         return answer.strip().lower() in ("y", "yes")
 
+    def ask(self, question: str, stdin: Optional[TextIO] = None) -> Optional[str]:
+        """Ask on stderr and read one line of answer from stdin; None at the end of input."""
+        stdin = stdin or sys.stdin
+        self.stderr.write(visible_text(question))
+        self.stderr.flush()
+        answer = stdin.readline()
+        if not answer.endswith("\n"):
+            self.stderr.write("\n")  # end of input: the next line starts on its own
+            return None
+        return answer.rstrip("\n")
+
     @contextlib.contextmanager
     def keys_not_echoed(self, stdin: Optional[TextIO] = None) -> Iterator[None]:
         """While a reply streams, keys typed (Ctrl-C's ^C too) are not echoed into the rendered text.

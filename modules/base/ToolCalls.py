@@ -45,8 +45,8 @@ class ToolCallAssembler:
 
     def feed(self, index: Any, call_id: Optional[str], name: Optional[str], arguments: str) -> None:
         """Add one fragment; fragments past the limits (calls, argument size) are dropped."""
-        if not isinstance(index, int) or isinstance(index, bool):
-            index = len(self._parts) - 1 if self._parts else 0  # a server that numbers nothing: one call
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            index = max(self._parts) if self._parts else 0  # a server that numbers nothing: the last call
         part = self._parts.get(index)
         if part is None:
             if len(self._parts) >= MAX_CALLS_PER_REPLY:

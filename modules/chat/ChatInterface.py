@@ -30,6 +30,8 @@ from .CommandHandler import CommandHandler
 from .Conversation import Conversation
 from .InputHistory import InputHistory
 from .MessageRecall import MessageRecall
+from .ToolApproval import ToolApproval
+from .ToolLoop import ToolLoop
 
 WELCOME = "Welcome to LLM Chat"
 # Some prompt_toolkit versions map xterm's Ctrl-Shift-Up/Down sequences to the opposite keys:
@@ -44,11 +46,13 @@ class ChatInterface:
     def __init__(self, config: Any, terminal: Any, history_file: Optional[str] = None,
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
                  pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
-                 store: Optional[ChatStore] = None, toolbox: Optional[ToolBox] = None) -> None:
+                 store: Optional[ChatStore] = None, toolbox: Optional[ToolBox] = None,
+                 approve_tools: bool = False) -> None:
         """`save`: save the chat after each exchange and the prompts in the input history (not in echo
         mode); `resumed`: a saved chat to go on with, loaded from `store`; `pt_input`/`pt_output`:
         prompt_toolkit input and output (tests pass a pipe and a dummy); `toolbox`: the MCP servers of
-        this chat (none configured if not given), whose tools switched on are offered to the model."""
+        this chat (none configured if not given), whose tools switched on are offered to the model;
+        `approve_tools`: every tool call runs unasked (--approve-tools)."""
         self.config = config
         self.terminal = terminal
         self.history_file = history_file
@@ -57,12 +61,15 @@ class ChatInterface:
         self.data_directory = Path(config.data_directory)
         self.resumed = resumed is not None
         self.store = store or ChatStore(self.data_directory)
+        self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
+                                          OutputChannel.of_terminal(terminal), config.config.tool_timeout)
+        approval = ToolApproval(config.config.allowed_tools, approve_tools, notice=terminal.message,
+                                ask=self._ask_about_tool if terminal.is_interactive else None)
+        tools = ToolLoop(self.toolbox, approval, config.config.max_tool_steps, terminal.print, terminal.print_dim)
         self.conversation = Conversation(resumed or ChatSession(config.config.system_prompt, self.data_directory),
                                          config.config.providers, terminal, self.store,
                                          autosave=save and not echo,  # echo mode asks no model: nothing to keep
-                                         echo=echo)
-        self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
-                                          OutputChannel.of_terminal(terminal), config.config.tool_timeout)
+                                         echo=echo, tools=tools)
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
@@ -357,6 +364,14 @@ class ChatInterface:
         try:
             return asker.prompt(question, default=default)
         except (KeyboardInterrupt, EOFError):
+            return None
+
+    def _ask_about_tool(self, question: str) -> Optional[str]:
+        """The user's answer to whether a tool call may run; Ctrl-C is raised (it stops the tool loop)."""
+        asker: PromptSession = PromptSession(**self._io_arguments())
+        try:
+            return asker.prompt(question)
+        except EOFError:
             return None
 
     def _io_arguments(self) -> dict:

@@ -6,7 +6,8 @@ editing and resending, and tool loops are more rounds over the same seams.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import dataclasses
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..base.ChatEvents import Reply
 from ..base.ChatOptions import ChatOptions
@@ -14,50 +15,119 @@ from ..base.Errors import ApiError, IncompleteReplyError, LlmcError
 from ..base.ExitStatus import ExitStatus
 from ..base.Terminal import Terminal
 from ..ProviderManager import ProviderManager, ResolvedModel
-from ..render.ReplyStreaming import stream_reply
+from ..render.ReplyStreaming import make_reply_writer, stream_reply
 from ..store.Attachment import Content, has_image, image_refusal
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
+from ..tools.ToolBox import ToolSpec
+from .ToolLoop import ToolLoop, total_usage
 
 
 class Conversation:
     """A chat's messages and where they go: the providers to ask and the store that keeps them."""
 
     def __init__(self, session: ChatSession, providers: ProviderManager, terminal: Terminal,
-                 store: Optional[ChatStore] = None, autosave: bool = True, echo: bool = False) -> None:
+                 store: Optional[ChatStore] = None, autosave: bool = True, echo: bool = False,
+                 tools: Optional[ToolLoop] = None) -> None:
         """`store`: where the chat is saved after each exchange while `autosave` is on (None: never);
-        `echo`: answer each prompt with itself, asking no model."""
+        `echo`: answer each prompt with itself, asking no model; `tools`: the loop that offers the tools
+        switched on in its ToolBox and runs the calls the model asks for."""
         self.session = session
         self.providers = providers
         self.terminal = terminal
         self.store = store
         self.autosave = autosave
         self.echo = echo
+        self.tools = tools
         self.turn_dropped = False  # the last send's user message was taken back (nothing came of it)
         self.save_status: int = ExitStatus.OK  # of the last save: OK, or its error's (74 for a full disk)
+        self._writer: Any = None  # showing the round being received
+        self._told_no_tools: Set[str] = set()  # models said to take no tools, once each
 
     def send(self, content: Content, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
-        """Add a user message, show the reply in `writer`, record it and save the chat; the reply.
+        """Add a user message, show the reply in `writer`, record it and save the chat; the reply (with
+        the usage of every round when tools were called).
 
         A reply cut off (IncompleteReplyError, Ctrl-C) is kept as far as it came, marked, and saved; when
-        nothing came, or the request failed, the turn is dropped (`turn_dropped`). The error is re-raised."""
+        nothing came, or the request failed, the turn is dropped (`turn_dropped`), but tool calls made and
+        answered are kept. The error is re-raised. What the model is known not to take (an image) is not
+        sent (LlmcError naming the model); a refusal naming the tools or the image sent is remembered."""
         self.turn_dropped = False
+        self._check_before_sending(content, model)
+        specs = self._offered_tools(model)
         self.session.add_user(content)
+        self._warn_of_context(model, specs)
+        self._writer = writer
         try:
-            reply = self.request_round(model, options, writer)
+            if specs:
+                reply, usage = self._tool_turn(model, options, specs)
+            else:
+                reply, usage = self.request_round(model, options, writer), None
         except (IncompleteReplyError, KeyboardInterrupt, OSError) as exc:  # OSError: the screen's reader went away
-            self.keep_partial(writer.text or getattr(exc, "partial", ""), model)
+            self.keep_partial(self._writer.text or getattr(exc, "partial", ""), model)
             raise
         except ApiError as exc:
-            self.drop_turn()
-            if model is not None and has_image(content):
-                raise image_refusal(exc, model.label) from None
-            raise
+            self._end_failed_turn()
+            raise self._refusal(exc, model, bool(specs), has_image(content)) from None
         except BaseException:
-            self.drop_turn()
+            self._end_failed_turn()
             raise
         self.record_reply(reply)
-        return reply
+        return reply if usage is None else dataclasses.replace(reply, usage=usage)
+
+    def _check_before_sending(self, content: Content, model: Optional[ResolvedModel]) -> None:
+        """LlmcError for an image going to a model known to take none."""
+        if model is not None and not self.echo and has_image(content):
+            refusal = self.providers.refusal_before_sending(model.provider, model.long_id, tools=False, image=True)
+            if refusal:
+                raise LlmcError(refusal)
+
+    def _offered_tools(self, model: Optional[ResolvedModel]) -> List[ToolSpec]:
+        """The tools to offer this turn: those switched on, unless the model is known to take none."""
+        if self.tools is None or model is None or self.echo:
+            return []
+        specs = self.tools.toolbox.specs()
+        refusal = self.providers.refusal_before_sending(model.provider, model.long_id, tools=True, image=False)
+        if specs and refusal:
+            if model.label not in self._told_no_tools:
+                self._told_no_tools.add(model.label)
+                self.terminal.message(refusal)
+            return []
+        return specs
+
+    def _warn_of_context(self, model: Optional[ResolvedModel], specs: List[ToolSpec]) -> None:
+        if model is not None and not self.echo:
+            warning = self.providers.context_warning(model.provider, model.long_id, self.session.api_messages(),
+                                                     [spec.as_openai() for spec in specs])
+            if warning:
+                self.terminal.message(warning)
+
+    def _tool_turn(self, model: ResolvedModel, options: ChatOptions,
+                   specs: List[ToolSpec]) -> Tuple[Reply, Any]:
+        """Rounds of tool calls until the model answers: (its answer, the usage of every round)."""
+        assert self.tools is not None
+        first = [self._writer]
+
+        def send_round(tools: Tuple[Dict[str, Any], ...]) -> Reply:
+            self._writer = first.pop() if first else make_reply_writer(self.terminal)
+            return self.request_round(model, dataclasses.replace(options, tools=tools), self._writer)
+
+        reply = self.tools.run(self.session, send_round, specs)
+        if reply is None:
+            self.save()
+            raise LlmcError(f"Stopped after {self.tools.max_steps} rounds of tool calls without an answer "
+                            "(max_tool_steps in config.toml); the calls and their results are kept in the chat")
+        return reply, total_usage(self.tools.rounds)
+
+    def _refusal(self, error: ApiError, model: Optional[ResolvedModel], tools: bool, image: bool) -> ApiError:
+        """The error to tell: what a refusal of the tools or the image taught (said in one line and
+        remembered), else the provider's own, an image's refusal named as such."""
+        if model is None:
+            return error
+        lesson = self.providers.learn_from_refusal(model.provider, model.long_id, error, tools, image)
+        if lesson:
+            return ApiError(lesson, status=error.status)
+        return image_refusal(error, model.label) if image else error
 
     def request_round(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
         """Send the messages as they are now to `model` and show the answer in `writer`; the reply, not
@@ -82,7 +152,14 @@ class Conversation:
             self.session.add_assistant(partial, incomplete=True, model=model.label if model else None)
             self.save()
         else:
+            self._end_failed_turn()
+
+    def _end_failed_turn(self) -> None:
+        """Drop the turn when nothing came of it; keep (and save) the tool calls it made and answered."""
+        if self.session.messages[-1]["role"] == "user":
             self.drop_turn()
+        else:
+            self.save()
 
     def drop_turn(self) -> None:
         """Take back the last user message and what followed it."""

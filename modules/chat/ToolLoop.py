@@ -2,9 +2,9 @@
 results go back, round after round until the model answers or `max_tool_steps` rounds are spent."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ..base.ChatEvents import Reply
 from ..base.TokenUsage import TokenUsage
 from ..base.ToolCalls import ToolCall
 from ..render.ToolCallView import call_lines, result_line
@@ -16,49 +16,35 @@ DECLINED = "The user declined to run this tool call."
 INTERRUPTED = "The user interrupted the tool calls before this one ran."
 
 
-@dataclass
-class Round:
-    """What one request gave: its text, the calls it asks for (none: the answer), what it took."""
-
-    text: str
-    calls: List[ToolCall] = field(default_factory=list)
-    usage: Optional[TokenUsage] = None
-    model: Optional[str] = None
-
-
-SendRound = Callable[[List[Dict[str, Any]], Tuple[Dict[str, Any], ...]], Round]
+SendRound = Callable[[Tuple[Dict[str, Any], ...]], Reply]  # one request of the chat as it is, offering these tools
 
 
 class ToolLoop:
     """Runs the rounds of one question; every call and result is kept in the chat as it happens."""
 
     def __init__(self, toolbox: ToolBox, approval: ToolApproval, max_steps: int,
-                 show: Callable[[str], None], show_dim: Callable[[str], None],
-                 notice: Callable[[str], None]) -> None:
-        """`show` puts a call's lines on screen, `show_dim` a result's summary, `notice` what went wrong."""
+                 show: Callable[[str], None], show_dim: Callable[[str], None]) -> None:
+        """`show` puts a call's lines on screen, `show_dim` a result's summary."""
         self.toolbox = toolbox
         self.approval = approval
         self.max_steps = max_steps
         self.show = show
         self.show_dim = show_dim
-        self.notice = notice
-        self.rounds: List[Round] = []  # of the last run, every request's, for usage and cost
+        self.rounds: List[Reply] = []  # of the last run, every request's, for usage and cost
 
-    def run(self, session: ChatSession, send_round: SendRound, specs: Sequence[ToolSpec]) -> Optional[Round]:
+    def run(self, session: ChatSession, send_round: SendRound, specs: Sequence[ToolSpec]) -> Optional[Reply]:
         """Ask, run the calls, ask again; the model's answer (not yet in `session`), or None when the rounds
         ran out. Ctrl-C is raised once the chat holds an answer for every call of the round."""
         self.rounds = []
         tools = tuple(spec.as_openai() for spec in specs)
         by_name = {spec.name: spec for spec in specs}
         for _ in range(self.max_steps):
-            reply = send_round(session.api_messages(), tools)
+            reply = send_round(tools)
             self.rounds.append(reply)
-            if not reply.calls:
+            if not reply.tool_calls:
                 return reply
-            session.add_tool_calls(reply.text, reply.calls, reply.usage, reply.model)
-            self._run_calls(session, reply.calls, by_name)
-        self.notice(f"Stopped after {self.max_steps} rounds of tool calls (max_tool_steps in config.toml); "
-                    "the calls and their results are in the chat")
+            session.add_tool_calls(reply.text, reply.tool_calls, reply.usage, reply.model)
+            self._run_calls(session, reply.tool_calls, by_name)
         return None
 
     def _run_calls(self, session: ChatSession, calls: List[ToolCall], by_name: Dict[str, ToolSpec]) -> None:
@@ -94,7 +80,7 @@ class ToolLoop:
         return spec.display if spec else call.name
 
 
-def total_usage(rounds: Sequence[Round]) -> Optional[TokenUsage]:
+def total_usage(rounds: Sequence[Reply]) -> Optional[TokenUsage]:
     """The tokens of every round together; None when no round was counted."""
     counted = [r.usage for r in rounds if r.usage is not None]
     if not counted:

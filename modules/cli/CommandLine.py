@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("-T", "--tools", action="append", metavar="NAME", help="offer the model the tools of MCP server NAME "
         "(of <data dir>/mcp.json) for this run (repeatable; 'all': every server, 'none': no tools; default: "
         "config.toml's tools)")
+    add("--approve-tools", action="store_true", help="run every tool call the model asks for in this run "
+        "without asking (says so once on stderr); otherwise each is asked about in a terminal, and refused "
+        "without one, unless config.toml's allowed_tools lists it")
     add("--list-tools", action="store_true", help="start the MCP servers of mcp.json, list their tools and exit")
     add("--concurrency", type=_concurrency, metavar="N",
         help=f"model pings in flight per provider during discovery (1-{MAX_CONCURRENCY}, default 16)")
@@ -283,12 +286,13 @@ def _converse(config, args: argparse.Namespace, terminal, toolbox) -> int:
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
             resumed = _saved_chat(config, args.history_file, new_system_prompt)
-        runner = PromptRunner(config.config, terminal, config.model_source, toolbox=toolbox)
+        runner = PromptRunner(config.config, terminal, config.model_source, toolbox=toolbox,
+                              approve_tools=args.approve_tools)
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
     from ..chat.ChatInterface import ChatInterface
     return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         store=store, toolbox=toolbox).run()
+                         store=store, toolbox=toolbox, approve_tools=args.approve_tools).run()
 
 
 def _toolbox(config, args: argparse.Namespace, terminal):
@@ -413,6 +417,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
     if args.tools is not None and chosen and chosen != ["--list-tools"]:
         raise ConfigError(f"-T/--tools works only with a chat or a prompt (or --list-tools), not with {chosen[0]}")
+    if args.approve_tools and chosen:
+        raise ConfigError(f"--approve-tools works only with a chat or a prompt, not with {chosen[0]}")
     for name in args.tools or []:
         if not name.strip():
             raise ConfigError("-T/--tools needs a server name, not an empty one")

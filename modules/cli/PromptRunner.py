@@ -1,6 +1,7 @@
 """One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Optional, Sequence
 
 from ..base.Errors import ConfigError
@@ -8,6 +9,8 @@ from ..base.ExitStatus import ExitStatus
 from ..base.Terminal import Terminal, is_terminal
 from ..base.Text import size_text
 from ..chat.Conversation import Conversation
+from ..chat.ToolApproval import ToolApproval
+from ..chat.ToolLoop import ToolLoop
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import ChatSession
@@ -23,13 +26,15 @@ class PromptRunner:
     """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
 
     def __init__(self, config_model: Any, terminal: Terminal, model_source: str = "",
-                 toolbox: Optional[ToolBox] = None) -> None:
+                 toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
         """`model_source` says where the model string came from ("from LLMC_DEFAULT_MODEL"), for errors;
-        `toolbox`: the MCP servers of this run, whose tools switched on are offered to the model."""
+        `toolbox`: the MCP servers of this run, whose tools switched on are offered to the model;
+        `approve_tools`: every tool call runs unasked (--approve-tools)."""
         self.config_model = config_model
         self.terminal = terminal
         self.model_source = model_source
         self.toolbox = toolbox
+        self.approve_tools = approve_tools
 
     def run(self, prompt: str, echo: bool = False, session: Optional[ChatSession] = None,
             store: Optional[ChatStore] = None, show_usage: bool = False,
@@ -48,12 +53,25 @@ class PromptRunner:
         model = settings.providers.chat_model(settings.model, self.model_source)
         if session is None:
             session = ChatSession(settings.system_prompt, settings.data_directory)
-        conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None)
+        conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None,
+                                    tools=self._tool_loop())
         writer = make_reply_writer(self.terminal)
         reply = conversation.send(message_content(prompt, list(attachments)), model, settings.chat_options(), writer)
         if show_usage:
             self.terminal.message(usage_text(reply.usage, model))
         return conversation.save_status  # the answer is out, but a chat that was not kept says so
+
+
+    def _tool_loop(self) -> Optional[ToolLoop]:
+        """The tool calls of -p: shown on stderr (stdout is the answer alone), asked about only where
+        stdin and stderr are a terminal."""
+        if self.toolbox is None:
+            return None
+        settings = self.config_model
+        asks = is_terminal(sys.stdin) and self.terminal.stderr_is_terminal
+        approval = ToolApproval(settings.allowed_tools, self.approve_tools, notice=self.terminal.message,
+                                ask=self.terminal.ask if asks else None)
+        return ToolLoop(self.toolbox, approval, settings.max_tool_steps, self.terminal.message, self.terminal.message)
 
 
 def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:

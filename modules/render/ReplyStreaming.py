@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, Usage
+from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, ToolCallDelta, Usage
 from ..base.ChatOptions import ChatOptions
 from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
 from .PlainReplyWriter import PlainReplyWriter
 from ..base.Secrets import StreamMasker, known_keys, redact
 from ..base.Terminal import Terminal, visible_text
 from ..base.TokenUsage import TokenUsage
+from ..base.ToolCalls import ToolCallAssembler
 from ..ProviderManager import ResolvedModel
 
 
@@ -30,11 +31,14 @@ def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, t
     on_wait = lambda notice: writer.on_warning(visible_text(notice))  # noqa: E731 - above the live region
     text_of = _MaskedKinds(writer, known_keys())  # a key a provider echoes is masked before screen or file
     usage: Optional[TokenUsage] = None
+    calls = ToolCallAssembler()
     try:
         with terminal.keys_not_echoed():
             for event in api.send(messages, options, on_wait):
                 if isinstance(event, Usage):
                     usage = event.tokens
+                elif isinstance(event, ToolCallDelta):
+                    calls.feed(event.index, event.id, event.name, event.arguments)
                 elif isinstance(event, (TextDelta, ReasoningDelta, Notice)):
                     text_of.feed(event)
             text_of.close()
@@ -47,10 +51,10 @@ def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, t
     except BaseException:
         writer.abort()
         raise
-    if not writer.text.strip():
+    if not writer.text.strip() and not calls:
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()
-    return Reply(writer.text, usage)
+    return Reply(writer.text, usage, tool_calls=calls.calls())
 
 
 class _MaskedKinds:
