@@ -354,8 +354,14 @@ def test_a_model_that_refuses_images_is_named(home: Path, data: Path, server: Fa
     (tmp_path / "shot.png").write_bytes(PNG)
     result = llmc(home, data, "-a", str(tmp_path / "shot.png"), "-p", "describe")
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith("llmc: error: fake/fake-chat-1 refused the message with an image "
-                                    "(does it take images?): fake: API request failed with status code 400.")
+    assert result.stderr.startswith("llmc: error: fake/fake-chat-1 takes no images: the provider refused them "
+                                    "(API request failed with status code 400.")
+    assert result.stderr.strip().endswith("; remembered for this model") and result.stderr.count("\n") == 1
+    asked = len(chat_requests(server))
+    again = llmc(home, data, "-a", str(tmp_path / "shot.png"), "-p", "describe")  # learnt: refused before sending
+    assert again.returncode == 1 and len(chat_requests(server)) == asked
+    assert again.stderr == ("llmc: error: fake/fake-chat-1 takes no images (as its provider said; see llmc "
+                            "--list-models --long): not sent; pick a model that does with -m or /model\n")
 
 
 def test_attach_in_the_chat(data: Path, server: FakeOpenAIServer, tmp_path: Path) -> None:
@@ -405,7 +411,7 @@ def test_a_model_that_refuses_images_in_the_chat_is_named_and_the_chat_goes_on(d
     send(child, f"/attach {tmp_path / 'shot.png'}")
     child.expect_exact("it goes with your next message.")
     send(child, "describe")
-    child.expect_exact("ERROR: fake/fake-chat-1 refused the message with an image (does it take images?)")
+    child.expect_exact("ERROR: fake/fake-chat-1 takes no images: the provider refused them (")
     child.expect_exact("Not sent: shot.png (/attach again to send with the next message).")
     child.expect_exact("fc1 >")
     send(child, "just text")
