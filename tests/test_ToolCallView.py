@@ -28,3 +28,11 @@ def test_a_result_is_one_cut_line():
     assert result_line("boom", True) == "  ✗ boom"
     assert len(result_line("y" * 1000, False)) == 4 + RESULT_SUMMARY_CHARS
     assert "\x1b" not in result_line("\x1b[31mred", False)
+
+
+def test_a_known_key_in_arguments_or_a_result_is_masked():
+    from llmc.base.Secrets import remember_keys
+    key = "sk-test-1234567890abcdefghij"
+    remember_keys([key])
+    assert key not in "".join(call_lines("t", '{"token": "%s"}' % key))
+    assert key not in result_line(f"your key is {key}", False)

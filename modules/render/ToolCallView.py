@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import List
 
+from ..base.Secrets import without_known_keys
 from ..base.Terminal import visible_text
 from ..base.Text import one_line
 
@@ -16,7 +17,9 @@ CALL_MARK = "⚙"
 
 
 def call_lines(display: str, arguments: str) -> List[str]:
-    """The lines showing a call of tool `display` with `arguments` (JSON text as the model sent it)."""
+    """The lines showing a call of tool `display` with `arguments` (JSON text as the model sent it); a key
+    the model puts in them is masked, as in its reply."""
+    arguments = without_known_keys(arguments)
     head = f"{CALL_MARK} {one_line(display, 120)}"
     try:
         value = json.loads(arguments) if arguments.strip() else {}
@@ -36,5 +39,5 @@ def call_lines(display: str, arguments: str) -> List[str]:
 
 def result_line(text: str, is_error: bool) -> str:
     """A tool's result as one cut line, or what went wrong."""
-    summary = one_line(text, RESULT_SUMMARY_CHARS) or "(no output)"
+    summary = one_line(without_known_keys(text), RESULT_SUMMARY_CHARS) or "(no output)"
     return f"  {'✗' if is_error else '→'} {summary}"
