@@ -22,9 +22,9 @@ from .base.TokenUsage import TokenUsage
 from .base.ToolCalls import MAX_ARGUMENT_CHARS, tool_calls_of
 
 Message = Dict[str, Any]
-_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice], Type[ToolCallDelta]]
-# an event's class and text, made into the event once a read's pieces are joined (a ToolCallDelta comes made)
-_Piece = Tuple[_TextEvent, Union[str, ToolCallDelta]]
+_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice]]
+_Piece = Tuple[_TextEvent, str]  # an event's class and text, made into the event once a read's pieces are joined
+_Item = Union[_Piece, ToolCallDelta]  # what a stream event gives: pieces of text, and tool-call fragments as they are
 _SCAN_JSON = LENIENT_JSON.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder(), not in its stubs
 
 _FINISH_NOTICES = {
@@ -271,20 +271,23 @@ class OpenAIChatCompletionApi:
         """Yield the events of `payloads`, runs of one kind joined; return True if [DONE] came.
 
         What came before an error event or a malformed payload is yielded before the error."""
-        runs: List[Tuple[_TextEvent, List[str]]] = []  # (event class, its texts)
+        runs: List[Union[Tuple[_TextEvent, List[str]], ToolCallDelta]] = []  # (event class, its texts)
         try:
             for payload in payloads:
                 if payload.strip() == "[DONE]":
                     return True
-                for kind, text in self._pieces(payload, state):
-                    if runs and kind in (TextDelta, ReasoningDelta) and runs[-1][0] is kind:
-                        runs[-1][1].append(text)
+                for item in self._pieces(payload, state):
+                    last = runs[-1] if runs else None
+                    if isinstance(item, ToolCallDelta):
+                        runs.append(item)
+                    elif isinstance(last, tuple) and item[0] in (TextDelta, ReasoningDelta) and last[0] is item[0]:
+                        last[1].append(item[1])
                     else:
-                        runs.append((kind, [text]))
+                        runs.append((item[0], [item[1]]))
             return False
         finally:
-            for kind, texts in runs:
-                yield texts[0] if kind is ToolCallDelta else kind("".join(texts))
+            for run in runs:
+                yield run if isinstance(run, ToolCallDelta) else run[0]("".join(run[1]))
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
@@ -332,7 +335,7 @@ class OpenAIChatCompletionApi:
         return IncompleteReplyError(
             f"{self.provider_name}: {cause} after {state.chars:,} characters", state.content)
 
-    def _pieces(self, payload: str, state: "_StreamState") -> List[_Piece]:
+    def _pieces(self, payload: str, state: "_StreamState") -> List[_Item]:
         """The pieces of one event; a malformed one is skipped, and only the first is named."""
         state.events += 1
         try:
@@ -350,12 +353,12 @@ class OpenAIChatCompletionApi:
                 return [(Notice, f"{self.provider_name}: skipped a malformed stream chunk: "
                                     f"{self.client.safe_line(payload, 60)!r}")]
             return []
-        pieces: List[_Piece] = []
+        pieces: List[_Item] = []
         if reasoning or content or calls:
             state.last_progress = state.clock()
         for call in calls:
             state.tool_chars += len(call.arguments) + len(call.name or "") + 1
-            pieces.append((ToolCallDelta, call))
+            pieces.append(call)
         if reasoning:
             state.reasoning_chars += len(reasoning)
             pieces.append((ReasoningDelta, reasoning))

@@ -59,7 +59,7 @@ class Conversation:
         self._warn_of_context(model, specs)
         self._writer = writer
         try:
-            if specs:
+            if specs and model is not None:
                 reply, usage = self._tool_turn(model, options, specs)
             else:
                 reply, usage = self.request_round(model, options, writer), None
