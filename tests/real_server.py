@@ -78,7 +78,9 @@ class RealModelServer:
         # the gemma chat format has it answer with text, which the -p and chat tests need to see.
         command = [str(LLAMA_PYTHON), "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ID,
                    "--host", HOST, "--port", str(self.port), "--n_ctx", "1024", "--chat_format", "gemma",
-                   "--n_threads", str(min(2, os.cpu_count() or 1)), "--verbose", "False"]
+                   # one thread: ggml's threads wait on each other spinning, and on a busy machine (CI beside
+                   # other work) two took 90-150 s for a 40-token reply where one took 8-18 s
+                   "--n_threads", "1", "--verbose", "False"]
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
