@@ -149,6 +149,24 @@ def test_bad_urls_are_refused(url: str, message: str) -> None:
     assert "pw" not in str(info.value)
 
 
+@pytest.mark.parametrize("url", ["http://x:PASSWORD@127.0.0.1:57219:1/v1", "http://user:PASSWORD@[::1/v1",
+                                 "http://127.0.0.1:99999/v1?api_key=SECRET", "http://x:PASS/WORD@127.0.0.1/v1",
+                                 "http://x:PASSWORD@127.0.0.1:abc/v1", "http://127.0.0.1/v1#SECRET"])
+def test_a_malformed_url_is_refused_without_its_secrets(url: str) -> None:
+    with pytest.raises(ConfigError, match="URL .* must") as info:
+        checked_base_url(url)
+    assert "PASS" not in str(info.value) and "SECRET" not in str(info.value)
+    with pytest.raises(ConfigError, match="provider name") as info:
+        checked_provider_name(url)  # the URL given where the name goes
+    assert "PASS" not in str(info.value) and "SECRET" not in str(info.value)
+
+
+def test_a_key_given_as_key_env_is_not_shown() -> None:
+    with pytest.raises(ConfigError, match="must name an environment variable") as info:
+        checked_key_variable("sk-proj-SECRETSECRET")
+    assert "SECRET" not in str(info.value)
+
+
 def test_good_urls_lose_their_trailing_slash() -> None:
     assert checked_base_url(" http://localhost:11434/v1/ ") == "http://localhost:11434/v1"
     assert checked_base_url("https://[::1]:8000/v1") == "https://[::1]:8000/v1"

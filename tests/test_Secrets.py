@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmc.base.Secrets import ECHO_FRAGMENT, mask_url, redact, safe_line, url_secrets
+from llmc.base.Secrets import ECHO_FRAGMENT, mask_url, mask_urls_in, redact, safe_line, url_secrets
 
 KEY = "K9QxZ7wLm2VbT4nRk8HcJ5pYd3FgA6sEuW1q"  # 36 characters, no "sk-": only the echo rule finds it
 
@@ -81,3 +81,29 @@ def test_a_stream_masker_passes_whole_words_on_at_once() -> None:
     assert masker.feed("ld!\n") == "world!\n"
     assert masker.feed("x" * 10_000) == "x" * (10_000 - HELD_CHARS)  # a long run is not held whole
     assert masker.close() == "x" * HELD_CHARS
+
+
+MALFORMED_WITH_SECRETS = {  # issue 17: URLs --add-provider refuses, each with a secret in it
+    "http://x:PASSWORD@127.0.0.1:57219:1/v1": "http://x:********@127.0.0.1:57219:1/v1",
+    "http://user:PASSWORD@[::1/v1": "http://user:********@[::1/v1",
+    "http://127.0.0.1:99999/v1?api_key=SECRET": "http://127.0.0.1:99999/v1?********",
+    "http://x:PASS/WORD@127.0.0.1/v1": "http://x:********@127.0.0.1/v1",     # urlsplit takes /WORD@… as the path
+    "http://x:PASS:WORD@127.0.0.1:1:2/v1": "http://x:********@127.0.0.1:1:2/v1",
+    "http://PASSWORD@127.0.0.1/v1": "http://********@127.0.0.1/v1",          # a token as the user name
+    "http://127.0.0.1/v1#token=SECRET": "http://127.0.0.1/v1#********",
+    "http://x:PASSWORD@127.0.0.1/v1?k=SECRET#SECRET": "http://x:********@127.0.0.1/v1?********",
+    "x:PASSWORD@host/v1": "x:********@host/v1",
+}
+
+
+def test_a_urls_password_query_and_fragment_are_masked_whether_it_parses_or_not() -> None:
+    for url, masked in MALFORMED_WITH_SECRETS.items():
+        assert mask_url(url) == masked, url
+        assert any(("PASS" in part or "SECRET" in part) for part in url_secrets(url)), url
+    assert mask_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
+    assert mask_url("local") == "local" and url_secrets("http://127.0.0.1:8080/v1") == ()
+
+
+def test_urls_in_a_command_line_are_masked_and_other_words_kept() -> None:
+    assert mask_urls_in("/add-provider local http://x:PASSWORD@127.0.0.1:57219:1/v1 --key-env K") == (
+        "/add-provider local http://x:********@127.0.0.1:57219:1/v1 --key-env K")

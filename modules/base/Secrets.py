@@ -5,7 +5,6 @@ import os
 import re
 from functools import lru_cache
 from typing import Iterable, List, Sequence, Tuple
-from urllib.parse import urlsplit, urlunsplit
 
 from .Text import one_line
 
@@ -13,7 +12,7 @@ MIN_SECRET_LENGTH = 8  # shorter "keys" ("none", "local") are placeholders; mask
 ECHO_FRAGMENT = 6  # this many characters of a key in a row count as an echo of it (its last 4 are shown by /config)
 MASK = "********"
 _KEY_SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
-_URL_SECRETS = re.compile(r"(?<=://)[^/@\s]*@|\?[^\s#]*")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _KNOWN_KEYS: List[str] = []
 _PASSWORD_SHAPED = re.compile(r":([^:/@\s]+)@")  # ":secret@", also where a URL does not parse as one
 HELD_CHARS = 256  # a streamed run with no space in it longer than this is passed on but for its tail
@@ -85,15 +84,12 @@ def safe_line(text: str, *secrets: str, limit: int = 300) -> str:
 
 
 def url_secrets(url: str) -> tuple:
-    """The parts of a URL that may hold a key: its password and its query."""
-    found = [match.group().strip("@?") for match in _URL_SECRETS.finditer(url)]
+    """The parts of a URL that may hold a key: its user information (a password, or a token as the user
+    name), its query and its fragment; also for a URL that does not parse."""
+    _, userinfo, _, tail = _url_parts(url)
+    found = [userinfo, userinfo.partition(":")[2], tail[1:]]
     found += _PASSWORD_SHAPED.findall(url)
-    try:
-        parts = urlsplit(url)
-        found += [parts.password or "", parts.query]
-    except ValueError:
-        pass
-    return tuple(part for part in found if part)
+    return tuple(dict.fromkeys(part for part in found if part))
 
 
 def mask_key(key: str) -> str:
@@ -103,19 +99,33 @@ def mask_key(key: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """`url` with a password in it and its query string (where keys hide) masked; also for a URL that
-    does not parse."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        masked = _URL_SECRETS.sub(lambda m: MASK + "@" if m.group().endswith("@") else "?" + MASK, url)
-    else:
-        netloc = parts.netloc
-        if password is not None:
-            netloc = netloc.replace(f":{password}@", f":{MASK}@", 1)
-        masked = urlunsplit(parts._replace(netloc=netloc, query=MASK if parts.query else ""))
-    return _PASSWORD_SHAPED.sub(f":{MASK}@", masked)
+    """`url` with its password (or a user-name token), query and fragment masked, the user name of a
+    user:password kept; the same for text that does not parse as a URL (a malformed port or host)."""
+    scheme, userinfo, rest, tail = _url_parts(url)
+    if userinfo:
+        user, has_password, _ = userinfo.partition(":")
+        userinfo = (f"{user}:{MASK}" if has_password and user else MASK) + "@"
+    if tail:
+        tail = tail[0] + MASK
+    return _PASSWORD_SHAPED.sub(f":{MASK}@", scheme + userinfo + rest + tail)
+
+
+def _url_parts(url: str) -> tuple:
+    """(`scheme://`, user information, host and path, `?query` or `#fragment`) of a URL, read as text:
+    the user information runs to the last `@` before the query, so a password holding `/` or `:` is
+    all in it (urlsplit would take part of it for the path)."""
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    cut = min((i for i in (url.find("?", start), url.find("#", start)) if i != -1), default=len(url))
+    at = url.rfind("@", start, cut)
+    if at == -1:
+        return url[:start], "", url[start:cut], url[cut:]
+    return url[:start], url[start:at], url[at + 1:cut], url[cut:]
+
+
+def mask_urls_in(text: str) -> str:
+    """`text` with every word that looks like a URL (`://` or `@` in it) passed through mask_url."""
+    return re.sub(r"\S*(?:://|@)\S*", lambda match: mask_url(match.group()), text)
 
 
 def _echo_spans(text: str, secret: str) -> list:

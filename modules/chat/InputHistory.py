@@ -12,6 +12,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from ..store.ChatSession import MAX_SESSION_BYTES
 from ..base.Errors import ConfigError
 from ..base.SafeFiles import PRIVATE_MODE, atomic_write_text, read_text_file
+from ..base.Secrets import mask_urls_in
 
 HISTORY_FILE_NAME = "chat_history.txt"
 HISTORY_ENTRIES_KEPT = 100
@@ -89,6 +90,8 @@ class _AppendingHistory(FileHistory):
         self.failing = False
 
     def store_string(self, string: str) -> None:
+        if string.startswith("/"):  # a command's URL (/add-provider NAME URL) is written without its secrets
+            string = mask_urls_in(string)
         entry = f"\n# {datetime.datetime.now()}\n" + "".join(f"+{line}\n" for line in string.split("\n"))
         try:
             _append_whole(self.path, entry.encode("utf-8", errors="replace"))

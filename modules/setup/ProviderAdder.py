@@ -6,6 +6,7 @@ from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 from ..base.Errors import ConfigError, InvalidModelError
+from ..base.Secrets import mask_url
 from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig, environment_key_variable
 
@@ -16,7 +17,7 @@ URL_EXAMPLE = "http://127.0.0.1:8080/v1"
 def checked_provider_name(name: str) -> str:
     """`name` if it can name a provider (and its key variable); ConfigError otherwise."""
     if not PROVIDER_NAME.fullmatch(name):
-        raise ConfigError(f"provider name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
+        raise ConfigError(f"provider name {mask_url(name)!r} must be 1-64 letters, digits, '.', '_' or '-', "
                           "starting with a letter or digit (e.g. local)")
     return name
 
@@ -31,7 +32,8 @@ def checked_base_url(url: str) -> str:
         parts, port_ok = None, False
     if (parts is None or not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c.isspace() or not c.isprintable() for c in text)):
-        raise ConfigError(f"URL {url!r} must be an http:// or https:// address with a host, e.g. {URL_EXAMPLE}")
+        raise ConfigError(f"URL {mask_url(url)!r} must be an http:// or https:// address with a host, "
+                          f"e.g. {URL_EXAMPLE}")
     if parts.username or parts.password:
         raise ConfigError(f"URL {_without_userinfo(parts)} must not hold a user name or password: "
                           "put the key in an environment variable and name it with --key-env")
@@ -46,8 +48,8 @@ def checked_key_variable(variable: Optional[str]) -> str:
     if variable is None:
         return ""
     if not ENV_VARIABLE_NAME.fullmatch(variable):
-        raise ConfigError(f"--key-env {variable!r} must name an environment variable (letters, digits, _), "
-                          "not hold the key itself")
+        raise ConfigError("--key-env must name an environment variable (letters, digits, _), not hold the key "
+                          "itself (what was given is not shown)")
     return variable
 
 

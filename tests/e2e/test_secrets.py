@@ -155,3 +155,34 @@ def test_a_key_echoed_in_a_normal_reply_is_masked_on_screen_and_in_the_saved_cha
         for key in (ENV_KEY, TOML_KEY):
             for part in secret_parts(key) + [key[-12:]]:
                 assert part not in content, (path, part)
+
+
+ADD_PROVIDER_URLS = ["http://x:PASSWORD@127.0.0.1:57219:1/v1", "http://user:PASSWORD@[::1/v1",
+                     "http://127.0.0.1:99999/v1?api_key=SECRET", "http://x:PASS/WORD@127.0.0.1/v1"]
+
+
+def test_add_provider_never_prints_a_urls_password_or_query(home: Path) -> None:
+    for url in ADD_PROVIDER_URLS:
+        for args in (["--add-provider", "local", url], ["--add-provider", url, "http://127.0.0.1:1/v1"]):
+            result = run_llmc(args, home)
+            assert result.returncode == 2 and result.stdout == "", result.stderr
+            assert "PASS" not in result.stderr and "SECRET" not in result.stderr, result.stderr
+            assert result.stderr.startswith("llmc: error: ") and "********" in result.stderr
+
+
+def test_add_provider_in_the_chat_shows_and_keeps_no_password(tmp_path: Path) -> None:
+    from tests.e2e.pty_support import send, spawn
+    data = tmp_path / "data"
+    child = spawn(data)
+    child.expect_exact("4.1-mini >")
+    for url in ADD_PROVIDER_URLS:
+        send(child, f"/add-provider local {url}")
+        child.expect_exact("must be an http:// or https:// address")
+        child.expect_exact("4.1-mini >")
+    output = finish(child)
+    errors = [line for line in output.splitlines() if "must be an http" in line]
+    assert len(errors) == len(ADD_PROVIDER_URLS) and all("********" in line for line in errors)
+    history = (data / "chat_history.txt").read_text()
+    assert "/add-provider local http://x:********@127.0.0.1:57219:1/v1" in history
+    for text in (*errors, history):  # the screen shows the line being typed, as typed; nothing else does
+        assert "PASS" not in text and "SECRET" not in text
