@@ -273,7 +273,8 @@ class Config:
                             models_timeout=config_model.models_timeout,
                             ping_timeout=config_model.ping_timeout,
                             reply_timeout=config_model.reply_timeout,
-                            stall_timeout=config_model.stall_timeout)
+                            stall_timeout=config_model.stall_timeout,
+                            discovery_timeout=config_model.discovery_timeout)
 
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:

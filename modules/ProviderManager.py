@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -545,8 +546,10 @@ class ProviderManager:
             return summary
         name, to_ping = summary.provider, summary.to_ping
         started = time.monotonic()
+        allowed = self.discovery_service.settings.discovery_timeout
         try:
-            results = self._ping_all(name, self.providers[name], to_ping, out, cancel)
+            results = self._ping_all(name, self.providers[name], to_ping, out, cancel,
+                                     started + allowed - summary.seconds)  # its listing took part of the time
         except KeyRefusedError as exc:
             summary.error = self._key_refused_message(name, exc)
             return summary
@@ -555,33 +558,43 @@ class ProviderManager:
             return summary
         if cancel.is_set():
             raise DiscoveryCancelled()
+        summary.seconds += time.monotonic() - started
+        if len(results) < len(to_ping):  # out of time: the models not pinged are left undecided
+            summary.error = _out_of_time_message(name, allowed, to_ping, results)
+            return summary
         summary.valid = [m for m in to_ping if results[m] is PingResult.VALID]
         summary.invalid = [m for m in summary.listed
                            if m in summary.known_invalid or results.get(m) is PingResult.INVALID]
         summary.undecided = [m for m in to_ping if results[m] is PingResult.UNDECIDED]
-        summary.seconds += time.monotonic() - started
         return summary
 
-    def _ping_all(self, name: str, config: ProviderConfig, models: List[str],
-                  out: OutputChannel, cancel: threading.Event) -> Dict[str, PingResult]:
+    def _ping_all(self, name: str, config: ProviderConfig, models: List[str], out: OutputChannel,
+                  cancel: threading.Event, ends: float) -> Dict[str, PingResult]:
+        """The verdict of each model pinged before the monotonic time `ends` (pings in flight then are
+        cut off and left out)."""
+        from .transport.RequestDeadline import RequestDeadline
         results: Dict[str, PingResult] = {}
         lock = threading.Lock()
         on_progress = out.progress
         if on_progress:
             on_progress(name, 0, len(models))
 
-        key_refused = threading.Event()  # once set, no more pings are sent to this provider
+        stop = threading.Event()  # once set (the key refused, or out of time), no more pings are sent
+        out_of_time = threading.Event()
 
         def ping(model: str) -> None:
-            if cancel.is_set() or key_refused.is_set():
+            if cancel.is_set() or stop.is_set():
                 return
             try:
-                result = self.discovery_service.validate_model(config, model, provider_name=name, stop=key_refused,
-                                                               notice=out.notice)
+                with RequestDeadline(max(0.0, ends - time.monotonic())):  # cuts off a ping in flight at the end
+                    result = self.discovery_service.validate_model(config, model, provider_name=name, stop=stop,
+                                                                   notice=out.notice)
             except KeyRefusedError:
-                key_refused.set()
+                stop.set()
                 raise
             with lock:
+                if out_of_time.is_set() or time.monotonic() >= ends:  # a ping cut off at the end decides nothing
+                    return
                 results[model] = result
                 done = len(results)
             if on_progress:
@@ -590,14 +603,18 @@ class ProviderManager:
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"ping-{name}")
         futures = [pool.submit(ping, model) for model in models]
         try:
-            _wait_interruptibly(futures, cancel)
+            if not _wait_interruptibly(futures, cancel, ends):
+                with lock:
+                    out_of_time.set()
+                stop.set()
         finally:
-            pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
+            pool.shutdown(wait=not (cancel.is_set() or out_of_time.is_set()), cancel_futures=True)
         for future in futures:
-            error = None if future.cancelled() else future.exception()
-            if error is not None and not cancel.is_set():
+            error = None if future.cancelled() or not future.done() else future.exception()
+            if error is not None and not (cancel.is_set() or out_of_time.is_set()):
                 raise error
-        return results
+        with lock:
+            return dict(results)
 
     def _key_refused_message(self, name: str, exc: KeyRefusedError) -> str:
         """Why a provider whose key was refused during the pings failed, naming the key variable."""
@@ -724,14 +741,28 @@ def _in_parallel(pool: ThreadPoolExecutor, calls: List[Callable[[], DiscoverySum
     return [f.result() for f in futures]
 
 
-def _wait_interruptibly(futures: List[Future], cancel: threading.Event) -> None:
-    """Wait for futures in short slices so Ctrl-C reaches the main thread promptly."""
+def _wait_interruptibly(futures: List[Future], cancel: threading.Event, ends: float = math.inf) -> bool:
+    """Wait for futures in short slices so Ctrl-C reaches the main thread promptly; False if the monotonic
+    time `ends` came first."""
     pending = set(futures)
     try:
         while pending and not cancel.is_set():
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+            if time.monotonic() >= ends:
+                return False
+            done, pending = wait(pending, timeout=min(0.1, max(0.0, ends - time.monotonic())),
+                                 return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done if not f.cancelled()):
-                return
+                return True
     except BaseException:
         cancel.set()
         raise
+    return True
+
+
+def _out_of_time_message(name: str, allowed: float, to_ping: List[str], results: Dict[str, PingResult]) -> str:
+    """Why a provider whose pings ran out of time failed: how far it got, and what to raise."""
+    counts = {verdict: sum(1 for r in results.values() if r is verdict) for verdict in PingResult}
+    return (f"{name}: stopped at discovery_timeout ({allowed:g} s): {len(results)} of {len(to_ping)} models pinged "
+            f"({counts[PingResult.VALID]} valid, {counts[PingResult.INVALID]} invalid), "
+            f"{len(to_ping) - len(results) + counts[PingResult.UNDECIDED]} undecided and left as they were; "
+            "raise discovery_timeout in config.toml to give it longer")

@@ -69,6 +69,9 @@ class ConfigModel(BaseModel):
         "(-T overrides it)"))
     tool_timeout: float = Field(default=60.0, gt=0, le=3600, description=(
         "Seconds an MCP server may take to start, and a tool call to answer"))
+    discovery_timeout: float = Field(default=300.0, gt=0, le=86400, description=(
+        "Seconds one provider's discovery (its model list and all its pings) may take in all; models not "
+        "pinged by then stay undecided and that provider's discovery fails"))
     concurrency: int = Field(default=16, ge=1, le=256, description=(
         "Model pings in flight per provider during discovery"))
     data_directory: str = Field(default=DEFAULT_DATA_DIRECTORY, description="Data directory")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -21,6 +22,7 @@ from llmc.base.OutputChannel import OutputChannel
 from llmc.ProviderManager import ProviderManager, split_first_slash
 from llmc.discovery.ProvidersYamlStore import ProvidersYamlStore
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.hostile_server import HostileServer, chat_completion, models_list
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, max_retries=0)
 
@@ -735,6 +737,39 @@ def test_a_local_server_whose_owner_is_unknown_is_added_but_never_offered_as_the
     assert (f"Found a local Ollama server at {found.base_url}: added as provider ollama; who runs it cannot be "
             "checked, so it becomes the default only if you say so (llmc --set-default-model ollama/MODEL)"
             in h.warnings)
+
+
+# The discovery deadline (issue 17)
+def never_answering_pings(fast: int):
+    """A provider listing 200 models whose pings never answer, but for the first `fast`."""
+    ids = [f"m{i:03d}" for i in range(200)]
+
+    def script(request, reply) -> None:
+        if request.method == "GET":
+            reply.whole(200, models_list(*ids))
+        elif request.json["model"] in ids[:fast]:
+            reply.whole(200, chat_completion("hi"))
+        else:
+            reply.wait(120)
+    return script
+
+
+@pytest.mark.parametrize("fast", [0, 3])
+def test_a_providers_discovery_ends_at_discovery_timeout_and_the_models_not_pinged_stay_undecided(tmp_path, fast):
+    with HostileServer(never_answering_pings(fast)) as slow:
+        settings = HttpSettings(connect_timeout=2, read_timeout=60, max_retries=0, discovery_timeout=1.0)
+        h = Harness(tmp_path, {"slow": ProviderConfig(name="Slow", base_api_url=slow.base_url, api_key="k-12345678")},
+                    settings=settings)
+        started = time.monotonic()
+        assert h.run(provider_filter="slow") is False
+        took = time.monotonic() - started
+    assert took < 1.0 + 1.0, took  # pinged one by one at 60 s each, it would take hours
+    assert h.warnings[0] == (f"slow: failed: stopped at discovery_timeout (1 s): {fast} of 200 models pinged "
+                             f"({fast} valid, 0 invalid), {200 - fast} undecided and left as they were; raise "
+                             "discovery_timeout in config.toml to give it longer")
+    assert h.warnings[-1] == "Discovery failed for slow; nothing was saved."
+    assert h.manager["slow"].valid_models == {} and h.manager["slow"].invalid_models == []
+    assert h.saved() is None
 
 
 # What the pings may cost

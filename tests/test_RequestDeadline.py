@@ -53,3 +53,14 @@ def test_replies_in_time_are_not_touched() -> None:
         assert client.get_json("/models")["data"][0]["id"] == "a"
         time.sleep(LIMIT * 1.5)  # the deadline's timer has long been cancelled
         assert client.get_json("/models")["data"][0]["id"] == "a"
+
+
+def test_a_deadline_around_a_request_cuts_it_off_too() -> None:
+    from llmc.transport.RequestDeadline import RequestDeadline
+    with HostileServer(trickle_headers) as server:
+        client = HttpClient("evil", server.base_url, "k" * 20, HttpSettings(read_timeout=5, models_timeout=30))
+        started = time.monotonic()
+        with RequestDeadline(LIMIT) as outer, pytest.raises(ApiError):
+            client.get_json("/models")  # its own 30 s deadline is inside the outer one (a discovery's)
+        elapsed = time.monotonic() - started
+    assert outer.expired and LIMIT <= elapsed < LIMIT + SLACK

@@ -19,3 +19,4 @@ class HttpSettings:
     ping_timeout: float = 60.0     # a discovery ping
     reply_timeout: float = 300.0   # a whole (stream = false) chat reply
     stall_timeout: float = 600.0   # a stream: the headers, and any stretch with no reply text in it
+    discovery_timeout: float = 300.0  # one provider's discovery: its model list and all its pings

@@ -44,12 +44,15 @@ class RequestDeadline:
         return getattr(_active, "deadline", None)
 
     def watch(self, sock: Any) -> None:
-        """Shut the socket down when the time runs out (at once if it has)."""
+        """Shut the socket down when the time runs out (at once if it has), or when a deadline around this
+        one does (a discovery's, around each of its pings)."""
         with self._lock:
             self._sockets.append(sock)
             expired = self.expired
         if expired:
             _shut_down(sock)
+        if self._outer is not None:
+            self._outer.watch(sock)
 
     def _expire(self) -> None:
         with self._lock:

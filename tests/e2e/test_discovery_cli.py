@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import List
 
@@ -13,8 +14,9 @@ import pexpect
 import pytest
 import yaml
 
-from tests.e2e.cli_support import run_llmc_in_process
+from tests.e2e.cli_support import run_llmc, run_llmc_in_process
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.hostile_server import HostileServer, models_list
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ["chat-a", "chat-b", "org/chat-c"]
@@ -340,6 +342,37 @@ def test_costly_pings_are_asked_about_in_a_terminal(tmp_path, server, env, answe
     child.close()
     assert child.exitstatus == status
     assert len([r for r in server.requests if r["path"].endswith("/chat/completions")]) == (4 if status == 0 else 0)
+
+
+def test_discovery_timeout_ends_a_providers_discovery_however_many_pings_never_answer(tmp_path, env):
+    ids = [f"m{i:04d}" for i in range(2000)]
+
+    def script(request, reply) -> None:
+        if request.method == "GET":
+            reply.whole(200, models_list(*ids))
+        else:
+            reply.wait(120)
+    data = tmp_path / "data"
+    with HostileServer(script) as slow:
+        write_config(data, slow.base_url)
+        (data / "config.toml").write_text("discovery_timeout = 2\n" + (data / "config.toml").read_text())
+        started = time.monotonic()
+        result = run_llmc(["-d", str(data), "--discover-models", "fake"], Path(env["HOME"]))  # a process: its exit
+        took = time.monotonic() - started
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert ("fake: failed: stopped at discovery_timeout (2 s): 0 of 2000 models pinged (0 valid, 0 invalid), 2000 "
+            "undecided and left as they were") in result.stderr
+    assert not (data / "openaicompat-providers.yaml").exists()
+    assert took < 12, took  # Python's start, the listing and the 2 s; unbounded, it took about 2 hours
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "100000", '"5"'])
+def test_discovery_timeout_is_bounded(tmp_path, server, env, value):
+    data = tmp_path / "data"
+    write_config(data, server.base_url)
+    (data / "config.toml").write_text(f"discovery_timeout = {value}\n" + (data / "config.toml").read_text())
+    result = llmc(["-d", str(data), "--discover-models", "fake"], env)
+    assert result.returncode == 2 and "discovery_timeout" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_yes_works_only_with_discovery(tmp_path, env):
