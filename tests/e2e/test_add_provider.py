@@ -58,7 +58,7 @@ def test_key_env_sends_that_key_and_the_file_names_only_the_variable(home: Path,
 @pytest.mark.parametrize("args, message", [
     (["--add-provider", "my llm", "http://127.0.0.1:1/v1"], "llmc: error: provider name 'my llm' must be"),
     (["--add-provider", "local", "localhost:8080"], "llmc: error: URL 'localhost:8080' must be an http://"),
-    (["--add-provider", "local", "http://127.0.0.1:1/v1", "--key-env", "sk-123"], "llmc: error: --key-env 'sk-123'"),
+    (["--add-provider", "local", "http://127.0.0.1:1/v1", "--key-env", "sk-123"], "llmc: error: --key-env must name an environment variable"),
     (["--key-env", "X"], "llmc: error: --key-env works only with --add-provider"),
     (["--add-provider", "local"], "llmc: error: no provider named 'local' is known, so its URL is needed"),
     (["--add-provider", "openai", "http://127.0.0.1:1/v1"], "llmc: error: provider 'openai' exists already"),
