@@ -572,7 +572,7 @@ class ProviderManager:
                   cancel: threading.Event, ends: float) -> Dict[str, PingResult]:
         """The verdict of each model pinged before the monotonic time `ends` (pings in flight then are
         cut off and left out)."""
-        from .transport.RequestDeadline import RequestDeadline
+        from .transport.RequestDeadline import RequestDeadline  # noqa: PLC0415 - requests: only when pings go out
         results: Dict[str, PingResult] = {}
         lock = threading.Lock()
         on_progress = out.progress
