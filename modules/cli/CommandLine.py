@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(and the cost, where prices are known) on stderr after the answer")
     add("-a", "--attach", action="append", metavar="FILE", help="with a prompt: send FILE too (repeatable): "
         "a text file with its name, a PNG, JPEG, GIF or WebP image as an image")
-    add("-x", "--shell", nargs="+", metavar="REQUEST", help="ask for one shell command that does REQUEST (words "
+    add("-S", "--shell", nargs="+", metavar="REQUEST", help="ask for one shell command that does REQUEST (words "
         "are joined), show it and run it in $SHELL only if you press e (or revise, describe, copy, abort); "
         "without a terminal, print it")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
@@ -404,7 +404,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
                      ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
-                     ("--list-providers", args.list_providers), ("-x/--shell", args.shell is not None),
+                     ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
                      ("--set-key", args.set_key is not None),
                      ("--unset-key", args.unset_key is not None)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),

@@ -1,4 +1,4 @@
-"""Shell mode (`-x`, `--shell`): ask the model for one command for this user's shell and system, show it, and
+"""Shell mode (`-S`, `--shell`): ask the model for one command for this user's shell and system, show it, and
 run it in `$SHELL` only when the user presses e; revise, describe, copy or abort otherwise. Without a
 terminal the command is printed and nothing runs."""
 from __future__ import annotations
@@ -109,7 +109,7 @@ class ShellCommand:
     def run(self, request: str) -> int:
         """Ask for the command; print it (no terminal) or offer the choices; the exit status."""
         if not request.strip():
-            raise LlmcError("-x/--shell needs a request, e.g. llmc -x \"find files over 100 MB\"")
+            raise LlmcError("-S/--shell needs a request, e.g. llmc -S \"find files over 100 MB\"")
         messages = [{"role": "system", "content": system_prompt(self.shell, system_name())},
                     {"role": "user", "content": request}]
         command = self._ask(messages)

@@ -1,4 +1,4 @@
-"""`llmc -x REQUEST` end to end: the loopback server gives the command; in a pty nothing runs until e is pressed,
+"""`llmc -S REQUEST` end to end: the loopback server gives the command; in a pty nothing runs until e is pressed,
 r revises, d describes, a aborts; without a terminal the command is only printed."""
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def spawn(data: Path, tmp_path: Path, *request: str) -> pexpect.spawn:
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
            "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT), "LLMC_LOCAL_PORTS": "", "SHELL": "/bin/bash"}
-    child = pexpect.spawn(sys.executable, [str(ROOT / "main.py"), "-d", str(data), "-x", *request],
+    child = pexpect.spawn(sys.executable, [str(ROOT / "main.py"), "-d", str(data), "-S", *request],
                           cwd=str(tmp_path), env=env, dimensions=(40, 120), encoding="utf-8", timeout=20)
     child.logfile_read = io.StringIO()
     return child
@@ -111,8 +111,8 @@ def test_without_a_terminal_the_command_is_printed_and_nothing_runs(data, tmp_pa
 
 
 def test_shell_mode_refuses_a_prompt_beside_it_and_an_empty_answer(data, home, server):
-    both = run_llmc_in_process(["-d", str(data), "-x", "list files", "-p", "hi"], home)
-    assert both.returncode == 2 and "-x/--shell and -p/--prompt cannot be used together" in both.stderr
+    both = run_llmc_in_process(["-d", str(data), "-S", "list files", "-p", "hi"], home)
+    assert both.returncode == 2 and "-S/--shell and -p/--prompt cannot be used together" in both.stderr
     server.set(reply="   ")
-    empty = run_llmc_in_process(["-d", str(data), "-x", "list files"], home)
+    empty = run_llmc_in_process(["-d", str(data), "-S", "list files"], home)
     assert empty.returncode == 1 and "the model answered with no command" in empty.stderr
