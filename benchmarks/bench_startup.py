@@ -50,8 +50,8 @@ def llm_command() -> Optional[list]:
 
 def chat_prompt_seconds(work: Path, env: dict, repeat: int) -> Optional[float]:
     """Median seconds from launching `llmc -d DIR` in a pty to its first prompt ("<short> >")."""
-    if not (ROOT / "modules" / "ChatInterface.py").exists():
-        print("SKIPPED: modules/ChatInterface.py does not exist yet; no chat start-up figure")
+    if not (ROOT / "modules" / "chat" / "ChatInterface.py").exists():
+        print("SKIPPED: modules/chat/ChatInterface.py does not exist yet; no chat start-up figure")
         return None
     with fake_server(chat_models=["bench-chat"], non_chat_models=[]) as url:
         data = write_data_dir(work / "chat", url, model="fake/bench-chat", models={"bench-chat": "bench"})

@@ -112,8 +112,8 @@ def rich_floor(reply: str) -> float:
 
 def interactive_chat_seconds(data: Path, env: dict, repeat: int) -> float | None:
     """Median seconds from submitting a prompt in the chat (pty) to the reply's last line on screen."""
-    if not (ROOT / "modules" / "ChatInterface.py").exists():
-        print("SKIPPED: modules/ChatInterface.py does not exist yet; no interactive chat figure")
+    if not (ROOT / "modules" / "chat" / "ChatInterface.py").exists():
+        print("SKIPPED: modules/chat/ChatInterface.py does not exist yet; no interactive chat figure")
         return None
     times = []
     for _ in range(repeat):

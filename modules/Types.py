@@ -43,6 +43,9 @@ class ConfigModel(BaseModel):
         "--temperature overrides it)"))
     max_tokens: Optional[int] = Field(default=None, ge=1, le=MAX_TOKENS_LIMIT, examples=[4096], description=(
         "Most tokens a reply may take (unset: the model's own limit; --max-tokens overrides it)"))
+    enter_sends: bool = Field(default=True, description=(
+        "Enter sends the prompt in the chat (Alt-Enter or Ctrl-J adds a line); false: Enter adds a line "
+        "and Alt-Enter or Ctrl-O sends"))
     show_usage: bool = Field(default=True, description=(
         "Show a dim line of token counts (and the cost, where prices are known) after each reply in the chat"))
     max_tool_steps: int = Field(default=10, ge=1, le=MAX_TOOL_STEPS, description=(

@@ -13,7 +13,7 @@ from llmc.Config import Config
 from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
 
-SUBMIT = "\x1b\r"      # Esc Enter (what Alt-Enter sends)
+SUBMIT = "\r"  # Enter sends
 
 
 def write_chat_config(data_dir: Path, base_url: str, api_key: str = "test-key", extra: str = "") -> None:

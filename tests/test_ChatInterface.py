@@ -79,12 +79,43 @@ def test_a_colour_terminal_renders_markdown(tmp_path, server) -> None:
     assert "there" in out and "**there**" not in out and "\x1b[" in out
 
 
-def test_enter_is_a_newline_and_ctrl_o_submits(tmp_path, server) -> None:
+def sent_prompts(tmp_path, server, keys: str, extra: str = "") -> list:
+    """The prompts an echo chat took from `keys` (then Ctrl-D)."""
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True, extra=extra)
+        run_keys(chat, pipe, keys + "\x04")
+    assert server.requests == []  # echo mode never calls the API
+    return [content for role, content in chat_messages(chat) if role == "user"]
+
+
+def test_enter_sends_and_alt_enter_esc_enter_and_ctrl_j_add_lines(tmp_path, server) -> None:
+    keys = "one\x1b\rtwo\x1b\x0dthree\nfour\r" + "next\r"
+    assert sent_prompts(tmp_path, server, keys) == ["one\ntwo\nthree\nfour", "next"]
+
+
+def test_pasted_text_keeps_its_newlines_and_is_not_sent_by_them(tmp_path, server) -> None:
+    keys = "\x1b[200~first line\r\nsecond line\nthird\x1b[201~" + " and more\r"
+    assert sent_prompts(tmp_path, server, keys) == ["first line\nsecond line\nthird and more"]
+
+
+def test_a_triple_quote_line_opens_and_closes_a_block(tmp_path, server) -> None:
+    keys = '"""\r' + "line one\r\rline three\r" + '"""\r' + "after\r"
+    assert sent_prompts(tmp_path, server, keys) == ["line one\n\nline three", "after"]
+
+
+def test_enter_sends_false_keeps_enter_as_a_newline(tmp_path, server) -> None:
+    keys = "line one\rline two" + CTRL_O + "again\rmore\x1b\r"
+    assert sent_prompts(tmp_path, server, keys, extra="enter_sends = false") == [
+        "line one\nline two", "again\nmore"]
+
+
+def test_the_first_screen_shows_the_keys_and_the_star(tmp_path, server) -> None:
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe, echo=True)
-        run_keys(chat, pipe, "line one\rline two" + CTRL_O + "\x04")
-    assert chat_messages(chat) == [("user", "line one\nline two"), ("assistant", "line one\nline two")]
-    assert server.requests == []  # echo mode never calls the API
+        run_keys(chat, pipe, "\x04")
+    first = chat.terminal.stdout.getvalue().splitlines()
+    assert first[0] == "Enter sends · Alt-Enter or Ctrl-J: new line · /help: commands · Ctrl-D or /exit: leave"
+    assert "A * in the prompt (model *>)" in first[1]
 
 
 def test_ctrl_c_clears_the_line_and_ctrl_d_exits(tmp_path, server) -> None:

@@ -1,6 +1,7 @@
 """CommandHandler: every slash command, its messages, and Tab completion, on a real chat and fake server."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 
 from llmc.store.ChatStore import ChatStore
+from llmc.chat.CommandHelp import synopsis
 from llmc.chat.CommandHandler import COMMANDS, UNKNOWN_COMMAND, find_command, mask_key, mask_url
 from llmc.render.ProgressDisplay import ProgressDisplay
 from llmc.Types import PROVIDER_DATA
@@ -45,6 +47,11 @@ def run(chat, line: str) -> str:
     return out.getvalue()[start:]
 
 
+class TtyBuffer(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def completions(chat, text: str) -> List[str]:
     return [c.text for c in chat.commands.get_completions(Document(text), CompleteEvent())]
 
@@ -70,6 +77,44 @@ def test_help_lists_every_command_with_its_aliases(chat) -> None:
         assert command.help in line
         for alias in command.aliases:
             assert "/" + alias in line
+
+
+def test_help_puts_each_command_on_one_line_at_80_columns_in_groups(chat) -> None:
+    lines = run(chat, "/help").splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for command in COMMANDS:  # its synopsis and its whole help on one line
+        assert [line for line in lines if line.strip().startswith(synopsis(command) + "  ")
+                and line.endswith(command.help)] != []
+    assert {"The chat", "Saved chats", "Models and settings", "Providers", "Keys"} <= set(lines)
+    assert any("A * in the prompt (model *>)" in line for line in lines)
+
+
+def test_help_wraps_at_word_boundaries_on_a_narrow_terminal(chat) -> None:
+    chat.terminal.size = lambda: os.terminal_size((50, 24))
+    out = run(chat, "/help")
+    words = " ".join(run(chat, "/help").split())
+    assert max(len(line) for line in out.splitlines()) <= 50
+    for command in COMMANDS:  # no word was cut: each help text reads whole once the lines are joined
+        assert command.help in words
+
+
+def test_help_cmd_tells_the_details(chat) -> None:
+    assert run(chat, "/help load") == ("/load, /l [FILE|N]\n  Load a chat file, or chat N of /chats.\n"
+                                       "  Shows the chat and goes on from it. With N, the chat goes on saving into that\n"
+                                       "  saved chat, with the model of its last reply.\n")
+    assert run(chat, "/h /discover-models").count("--force-refresh") == 2
+    assert run(chat, "/help nonesuch") == "ERROR: no command /nonesuch: /help lists them\n"
+    assert completions(chat, "/help disc") == ["discover-models"]
+
+
+def test_help_pages_on_a_short_terminal(chat) -> None:
+    chat.terminal.size = lambda: os.terminal_size((80, 24))
+    whole = run(chat, "/help").splitlines()
+    chat.terminal.stdout = TtyBuffer()
+    chat.answers = ["q"]
+    assert run(chat, "/help").splitlines() == whole[:23] and chat.answers == []  # a screenful, then q
+    chat.answers = [""] * 5
+    assert run(chat, "/help").splitlines() == whole and len(chat.answers) == 5 - (len(whole) - 1) // 23
 
 
 def test_unknown_command_and_exit(chat) -> None:

@@ -106,3 +106,16 @@ def test_visible_text_shows_bidirectional_overrides_as_symbols() -> None:
     assert not any(ch in shown for ch in overrides)
     assert shown == "a" + "".join(f"<U+{ord(ch):04X}>" for ch in overrides) + "b"
     assert visible_text("שלום abc") == "שלום abc"  # right-to-left text itself is left as it is
+
+
+def test_size_is_the_pty_size_and_80x24_when_piped() -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+    assert tuple(Terminal(stdout=io.StringIO(), stderr=io.StringIO(), environ={}).size()) == (80, 24)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with open(follower, "w", closefd=True) as stream:
+        assert tuple(Terminal(stdout=stream, stderr=io.StringIO(), environ={}).size()) == (100, 30)
+    os.close(leader)

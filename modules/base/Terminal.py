@@ -35,6 +35,15 @@ class Terminal:
         """True when stderr is a terminal (progress displays may redraw)."""
         return is_terminal(self.stderr)
 
+    def size(self) -> os.terminal_size:
+        """Columns and rows of stdout's terminal; 80x24 when stdout is no terminal."""
+        if self.is_interactive:
+            try:
+                return os.get_terminal_size(self.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+        return os.terminal_size((80, 24))
+
     def write(self, text: str) -> None:
         """Write answer text to stdout as is."""
         self.stdout.write(text)

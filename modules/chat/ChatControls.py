@@ -71,6 +71,10 @@ class ChatControls(Protocol):
     def set_option(self, name: str, value: object, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
 
+    def edit_next_prompt(self, text: str) -> None:
+        """Open `text` in the user's editor; what is saved starts the next input line (ConfigError if
+        no editor runs)."""
+
     def attach(self, path: str) -> "Attachment":
         """Read a file to go with the next message; ConfigError naming it if it cannot go."""
 

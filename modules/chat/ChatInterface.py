@@ -28,7 +28,9 @@ from ..tools.ToolBox import ToolBox
 from .Clipboard import Clipboard
 from .CommandHandler import CommandHandler
 from .Conversation import Conversation
+from .ExternalEditor import edit_text
 from .InputHistory import InputHistory
+from .InputKeys import STAR_LINE, input_key_bindings, keys_line
 from .MessageRecall import MessageRecall
 from .ToolApproval import ToolApproval
 from .ToolLoop import ToolLoop
@@ -80,6 +82,7 @@ class ChatInterface:
         self.input_history = InputHistory(self.data_directory, terminal.message, keep=save)
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
+        self.next_input = ""  # text the next prompt starts with (/edit-prompt)
 
     # Start and main loop
     def run(self) -> int:
@@ -108,6 +111,8 @@ class ChatInterface:
                 self.providers.chat_model(self.model)
             except (ConfigError, InvalidModelError) as exc:
                 self.terminal.print(f"ERROR: {exc}")
+        self.terminal.print_dim(keys_line(self.settings.enter_sends))
+        self.terminal.print_dim(STAR_LINE)
 
     def _load_start_file(self, name: str) -> None:
         path = self.session.resolve_start_file(name)
@@ -125,7 +130,8 @@ class ChatInterface:
     def _loop(self, session: PromptSession) -> None:
         while True:
             try:
-                text = session.prompt(self._prompt_text)
+                default, self.next_input = self.next_input, ""
+                text = session.prompt(self._prompt_text, default=default)
             except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
                 self.recall.reset()
                 continue
@@ -296,6 +302,10 @@ class ChatInterface:
             self._show_usage(reply)
             self.terminal.print()
 
+    def edit_next_prompt(self, text: str) -> None:
+        """Write the next prompt in the editor, starting from `text`; it comes back to the input line."""
+        self.next_input = edit_text(text, self.terminal.environ)
+
     def attach(self, path: str) -> Attachment:
         """Read a file to go with the next message (ConfigError naming it if it cannot go)."""
         attachment = Attachment.read(path)
@@ -359,7 +369,7 @@ class ChatInterface:
     # Asking
     def ask(self, question: str, default: str = "", multiline: bool = False) -> Optional[str]:
         """One answer from the user; None on Ctrl-C or Ctrl-D."""
-        asker: PromptSession = PromptSession(multiline=multiline, key_bindings=self._submit_bindings(),
+        asker: PromptSession = PromptSession(multiline=multiline, key_bindings=self._input_bindings(),
                                              **self._io_arguments())
         try:
             return asker.prompt(question, default=default)
@@ -411,16 +421,12 @@ class ChatInterface:
             self.prompt_session.default_buffer.reset()
 
     # Key bindings
-    def _submit_bindings(self) -> KeyBindings:
-        bindings = KeyBindings()
-
-        @bindings.add("c-o")
-        def _submit(event: Any) -> None:
-            event.current_buffer.validate_and_handle()
-        return bindings
+    def _input_bindings(self) -> KeyBindings:
+        """Send, new line and editor keys (see InputKeys); an editor that fails is told on the screen."""
+        return input_key_bindings(self.settings.enter_sends, self.terminal.environ, self.terminal.print)
 
     def _key_bindings(self) -> KeyBindings:
-        bindings = self._submit_bindings()
+        bindings = self._input_bindings()
         for key, role, step in (("s-up", "user", -1), ("s-down", "user", 1),
                                 (CTRL_SHIFT_UP, "assistant", -1), (CTRL_SHIFT_DOWN, "assistant", 1)):
             keys = key if isinstance(key, tuple) else (key,)  # prompt_toolkit may map a sequence to several keys

@@ -10,6 +10,7 @@ from prompt_toolkit.document import Document
 
 from .. import __version__
 from .Clipboard import code_blocks
+from .CommandHelp import command_details, help_lines, show_paged
 from ..base.Errors import InvalidModelError, LlmcError
 from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderManager import split_first_slash
@@ -28,50 +29,64 @@ OFF = ("off", "default", "none")
 
 
 class Command(NamedTuple):
-    """One slash command: its name, aliases, argument synopsis, help line and handler method."""
+    """One slash command: its name, aliases, argument synopsis, one-line help, handler method and the
+    details `/help NAME` adds."""
 
     name: str
     aliases: Tuple[str, ...]
     args: str
     help: str
     method: str
+    details: str = ""
 
 
 COMMANDS: Tuple[Command, ...] = (
-    Command("help", ("h",), "", "list the commands", "_help"),
+    Command("help", ("h",), "[CMD]", "list the commands, or tell more about CMD", "_help"),
     Command("clear", ("c",), "", "clear the screen", "_clear"),
     Command("exit", ("e", "q"), "", "leave the chat (Ctrl-D on an empty line too)", "_exit"),
-    Command("reset", ("r",), "", "start over: forget the chat's messages (Shift-Alt-N too)", "_reset"),
+    Command("reset", ("r",), "", "start over: forget this chat's messages", "_reset",
+            "Shift-Alt-N does the same. What was saved stays in its file; the next reply starts a new one."),
     Command("print", ("p",), "", "show the whole chat", "_print"),
-    Command("save", ("s",), "[FILE]", "save the chat as JSON (in the data dir unless FILE is a path)",
-            "_save"),
-    Command("load", ("l",), "[FILE|N]", "load a saved chat and show it (N: number N of /chats, "
-            "which goes on saving into it)", "_load"),
-    Command("chats", (), "[all]", "list the saved chats, newest first (the last 20 unless all)", "_chats"),
-    Command("autosave", (), "[on|off]", "save this chat after each reply (off: no chat file, and no "
-            "input history either)", "_autosave"),
+    Command("edit-prompt", (), "[TEXT]", "write the next prompt in $VISUAL or $EDITOR", "_edit_prompt",
+            "Opens the editor on TEXT (or nothing); what you save comes back to the input line, to send "
+            "with Enter. Ctrl-X Ctrl-E does the same with the line being typed."),
+    Command("save", ("s",), "[FILE]", "save the chat as JSON", "_save",
+            "Into the data directory unless FILE is a path; asks before overwriting a file."),
+    Command("load", ("l",), "[FILE|N]", "load a chat file, or chat N of /chats", "_load",
+            "Shows the chat and goes on from it. With N, the chat goes on saving into that saved chat, "
+            "with the model of its last reply."),
+    Command("chats", (), "[all]", "list the saved chats, newest first", "_chats",
+            "The last 20 unless `all`. /load N opens chat N."),
+    Command("autosave", (), "[on|off]", "save this chat after each reply", "_autosave",
+            "off: no chat file, and the prompts stay out of the input history too."),
     Command("clear_history", ("ch",), "", "clear the input history (Up/Down) file", "_clear_history"),
-    Command("sp", (), "[TEXT]", "edit the system prompt", "_system_prompt"),
-    Command("cb", (), "[N]", "copy a code block of the last reply to the clipboard", "_copy_block"),
-    Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown"),
+    Command("sp", (), "[TEXT]", "set the system prompt (without TEXT: edit it)", "_system_prompt"),
+    Command("cb", (), "[N]", "copy code block N of the last reply", "_copy_block",
+            "Without N: the only block, or a list to choose from."),
+    Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown",
+            "The model is asked for a title; the file goes into the data directory unless FILE is a path."),
     Command("config", ("con",), "", "show the settings (API key masked)", "_config"),
-    Command("attach", ("a",), "[FILE]", "attach a text file or an image (PNG, JPEG, GIF, WebP) to your next "
-            "message; without FILE, list what is attached", "_attach"),
-    Command("temperature", ("temp",), "[T|off]", "set the sampling temperature (0 to 2) for this chat",
+    Command("attach", ("a",), "[FILE]", "attach a file to your next message", "_attach",
+            "A text file, or a PNG, JPEG, GIF or WebP image. Without FILE: list what is attached."),
+    Command("temperature", ("temp",), "[T|off]", "sampling temperature (0 to 2) for this chat",
             "_temperature"),
-    Command("max-tokens", (), "[N|off]", "cap the tokens of each reply for this chat", "_max_tokens"),
-    Command("tools", (), "[on|off NAME]", "list the MCP servers and their tools; switch a server or one "
-            "tool (SERVER.TOOL) on or off for this chat", "_tools"),
-    Command("mod", (), "MODEL", "switch to MODEL (provider/long-id or short name)", "_model"),
+    Command("max-tokens", (), "[N|off]", "cap the tokens of each reply in this chat", "_max_tokens"),
+    Command("tools", (), "[on|off NAME]", "list the MCP servers and their tools", "_tools",
+            "/tools on|off NAME switches a server, or one tool (SERVER.TOOL), on or off for this chat."),
+    Command("mod", (), "MODEL", "switch to MODEL (Tab completes)", "_model",
+            "MODEL is provider/long-id, a long id or a short name; /list shows them."),
     Command("dm", (), "", "switch back to the default model", "_default_model"),
-    Command("set-default", (), "[MODEL]", "make MODEL (or the current model) the default, in config.toml",
-            "_set_default"),
+    Command("set-default", (), "[MODEL]", "make MODEL (or this one) the default", "_set_default",
+            "Written to config.toml, keeping its comments."),
     Command("list", (), "[PROVIDER]", "list the known valid models (no network)", "handle_models_command"),
     Command("models", (), "[PROVIDER]", "same as /list", "handle_models_command"),
-    Command("discover-models", (), f"[PROVIDER] [{FORCE_REFRESH}]",
-            "ask providers for their models, test them and save the valid ones", "_discover"),
-    Command("add-provider", (), "NAME [URL] [--key-env VAR]",
-            "add an OpenAI-compatible provider, discover its models and save it", "_add_provider"),
+    Command("discover-models", (), "[PROVIDER]", "ask providers for their models, test them",
+            "_discover", f"Saves the valid ones. Usage: /discover-models [PROVIDER] [{FORCE_REFRESH}] "
+            f"({FORCE_REFRESH}: test the models remembered as invalid too)."),
+    Command("add-provider", (), "NAME [URL]", "add a provider and discover its models", "_add_provider",
+            "Usage: /add-provider NAME [URL] [--key-env VAR], e.g. /add-provider local http://127.0.0.1:8080/v1 "
+            "(URL may be left out for a known provider such as openrouter or groq; the key is read from VAR, "
+            "by default NAME_API_KEY; a server on this machine needs none)."),
 )
 PROVIDER_ARGUMENT = {"list", "models", "discover-models"}
 FILE_ARGUMENT = {"save": ".json", "load": ".json", "md": ".md"}
@@ -124,18 +139,20 @@ class CommandHandler(Completer):
     def _error(self, text: str) -> None:
         self.terminal.print(f"ERROR: {text}")
 
-    def _help(self, _: str) -> None:
-        rows = [(", ".join("/" + n for n in (c.name, *c.aliases)) + (" " + c.args if c.args else ""), c.help)
-                for c in COMMANDS]
-        width = max(len(synopsis) for synopsis, _ in rows)
-        lines = ["Commands:", *(f"  {synopsis.ljust(width)}  {text}" for synopsis, text in rows), "",
-                 "Keys: Enter = new line; Alt-Enter, Esc Enter or Ctrl-O = send; Ctrl-C clears the line; "
-                 "Ctrl-D exits.",
-                 "  Up/Down: input history; Shift-Up/Down: this chat's messages (sending an edited one "
-                 "restarts the chat there);",
-                 "  Ctrl-Shift-Up/Down: replies; Ctrl-B: copy the input; Ctrl-L: copy the last reply; "
-                 "Tab: complete."]
-        self.terminal.print("\n".join(lines))
+    def _help(self, name: str) -> None:
+        width = self.terminal.size().columns
+        if name:
+            command = find_command(name.lstrip("/"))
+            if command is None:
+                self._error(f"no command /{name.lstrip('/')}: /help lists them")
+                return
+            self.terminal.print("\n".join(command_details(command, width)))
+            return
+        lines = help_lines(COMMANDS, width, self.chat_interface.settings.enter_sends)
+        show_paged(lines, self.terminal, self.chat_interface.ask)
+
+    def _edit_prompt(self, text: str) -> None:
+        self.chat_interface.edit_next_prompt(text)
 
     def _clear(self, _: str) -> None:
         self.chat_interface.clear_screen()
@@ -247,7 +264,8 @@ class CommandHandler(Completer):
 
     def _system_prompt(self, text: str) -> None:
         if not text:
-            answer = self.chat_interface.ask("System prompt (Alt-Enter saves, Ctrl-C cancels):\n",
+            send = "Enter" if self.chat_interface.settings.enter_sends else "Alt-Enter"
+            answer = self.chat_interface.ask(f"System prompt ({send} saves, Ctrl-C cancels):\n",
                                    default=self.chat_interface.session.system_prompt, multiline=True)
             if answer is None or not answer.strip():
                 self.terminal.print("System prompt unchanged.")
@@ -458,6 +476,8 @@ class CommandHandler(Completer):
             *done, current = rest.split(" ")
             choices = self.chat_interface.toolbox.configured.names() if [w for w in done if w] else ["on", "off"]
             yield from _matching(current, choices)
+        elif command.name == "help":
+            yield from _matching(rest.lstrip(), [c.name for c in COMMANDS])
         elif command.name == "attach":  # any file, from the working directory like a shell
             current = rest.lstrip()
             yield from _matching(current, self.file_names(current, "", here=True))

@@ -5,26 +5,28 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import pexpect
 
 REPO = Path(__file__).resolve().parents[2]
-SUBMIT = "\x1b\r"  # Esc Enter, what Alt-Enter sends
+SUBMIT = "\r"  # Enter sends
 TIMEOUT = 15
 
 
 def spawn(data_dir: Path, *args: str, home: Optional[Path] = None,
-          program: Sequence[str] = ("main.py",)) -> pexpect.spawn:
-    """`python PROGRAM -d DATA_DIR ARGS` in a 40x120 pty, with its own HOME (beside the data directory
-    unless given); PROGRAM is main.py, or e.g. `-c CODE` that patches llmc before running it."""
+          program: Sequence[str] = ("main.py",), environ: Optional[Dict[str, str]] = None,
+          dimensions: Tuple[int, int] = (40, 120)) -> pexpect.spawn:
+    """`python PROGRAM -d DATA_DIR ARGS` in a 40x120 pty (rows, columns), with its own HOME (beside the
+    data directory unless given) and `environ` added; PROGRAM is main.py, or e.g. `-c CODE` that patches
+    llmc before running it."""
     home = home or data_dir.parent / "home"
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm-256color",
            "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "LLMC_LOCAL_PORTS": "",
-           "PROMPT_TOOLKIT_NO_CPR": "1"}  # pexpect does not answer cursor-position requests
+           "PROMPT_TOOLKIT_NO_CPR": "1", **(environ or {})}  # pexpect does not answer cursor-position requests
     child = pexpect.spawn(sys.executable, [*program, "-d", str(data_dir), *args], cwd=str(REPO), env=env,
-                          dimensions=(40, 120), encoding="utf-8", timeout=TIMEOUT)
+                          dimensions=dimensions, encoding="utf-8", timeout=TIMEOUT)
     child.logfile_read = io.StringIO()
     return child
 

@@ -17,7 +17,7 @@ from tests.fake_openai_server import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parents[2]
 YAML_NAME = "openaicompat-providers.yaml"
-SUBMIT = "\x1b\r"
+SUBMIT = "\r"  # Enter sends
 
 
 @pytest.fixture

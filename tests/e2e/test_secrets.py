@@ -103,7 +103,7 @@ def test_interactive_chat_shows_the_key_only_masked(tmp_path: Path, home: Path) 
         child = pexpect.spawn(sys.executable, [str(MAIN), "-d", str(data)], cwd=str(ROOT), env=env,
                               dimensions=(40, 120), encoding="utf-8", timeout=20)
         child.logfile_read = io.StringIO()
-        submit = "\x1b\r"
+        submit = "\r"  # Enter sends
         child.expect_exact("c >")
         child.send("hello" + submit)
         child.expect_exact("fine")
