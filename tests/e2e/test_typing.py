@@ -47,7 +47,8 @@ def test_the_first_minute_enter_sends_a_question_help_and_exit(tmp_path: Path, s
     child.expect_exact("fc1 *>")
     child.send("/help\r")
     child.expect_exact("Commands (/help CMD for more about one):")
-    child.expect_exact("fc1 *>")
+    while child.expect_exact(["-- more: Enter for the next page", "fc1 *>"]) == 0:
+        child.send("\r")
     finish(child)  # /exit and Enter
     assert prompts_received(server) == ["What is a pty?"]
 
@@ -136,3 +137,18 @@ def test_help_pages_on_a_24_row_screen_and_help_cmd_tells_more(tmp_path: Path, s
     child.expect_exact("Shows the chat and goes on from it.")
     child.expect_exact("fc1 >")
     finish(child)
+
+
+def test_a_prompt_typed_ahead_while_a_reply_streams_is_sent_by_its_enter(tmp_path: Path,
+                                                                          server: FakeOpenAIServer) -> None:
+    server.set(reply=" ".join(f"word{i}" for i in range(60)), stream_delay=0.02, chunk_size=8)
+    child = spawn(data_dir(tmp_path, server))
+    child.expect_exact("fc1 >")
+    child.send("first\r")
+    child.expect_exact("word3")
+    child.send("typed ahead\r")  # Enter in the tty's cooked mode must stay Enter, not become Ctrl-J
+    child.expect_exact("word59")
+    child.expect_exact("word59")  # the second reply: the typed-ahead prompt was sent
+    child.expect_exact("fc1 *>")
+    finish(child)
+    assert prompts_received(server) == ["first", "typed ahead"]
