@@ -98,7 +98,8 @@ class Terminal:
         """While a reply streams, keys typed (Ctrl-C's ^C too) are not echoed into the rendered text.
 
         Typed-ahead keys stay queued for the next prompt byte for byte, as the line editor reads them (no
-        line editing, Enter stays Enter, not Ctrl-J's new line: a prompt typed meanwhile is sent); Ctrl-C still interrupts.
+        line editing, Enter stays Enter, not Ctrl-J's new line: a prompt typed meanwhile is sent); Ctrl-C
+        still interrupts.
         """
         saved = None
         stdin = stdin or sys.stdin
