@@ -17,8 +17,9 @@ from typing import Any, Callable, Dict, Iterator, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import MAIN, PYTHON, ROOT, isolated_env, median, report, work_dir  # noqa: E402
 
-CALLS = 200
-STARTS = 12
+CALLS = 50  # per block; blocks of ToolBox and bare calls alternate, so the machine's load falls on both alike
+BLOCKS = 4
+STARTS = 25
 ECHO = ("echo", {"text": "round trip"})
 TIME = ("get_current_time", {"timezone": "Asia/Tokyo"})
 
@@ -42,18 +43,18 @@ def time_server() -> Dict[str, Any]:
     return {"command": PYTHON, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
 
 
-def per_call(call: Callable[[], Any], count: int) -> float:
-    """Median seconds of `count` calls."""
+def per_call(call: Callable[[], Any], count: int) -> List[float]:
+    """Seconds of each of `count` calls."""
     times = []
     for _ in range(count):
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)
-    return median(times)
+    return times
 
 
-def toolbox_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> float:
-    """Median seconds of one ToolBox.call once the server has started."""
+def toolbox_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> List[float]:
+    """Seconds of each ToolBox.call once the server has started."""
     from llmc.base.OutputChannel import OutputChannel
     from llmc.tools.McpConfig import load_mcp_servers
     from llmc.tools.ToolBox import ToolBox
@@ -69,14 +70,14 @@ def toolbox_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, An
         toolbox.close()
 
 
-def bare_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> float:
+def bare_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> List[float]:
     """The same calls from a bare SDK script: one Client, awaited in its own event loop."""
     import anyio
     from mcp import Client, StdioServerParameters
 
     server = entry["url"] if "url" in entry else StdioServerParameters(command=entry["command"], args=entry["args"])
 
-    async def main() -> float:
+    async def main() -> List[float]:
         async with Client(server, mode="legacy") as client:
             await client.list_tools()
             await client.call_tool(tool, arguments)
@@ -85,19 +86,28 @@ def bare_round_trip(entry: Dict[str, Any], tool: str, arguments: Dict[str, Any])
                 started = time.perf_counter()
                 await client.call_tool(tool, arguments)
                 times.append(time.perf_counter() - started)
-            return median(times)
+            return times
     return anyio.run(main)
 
 
-def start_up_seconds(data: Path, env: dict) -> List[float]:
-    """Seconds of `llmc -e -p hello` (echo mode: the start-up and nothing else), STARTS times."""
-    times = []
-    for _ in range(STARTS):
-        started = time.perf_counter()
-        subprocess.run([PYTHON, MAIN, "-d", str(data), "-e", "-p", "hello"], env=env, check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - started)
-    return times
+def compare(title: str, entry: Dict[str, Any], tool: str, arguments: Dict[str, Any]) -> bool:
+    """Alternating blocks of ToolBox calls and bare SDK calls; their medians side by side."""
+    ours: List[float] = []
+    bare: List[float] = []
+    for _ in range(BLOCKS):
+        ours += toolbox_round_trip(entry, tool, arguments)
+        bare += bare_round_trip(entry, tool, arguments)
+    value, reference = median(ours), median(bare)
+    return report(f"{title} (median of {CALLS * BLOCKS} calls each)", "ToolBox.call", value,
+                  "bare SDK script (Client.call_tool)", reference, "<= 1.5x", value <= 1.5 * reference)
+
+
+def start_up_seconds(data: Path, env: dict) -> float:
+    """Seconds of one `llmc -e -p hello` (echo mode: the start-up and nothing else)."""
+    started = time.perf_counter()
+    subprocess.run([PYTHON, MAIN, "-d", str(data), "-e", "-p", "hello"], env=env, check=True,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def start_up() -> bool:
@@ -106,13 +116,15 @@ def start_up() -> bool:
     plain, tooled = work / "plain", work / "tooled"
     plain.mkdir()
     tooled.mkdir()
+    (plain / "config.toml").write_text("stream = true\n")  # both read a config.toml: only the tools differ
     (tooled / "mcp.json").write_text(json.dumps({"mcpServers": {
         "time": time_server(), "docs": {"url": "http://127.0.0.1:9/mcp", "headers": {"A": "${X}"}}}}))
     (tooled / "config.toml").write_text('tools = ["all"]\n')
     without, with_tools = [], []
-    for _ in range(2):  # interleaved, so the machine's load falls on both alike
-        without += start_up_seconds(plain, env)
-        with_tools += start_up_seconds(tooled, env)
+    for turn in range(STARTS):  # one of each in turn, each first half the time: the load falls on both alike
+        pair = [(without, plain), (with_tools, tooled)]
+        for times, data in pair if turn % 2 else reversed(pair):
+            times.append(start_up_seconds(data, env))
     value, reference = median(with_tools), median(without)
     return report("start-up (llmc -e -p), tools configured but unused", "mcp.json with 2 servers, tools=all",
                   value, "no mcp.json", reference, "<= 1.1x", value <= 1.1 * reference)
@@ -121,13 +133,8 @@ def start_up() -> bool:
 def main() -> int:
     results = []
     with http_server() as url:
-        entry = {"url": url}
-        ours, bare = toolbox_round_trip(entry, *ECHO), bare_round_trip(entry, *ECHO)
-        results.append(report(f"one tool round-trip over Streamable HTTP (median of {CALLS})", "ToolBox.call",
-                              ours, "bare SDK script (Client.call_tool)", bare, "<= 1.5x", ours <= 1.5 * bare))
-    ours, bare = toolbox_round_trip(time_server(), *TIME), bare_round_trip(time_server(), *TIME)
-    results.append(report(f"one tool round-trip over stdio, mcp-server-time (median of {CALLS})", "ToolBox.call",
-                          ours, "bare SDK script (Client.call_tool)", bare, "<= 1.5x", ours <= 1.5 * bare))
+        results.append(compare("one tool round-trip over Streamable HTTP", {"url": url}, *ECHO))
+    results.append(compare("one tool round-trip over stdio, mcp-server-time", time_server(), *TIME))
     results.append(start_up())
     return 0 if all(results) else 1
 

@@ -248,3 +248,16 @@ def test_ctrl_c_while_servers_start_stops_them_and_the_next_use_starts_them_agai
         assert notices == []
     finally:
         toolbox.close()
+
+
+def test_chosen_servers_reads_all_none_and_names(data_dir):
+    write_mcp_file(data_dir, {"time": time_server(), "docs": {"url": "http://127.0.0.1:9/mcp"}})
+    configured = load_mcp_servers(data_dir, print)
+    assert chosen_servers(["all"], configured, "-T") == ["time", "docs"]
+    assert chosen_servers(["docs", "time", "docs"], configured, "-T") == ["docs", "time"]
+    assert chosen_servers(["none"], configured, "-T") == []
+    with pytest.raises(LlmcError, match=r"^-T: no MCP server 'tim' in .*mcp.json \(there are: time, docs; or all / none\)$"):
+        chosen_servers(["tim"], configured, "-T")
+    (data_dir / "mcp.json").unlink()
+    with pytest.raises(LlmcError, match="no MCP servers are configured"):
+        chosen_servers(["time"], load_mcp_servers(data_dir, print), "-T")
