@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -182,9 +183,66 @@ def test_the_list_lines(store: ChatStore) -> None:
     assert format_chat_list([]) == []
 
 
-def test_local_time_of_a_bad_stamp_is_the_text() -> None:
-    assert local_time("yesterday") == "yesterday"
+def test_local_time_of_an_unreadable_stamp_is_unknown() -> None:
+    assert local_time("yesterday") == "unknown"
+    for stamp in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):  # past datetime's range here
+        assert local_time(stamp) == "unknown"
     assert local_time("2026-01-02T03:04:05+00:00").startswith("2026-01-0")
+
+
+def every_code_point_class() -> str:
+    """A few code points of each Unicode general category (unassigned and private use too), every code
+    point str.splitlines breaks on, and lone surrogates."""
+    import unicodedata
+    picked: dict = {}
+    for code in range(0x110000):
+        kind = unicodedata.category(chr(code))
+        if len(picked.setdefault(kind, [])) < 3:
+            picked[kind].append(chr(code))
+    breaks = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    return "".join(c for chars in picked.values() for c in chars) + breaks + "\ud800 \udfff \udcff"
+
+
+def test_every_code_point_class_is_written_and_read_back(store: ChatStore, tmp_path: Path) -> None:
+    from llmc.store.ChatSession import read_session_file
+    text = every_code_point_class()
+    read_back = re.sub("[\ud800-\udfff]", "\ufffd", text)  # lone halves read back as U+FFFD, as documented
+    chat_id = store.save(chat(f"q {text}", f"a {text}"))
+    raw = store.path_of(chat_id).read_bytes()
+    assert raw.count(b"\n") == 4 and b"\r" not in raw  # one line a message, whatever they hold
+    for breaking in ("\x85", "\u2028", "\u2029"):
+        assert breaking.encode() not in raw
+    expected = [f"q {read_back}", f"a {read_back}"]
+    assert [m["content"] for m in store.load(chat_id)[1][1:]] == expected
+    assert [m["content"] for m in read_session_file(store.path_of(chat_id))[1:]] == expected
+    assert store.summaries() == ([read_summary(store.path_of(chat_id))], [])
+    session = ChatSession("s", tmp_path)
+    session.messages = chat(f"q {text}", f"a {text}")
+    session.save("kept")  # /save's JSON too
+    loaded = ChatSession("s", tmp_path)
+    loaded.load("kept")
+    assert [m["content"] for m in loaded.messages[1:]] == expected
+
+
+def test_a_chat_written_with_raw_line_separators_still_reads(store: ChatStore) -> None:
+    chat_id = store.save(chat("plain", "plain"))
+    path = store.path_of(chat_id)
+    path.write_text(path.read_text().replace("plain", "a\u2028b\x85c\u2029d"))  # as earlier llmc wrote them
+    assert [m["content"] for m in store.load(chat_id)[1][1:]] == ["a\u2028b\x85c\u2029d"] * 2
+
+
+def test_a_fifo_or_other_special_file_among_the_chats_is_reported_never_read(store: ChatStore) -> None:
+    import os
+    good = store.save(chat())
+    os.mkfifo(store.path_of("fifo"))  # opening it to read would block until a writer came
+    os.symlink("/dev/zero", store.path_of("zero"))
+    chats, problems = store.summaries()
+    assert [c.chat_id for c in chats] == [good]
+    assert sorted(problems) == [f"{store.path_of('fifo')}: not a regular file (a FIFO), expected a chat file",
+                                f"{store.path_of('zero')}: not a regular file (a character device), expected a "
+                                "chat file"]
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_summary(store.path_of("fifo"))
 
 
 def test_a_reopened_chat_goes_on_with_its_last_model_if_that_can_chat_now():

@@ -12,7 +12,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from .Errors import ConfigError
 
@@ -145,8 +145,34 @@ def read_regular_file(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_
         raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
 
 
+def read_first_line(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_FILE_BYTES) -> bytes | None:
+    """The first line of `path` (at most `max_bytes` of it), None if it does not exist; ConfigError as
+    read_regular_file's if it is not a regular file or cannot be read."""
+    path = Path(path)
+    try:
+        with _regular_file(path, what) as handle:
+            return handle.readline(max_bytes)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied reading the {what}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+
+
 def _read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:
     """At most `max_bytes` of a regular file; never blocks on a FIFO nor reads a device."""
+    with _regular_file(path, what) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: too large for a {what} (more than {max_bytes:,} bytes)")
+    return data
+
+
+@contextlib.contextmanager
+def _regular_file(path: Path, what: str) -> Iterator[BinaryIO]:
+    """`path` open for reading if it is a regular file (opened without blocking: a FIFO never holds it
+    up); ConfigError naming it and `what` it should be otherwise."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     try:
         kind = _special_kind(os.fstat(fd).st_mode)
@@ -154,12 +180,9 @@ def _read_regular_file(path: Path, what: str, max_bytes: int) -> bytes:
             problem = "is a directory" if kind == "a directory" else f"not a regular file ({kind})"
             raise ConfigError(f"{path}: {problem}, expected a {what}")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            yield handle
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise ConfigError(f"{path}: too large for a {what} (more than {max_bytes:,} bytes)")
-    return data
 
 
 def _special_kind(mode: int) -> str:

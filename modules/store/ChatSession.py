@@ -25,6 +25,7 @@ TITLE_PROMPT = (
 TITLE_EXCERPT_CHARS = 6000
 CHAT_FORMAT_KEY = "llmc_chat"  # the header line of an autosaved chat holds this key and the format version
 CHAT_FORMAT_VERSION = 1
+_ESCAPED_IN_FILES = re.compile("[\x85\u2028\u2029\ud800-\udfff]")  # see json_text
 
 
 class ChatSession:
@@ -167,7 +168,7 @@ class ChatSession:
         path = self.resolve_path(name)
         if path.parent == self.data_directory:
             ensure_directory(self.data_directory)
-        text = json.dumps(self.messages, indent=4, ensure_ascii=False) + "\n"
+        text = json_text(self.messages, indent=4) + "\n"
         try:
             atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
@@ -327,16 +328,23 @@ def _clean_content(content: Content) -> Content:
             for part in content]
 
 
+def json_text(data: Any, indent: Optional[int] = None) -> str:
+    """JSON as llmc writes chats: other scripts kept as they are, but what some readers take for a line
+    break (U+0085, U+2028, U+2029) and lone surrogates (UTF-8 has no bytes for them) escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _ESCAPED_IN_FILES.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def format_chat_lines(header: dict, messages: List[dict]) -> str:
     """An autosaved chat: the header object on the first line, then one message per line (JSON Lines)."""
-    lines = [json.dumps({CHAT_FORMAT_KEY: CHAT_FORMAT_VERSION, **header}, ensure_ascii=False)]
-    lines += [json.dumps(message, ensure_ascii=False) for message in messages]
+    lines = [json_text({CHAT_FORMAT_KEY: CHAT_FORMAT_VERSION, **header})]
+    lines += [json_text(message) for message in messages]
     return "\n".join(lines) + "\n"
 
 
 def parse_chat_lines(text: str, path: Path) -> Tuple[dict, List[dict]]:
     """(header, messages) of an autosaved chat; ConfigError naming the file and line if it is not one."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.split("\n") if line.strip()]  # only \n ends a line: see json_text
     items = []
     for number, line in enumerate(lines, 1):
         try:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
 from ..base.Errors import ConfigError, file_write_error
-from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
+from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_first_line, read_text_file
 from ..base.Terminal import visible_text
 
 CHATS_DIRECTORY = "chats"
@@ -18,6 +18,7 @@ CHAT_SUFFIX = ".jsonl"
 HEADER_MAX_BYTES = 16 * 1024  # a header line is a few hundred bytes; more is not one of ours
 TITLE_CHARS = 80
 UNTITLED = "(no title)"
+UNKNOWN_TIME = "unknown"
 
 
 class ChatSummary(NamedTuple):
@@ -133,11 +134,9 @@ class ChatStore:
 
 def read_summary(path: Path) -> ChatSummary:
     """The summary on a chat file's first line (the rest is never read); ConfigError if it is not one."""
-    try:
-        with open(path, "rb") as handle:
-            first = handle.readline(HEADER_MAX_BYTES)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the chat file: {exc.strerror}") from None
+    first = read_first_line(path, "chat file", HEADER_MAX_BYTES)  # a FIFO or device is refused, never read
+    if first is None:
+        raise ConfigError(f"{path}: no such chat file")
     try:
         header = json.loads(first.decode("utf-8"))
     except ValueError:
@@ -200,8 +199,9 @@ def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) ->
 
 
 def local_time(stamp: str) -> str:
-    """An ISO 8601 time as `YYYY-MM-DD HH:MM` in local time; the text itself if it is not one."""
+    """An ISO 8601 time as `YYYY-MM-DD HH:MM` in local time; UNKNOWN_TIME if it is not one (or is one
+    out of datetime's range once moved to local time, as 9999-12-31T23:59:59-14:00 is)."""
     try:
         return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp[:16]
+    except (ValueError, OverflowError):
+        return UNKNOWN_TIME

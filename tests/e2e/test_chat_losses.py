@@ -78,3 +78,52 @@ def test_a_prompt_whose_reader_went_away_keeps_what_arrived_and_continue_resumes
     assert again.returncode == 0, again.stderr
     sent = last_sent(server)
     assert sent[0] == "the question" and sent[1].startswith("line of text\n") and sent[2] == "go on"
+
+
+# ----- item 5: code points that some readers take for line breaks ---------------------------------------
+
+def test_a_chat_with_line_separators_in_prompt_and_reply_resumes(tmp_path: Path, home: Path,
+                                                                 server: FakeOpenAIServer) -> None:
+    data = configure(tmp_path / "data", server)
+    server.set(reply="reply \u2028 with breaks \u2029 in it")  # (a reply's C1 controls are shown as symbols)
+    first = run_llmc(["-d", str(data), "-p", "hello \u2028 world \x85 and \u2029"], home)
+    assert first.returncode == 0, first.stderr
+    server.set(reply="The answer.")
+    again = run_llmc(["-d", str(data), "-C", "-p", "again"], home)
+    assert again.returncode == 0 and again.stderr == ""
+    assert last_sent(server) == ["hello \u2028 world \x85 and \u2029", "reply \u2028 with breaks \u2029 in it",
+                                 "again"]
+
+
+# ----- items 7 and 8: special files and bad dates among the chats ------------------------------------------
+
+def test_a_fifo_among_the_chats_blocks_neither_the_list_nor_continue(tmp_path: Path, home: Path,
+                                                                      server: FakeOpenAIServer) -> None:
+    import os
+    data = configure(tmp_path / "data", server)
+    assert run_llmc(["-d", str(data), "-p", "kept chat"], home).returncode == 0
+    fifo = data / "chats" / "zzz-newest.jsonl"
+    os.mkfifo(fifo)
+    listed = run_llmc(["-d", str(data), "--list-chats"], home, timeout=30)
+    assert listed.returncode == 0 and "kept chat" in listed.stdout
+    assert listed.stderr == f"Warning: {fifo}: not a regular file (a FIFO), expected a chat file\n"
+    resumed = run_llmc(["-d", str(data), "-C", "-p", "more"], home, timeout=30)
+    assert resumed.returncode == 0, resumed.stderr
+    assert last_sent(server) == ["kept chat", "The answer.", "more"]
+    named = run_llmc(["-d", str(data), "--chat", "zzz-newest", "-p", "more"], home, timeout=30)
+    assert named.returncode == 2 and "zzz-newest" in named.stderr and "Traceback" not in named.stderr
+
+
+def test_dates_out_of_range_in_a_chat_header_show_as_unknown(tmp_path: Path, home: Path,
+                                                             server: FakeOpenAIServer) -> None:
+    data = configure(tmp_path / "data", server)
+    (data / "chats").mkdir()
+    for name, stamp in (("late", "9999-12-31T23:59:59-14:00"), ("early", "0001-01-01T00:00:00+14:00"),
+                        ("words", "last tuesday")):
+        (data / "chats" / f"{name}.jsonl").write_text(
+            f'{{"llmc_chat": 1, "title": "{name}", "created": "{stamp}", "updated": "{stamp}", '
+            '"model": "fake/chat-a", "messages": 0}\n{"role": "system", "content": "s"}\n')
+    listed = run_llmc(["-d", str(data), "--list-chats"], home)
+    assert listed.returncode == 0 and listed.stderr == ""
+    rows = listed.stdout.splitlines()[1:]
+    assert len(rows) == 3 and all("  unknown  " in row for row in rows), listed.stdout
