@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmc.store.ChatSession import MAX_SESSION_BYTES, ChatSession, format_markdown, slugify, suggest_title
+from llmc.store.ChatSession import MAX_CHAT_FILE_BYTES, ChatSession, format_markdown, slugify, suggest_title
 from llmc.base.Errors import INCOMPLETE_MARKER, ConfigError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
@@ -127,7 +127,7 @@ def test_missing_and_huge_files_are_refused(session: ChatSession, tmp_path: Path
     huge = tmp_path / "data" / "huge.json"
     huge.parent.mkdir(parents=True, exist_ok=True)
     with open(huge, "wb") as handle:
-        handle.truncate(MAX_SESSION_BYTES + 1)
+        handle.truncate(MAX_CHAT_FILE_BYTES + 1)
     with pytest.raises(ConfigError, match="too large"):
         session.load("huge")
 

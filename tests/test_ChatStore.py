@@ -255,3 +255,58 @@ def test_a_reopened_chat_goes_on_with_its_last_model_if_that_can_chat_now():
     assert model_to_resume(Providers(), "", "p/default", "c1") == (None, "")
     assert model_to_resume(Providers(), "p/gone\x1b[2J", "p/default", "c1") == (
         None, "Note: chat c1 was with p/gone␛[2J, but its provider has no API key now; going on with p/default.")
+
+
+def accepted_chat(rng, image_sizes) -> list:
+    """A chat built only of what llmc accepts: prompts, text files and images up to their limits, replies."""
+    from llmc.store.Attachment import MAX_TEXT_BYTES, Attachment, message_content
+    alphabet = "ab \n\u2028\x85\ud800é中😀\t{}\"\\"
+    messages = [{"role": "system", "content": "s"}]
+    for size in image_sizes:
+        png = b"\x89PNG\r\n\x1a\n" + rng.randbytes(size - 8)
+        files = [Attachment.of_bytes(png, Path("big.png")),
+                 Attachment("notes.txt", text="".join(rng.choices(alphabet, k=rng.randrange(MAX_TEXT_BYTES // 4))))]
+        prompt = "".join(rng.choices(alphabet, k=rng.randrange(1, 2000)))
+        messages.append({"role": "user", "content": message_content(prompt, files)})
+        messages.append({"role": "assistant", "content": "".join(rng.choices(alphabet, k=rng.randrange(2000))),
+                         "model": "fake/m"})
+    return messages
+
+
+def test_what_llmc_accepts_and_writes_it_reads_back(store: ChatStore, tmp_path: Path) -> None:
+    """Writer and reader held to each other: a chat of images up to the attachment limit (a 16 MiB PNG made
+    a 22 MB chat file, over the read limit) is read back as written, by -C and by /save's file alike."""
+    import random
+    from llmc.base.SurrogateJoiner import without_lone_surrogates
+    from llmc.store.Attachment import MAX_IMAGE_BYTES
+    rng = random.Random(17)
+    for sizes in ([16 * 1024 * 1024], [MAX_IMAGE_BYTES], [rng.randrange(8, 2 << 20) for _ in range(5)],
+                  [MAX_IMAGE_BYTES] * 3):
+        messages = accepted_chat(rng, sizes)
+        expected = json.loads(json.dumps(messages).replace("\\ud800", "\\ufffd"))
+        chat_id = store.save(messages)
+        assert store.load(chat_id)[1] == expected
+        session = ChatSession("s", tmp_path)
+        session.messages = messages
+        session.save("kept")
+        session.load("kept")
+        assert session.messages == expected
+        assert without_lone_surrogates(expected[1]["content"][0]["text"]) == expected[1]["content"][0]["text"]
+
+
+def test_a_chat_larger_than_its_reader_reads_is_refused_and_the_file_kept(store: ChatStore, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    from llmc.base.Errors import WriteError
+    from llmc.store import ChatSession as session_module
+    chat_id = store.save(chat("small"))
+    before = store.path_of(chat_id).read_bytes()
+    monkeypatch.setattr(session_module, "MAX_CHAT_FILE_BYTES", 4096)  # as if 256 MiB of chat had been reached
+    with pytest.raises(WriteError, match=f"^{store.path_of(chat_id)}: cannot save the chat: it would take "
+                                         r"\d+(\.\d+)? KB, more than the 4 KB llmc reads back"):
+        store.save(chat("x" * 5000), chat_id)
+    assert store.path_of(chat_id).read_bytes() == before
+    with pytest.raises(WriteError, match="more than the 4 KB llmc reads back"):
+        session = ChatSession("s", tmp_path)
+        session.messages = chat("é" * 3000)
+        session.save("big")
+    assert not (tmp_path / "big.json").exists()

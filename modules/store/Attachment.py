@@ -42,6 +42,12 @@ class Attachment(NamedTuple):
         data = read_regular_file(path, "file to attach", MAX_IMAGE_BYTES)
         if data is None:
             raise ConfigError(f"{path}: no such file to attach")
+        return cls.of_bytes(data, path)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, path: Path) -> "Attachment":
+        """What the bytes of the file at `path` send: an image, else text; ConfigError for binary or
+        too large text."""
         mime = image_type(data)
         if mime:
             encoded = base64.b64encode(data).decode("ascii")

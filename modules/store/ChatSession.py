@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .Attachment import Content, content_text, is_content_parts
-from ..base.Errors import INCOMPLETE_MARKER, ConfigError
+from ..base.Errors import INCOMPLETE_MARKER, ConfigError, WriteError
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
 from ..base.SurrogateJoiner import without_lone_surrogates
+from ..base.Text import size_text
 from ..base.TokenUsage import TokenUsage
 from ..base.ToolCalls import ToolCall, tool_calls_of
 
 DEFAULT_SESSION_NAME = "session.json"
-MAX_SESSION_BYTES = 20 * 1024 * 1024
+MAX_SESSION_BYTES = 20 * 1024 * 1024  # the input history file (InputHistory)
+# A chat file, /save's or an autosaved one: its writers refuse to write more than its reader reads. It holds
+# several images at the attachment limit (20 MiB, a third more in base64), more than a provider takes at once.
+MAX_CHAT_FILE_BYTES = 256 * 1024 * 1024
 ROLES = ("system", "user", "assistant", "tool")
 TITLE_PROMPT = (
     "Suggest a short title and a file name for the conversation below. Answer with JSON only, "
@@ -169,6 +173,7 @@ class ChatSession:
         if path.parent == self.data_directory:
             ensure_directory(self.data_directory)
         text = json_text(self.messages, indent=4) + "\n"
+        check_chat_size(text, path)
         try:
             atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
@@ -224,7 +229,7 @@ def unused_path(path: Path) -> Path:
 def read_session_file(path: Path) -> List[dict]:
     """The messages of a saved chat (a /save list or an autosaved chat's lines); ConfigError naming
     the file if it is missing, huge or not a chat."""
-    text = read_text_file(path, "chat file", max_bytes=MAX_SESSION_BYTES)
+    text = read_text_file(path, "chat file", max_bytes=MAX_CHAT_FILE_BYTES)
     if text is None:
         raise ConfigError(f"{path}: no such chat file")
     try:
@@ -333,6 +338,16 @@ def json_text(data: Any, indent: Optional[int] = None) -> str:
     break (U+0085, U+2028, U+2029) and lone surrogates (UTF-8 has no bytes for them) escaped."""
     text = json.dumps(data, ensure_ascii=False, indent=indent)
     return _ESCAPED_IN_FILES.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def check_chat_size(text: str, path: Path) -> None:
+    """WriteError naming `path` when `text` is more than a chat file's reader reads (MAX_CHAT_FILE_BYTES)."""
+    if len(text) * 4 <= MAX_CHAT_FILE_BYTES:  # UTF-8 takes at most 4 bytes a character: no need to count
+        return
+    size = len(text.encode("utf-8"))
+    if size > MAX_CHAT_FILE_BYTES:
+        raise WriteError(f"{path}: cannot save the chat: it would take {size_text(size)}, more than the "
+                         f"{size_text(MAX_CHAT_FILE_BYTES)} llmc reads back as a chat file; the file is unchanged")
 
 
 def format_chat_lines(header: dict, messages: List[dict]) -> str:

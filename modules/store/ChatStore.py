@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from .ChatSession import CHAT_FORMAT_KEY, MAX_SESSION_BYTES, format_chat_lines, parse_chat_lines
+from .ChatSession import (CHAT_FORMAT_KEY, MAX_CHAT_FILE_BYTES, check_chat_size, format_chat_lines,
+                          parse_chat_lines)
 from ..base.Errors import ConfigError, file_write_error
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_first_line, read_text_file
 from ..base.Terminal import visible_text
@@ -94,7 +95,7 @@ class ChatStore:
         """A saved chat's summary and messages; ConfigError naming the file if it is not one."""
         path = self.path_of(chat_id)
         stamp = file_stamp(path)
-        text = read_text_file(path, "chat file", max_bytes=MAX_SESSION_BYTES)
+        text = read_text_file(path, "chat file", max_bytes=MAX_CHAT_FILE_BYTES)
         if text is None:
             raise ConfigError(f"{path}: no such chat file")
         header, messages = parse_chat_lines(text, path)
@@ -116,8 +117,10 @@ class ChatStore:
         header = {"title": derive_title(messages), "created": created, "updated": now,
                   "model": last_model(messages), "messages": len(messages) - 1}
         path = self.path_of(chat_id)
+        text = format_chat_lines(header, messages)
+        check_chat_size(text, path)
         try:
-            atomic_write_text(path, format_chat_lines(header, messages), mode=0o600)
+            atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
             raise file_write_error(f"{path}: cannot save the chat: {exc.strerror or exc}", exc) from None
         except ValueError as exc:  # text that cannot be encoded

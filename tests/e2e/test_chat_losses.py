@@ -127,3 +127,18 @@ def test_dates_out_of_range_in_a_chat_header_show_as_unknown(tmp_path: Path, hom
     assert listed.returncode == 0 and listed.stderr == ""
     rows = listed.stdout.splitlines()[1:]
     assert len(rows) == 3 and all("  unknown  " in row for row in rows), listed.stdout
+
+
+# ----- item 6: what llmc accepts as an attachment it reads back in the chat ----------------------------------
+
+def test_a_chat_with_a_16_mib_image_resumes(tmp_path: Path, home: Path, server: FakeOpenAIServer) -> None:
+    data = configure(tmp_path / "data", server)
+    image = tmp_path / "big.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16 * 1024 * 1024))
+    first = run_llmc(["-d", str(data), "-a", str(image), "-p", "describe"], home)
+    assert first.returncode == 0, first.stderr
+    again = run_llmc(["-d", str(data), "-C", "-p", "again"], home)
+    assert again.returncode == 0 and again.stderr == ""
+    chats = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert chats[-1]["json"]["messages"][1] == chats[-2]["json"]["messages"][1]  # the image went again
+    assert last_sent(server)[1:] == ["The answer.", "again"]
