@@ -448,3 +448,24 @@ def test_autosave_and_chats_complete_their_arguments(chat) -> None:
     assert completions(chat, "/autosave o") == ["on", "off"]
     assert completions(chat, "/chats ") == ["all"]
     assert "/autosave" in completions(chat, "/au") and "/chats" in completions(chat, "/cha")
+
+
+@pytest.mark.parametrize("first", ["/save notes", "/load notes"])
+def test_save_after_reset_asks_before_replacing_the_earlier_chat(chat, first: str, tmp_path: Path) -> None:
+    """/save NAME after /reset would replace another chat: the same process asks, as a new one does."""
+    converse(chat)
+    if first == "/load notes":
+        run(chat, "/save notes")
+        chat.session.path = None  # as a new process that only loads the file
+    run(chat, first)
+    saved = (tmp_path / "data" / "notes.json").read_text()
+    run(chat, "/reset")
+    chat.session.add_user("a different question")
+    chat.session.add_assistant("Answer.")
+    chat.answers = ["n"]
+    assert run(chat, "/save notes") == "Not saved.\n"
+    assert (tmp_path / "data" / "notes.json").read_text() == saved
+    chat.answers = ["y"]
+    assert "Chat history saved to" in run(chat, "/save notes")
+    assert "a different question" in (tmp_path / "data" / "notes.json").read_text()
+    assert "Chat history saved to" in run(chat, "/save notes")  # its own file now: no question

@@ -53,9 +53,11 @@ class ChatSession:
         self.messages[0] = {"role": "system", "content": text}
 
     def reset(self) -> None:
-        """Forget every message but the system message; what follows is saved as a new chat."""
+        """Forget every message but the system message; what follows is saved as a new chat, and the
+        file it was saved to or loaded from is no longer its own (/save asks before replacing it)."""
         del self.messages[1:]
         self.chat_id = None
+        self.path = self._path_stamp = None
 
     def resume(self, chat_id: str, messages: List[dict]) -> None:
         """Go on with a saved chat: its messages, and the exchanges to come saved into it."""
