@@ -18,7 +18,8 @@ from .ProviderConfig import ProviderConfig, environment_key_variable, is_configu
 from .discovery.ProviderEntryShape import ProviderEntryShape
 from .ProviderManager import PERSISTED_FIELDS, ProviderManager, ResolvedModel
 from .discovery.ProvidersYamlStore import YAML_FILE_NAME, ProvidersYamlStore
-from .base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, is_readable_by_others, read_text_file
+from .base.SafeFiles import (atomic_write_text, ensure_directory, file_stamp, is_readable_by_others, read_text_file,
+                             refuse_read_only)
 from .base.TomlFile import load_toml_file, toml_string
 from .base.Secrets import MIN_SECRET_LENGTH
 from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
@@ -48,8 +49,9 @@ def write_toml_setting(path: Path, key: str, value: Any) -> None:
     """Set the top-level `key` of a TOML file, keeping its comments and other settings.
 
     Atomic, the file's mode kept (0600 for a new one); ConfigError, the file untouched, if it
-    cannot be read or parsed."""
+    cannot be read or parsed, WriteError if it is read-only."""
     text = read_text_file(path, "config file")
+    refuse_read_only(path)
     import tomlkit  # noqa: PLC0415 - tomlkit: only writing a setting needs it
     try:
         document = tomlkit.parse(text or "")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
-from .Errors import ConfigError
+from .Errors import ConfigError, WriteError
 
 PRIVATE_MODE = 0o600
 MAX_TEXT_FILE_BYTES = 5 * 1024 * 1024  # config and providers files; callers may pass their own limit
@@ -47,6 +47,14 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
             os.unlink(tmp_name)
         raise
     _fsync_directory(path.parent)
+
+
+def refuse_read_only(path: Path) -> None:
+    """WriteError naming `path` and its mode when its owner may not write it: a file made read-only is
+    never rewritten (a rename would replace it all the same, and root may write anything)."""
+    mode = _existing_mode(Path(os.path.realpath(path)))
+    if mode is not None and not mode & stat.S_IWUSR:
+        raise WriteError(f"{path} is read-only (mode {mode:04o}); not changed (chmod u+w it to let llmc write it)")
 
 
 def remove_stale_temp_files(path: Path, min_age: float = STALE_TEMP_SECONDS) -> None:

@@ -54,6 +54,18 @@ def test_set_default_model_flag_writes_config_toml_keeping_comments(home: Path, 
     assert chat_requests(server)[-1]["model"] == "fake-chat-2"
 
 
+@pytest.mark.parametrize("mode", [0o444, 0o400, 0o555])
+def test_set_default_model_refuses_a_read_only_config_toml(home: Path, data: Path, mode: int) -> None:
+    config = data / "config.toml"
+    before = config.read_bytes()
+    config.chmod(mode)
+    result = llmc(home, data, "--set-default-model", "fc2")
+    assert result.returncode == 74 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (f"llmc: error: {config} is read-only (mode {mode:04o}); not "
+                                              "changed (chmod u+w it to let llmc write it)")
+    assert config.read_bytes() == before and stat.S_IMODE(config.stat().st_mode) == mode
+
+
 def test_set_default_model_flag_refuses_an_unknown_model(home: Path, data: Path) -> None:
     before = (data / "config.toml").read_text()
     result = llmc(home, data, "--set-default-model", "nonesuch")
