@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from pydantic import ValidationError
 
@@ -280,17 +280,26 @@ class Config:
 
     @staticmethod
     def write_default_config(data_directory: Optional[os.PathLike | str] = None) -> Path:
-        """Write a commented default config.toml; ConfigError if one exists already."""
+        """Write a commented default config.toml (around the settings of one that exists); its path."""
+        return Config.create_config(data_directory)[0]
+
+    @staticmethod
+    def create_config(data_directory: Optional[os.PathLike | str] = None) -> Tuple[Path, List[str]]:
+        """Write the commented default config.toml; where one exists (--add-provider may have written a
+        line), the template goes around the settings it holds, never losing one. The path and the
+        names of the settings kept; ConfigError, the file unchanged, if it cannot be read or parsed."""
         directory = Path(data_directory).expanduser() if data_directory else default_data_directory()
         ensure_directory(directory)
         path = directory / CONFIG_FILE_NAME
-        if path.exists():
-            raise ConfigError(f"{path} already exists; not overwritten")
+        held = read_text_file(path, "config file")
+        text, kept = (default_config_text(), []) if held is None else template_around(held, path)
+        if held is not None:
+            refuse_read_only(path)
         try:
-            atomic_write_text(path, default_config_text(), mode=0o600)
+            atomic_write_text(path, text, mode=0o600)
         except OSError as exc:
             raise file_write_error(f"cannot write {path}: {exc.strerror or exc}", exc) from None
-        return path
+        return path, kept
 
 
 def default_config_text() -> str:
@@ -316,6 +325,26 @@ def default_config_text() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def template_around(held: str, path: Path) -> Tuple[str, List[str]]:
+    """The default config.toml's text with the settings of `held` (a config.toml's text) in place of its
+    defaults, and their names; ConfigError naming `path` if `held` does not parse or a setting would
+    not read back as it was."""
+    import tomlkit  # noqa: PLC0415 - tomlkit: only writing config.toml needs it
+    try:
+        settings = tomlkit.parse(held)
+        document = tomlkit.parse(default_config_text())
+        for key in settings:
+            document[key] = settings[key]  # a default's value is replaced where it stands, with its comment
+        text = tomlkit.dumps(document)
+        written = tomlkit.parse(text).unwrap()
+        kept_right = {key: written.get(key) for key in settings} == settings.unwrap()
+    except (tomlkit.exceptions.TOMLKitError, ValueError) as exc:  # ParseError is a ValueError too
+        raise ConfigError(f"{path}: {exc}; not changed") from None
+    if not kept_right:
+        raise ConfigError(f"{path}: its settings would not read back as they are in the template; not changed")
+    return text, list(settings)
 
 
 def _toml_value(value: Any) -> str:

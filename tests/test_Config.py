@@ -171,10 +171,37 @@ def test_create_config_writes_every_setting_and_never_overwrites(tmp_path: Path)
         assert f"\n{setting} = " in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_toml_file(path)["model"] == DEFAULT_MODEL  # the file is valid TOML
-    path.write_text("model = 'mine'\n")
-    with pytest.raises(ConfigError, match="already exists"):
-        Config.write_default_config(tmp_path / "new")
-    assert path.read_text() == "model = 'mine'\n"
+
+
+MINE = ("model = 'local/mine'\nmax_tokens = 99  # my cap\nmy_own_note = [1, 2]\n"
+        "providers.other.base_api_url = 'http://127.0.0.1:9000/v1'\n\n"
+        "[providers.local]\nbase_api_url = 'http://127.0.0.1:8080/v1'\nvalid_models = { m = 'm' }\n")
+
+
+@pytest.mark.parametrize("held", ["model = 'local/mine'\n", MINE])
+def test_create_config_writes_the_template_around_the_settings_a_file_holds(tmp_path: Path, held: str) -> None:
+    """--add-provider may have written a one-line config.toml: the template goes around it, no setting lost."""
+    path = write(tmp_path / "config.toml", held)
+    path.chmod(0o640)
+    before = load_toml_file(path)
+    assert Config.write_default_config(tmp_path) == path
+    after = load_toml_file(path)
+    assert {key: after[key] for key in before} == before  # every setting it held, as it held it
+    template = load_toml_file(write(tmp_path / "t.toml", default_config_text()))
+    assert {key: after[key] for key in template if key not in before} == {
+        key: value for key, value in template.items() if key not in before}
+    text = path.read_text()
+    assert text.startswith("# llmc configuration.") and "# Provider overrides" in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    Config.write_default_config(tmp_path)  # again: nothing changes
+    assert path.read_text() == text
+
+
+def test_create_config_leaves_a_file_it_cannot_read_as_it_is(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "model = 'unterminated\n")
+    with pytest.raises(ConfigError, match=f"^{path}: .*; not changed"):
+        Config.write_default_config(tmp_path)
+    assert path.read_text() == "model = 'unterminated\n"
 
 
 def test_default_config_loads_back_to_the_defaults(tmp_path: Path) -> None:

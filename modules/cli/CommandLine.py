@@ -223,8 +223,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     from ..Config import Config
     from ..base.OutputChannel import OutputChannel
     if args.create_config:
-        path = Config.write_default_config(args.data_directory)
-        terminal.print(f"Created {path}")
+        path, kept = Config.create_config(args.data_directory)
+        held = f"Wrote the commented template into {path}, around the settings it held ({', '.join(kept)})"
+        terminal.print(held if kept else f"Created {path}")
         return ExitStatus.OK
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
                     sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency,

@@ -168,16 +168,22 @@ def test_help_epilog(home: Path) -> None:
         assert flag in result.stdout
 
 
-def test_create_config_never_overwrites(home: Path, tmp_path: Path) -> None:
+def test_create_config_never_loses_a_setting(home: Path, tmp_path: Path) -> None:
     target = tmp_path / "fresh"
     result = run_llmc_in_process(["-d", str(target), "--create-config"], home)
     assert result.returncode == 0 and result.stdout == f"Created {target / 'config.toml'}\n"
     assert (target / "config.toml").stat().st_mode & 0o777 == 0o600
-    (target / "config.toml").write_text('model = "mine"\n')
-    before = snapshot(target)
+    (target / "config.toml").write_text('model = "local/mine"\n')  # as --add-provider leaves it
     again = run_llmc_in_process(["-d", str(target), "--create-config"], home)
-    assert again.returncode != 0
-    assert one_error_line(again) == f"llmc: error: {target / 'config.toml'} already exists; not overwritten"
+    assert again.returncode == 0 and again.stderr == ""
+    assert again.stdout == (f"Wrote the commented template into {target / 'config.toml'}, around the settings "
+                            "it held (model)\n")
+    text = (target / "config.toml").read_text()
+    assert '\nmodel = "local/mine"\n' in text and "# Provider overrides" in text
+    (target / "config.toml").write_text("model = [unclosed\n")
+    before = snapshot(target)
+    broken = run_llmc_in_process(["-d", str(target), "--create-config"], home)
+    assert broken.returncode == 2 and one_error_line(broken).endswith("; not changed")
     assert snapshot(target) == before
 
 
