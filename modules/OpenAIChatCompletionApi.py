@@ -106,9 +106,9 @@ class OpenAIChatCompletionApi:
                                  key_variable=provider_config.key_variable(provider_name))
 
     def complete(self, messages: List[Message], options: ChatOptions = ChatOptions(),
-                 on_wait: Optional[Callable[[str], None]] = None) -> str:
-        """Send without streaming and return the answer text."""
-        return "".join(event.text for event in self.complete_events(messages, options, on_wait)
+                 on_wait: Optional[Callable[[str], None]] = None, limit: str = "reply_timeout") -> str:
+        """Send without streaming and return the answer text (within the HttpSettings' `limit` seconds)."""
+        return "".join(event.text for event in self.complete_events(messages, options, on_wait, limit)
                        if isinstance(event, TextDelta))
 
     def send(self, messages: List[Message], options: ChatOptions = ChatOptions(),
@@ -119,17 +119,17 @@ class OpenAIChatCompletionApi:
         return iter(self.complete_events(messages, options, on_wait))
 
     def complete_events(self, messages: List[Message], options: ChatOptions = ChatOptions(),
-                        on_wait: Optional[Callable[[str], None]] = None) -> List[ChatEvent]:
+                        on_wait: Optional[Callable[[str], None]] = None,
+                        limit: str = "reply_timeout") -> List[ChatEvent]:
         """Send without streaming; the reply as stream_chat's events.
 
         Reasoning first (if any), then exactly one TextDelta (possibly ""), a Notice if cut short, and
         Usage last when the provider counted the tokens. Retry waits of this request are told to `on_wait`,
-        else to the API's own.
+        else to the API's own; `limit` (an HttpSettings field) bounds each try.
         """
         notices = list(self._temperature_notice(options))
         reply = self._post(self._body(messages, options, stream=False),
-                           lambda body: self.client.post_json(CHAT_PATH, body, limit="reply_timeout",
-                                                              on_wait=on_wait))
+                           lambda body: self.client.post_json(CHAT_PATH, body, limit=limit, on_wait=on_wait))
         return notices + self._reply_events(reply)
 
     def stream_chat(self, messages: List[Message], options: ChatOptions = ChatOptions(),

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import List
 
@@ -224,6 +225,37 @@ def test_md_falls_back_to_a_timestamped_name(chat, server, tmp_path: Path) -> No
     server.set(fault_rate={"/chat/completions": {"status": 400, "body": "no"}})
     out = run(chat, "/md")
     assert out.startswith(f"Chat exported to {tmp_path / 'data' / 'chat-'}") and out.endswith(".md.\n")
+
+
+def test_md_asks_for_a_title_capped_like_a_ping_and_bounded_in_time(chat, server, tmp_path: Path) -> None:
+    """A small model generated 1,843 tokens for 53 s while /md waited: the request is capped and bounded."""
+    from llmc.store.ChatSession import TITLE_TOKEN_BUDGET
+    converse(chat)
+    server.set(reply='{"title": "A Question", "filename": "a-question"}')
+    run(chat, "/md")
+    body = [r["json"] for r in server.requests if r["path"].endswith("/chat/completions")][-1]
+    assert body.get("max_tokens", body.get("max_completion_tokens")) == TITLE_TOKEN_BUDGET
+    with create_pipe_input() as pipe:
+        slow = make_chat(tmp_path / "slow", server, pipe, extra="ping_timeout = 1")  # a title waits as a ping
+        converse(slow)
+        server.set(latency=5.0)
+        started = time.monotonic()
+        out = run(slow, "/md")
+    assert time.monotonic() - started < 4
+    assert out.startswith(f"Chat exported to {tmp_path / 'slow' / 'data' / 'chat-'}")
+
+
+@pytest.mark.parametrize("answer", ['{"title": "A short title", "filename": "a-short-file-name"}',
+                                    '{"title": "A short title", "filename": "a-short-file-name.md"}',
+                                    "Sure! Here is a title for you.", '{"title": "", "filename": "---"}'])
+def test_md_falls_back_to_the_timestamp_when_the_model_echoes_the_example(chat, server, tmp_path: Path,
+                                                                          answer: str) -> None:
+    converse(chat)
+    server.set(reply=answer)
+    out = run(chat, "/md")
+    assert out.startswith(f"Chat exported to {tmp_path / 'data' / 'chat-'}"), out
+    path = Path(out.removeprefix("Chat exported to ").strip().removesuffix("."))
+    assert path.read_text().startswith("# Chat of ")
 
 
 def test_config_masks_the_key(chat, server, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The interactive chat: a prompt_toolkit line editor, streamed replies and the chat's key bindings."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -16,12 +17,13 @@ from ..base.Errors import ConfigError, InvalidModelError, LlmcError, internal_er
 from ..base.ExitStatus import ExitStatus
 from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
+from ..base.Secrets import without_known_keys
 from ..base.Terminal import visible_text
 from ..setup.ProviderAdder import ProviderAdder
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
-from ..store.ChatSession import ChatSession
+from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..store.ChatStore import ChatStore
 from ..tools.McpConfig import MCP_FILE_NAME, McpServers
 from ..tools.ToolBox import ToolBox
@@ -266,15 +268,22 @@ class ChatInterface:
         self.config.apply_setting(name, value, source)
 
     def title_completer(self) -> Optional[Callable[[List[dict]], str]]:
-        """What /md asks for a title (the model's non-streamed answer); None in echo mode."""
+        """What /md asks for a title: the model's non-streamed answer, capped at TITLE_TOKEN_BUDGET tokens and
+        ping_timeout seconds (keys typed meanwhile wait for the next prompt as typed); None in echo mode."""
         if self.echo:
             return None
         try:
             api = self.providers.chat_api(self.resolved_model())
         except (ConfigError, InvalidModelError):
             return None
-        options = self.options()
-        return lambda messages: api.complete(messages, options)
+        asked = self.options()
+        options = replace(asked, stream=False, tools=(),
+                          max_tokens=min(asked.max_tokens or TITLE_TOKEN_BUDGET, TITLE_TOKEN_BUDGET))
+
+        def complete(messages: List[dict]) -> str:
+            with self.terminal.keys_not_echoed():
+                return without_known_keys(api.complete(messages, options, limit="ping_timeout"))
+        return complete
 
     # Sending
     def send(self, text: str) -> None:

@@ -22,10 +22,10 @@ MAX_SESSION_BYTES = 20 * 1024 * 1024  # the input history file (InputHistory)
 # several images at the attachment limit (20 MiB, a third more in base64), more than a provider takes at once.
 MAX_CHAT_FILE_BYTES = 256 * 1024 * 1024
 ROLES = ("system", "user", "assistant", "tool")
-TITLE_PROMPT = (
-    "Suggest a short title and a file name for the conversation below. Answer with JSON only, "
-    'exactly like {"title": "A short title", "filename": "a-short-file-name"}.\n\n'
-)
+TITLE_EXAMPLE = {"title": "A short title", "filename": "a-short-file-name"}  # an answer naming these is no answer
+TITLE_PROMPT = ("Suggest a short title and a file name for the conversation below. Answer with JSON only, "
+                f"exactly like {json.dumps(TITLE_EXAMPLE)}.\n\n")
+TITLE_TOKEN_BUDGET = 64  # the answer takes about 25 tokens; a model that goes on is cut here, as a ping is
 TITLE_EXCERPT_CHARS = 6000
 CHAT_FORMAT_KEY = "llmc_chat"  # the header line of an autosaved chat holds this key and the format version
 CHAT_FORMAT_VERSION = 1
@@ -392,7 +392,10 @@ def suggest_title(complete: Optional[Callable[[List[dict]], str]],
     if not isinstance(data, dict):
         return "", ""
     title = str(data.get("title") or "").strip().splitlines()[0:1]
-    return (title[0][:120] if title else ""), slugify(str(data.get("filename") or ""))
+    title_text = title[0][:120] if title else ""
+    stem = slugify(str(data.get("filename") or ""))
+    return ("" if title_text == TITLE_EXAMPLE["title"] else title_text,
+            "" if stem == slugify(TITLE_EXAMPLE["filename"]) else stem)
 
 
 def slugify(text: str) -> str:

@@ -479,3 +479,22 @@ def test_keys_typed_during_a_reply_reach_the_next_prompt_as_typed(data: Path, se
     child.close()
     assert child.exitstatus == 0
     assert "..." not in child.logfile_read.getvalue().rpartition("/exit")[2]  # no continuation line
+
+
+def test_keys_typed_while_md_asks_for_a_title_reach_the_next_prompt_as_typed(data: Path, server: FakeOpenAIServer,
+                                                                             tmp_path: Path) -> None:
+    child = spawn(data)
+    child.expect_exact("fc1 >")
+    send(child, "hi")
+    child.expect_exact(REPLY)
+    child.expect_exact("fc1 *>")
+    server.set(latency=2.0, reply='{"title": "Greeting", "filename": "greeting"}')
+    send(child, "/md")
+    child.expect_exact("for a title")
+    child.send("\x1b[D")  # an arrow key meanwhile: no ^[[D on the screen, nor in the next prompt
+    send(child, "/exit")
+    child.expect_exact("Chat exported to")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "^[" not in child.logfile_read.getvalue() and (data / "greeting.md").is_file()
