@@ -467,8 +467,8 @@ def test_the_autosaved_chat_keeps_the_usage_counts(home: Path, data: Path, serve
 
 
 def test_keys_typed_during_a_reply_reach_the_next_prompt_as_typed(data: Path, server: FakeOpenAIServer) -> None:
-    """Alt-Enter typed while a reply streams submits at the next prompt (issue 17, item 21: it used to arrive
-    as Esc and a new line, so `/exit` sat in a continuation line)."""
+    """The Enter of a line typed while a reply streams submits at the next prompt (issue 17, item 21: the line
+    discipline made it a new line, so `/exit` sat in a continuation line)."""
     server.set(reply="one two three four five six seven", chunk_size=4, stream_delay=0.3)
     child = spawn(data)
     child.expect_exact("fc1 >")
