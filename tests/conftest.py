@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, List, Set
 
 import pytest
 
+from llmc.base import Secrets
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.real_server import REQUIRED  # read at start-up, before any test's environment is cleaned
 
@@ -27,6 +28,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
         if name.endswith("_API_KEY") or name.startswith("LLMC_") or name == "NO_COLOR":
             monkeypatch.delenv(name)
     monkeypatch.setenv("LLMC_LOCAL_PORTS", "")  # no test looks at the machine's real local-server ports
+    # the keys a run remembers (to mask them) are per process: one test's keys must not mask another's text
+    monkeypatch.setattr(Secrets, "_KNOWN_KEYS", [])
     monkeypatch.chdir(tmp_path)
     return home
 
@@ -69,6 +72,54 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+_SHARED_SERVERS: Set[FakeOpenAIServer] = set()
+
+
+def shared_fake_server(**options: Any) -> Callable[..., Iterator[FakeOpenAIServer]]:
+    """A module-scoped fixture: one loopback FakeOpenAIServer made with `options` serves all of a module's
+    tests, and is reset() to those options (no faults, no requests logged) before each test."""
+    @pytest.fixture(scope="module")
+    def server() -> Iterator[FakeOpenAIServer]:
+        with FakeOpenAIServer(**options) as started:
+            _SHARED_SERVERS.add(started)
+            try:
+                yield started
+            finally:
+                _SHARED_SERVERS.discard(started)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _reset_shared_servers() -> None:
+    """Whatever the last test set on a shared server, the next one starts from its options."""
+    for server in list(_SHARED_SERVERS):
+        server.reset()
+
+
+def _drives_a_terminal(function: Any, seen: Set[Any]) -> bool:
+    """True if a test function, or a helper of the tests it calls (at any depth), uses pexpect."""
+    code = getattr(function, "__code__", None)
+    if code is None or function in seen:
+        return False
+    seen.add(function)
+    names = set(code.co_names)
+    for constant in code.co_consts:  # nested functions and lambdas
+        names.update(getattr(constant, "co_names", ()))
+    if "pexpect" in names or "spawn" in names:
+        return True
+    helpers = (function.__globals__.get(name) for name in names)
+    return any(_drives_a_terminal(helper, seen) for helper in helpers
+               if callable(helper) and getattr(helper, "__module__", "").startswith("tests"))
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Mark `pty` every test that drives llmc in a real terminal (CI runs those on one interpreter)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and _drives_a_terminal(function, set()):
+            item.add_marker(pytest.mark.pty)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -494,13 +494,15 @@ class FakeHandler(BaseHTTPRequestHandler):
     # ----- admin ----------------------------------------------------------
 
     def admin(self, method: str, path: str, body: Any) -> None:
-        """Serve /_admin/set, /_admin/fault, /_admin/requests, /_admin/clear and /_admin/clear_faults."""
+        """Serve /_admin/set, /_admin/fault, /_admin/requests, /_admin/clear, /_admin/clear_faults and
+        /_admin/reset."""
         actions: dict[tuple[str, str], Callable[[], Any]] = {
             ("POST", "/_admin/set"): lambda: self.fake.set(**(body or {})),
             ("POST", "/_admin/fault"): lambda: self.fake.add_fault(
                 body["path"], body["fault"], int(body.get("times", 1))),
             ("POST", "/_admin/clear"): self.fake.clear_requests,
             ("POST", "/_admin/clear_faults"): self.fake.clear_faults,
+            ("POST", "/_admin/reset"): self.fake.reset,
             ("GET", "/_admin/requests"): self.fake.request_log,
         }
         action = actions.get((method, path))
@@ -749,6 +751,7 @@ class FakeOpenAIServer:
             self.set(chat_models=chat_models)
         if non_chat_models is not None:
             self.set(non_chat_models=non_chat_models)
+        self._initial_options = self.options()
 
     # ----- lifecycle ------------------------------------------------------
 
@@ -810,6 +813,13 @@ class FakeOpenAIServer:
             options["fault_rate"] = {normalize_path(p): f for p, f in fault_rate.items()}
         with self._lock:
             self._options.update(copy.deepcopy(options))
+
+    def reset(self) -> None:
+        """Back to how it started: the options it was made with, no faults, an empty request log."""
+        with self._lock:
+            self._options = copy.deepcopy(self._initial_options)
+            self._faults.clear()
+            self.requests.clear()
 
     def options(self) -> dict[str, Any]:
         """Return a snapshot of the current options."""

@@ -15,6 +15,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
@@ -29,6 +30,7 @@ class Request:
     path: str
     headers: Dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
+    received: float = field(default_factory=time.monotonic)  # when it had arrived whole
 
     @property
     def json(self) -> Any:

@@ -1,7 +1,7 @@
 """OpenAIChatCompletionApi: request shaping, streaming from a real loopback server, error mapping."""
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Type
+from typing import List, Optional, Type
 
 import pytest
 import responses
@@ -15,23 +15,14 @@ from llmc.transport.HttpSettings import HttpSettings
 from llmc.OpenAIChatCompletionApi import (OpenAIChatCompletionApi, build_request_body,
                                              swap_token_limit, uses_fixed_temperature)
 from llmc.ProviderConfig import ProviderConfig
+from tests.conftest import shared_fake_server
 from tests.fake_openai_server import FakeOpenAIServer
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
 REPLY = "Héllo wörld, 世界! " * 5
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(reply=REPLY, chunk_size=5) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _reset(server: FakeOpenAIServer) -> None:
-    server.set(reply=REPLY, reasoning="", chunk_size=5, stream_chunked=True, keepalive_every=0,
-               replies_by_model={}, fault_rate={}, finish_reason="stop", stream_delay=0.0, raw_events=None)
-    server.clear_requests()
+server = shared_fake_server(reply=REPLY, chunk_size=5)
 
 
 def api_for(srv: FakeOpenAIServer, key: str = "test-key", model: str = "fake-chat-1",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -13,6 +12,7 @@ from llmc.Config import Config
 from llmc.base.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError
 from llmc.cli.PromptRunner import PromptRunner, read_prompt
 from llmc.base.Terminal import Terminal
+from tests.conftest import shared_fake_server
 from tests.fake_openai_server import FakeOpenAIServer
 
 
@@ -21,15 +21,7 @@ class FakeTty(io.StringIO):
         return True
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(reply="The answer.", reasoning="") as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _reset(server: FakeOpenAIServer) -> None:
-    server.set(reply="The answer.", reasoning="", echo=False)
+server = shared_fake_server(reply="The answer.", reasoning="")
 
 
 def setup(tmp_path: Path, srv: FakeOpenAIServer, key: str = "test-key", extra: str = "",

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
@@ -40,6 +42,31 @@ def run_llmc(args: Sequence[str], home: Path, stdin: Optional[str] = None,
     return subprocess.run([sys.executable, str(MAIN), *args], cwd=str(home), env=clean_env(home, env),
                           input=stdin, stdin=subprocess.DEVNULL if stdin is None else None,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_measuring_memory(command: Sequence[str], stdin: Any = subprocess.DEVNULL, timeout: float = 60,
+                         **popen: Any) -> Tuple[subprocess.CompletedProcess, float]:
+    """Run `command` (text output) and return its result and its own peak resident memory in MB: the
+    kernel's high-water mark of that one child (its VmHWM, as wait4 reports it), not RUSAGE_CHILDREN's
+    largest of every child this test process ever waited for."""
+    process = subprocess.Popen(list(command), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, **popen)
+    killed = threading.Event()
+    timer = threading.Timer(timeout, lambda: (killed.set(), process.kill()))
+    timer.start()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # both pipes drained while the child runs
+            out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)  # type: ignore[union-attr]
+            _, status, usage = os.wait4(process.pid, 0)  # reaps it: Popen must not wait again
+            stdout, stderr = out.result(), err.result()
+    finally:
+        timer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    for stream in (process.stdout, process.stderr):
+        stream.close()  # type: ignore[union-attr]
+    if killed.is_set():
+        raise subprocess.TimeoutExpired(list(command), timeout, stdout, stderr)
+    return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr), usage.ru_maxrss / 1024
 
 
 def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = None,
@@ -168,6 +195,10 @@ class ServerProcess:
 
     def clear_faults(self) -> None:
         requests.post(f"{self.admin_url}/clear_faults", timeout=5).raise_for_status()
+
+    def reset(self) -> None:
+        """Back to the options it started with: no faults, an empty request log (FakeOpenAIServer.reset)."""
+        requests.post(f"{self.admin_url}/reset", timeout=5).raise_for_status()
 
     def requests_log(self) -> List[dict]:
         return requests.get(f"{self.admin_url}/requests", timeout=5).json()

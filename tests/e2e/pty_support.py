@@ -11,7 +11,7 @@ import pexpect
 
 REPO = Path(__file__).resolve().parents[2]
 SUBMIT = "\r"  # Enter sends
-TIMEOUT = 15
+TIMEOUT = 45  # a wait for the screen, not a sleep: passing tests never wait it out, a loaded machine may need it
 
 
 def spawn(data_dir: Path, *args: str, home: Optional[Path] = None,

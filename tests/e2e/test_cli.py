@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pexpect
 import pytest
 import yaml
 
 from llmc import __version__
+from tests.conftest import shared_fake_server
 from tests.e2e.cli_support import (ANSI, MAIN, ROOT, YAML_NAME, clean_env, fake_provider, run_llmc,
                                    run_llmc_in_process, snapshot, write_config)
 from tests.fake_openai_server import FakeOpenAIServer
@@ -20,16 +20,7 @@ PRESETS = "openrouter, groq, together, mistral, fireworks, cerebras, deepinfra, 
 REPLY = "Streamed **reply** from the fake server."
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(reply=REPLY, chat_models=["chat-a", "chat-b"], non_chat_models=["embed-x"],
-                          chunk_size=4) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _reset(server: FakeOpenAIServer) -> None:
-    server.set(reply=REPLY, reasoning="", echo=False)
+server = shared_fake_server(reply=REPLY, chat_models=["chat-a", "chat-b"], non_chat_models=["embed-x"], chunk_size=4)
 
 
 @pytest.fixture

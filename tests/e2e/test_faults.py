@@ -29,8 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(autouse=True)
 def _reset(server: ServerProcess) -> None:
-    server.clear_faults()
-    server.set(reply=REPLY, reasoning="", latency=0.0, chunk_size=16, finish_reason="stop")
+    server.reset()  # to the options it started with: the process is this module's alone
 
 
 def configure(tmp_path: Path, url: str, extra: str = "max_retries = 1", key: str = "test-key") -> Path:

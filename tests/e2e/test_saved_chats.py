@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pexpect
 import pytest
 
 from llmc.store.ChatStore import ChatStore
+from tests.conftest import shared_fake_server
 from tests.e2e.cli_support import fake_provider, run_llmc, snapshot, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
@@ -18,15 +19,11 @@ from tests.fake_openai_server import FakeOpenAIServer
 MODELS = {"chat-a": "ca", "chat-b": "cb"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(chat_models=list(MODELS), echo=True) as srv:
-        yield srv
+server = shared_fake_server(chat_models=list(MODELS), echo=True)
 
 
 @pytest.fixture
 def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
-    server.set(echo=True)
     directory = tmp_path / "data"
     write_config(directory, {"fake": fake_provider(server.base_url, valid_models=MODELS)}, 'model = "fake/ca"')
     return directory

@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List
 import pytest
 
 from llmc import __version__
+from tests.conftest import shared_fake_server
 from tests.e2e.cli_support import ROOT, clean_env, fake_provider, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -52,10 +53,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Pa
     yield {"wheel": wheel, "bin": venv / "bin"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer(reply=REPLY, chat_models=["chat-a"], chunk_size=5) as srv:
-        yield srv
+server = shared_fake_server(reply=REPLY, chat_models=["chat-a"], chunk_size=5)
 
 
 @pytest.fixture
