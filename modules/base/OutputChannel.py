@@ -2,7 +2,10 @@
 style): they never print on their own."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from .Terminal import Terminal
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -23,6 +26,6 @@ class OutputChannel:
         self.progress = progress
 
     @classmethod
-    def of_terminal(cls, terminal: Any) -> "OutputChannel":
+    def of_terminal(cls, terminal: Terminal) -> "OutputChannel":
         """Results on the terminal's stdout, notices on its stderr, no progress."""
         return cls(terminal.print, terminal.message)

@@ -5,7 +5,10 @@ import contextlib
 import os
 import sys
 import termios
-from typing import Any, Dict, Iterator, Mapping, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Terminal:
@@ -120,7 +123,7 @@ class Terminal:
                 with contextlib.suppress(OSError, termios.error, ValueError):
                     termios.tcsetattr(stdin.fileno(), termios.TCSANOW, saved)
 
-    def console(self) -> Any:
+    def console(self) -> Console:
         """A rich Console on stdout (created on first use; rich is imported only here)."""
         if self._console is None:
             from rich.console import Console  # noqa: PLC0415 - rich: only what is drawn needs it

@@ -13,8 +13,9 @@ from .Clipboard import code_blocks
 from .CommandHelp import command_details, help_lines, show_paged
 from ..base.Errors import InvalidModelError, LlmcError
 from ..render.ProgressDisplay import discover_with_progress
-from ..ProviderManager import split_first_slash
+from ..ProviderManager import ProviderManager, split_first_slash
 from ..base.Secrets import mask_key, mask_url
+from ..base.Terminal import Terminal
 from ..store.ChatStore import format_chat_list, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
@@ -108,11 +109,11 @@ class CommandHandler(Completer):
         self._listed_chats: Optional[List[str]] = None  # ids in the order /chats last showed them
 
     @property
-    def terminal(self) -> Any:
+    def terminal(self) -> Terminal:
         return self.chat_interface.terminal
 
     @property
-    def providers(self) -> Any:
+    def providers(self) -> ProviderManager:
         return self.chat_interface.providers
 
     # Dispatch

@@ -5,11 +5,16 @@ import os
 import shutil
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, TextIO, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, Optional, TextIO, Tuple
 
 from ..base.Errors import DiscoveryCancelled
 from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
+from ..base.Terminal import Terminal
+
+if TYPE_CHECKING:
+    from ..ProviderManager import ProviderManager
 
 BAR_WIDTH = 20
 
@@ -98,8 +103,9 @@ def _bar(done: int, total: int) -> str:
     return "#" * filled + "-" * (BAR_WIDTH - filled)
 
 
-def discover_with_progress(providers: Any, terminal: Any, data_directory: Any, print_line: Callable[[str], None],
-                           provider_filter: Optional[str] = None, force_refresh: bool = False) -> Optional[bool]:
+def discover_with_progress(providers: ProviderManager, terminal: Terminal, data_directory: Path,
+                           print_line: Callable[[str], None], provider_filter: Optional[str] = None,
+                           force_refresh: bool = False) -> Optional[bool]:
     """Run discovery with a progress bar on stderr; True/False as discovery returns, None if cancelled.
 
     Summary lines go through `print_line`; failures, skips and rate-limit notices through

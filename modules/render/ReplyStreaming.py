@@ -1,7 +1,7 @@
 """Showing a reply as it arrives: the writer for this terminal and the loop that feeds it (chat and -p)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, ToolCallDelta, Usage
 from ..base.ChatOptions import ChatOptions
@@ -13,8 +13,11 @@ from ..base.TokenUsage import TokenUsage
 from ..base.ToolCalls import ToolCallAssembler
 from ..ProviderManager import ResolvedModel
 
+if TYPE_CHECKING:
+    from .MarkdownStreamRenderer import MarkdownStreamRenderer
 
-def make_reply_writer(terminal: Terminal) -> Any:
+
+def make_reply_writer(terminal: Terminal) -> Union[MarkdownStreamRenderer, PlainReplyWriter]:
     """A live markdown renderer on a colour terminal, else a plain writer."""
     if terminal.color:
         from .MarkdownStreamRenderer import MarkdownStreamRenderer  # noqa: PLC0415 - rich: a colour terminal only

@@ -9,6 +9,7 @@ from ..base.Errors import ConfigError, InvalidModelError
 from ..base.Secrets import mask_url
 from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig, environment_key_variable
+from ..ProviderManager import ProviderManager
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 URL_EXAMPLE = "http://127.0.0.1:8080/v1"
@@ -76,7 +77,7 @@ class ProviderAdder:
         self.in_chat = in_chat
 
     @property
-    def providers(self) -> Any:
+    def providers(self) -> ProviderManager:
         return self.config.config.providers
 
     def add(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> Optional[bool]:

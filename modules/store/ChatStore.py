@@ -6,13 +6,16 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import (CHAT_FORMAT_KEY, MAX_CHAT_FILE_BYTES, check_chat_size, format_chat_lines,
                           parse_chat_lines)
 from ..base.Errors import ConfigError, file_write_error
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_first_line, read_text_file
 from ..base.Terminal import visible_text
+
+if TYPE_CHECKING:
+    from ..ProviderManager import ProviderManager
 
 CHATS_DIRECTORY = "chats"
 CHAT_SUFFIX = ".jsonl"
@@ -174,7 +177,8 @@ def last_model(messages: List[dict]) -> str:
     return next((m["model"] for m in reversed(messages) if m.get("model")), "")
 
 
-def model_to_resume(providers: Any, saved_model: str, current: str, chat_id: str) -> Tuple[Optional[str], str]:
+def model_to_resume(providers: ProviderManager, saved_model: str, current: str,
+                    chat_id: str) -> Tuple[Optional[str], str]:
     """The model a reopened chat goes on with: its last reply's, if it can chat now (None: stay with
     `current`), and a note for the user when it cannot ("" when there is nothing to say)."""
     if not saved_model or saved_model == current:
