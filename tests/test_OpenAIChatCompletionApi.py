@@ -250,7 +250,8 @@ def test_stalled_stream_ends_with_a_message(server: FakeOpenAIServer) -> None:
 def test_a_stream_of_only_keep_alive_comments_ends_with_a_message(server: FakeOpenAIServer) -> None:
     server.add_fault("/chat/completions", {"kind": "keepalive_stall", "after_chars": 10, "seconds": 5})
     with pytest.raises(IncompleteReplyError) as info:
-        collect(api_for(server, read_timeout=0.1, stall_timeout=1))  # each comment resets the read timeout
+        # a comment every 0.05 s resets the read timeout (0.5 s: ten comments' margin on a busy machine)
+        collect(api_for(server, read_timeout=0.5, stall_timeout=1))
     assert info.value.partial == REPLY[:10]
     assert str(info.value) == ("fake: the stream stalled: only keep-alives, no reply text, for 1 s (stall_timeout "
                                "in config.toml); cut after 10 characters")
