@@ -190,6 +190,7 @@ def test_header_and_env_variables_are_filled_in_and_never_shown(data_dir, loopba
                 "args": ["-c", "import os, sys; sys.exit('token is ' + os.environ['TOKEN'])"],
                 "env": {"TOKEN": "${ENV_SECRET}"}}
     servers = {"docs": http_server(loopback_mcp), "leaky": echo_env,
+               "argy": {"command": "llmc-no-such", "args": ["--token", MCP_TOKEN]},  # a secret written in args
                "unset": {"url": loopback_mcp.url, "headers": {"Authorization": "Bearer ${NOT_SET_HERE}"}}}
     toolbox = make_box(data_dir, servers, ["all"], notices, environ={"MCP_TOKEN": MCP_TOKEN, "ENV_SECRET": secret})
     try:
@@ -201,7 +202,8 @@ def test_header_and_env_variables_are_filled_in_and_never_shown(data_dir, loopba
         outcome = toolbox.call("docs_echo", {"text": f"the token is {MCP_TOKEN}"})
         assert outcome.text == f"echo: the token is {MASK}"
         shown = " ".join(state.where for state in toolbox.servers())
-        assert MCP_TOKEN not in shown and secret not in shown
+        assert MCP_TOKEN not in shown and secret not in shown and "stdio: llmc-no-such" in shown
+        assert not any(MCP_TOKEN in line or secret in line for line in notices)
     finally:
         toolbox.close()
 

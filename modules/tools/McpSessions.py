@@ -163,10 +163,6 @@ class McpConnection:
                 raise ServerGone(self.why_gone(exc)) from None
             raise
 
-    @property
-    def alive(self) -> bool:
-        return self.client is not None and self._holder is not None and not self._holder.done()
-
     def why_gone(self, exc: Optional[BaseException] = None) -> str:
         """One line: why the server stopped (with its last stderr line, where it wrote one)."""
         cause = self.failure or exc

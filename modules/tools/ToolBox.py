@@ -154,7 +154,7 @@ class ToolBox:
 
     def _state(self, server: McpServer) -> ServerState:
         specs = self._specs.get(server.name, [])
-        return ServerState(server.name, server.where(), self._server_on[server.name],
+        return ServerState(server.name, self._safe(server.where()), self._server_on[server.name],
                            server.name in self._connections and server.name not in self._errors,
                            self._errors.get(server.name),
                            tuple((spec, self._is_on(spec)) for spec in specs))
