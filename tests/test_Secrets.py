@@ -107,3 +107,5 @@ def test_a_urls_password_query_and_fragment_are_masked_whether_it_parses_or_not(
 def test_urls_in_a_command_line_are_masked_and_other_words_kept() -> None:
     assert mask_urls_in("/add-provider local http://x:PASSWORD@127.0.0.1:57219:1/v1 --key-env K") == (
         "/add-provider local http://x:********@127.0.0.1:57219:1/v1 --key-env K")
+    assert mask_urls_in("/add-provider local http://u:PASSWORD@ho st/v1?k=SECRET#SECRET") == (
+        "/add-provider local http://u:********@ho st/v1?********")

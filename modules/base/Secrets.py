@@ -124,8 +124,9 @@ def _url_parts(url: str) -> tuple:
 
 
 def mask_urls_in(text: str) -> str:
-    """`text` with every word that looks like a URL (`://` or `@` in it) passed through mask_url."""
-    return re.sub(r"\S*(?:://|@)\S*", lambda match: mask_url(match.group()), text)
+    """`text` with every word that may be (part of) a URL passed through mask_url: one with `://`, `@`, `?`
+    or `#` in it (a URL cut in two by a space leaves its query in the second word)."""
+    return re.sub(r"\S*[:@?#]\S*", lambda match: mask_url(match.group()), text)
 
 
 def _echo_spans(text: str, secret: str) -> list:
