@@ -1,6 +1,7 @@
 """Chat completions against one provider: request shaping, SSE streaming and error mapping."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -271,7 +272,8 @@ class OpenAIChatCompletionApi:
         """Yield the events of `payloads`, runs of one kind joined; return True if [DONE] came.
 
         What came before an error event or a malformed payload is yielded before the error."""
-        runs: List[Union[Tuple[_TextEvent, List[str]], ToolCallDelta]] = []  # (event class, its texts)
+        # (event class, its texts); a tool call's fragments: (its first fragment, the arguments that followed)
+        runs: List[Union[Tuple[_TextEvent, List[str]], Tuple[ToolCallDelta, List[str]]]] = []
         try:
             for payload in payloads:
                 if payload.strip() == "[DONE]":
@@ -279,15 +281,22 @@ class OpenAIChatCompletionApi:
                 for item in self._pieces(payload, state):
                     last = runs[-1] if runs else None
                     if isinstance(item, ToolCallDelta):
-                        runs.append(item)
-                    elif isinstance(last, tuple) and item[0] in (TextDelta, ReasoningDelta) and last[0] is item[0]:
+                        if (last is not None and isinstance(last[0], ToolCallDelta) and last[0].index == item.index
+                                and item.id is None and item.name is None):
+                            last[1].append(item.arguments)  # more arguments of the same call
+                        else:
+                            runs.append((item, []))
+                    elif last is not None and item[0] in (TextDelta, ReasoningDelta) and last[0] is item[0]:
                         last[1].append(item[1])
                     else:
                         runs.append((item[0], [item[1]]))
             return False
         finally:
-            for run in runs:
-                yield run if isinstance(run, ToolCallDelta) else run[0]("".join(run[1]))
+            for head, texts in runs:
+                if isinstance(head, ToolCallDelta):
+                    yield dataclasses.replace(head, arguments=head.arguments + "".join(texts)) if texts else head
+                else:
+                    yield head("".join(texts))
 
     def _check_limits(self, state: "_StreamState", unfinished: int, most: int = MAX_EVENT_CHARS) -> None:
         """IncompleteReplyError once the reply has shown no text for stall_timeout seconds (keep-alive
@@ -419,23 +428,29 @@ class _StreamState:
 
 
 def _tool_call_deltas(entries: Any) -> List[ToolCallDelta]:
-    """The tool-call fragments of a stream delta's `tool_calls` (keyed by `index`); TypeError if malformed."""
+    """The tool-call fragments of a stream delta's `tool_calls` (keyed by `index`); TypeError if malformed.
+
+    Plain type checks, not isinstance: a reply of tool calls is tens of thousands of these."""
     if entries is None:
         return []
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise TypeError("tool_calls is not a list")
     deltas = []
     for entry in entries:
         function = entry.get("function") or {}
         arguments = function.get("arguments")
-        if isinstance(arguments, dict):  # a server that sends the object itself
+        if arguments is None:
+            arguments = ""
+        elif type(arguments) is dict:  # a server that sends the object itself
             arguments = json.dumps(arguments, ensure_ascii=False)
-        name, call_id = function.get("name"), entry.get("id")
-        if not all(isinstance(v, (str, type(None))) for v in (arguments, name, call_id)):
-            raise TypeError("a tool call's id, name or arguments are not text")
-        index = entry.get("index")
-        deltas.append(ToolCallDelta(index if isinstance(index, int) and not isinstance(index, bool) else -1,
-                                    call_id, name, (arguments or "")[:MAX_ARGUMENT_CHARS]))
+        elif type(arguments) is not str:
+            raise TypeError("a tool call's arguments are not text")
+        name, call_id, index = function.get("name"), entry.get("id"), entry.get("index")
+        if (name is not None and type(name) is not str) or (call_id is not None and type(call_id) is not str):
+            raise TypeError("a tool call's id or name is not text")
+        deltas.append(ToolCallDelta(index if type(index) is int else -1, call_id, name,
+                                    arguments if len(arguments) <= MAX_ARGUMENT_CHARS else
+                                    arguments[:MAX_ARGUMENT_CHARS]))
     return deltas
 
 

@@ -225,6 +225,11 @@ class ChunkFactory:
             field, json.dumps(piece))
         return self._event(choices)
 
+    def arguments(self, index: int, piece: str) -> bytes:
+        """Return one event carrying a piece of tool call `index`'s arguments (fast path)."""
+        return self._event('[{"index":0,"delta":{"tool_calls":[{"index":%d,"function":{"arguments":%s}}]},'
+                           '"logprobs":null,"finish_reason":null}]' % (index, json.dumps(piece)))
+
     def usage(self, usage: dict) -> bytes:
         """Return the final usage-only event (stream_options.include_usage)."""
         usage_json = json.dumps(usage, separators=COMPACT)
@@ -643,7 +648,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             writer.event(events.delta({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
                                                        "function": {"name": call["name"], "arguments": ""}}]}))
             for piece in text_pieces(call["arguments"], int(opts["chunk_size"])):
-                writer.event(events.delta({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+                writer.event(events.arguments(index, piece))
         writer.event(events.delta({}, "tool_calls"))
         if (body.get("stream_options") or {}).get("include_usage"):
             writer.event(events.usage(usage_for(body.get("messages"), json.dumps(calls))))

@@ -552,7 +552,7 @@ TWO_CALLS = [[{"name": "time_now", "arguments": '{"timezone": "Europe/Paris", "f
 @pytest.mark.parametrize("stream", [True, False])
 def test_tool_calls_streamed_in_pieces_or_whole_come_as_deltas_keyed_by_index(server, stream) -> None:
     from llmc.base.ToolCalls import ToolCall, ToolCallAssembler
-    server.set(tool_rounds=TWO_CALLS)
+    server.set(tool_rounds=TWO_CALLS, stream_delay=0.002)  # each event its own write: fragments arrive apart
     try:
         events = list(api_for(server).send(MESSAGES, ChatOptions(stream=stream, tools=(TOOL,))))
     finally:
@@ -567,6 +567,16 @@ def test_tool_calls_streamed_in_pieces_or_whole_come_as_deltas_keyed_by_index(se
     assert text_of(events, TextDelta) == "" and not [e for e in events if isinstance(e, Notice)]
     assert isinstance(events[-1], Usage)
     assert server.requests[-1]["json"]["tools"] == [TOOL]
+
+
+def test_fragments_of_one_call_read_together_come_joined(server) -> None:
+    server.set(tool_rounds=TWO_CALLS)  # no delay: the whole reply comes in one read
+    try:
+        events = list(api_for(server).send(MESSAGES, ChatOptions(tools=(TOOL,))))
+    finally:
+        server.set(tool_rounds=[])
+    assert [(e.index, e.id, e.arguments) for e in events if isinstance(e, ToolCallDelta)] == [
+        (0, "call_a", TWO_CALLS[0][0]["arguments"]), (1, "call_b", TWO_CALLS[0][1]["arguments"])]
 
 
 def test_a_stream_of_tool_calls_alone_is_a_reply_and_malformed_tool_calls_are_skipped(server) -> None:
