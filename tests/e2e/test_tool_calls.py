@@ -66,7 +66,13 @@ def test_two_calls_streamed_in_pieces_run_on_a_real_http_server_and_the_results_
     assert lines[0] == "--approve-tools: every tool call of this run runs without asking"
     assert '⚙ docs.add {"a": 2, "b": 3}' in lines and "  → 5" in lines and "  → echo: hi there" in lines
     usage = [line for line in lines if line.startswith("Usage:")]
-    assert len(usage) == 1  # both rounds counted in one line
+    from llmc.store.ChatStore import ChatStore
+    store = ChatStore(data_dir)
+    _, saved = store.load(store.latest())
+    rounds = [m["usage"] for m in saved if m["role"] == "assistant"]
+    assert len(rounds) == 2  # each round's own count is kept in the chat file
+    assert usage == [f"Usage: {sum(r['prompt_tokens'] for r in rounds):,} prompt + "
+                     f"{sum(r['completion_tokens'] for r in rounds):,} completion tokens"]  # every round counted
     assert MCP_TOKEN not in result.stdout + result.stderr
 
 
