@@ -164,3 +164,16 @@ def test_what_is_known_is_used_before_sending_images_and_the_context(data_dir, h
     assert long.stderr.splitlines()[0] == (
         "This conversation is about 281 tokens, more than the 100 of fake/chat-a's context: the provider may "
         "refuse it or drop its start (/clear starts afresh)")
+
+
+def test_tool_calls_in_a_whole_reply_run_as_streamed_ones_do(data_dir, home, provider, loopback_mcp):
+    env = setup(data_dir, provider, loopback_mcp, extra="stream = false")
+    provider.set(tool_rounds=[[{"name": "docs_add", "arguments": '{"a": 40, "b": 2}', "id": "call_1"},
+                               {"name": "docs_echo", "arguments": '{"text": "whole"}', "id": "call_2"}]])
+    result = llmc(data_dir, home, env, "-T", "docs", "--approve-tools", "-p", "Add")
+    assert result.returncode == 0, result.stderr
+    first, second = chat_requests(provider)
+    assert first["stream"] is False and second["stream"] is False
+    assert tool_messages(second) == [{"role": "tool", "tool_call_id": "call_1", "content": "42"},
+                                     {"role": "tool", "tool_call_id": "call_2", "content": "echo: whole"}]
+    assert result.stdout == ANSWER + "\n"
