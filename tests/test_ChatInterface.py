@@ -5,6 +5,8 @@ import io
 import os
 import signal
 import stat
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -162,18 +164,24 @@ def test_ctrl_c_during_a_reply_keeps_the_partial_reply_marked_and_saves_it(tmp_p
     assert saved[-1] == {"role": "assistant", "content": partial, "model": "fake/fake-chat-1"}
 
 
+def interrupt_once_asked(server: FakeOpenAIServer) -> None:
+    """Ctrl-C (SIGINT to this process) as soon as the server has received a chat request."""
+    deadline = time.monotonic() + 60
+    while not any(r["path"].endswith("/chat/completions") for r in server.request_log()):
+        assert time.monotonic() < deadline, "no chat request reached the server"
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def test_ctrl_c_before_any_text_drops_the_turn(tmp_path, server) -> None:
     server.set(latency=2.0)
-    stdout = io.StringIO()  # the interrupt comes from a timer while the reply is awaited
+    stdout = io.StringIO()  # the interrupt comes once the server has the request, while the reply is awaited
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe, stdout=stdout)
-        signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
-        signal.setitimer(signal.ITIMER_REAL, 0.5)
-        try:
-            run_keys(chat, pipe, "slow" + SUBMIT + "/exit" + SUBMIT)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        waiter = threading.Thread(target=interrupt_once_asked, args=(server,), daemon=True)
+        waiter.start()
+        run_keys(chat, pipe, "slow" + SUBMIT + "/exit" + SUBMIT)
+        waiter.join()
     assert "Keyboard interrupt." in stdout.getvalue()
     assert chat_messages(chat) == [] and not (tmp_path / "data" / "chats").exists()
 
