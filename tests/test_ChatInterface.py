@@ -474,3 +474,27 @@ def test_temperature_goes_with_the_next_request_on_the_same_api(tmp_path, server
     sent = [r["json"] for r in server.requests if r["path"].endswith("/chat/completions")]
     assert [(body["temperature"], body.get("max_tokens")) for body in sent] == [(0.0, None), (0.4, 99)]
     assert chat.providers.chat_api(chat.resolved_model()) is api  # one API per model for the run
+
+
+def test_a_tool_round_is_shown_kept_and_exported_by_md(tmp_path, server) -> None:
+    from llmc.base.OutputChannel import OutputChannel
+    from llmc.tools.McpConfig import load_mcp_servers
+    from llmc.tools.ToolBox import ToolBox
+    from tests.mcp_servers import stdio_server, write_mcp_file
+    (tmp_path / "data").mkdir(exist_ok=True)
+    write_mcp_file(tmp_path / "data", {"local": stdio_server()})
+    toolbox = ToolBox(load_mcp_servers(tmp_path / "data", lambda line: None), ["local"], OutputChannel(), 60)
+    server.set(tool_rounds=[[{"name": "local_echo", "arguments": '{"text": "kept"}', "id": "call_k"}]])
+    stdout = io.StringIO()
+    try:
+        with create_pipe_input() as pipe:
+            chat = make_chat(tmp_path, server, pipe, stdout=stdout, toolbox=toolbox, approve_tools=True)
+            run_keys(chat, pipe, "echo it" + SUBMIT + "/md" + SUBMIT + "/exit" + SUBMIT)
+    finally:
+        toolbox.close()
+    assert '⚙ local.echo {"text": "kept"}' in stdout.getvalue() and "  → echo: kept" in stdout.getvalue()
+    assert [role for role, _ in chat_messages(chat)] == ["user", "assistant", "tool", "assistant"]
+    [exported] = list((tmp_path / "data").glob("*.md"))
+    text = exported.read_text()
+    assert 'Tool call `local_echo`:\n\n```json\n{"text": "kept"}\n```' in text
+    assert "## Tool result\n\n`local.echo` gave:\n\n```\necho: kept\n```" in text
