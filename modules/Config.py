@@ -70,16 +70,15 @@ class Config:
 
     def __init__(self, data_directory: Optional[os.PathLike | str] = None, model: Optional[str] = None,
                  system_prompt: Optional[str] = None, sassy: bool = False,
-                 update_valid_models: Union[bool, Callable[["Config"], Optional[bool]]] = False,
+                 update_valid_models: bool = False,
                  environ: Optional[Mapping[str, str]] = None,
                  warn: Optional[Callable[[str], None]] = None,
                  report: Optional[Callable[[str], None]] = None, concurrency: Optional[int] = None,
                  output: Optional[OutputChannel] = None) -> None:
         """`model`, `system_prompt`, `sassy` and `concurrency` are the command line's overrides; `output`
         (or `warn` for notices, `report` for discovery results) is where it tells the user things, by
-        default nowhere. `update_valid_models` discovers every provider's models once loaded: True runs
-        the providers' own discovery, a function of this Config runs its own (the CLI's, with progress);
-        the outcome (True, False, None if cancelled) is `valid_models_updated`."""
+        default nowhere. `update_valid_models` discovers every provider's models once loaded (the outcome,
+        True or False, is `valid_models_updated`); the command line runs its own, with progress."""
         self.environ = os.environ if environ is None else environ
         output = output or OutputChannel()
         report = report or output.result
@@ -95,9 +94,7 @@ class Config:
         self._yaml_stamp = file_stamp(self.store.path)
         self.config = self.load_config(*self._load_arguments)
         self.valid_models_updated: Optional[bool] = None
-        if callable(update_valid_models):
-            self.valid_models_updated = update_valid_models(self)
-        elif update_valid_models:
+        if update_valid_models:
             self.valid_models_updated = self.config.providers.discover_and_validate_models()
 
     def reload_providers_if_changed(self) -> bool:
@@ -172,7 +169,7 @@ class Config:
             self._provider_configs(providers), store=self.store,
             discovery_service=ModelDiscoveryService(http_settings, on_wait=self.warn,
                                                     concurrency=config_model.concurrency),
-            concurrency=config_model.concurrency, persist_exclusions=exclusions, persist_base=persist_base,
+            persist_exclusions=exclusions, persist_base=persist_base,
             report=report, warn=self._notice, http_settings=http_settings,
             local_scanner=LocalServerScanner.from_environment())
         return config_model

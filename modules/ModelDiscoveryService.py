@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .discovery.DiscoveryThrottle import DiscoveryThrottle
 from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
 from .base.Errors import ApiError, KeyRefusedError
-from .ProviderConfig import ProviderConfig
+from .ProviderConfig import MODELS_CACHE_SECONDS, ProviderConfig
 from .transport.HttpSettings import HttpSettings
 
 PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
@@ -38,7 +38,7 @@ class PingResult(str, Enum):
     UNDECIDED = "undecided"  # no answer: timeout, network fault, 5xx, rate limit
 
     def __bool__(self) -> bool:
-        """True only for VALID, so `if validate_model(...)` reads as the plan's yes/no."""
+        """True only for VALID, so `if ping_model(...)` reads as the plan's yes/no."""
         return self is PingResult.VALID
 
 
@@ -50,6 +50,7 @@ class ModelDiscoveryService:
         """`settings`: HttpSettings, or a function returning them (called on the first request)."""
         self.on_wait = on_wait
         self.concurrency = max(1, concurrency)
+        self.cache_duration = MODELS_CACHE_SECONDS  # how long a model list stays fresh (each config's own)
         self._settings = settings
         # by connection_key: what a request goes to and with, never the id() of a config object
         self._clients: Dict[Tuple[str, str, str], Any] = {}
@@ -131,10 +132,23 @@ class ModelDiscoveryService:
         provider_config._cache_timestamp = time.time()
         return models
 
-    def validate_model(self, provider_config: ProviderConfig, model: str, provider_name: Optional[str] = None,
-                       stop: Optional[threading.Event] = None,
-                       notice: Optional[Callable[[str], None]] = None) -> PingResult:
-        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer (true if VALID).
+    def validate_model(self, provider_config: ProviderConfig, model: str, provider_name: Optional[str] = None) -> bool:
+        """True when `model` answers a tiny chat (the plan's yes/no; discovery uses ping_model's three answers):
+        a refusal, a refused key or no answer at all is False."""
+        try:
+            return self.ping_model(provider_config, model, provider_name) is PingResult.VALID
+        except ApiError:
+            return False
+
+    def validate_api_key(self, provider_config: ProviderConfig) -> bool:
+        """True when the provider has a key configured: not empty, blank or a `…not-configured` placeholder
+        (whether the provider takes it shows at the first request)."""
+        return provider_config.has_api_key()
+
+    def ping_model(self, provider_config: ProviderConfig, model: str, provider_name: Optional[str] = None,
+                   stop: Optional[threading.Event] = None,
+                   notice: Optional[Callable[[str], None]] = None) -> PingResult:
+        """Send a tiny chat the way a real chat of `model` is sent, and classify the answer.
 
         `provider_name` is the provider's key (it names the key variable; default: its display name).
         KeyRefusedError when the provider refuses the key (401/403): that says nothing of the model.

@@ -18,6 +18,7 @@ def default_short_name(long_name: str) -> str:
     return long_name
 
 
+MODELS_CACHE_SECONDS = 300  # how long a fetched model list stays fresh (the plan's 5 minutes)
 PLACEHOLDER_KEY_SUFFIX = "not-configured"
 ENV_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what api_key_env may hold
 
@@ -72,7 +73,7 @@ class ProviderConfig(BaseModel):
     # Runtime-only state: never part of model_dump() and never persisted.
     _cached_models: List[Any] = PrivateAttr(default_factory=list)
     _cache_timestamp: float = PrivateAttr(default=0.0)
-    _cache_duration: int = PrivateAttr(default=300)
+    _cache_duration: int = PrivateAttr(default=MODELS_CACHE_SECONDS)
 
     @property
     def cache_duration(self) -> int:

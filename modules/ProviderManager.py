@@ -67,7 +67,7 @@ class ProviderManager:
 
     def __init__(self, providers: Dict[str, ProviderConfig], store: Optional[ProvidersYamlStore] = None,
                  discovery_service: Optional[ModelDiscoveryService] = None,
-                 concurrency: int = 16, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
+                 concurrency: Optional[int] = None, persist_exclusions: Optional[Dict[str, Set[str]]] = None,
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
                  report: Optional[Callable[[str], None]] = None,
                  warn: Optional[Callable[[str], None]] = None, output: Optional[OutputChannel] = None,
@@ -79,8 +79,9 @@ class ProviderManager:
         self.providers = providers
         self.http_settings = http_settings or HttpSettings()
         self.discovery_service = discovery_service or ModelDiscoveryService()
+        if concurrency is not None:
+            self.discovery_service.use_concurrency(concurrency)
         self.store = store
-        self.concurrency = max(1, concurrency)
         # Models and name/URL values that came from config.toml are never copied into the YAML.
         self.persist_exclusions = persist_exclusions or {}
         self.persist_base = persist_base
@@ -93,6 +94,15 @@ class ProviderManager:
         self.found_local_providers: List[str] = []
         self.refusals: Dict[str, ProviderRefusals] = {}  # what each provider refused in a request, by name
         self._chat_apis: Dict[str, "OpenAIChatCompletionApi"] = {}  # one per model (`provider/long-id`)
+
+    @property
+    def concurrency(self) -> int:
+        """Model pings in flight per provider during discovery: the discovery service's, held there alone."""
+        return self.discovery_service.concurrency
+
+    @concurrency.setter
+    def concurrency(self, concurrency: int) -> None:
+        self.discovery_service.use_concurrency(concurrency)
 
     @property
     def report(self) -> Callable[[str], None]:
@@ -464,7 +474,6 @@ class ProviderManager:
                       approve_cost: Optional[Callable[[str], bool]] = None) -> List[DiscoverySummary]:
         if not targets:
             return []
-        self.discovery_service.use_concurrency(self.concurrency)
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="discovery")
         try:
             summaries = _in_parallel(pool, [functools.partial(self._list_provider, name, force_refresh, out)
@@ -587,8 +596,8 @@ class ProviderManager:
                 return
             try:
                 with RequestDeadline(max(0.0, ends - time.monotonic())):  # cuts off a ping in flight at the end
-                    result = self.discovery_service.validate_model(config, model, provider_name=name, stop=stop,
-                                                                   notice=out.notice)
+                    result = self.discovery_service.ping_model(config, model, provider_name=name, stop=stop,
+                                                               notice=out.notice)
             except KeyRefusedError:
                 stop.set()
                 raise

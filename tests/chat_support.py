@@ -11,6 +11,7 @@ from llmc.chat.ChatInterface import ChatInterface
 from llmc.chat.Clipboard import Clipboard
 from llmc.Config import Config
 from llmc.base.Terminal import Terminal
+from llmc.setup.RunContext import RunContext
 from tests.fake_openai_server import FakeOpenAIServer
 
 SUBMIT = "\r"  # Enter sends
@@ -28,12 +29,13 @@ def make_chat(tmp_path: Path, server: Optional[FakeOpenAIServer], pipe, stdout=N
               history_file: Optional[str] = None, clear: bool = False, api_key: str = "test-key",
               extra: str = "", **options) -> ChatInterface:
     """A ChatInterface on the fake server, reading keys from `pipe`, writing to StringIOs; `options` go
-    to ChatInterface (save, resumed, store)."""
+    to ChatInterface (save, resumed), but `store`: the saved chats of the run."""
     data_dir = tmp_path / "data"
     write_chat_config(data_dir, server.base_url if server else "http://127.0.0.1:9/v1", api_key, extra)
     config = Config(data_directory=data_dir, environ={}, warn=lambda text: None, report=lambda text: None)
     terminal = Terminal(stdout=stdout or io.StringIO(), stderr=io.StringIO(), environ={})
-    chat = ChatInterface(config, terminal, history_file=history_file, clear=clear, echo=echo,
+    context = RunContext(terminal, config, options.pop("store", None))
+    chat = ChatInterface(context, history_file=history_file, clear=clear, echo=echo,
                          pt_input=pipe, pt_output=DummyOutput(), **options)
     chat.clipboard = Clipboard(terminal.stdout, environ={}, which=lambda name: None)
     return chat

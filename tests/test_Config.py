@@ -1,6 +1,8 @@
 """Config: the loading sequence, merging, environment keys, model precedence and bad files."""
 from __future__ import annotations
 
+import inspect
+
 import os
 import stat
 from pathlib import Path
@@ -448,18 +450,12 @@ def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:
     assert config.valid_models_updated is True
 
 
-def test_update_valid_models_may_be_the_callers_own_discovery_of_the_loaded_config(tmp_path: Path) -> None:
+def test_update_valid_models_is_a_boolean_and_off_by_default(tmp_path: Path) -> None:
     write(tmp_path / "config.toml", '[providers.fake]\nbase_api_url = "http://127.0.0.1:9/v1"\n'
                                     'api_key = "test-key"\n')
-    seen: List[Config] = []
-
-    def cancelled(config: Config) -> None:
-        seen.append(config)
-        assert "fake" in config.config.providers  # loaded before the discovery runs
-        return None
-    config = Config(data_directory=tmp_path, environ={}, update_valid_models=cancelled)
-    assert seen == [config] and config.valid_models_updated is None
-    assert Config(data_directory=tmp_path, environ={}).valid_models_updated is None
+    config = Config(data_directory=tmp_path, environ={})
+    assert config.valid_models_updated is None and not (tmp_path / YAML_NAME).exists()  # nothing discovered
+    assert inspect.signature(Config).parameters["update_valid_models"].annotation in (bool, "bool")
 
 
 def test_a_provider_without_a_name_is_called_by_its_key(tmp_path: Path) -> None:

@@ -184,8 +184,8 @@ def test_cache_is_runtime_only(service, config):
 @responses.activate
 def test_chat_reply_is_valid(service, config):
     responses.post(CHAT_URL, json=CHAT_REPLY)
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.VALID
-    assert bool(service.validate_model(config, "m")) is True
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.VALID
+    assert bool(service.ping_model(config, "m")) is True
 
 
 def test_only_a_valid_ping_result_is_true():
@@ -197,28 +197,28 @@ def test_reply_without_pong_is_still_valid(service, config):
     reply = json.loads(json.dumps(CHAT_REPLY))
     reply["choices"][0]["message"]["content"] = "Hello! How can I help?"
     responses.post(CHAT_URL, json=reply)
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.VALID
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.VALID
 
 
 @responses.activate
 def test_reply_without_choices_decides_nothing(service, config):
     responses.post(CHAT_URL, json={"id": "x", "object": "chat.completion"})
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
 
 
 @pytest.mark.parametrize("status", [400, 404, 422])
 @responses.activate
 def test_a_4xx_refusal_is_invalid(service, config, status):
     responses.post(CHAT_URL, status=status, json={"error": {"message": "not a chat model"}})
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.INVALID
-    assert bool(service.validate_model(config, "m")) is False
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.INVALID
+    assert bool(service.ping_model(config, "m")) is False
 
 
 @pytest.mark.parametrize("status", [402, 429, 500, 502, 503, 504])
 @responses.activate
 def test_5xx_402_and_429_decide_nothing(service, config, status):
     responses.post(CHAT_URL, status=status, json={"error": {"message": "later"}})
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
 
 
 @pytest.mark.parametrize("error", [requests.ConnectTimeout("slow"), requests.ReadTimeout("slow"),
@@ -226,14 +226,14 @@ def test_5xx_402_and_429_decide_nothing(service, config, status):
 @responses.activate
 def test_timeouts_and_connection_errors_decide_nothing(service, config, error):
     responses.post(CHAT_URL, body=error)
-    assert service.validate_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
+    assert service.ping_model(config, "m", provider_name="fake") is PingResult.UNDECIDED
 
 
 @pytest.mark.parametrize("model", ["gpt-5", "gpt-5-mini", "o1", "o3-mini", "o4-mini"])
 @responses.activate
 def test_new_openai_models_get_max_completion_tokens_and_temperature_1(service, config, model):
     responses.post(CHAT_URL, json=CHAT_REPLY)
-    service.validate_model(config, model, provider_name="fake")
+    service.ping_model(config, model, provider_name="fake")
     body = sent_json(responses.calls[0])
     assert "max_tokens" not in body and body["max_completion_tokens"] == 16
     assert body["temperature"] == 1 and body["model"] == model and body["stream"] is False
@@ -243,7 +243,7 @@ def test_new_openai_models_get_max_completion_tokens_and_temperature_1(service, 
 @responses.activate
 def test_other_models_get_max_tokens_and_temperature_0(service, config, model):
     responses.post(CHAT_URL, json=CHAT_REPLY)
-    service.validate_model(config, model, provider_name="fake")
+    service.ping_model(config, model, provider_name="fake")
     body = sent_json(responses.calls[0])
     assert "max_completion_tokens" not in body and body["max_tokens"] == 16
     assert body["temperature"] == 0.0
@@ -258,7 +258,7 @@ def test_refused_token_field_is_retried_with_the_other_one(service, config, sent
     message = f"Unsupported parameter: '{sent}' is not supported with this model. Use '{other}' instead."
     responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
     responses.post(CHAT_URL, json=CHAT_REPLY)
-    assert service.validate_model(config, model, provider_name="fake") is PingResult.VALID
+    assert service.ping_model(config, model, provider_name="fake") is PingResult.VALID
     first, second = (sent_json(call) for call in responses.calls)
     assert sent in first and other not in first
     assert other in second and sent not in second and second[other] == first[sent]
@@ -269,7 +269,7 @@ def test_refused_token_field_is_retried_with_the_other_one(service, config, sent
 def test_a_refused_key_is_no_verdict_on_the_model(service, config, status):
     responses.post(CHAT_URL, status=status, json={"error": {"message": "invalid api key"}})
     with pytest.raises(KeyRefusedError) as info:
-        service.validate_model(config, "m", provider_name="fake")
+        service.ping_model(config, "m", provider_name="fake")
     assert info.value.status == status and len(responses.calls) == 1
 
 
@@ -281,7 +281,7 @@ def test_a_reply_cut_by_the_limit_or_empty_is_a_chat_reply(service, config, fini
     reply["choices"][0].update(finish_reason=finish_reason, message={"role": "assistant", "content": content,
                                                                      "reasoning_content": "Let me think"})
     responses.post(CHAT_URL, json=reply)
-    assert service.validate_model(config, "o3-mini", provider_name="fake") is PingResult.VALID
+    assert service.ping_model(config, "o3-mini", provider_name="fake") is PingResult.VALID
 
 
 @pytest.mark.parametrize("message, field, value", [
@@ -295,7 +295,7 @@ def test_a_400_about_the_token_budget_is_adjusted_and_retried_once(service, conf
     model = "gpt-5" if "completion" in message else "gpt-4o"
     responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
     responses.post(CHAT_URL, json=CHAT_REPLY)
-    assert service.validate_model(config, model, provider_name="fake") is PingResult.VALID
+    assert service.ping_model(config, model, provider_name="fake") is PingResult.VALID
     assert len(responses.calls) == 2 and sent_json(responses.calls[1])[field] == value
 
 
@@ -304,14 +304,14 @@ def test_a_400_about_the_token_budget_is_adjusted_and_retried_once(service, conf
 @responses.activate
 def test_a_token_budget_quarrel_that_goes_on_is_undecided_never_invalid(service, config, message):
     responses.post(CHAT_URL, status=400, json={"error": {"message": message}})
-    assert service.validate_model(config, "gpt-4o", provider_name="fake") is PingResult.UNDECIDED
+    assert service.ping_model(config, "gpt-4o", provider_name="fake") is PingResult.UNDECIDED
     assert len(responses.calls) <= 2
 
 
 @responses.activate
 def test_a_400_not_about_tokens_is_not_retried(service, config):
     responses.post(CHAT_URL, status=400, json={"error": {"message": "model does not support chat"}})
-    assert service.validate_model(config, "embed-1", provider_name="fake") is PingResult.INVALID
+    assert service.ping_model(config, "embed-1", provider_name="fake") is PingResult.INVALID
     assert len(responses.calls) == 1
 
 
@@ -366,7 +366,7 @@ def test_listing_models_waits_at_most_10_s_while_pings_use_the_read_timeout(conf
     responses.get(MODELS_URL, json=models_body("a"))
     responses.post(CHAT_URL, json=CHAT_REPLY)
     service.discover_models(config)
-    service.validate_model(config, "a", provider_name="fake")
+    service.ping_model(config, "a", provider_name="fake")
     assert responses.calls[0].request.req_kwargs["timeout"] == (3, 10.0)
     assert responses.calls[1].request.req_kwargs["timeout"] == (3, 60)
 

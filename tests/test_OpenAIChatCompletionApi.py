@@ -78,17 +78,6 @@ def test_swap_token_limit_after_a_refusal() -> None:
     assert swap_token_limit(body, ApiError("max_completion_tokens", status=500)) is None
 
 
-def test_no_model_listing_or_cross_provider_methods() -> None:
-    removed = ["get_available_models", "create_for_model_querying", "merged_models", "valid_scoped_models",
-               "get_api_for_model_string", "validate_model", "split_first_slash",
-               "get_provider_and_model_for_model_string", "discover_models", "_cached_models",
-               "_cache_timestamp"]
-    for name in removed:
-        assert not hasattr(OpenAIChatCompletionApi, name), name
-    api = OpenAIChatCompletionApi("p", ProviderConfig(), "m")
-    assert not any(hasattr(api, name) for name in removed)
-
-
 # ----- streaming against the fake server --------------------------------------------------------
 
 def test_deltas_are_passed_on_as_they_arrive_and_joined_per_network_read(server: FakeOpenAIServer) -> None:

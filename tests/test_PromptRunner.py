@@ -13,6 +13,7 @@ from llmc.base.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, Incomplet
 from llmc.cli.PromptRunner import PromptRunner, read_prompt
 from llmc.base.Terminal import Terminal
 from tests.conftest import shared_fake_server
+from llmc.setup.RunContext import RunContext
 from tests.fake_openai_server import FakeOpenAIServer
 
 
@@ -32,7 +33,7 @@ def setup(tmp_path: Path, srv: FakeOpenAIServer, key: str = "test-key", extra: s
     config = Config(data_directory=tmp_path, model=model, environ={}, warn=lambda _: None)
     out, err = io.StringIO(), io.StringIO()
     terminal = Terminal(out, err, environ={})
-    return PromptRunner(config.config, terminal), out, err
+    return PromptRunner(RunContext(terminal, config)), out, err
 
 
 def test_streams_the_answer_to_stdout(tmp_path: Path, server: FakeOpenAIServer) -> None:

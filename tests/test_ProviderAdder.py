@@ -11,6 +11,7 @@ import yaml
 
 from llmc.Config import Config
 from llmc.base.Errors import ConfigError
+from llmc.setup.RunContext import RunContext
 from llmc.setup.ProviderAdder import ProviderAdder, checked_base_url, checked_key_variable, checked_provider_name
 from llmc.base.Terminal import Terminal
 from tests.fake_openai_server import FakeOpenAIServer
@@ -46,7 +47,7 @@ class Run:
         self.lines: List[str] = []
 
     def add(self, name: str, url: str, key_env: Optional[str] = None, in_chat: bool = False) -> Optional[bool]:
-        return ProviderAdder(self.config, self.terminal, self.lines.append, in_chat).add(name, url, key_env)
+        return ProviderAdder(RunContext(self.terminal, self.config), self.lines.append, in_chat).add(name, url, key_env)
 
     @property
     def errors(self) -> str:

@@ -838,7 +838,7 @@ def test_running_out_of_memory_is_a_failure_that_names_the_provider(tmp_path, se
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()
-    target = "discover_models" if stage == "models" else "validate_model"
+    target = "discover_models" if stage == "models" else "ping_model"
     monkeypatch.setattr(h.manager.discovery_service, target, out_of_memory)
     assert h.run(provider_filter="evil") is False
     assert h.lines == [] and "models found" not in " ".join(h.warnings)
@@ -938,3 +938,12 @@ def test_a_conversation_past_the_known_context_is_said_with_its_rough_size(tmp_p
         "This conversation is about 10,000 tokens, more than the 8,192 of fake/chat-a's context: the provider "
         "may refuse it or drop its start (/clear starts afresh)")
     assert h.manager.context_warning("fake", "chat-a", long[:0]) is None
+
+
+def test_concurrency_is_held_by_the_discovery_service_alone():
+    service = ModelDiscoveryService(concurrency=4)
+    manager = ProviderManager({}, discovery_service=service)
+    assert manager.concurrency == service.concurrency == 4
+    manager.concurrency = 9
+    assert service.concurrency == 9 and service.settings.pool_size >= 9
+    assert ProviderManager({}, discovery_service=ModelDiscoveryService(), concurrency=3).concurrency == 3

@@ -24,7 +24,7 @@ from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
-from ..store.ChatStore import ChatStore
+from ..setup.RunContext import RunContext
 from ..tools.McpConfig import MCP_FILE_NAME, McpServers
 from ..tools.ToolBox import ToolBox
 from .Clipboard import Clipboard
@@ -47,24 +47,24 @@ CTRL_SHIFT_DOWN = ANSI_SEQUENCES.get("\x1b[1;6B", Keys.ControlShiftDown)
 class ChatInterface:
     """Reads prompts and commands, sends the chat to the current model and shows the replies."""
 
-    def __init__(self, config: Any, terminal: Any, history_file: Optional[str] = None,
+    def __init__(self, context: RunContext, history_file: Optional[str] = None,
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
                  pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
-                 store: Optional[ChatStore] = None, toolbox: Optional[ToolBox] = None,
-                 approve_tools: bool = False) -> None:
-        """`save`: save the chat after each exchange and the prompts in the input history (not in echo
-        mode); `resumed`: a saved chat to go on with, loaded from `store`; `pt_input`/`pt_output`:
-        prompt_toolkit input and output (tests pass a pipe and a dummy); `toolbox`: the MCP servers of
-        this chat (none configured if not given), whose tools switched on are offered to the model;
-        `approve_tools`: every tool call runs unasked (--approve-tools)."""
-        self.config = config
-        self.terminal = terminal
+                 toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
+        """`context`: the run's terminal, settings, providers and saved chats; `save`: save the chat after
+        each exchange and the prompts in the input history (not in echo mode); `resumed`: a saved chat to go
+        on with; `pt_input`/`pt_output`: prompt_toolkit input and output (tests pass a pipe and a dummy);
+        `toolbox`: the MCP servers of this chat (none configured if not given), whose tools switched on are
+        offered to the model; `approve_tools`: every tool call runs unasked (--approve-tools)."""
+        self.context = context
+        config = self.config = context.config
+        terminal = self.terminal = context.terminal
         self.history_file = history_file
         self.clear = clear
         self.echo = echo
         self.data_directory = Path(config.data_directory)
         self.resumed = resumed is not None
-        self.store = store or ChatStore(self.data_directory)
+        self.store = context.chat_store
         self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
                                           OutputChannel.of_terminal(terminal), config.config.tool_timeout)
         approval = ToolApproval(config.config.allowed_tools, approve_tools, notice=terminal.message,
@@ -226,14 +226,14 @@ class ChatInterface:
 
     def add_provider(self, name: str, url: Optional[str] = None, key_env: Optional[str] = None) -> None:
         """/add-provider: add, discover and save a provider (see ProviderAdder); adopt a new default."""
-        if ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).add(name, url, key_env):
+        if ProviderAdder(self.context, self.terminal.print, in_chat=True).add(name, url, key_env):
             self._adopt_new_default()
 
     def adopt_found_local_servers(self) -> None:
         """After a discovery that added local servers: offer their model as the default, as /add-provider does."""
         found = self.providers.found_local_providers
         if found:
-            ProviderAdder(self.config, self.terminal, self.terminal.print, in_chat=True).offer_as_default(found)
+            ProviderAdder(self.context, self.terminal.print, in_chat=True).offer_as_default(found)
             self._adopt_new_default()
 
     def _adopt_new_default(self) -> None:

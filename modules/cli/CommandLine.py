@@ -5,11 +5,17 @@ import argparse
 import errno
 import os
 import sys
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from .. import __version__
 from ..base.ExitStatus import ExitStatus
 from .Completion import SHELLS, VALUE_KINDS
+
+if TYPE_CHECKING:  # the run's objects are imported when the run needs them (start-up stays light)
+    from ..Config import Config
+    from ..setup.RunContext import RunContext
+    from ..store.ChatSession import ChatSession
+    from ..tools.ToolBox import ToolBox
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
 ALL_PROVIDERS = "__all__"
@@ -227,10 +233,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         held = f"Wrote the commented template into {path}, around the settings it held ({', '.join(kept)})"
         terminal.print(held if kept else f"Created {path}")
         return ExitStatus.OK
+    from ..setup.RunContext import RunContext
     config = Config(data_directory=args.data_directory, model=args.model, system_prompt=args.system_prompt,
-                    sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency,
-                    update_valid_models=_valid_models_updater(args, terminal) if args.update_valid_models else False)
-    _remember_keys(config)
+                    sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
+    context = RunContext(terminal, config)
+    _remember_keys(context)
     _apply_settings(config, args)
     if args.list_providers:
         from ..setup.ProviderListing import provider_table
@@ -250,11 +257,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                        f"in {config.config_path}.")
         return ExitStatus.OK
     if args.list_models:
-        return _list_models(config, args.provider, terminal, args.long)
+        return _list_models(context, args.provider, args.long)
     if args.discover_models:
-        return _discover(config, args, terminal, terminal.print)
+        return _discover(context, args, terminal.print)
     if args.add_provider:
-        return _add_provider(config, args, terminal)
+        return _add_provider(context, args)
+    # -uvm's summaries go to stderr: stdout may be a -p answer that a script reads
+    if args.update_valid_models and _discover(context, args, terminal.message) == ExitStatus.INTERRUPTED:
+        return ExitStatus.INTERRUPTED
     if args.shell:
         from .ShellCommand import ShellCommand
         return ShellCommand(config.config, terminal, config.model_source, sys.stdin).run(" ".join(args.shell))
@@ -262,20 +272,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.list_tools:
             return _list_tools(toolbox, terminal)
-        return _converse(config, args, terminal, toolbox)
+        return _converse(context, args, toolbox)
     finally:
         toolbox.close()
 
 
-def _converse(config, args: argparse.Namespace, terminal, toolbox) -> int:
+def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox") -> int:
     """The chat, or the one prompt of -p: the run's conversation, with the tools of `toolbox` on offer."""
-    if args.update_valid_models and config.valid_models_updated is None:
-        return ExitStatus.INTERRUPTED
-    from ..store.ChatStore import ChatStore
     from .PromptRunner import PromptRunner, read_prompt
-    store = ChatStore(config.data_directory)
+    terminal, store = context.terminal, context.chat_store
     new_system_prompt = args.system_prompt is not None or args.sassy
-    resumed = _resumed_chat(config, args, store, terminal, new_system_prompt)
+    resumed = _resumed_chat(context, args, new_system_prompt)
     autosave = None if args.no_save or args.echo else store  # echo mode asks no model: nothing to keep
     prompt = read_prompt(args.prompt, sys.stdin, terminal.message)
     if args.attach and prompt is None:
@@ -286,14 +293,13 @@ def _converse(config, args: argparse.Namespace, terminal, toolbox) -> int:
         from ..store.Attachment import Attachment
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
-            resumed = _saved_chat(config, args.history_file, new_system_prompt)
-        runner = PromptRunner(config.config, terminal, config.model_source, toolbox=toolbox,
-                              approve_tools=args.approve_tools)
+            resumed = _saved_chat(context, args.history_file, new_system_prompt)
+        runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools)
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
     from ..chat.ChatInterface import ChatInterface
-    return ChatInterface(config, terminal, history_file=args.history_file, clear=args.clear,
+    return ChatInterface(context, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         store=store, toolbox=toolbox, approve_tools=args.approve_tools).run()
+                         toolbox=toolbox, approve_tools=args.approve_tools).run()
 
 
 def _toolbox(config, args: argparse.Namespace, terminal):
@@ -320,49 +326,51 @@ def _list_tools(toolbox, terminal) -> int:
     return ExitStatus.FAILED if any(state.error for state in states) else ExitStatus.OK
 
 
-def _saved_chat(config, name: str, new_system_prompt: bool):
+def _saved_chat(context: "RunContext", name: str, new_system_prompt: bool) -> "ChatSession":
     """The chat `-f NAME` names, for a one-shot prompt that follows it up (saved as a new chat).
 
     A system prompt given on the command line (-s, --sassy) replaces the saved one."""
     from ..store.ChatSession import ChatSession, read_session_file
-    session = ChatSession(config.config.system_prompt, config.data_directory)
+    session = ChatSession(context.settings.system_prompt, context.data_directory)
     messages = read_session_file(session.resolve_start_file(name))
     if new_system_prompt:
-        messages[0] = {"role": "system", "content": config.config.system_prompt}
+        messages[0] = {"role": "system", "content": context.settings.system_prompt}
     session.messages = messages
     return session
 
 
-def _resumed_chat(config, args: argparse.Namespace, store, terminal, new_system_prompt: bool):
+def _resumed_chat(context: "RunContext", args: argparse.Namespace,
+                  new_system_prompt: bool) -> Optional["ChatSession"]:
     """The saved chat -C or --chat names, as a ChatSession that goes on saving into it; else None.
 
     A system prompt given on the command line (-s, --sassy) replaces the saved one."""
     if not (args.continue_chat or args.chat):
         return None
     from ..store.ChatSession import ChatSession
+    store, terminal = context.chat_store, context.terminal
     chat_id = store.find(args.chat) if args.chat else store.latest(terminal.message)
     if chat_id is None:
         terminal.message(f"No saved chat in {store.directory} to continue; starting a new one.")
         return None
     summary, messages = store.load(chat_id)
     if args.model is None:
-        _continue_with_model_of(config, summary.model, chat_id, terminal)
-    session = ChatSession(config.config.system_prompt, config.data_directory)
+        _continue_with_model_of(context, summary.model, chat_id)
+    session = ChatSession(context.settings.system_prompt, context.data_directory)
     session.resume(chat_id, messages)
     if new_system_prompt:
-        session.set_system_prompt(config.config.system_prompt)
+        session.set_system_prompt(context.settings.system_prompt)
     return session
 
 
-def _continue_with_model_of(config, model: str, chat_id: str, terminal) -> None:
+def _continue_with_model_of(context: "RunContext", model: str, chat_id: str) -> None:
     """A resumed chat goes on with the model of its last reply (as simonw/llm's -c does; -m picks another),
     unless that model cannot chat now: then with the configured one, and a note says why."""
     from ..store.ChatStore import model_to_resume
-    resumed_model, note = model_to_resume(config.config.providers, model, config.config.model, chat_id)
+    resumed_model, note = model_to_resume(context.providers, model, context.settings.model, chat_id)
     if resumed_model is not None:
-        config.config.model, config.model_source = resumed_model, f"from the saved chat {chat_id}"
+        context.settings.model, context.config.model_source = resumed_model, f"from the saved chat {chat_id}"
     if note:
-        terminal.message(note)
+        context.terminal.message(note)
 
 
 def _list_chats(data_directory: Optional[str], terminal) -> int:
@@ -446,67 +454,57 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
         raise ConfigError("--yes works only with --discover-models, --update-valid-models or --add-provider")
 
 
-def _list_models(config, provider: Optional[str], terminal, long: bool = False) -> int:
+def _list_models(context: "RunContext", provider: Optional[str], long: bool = False) -> int:
     from ..base.Errors import LlmcError
-    providers = config.config.providers
+    providers = context.providers
     name = None
     if provider:
         name = providers.resolve_provider_name(provider)
         if name is None:
             raise LlmcError(providers.unknown_provider_message(provider))
     for line in providers.valid_scoped_models(name, with_capabilities=long):
-        terminal.print(line)
+        context.terminal.print(line)
     return ExitStatus.OK
 
 
-def _add_provider(config, args: argparse.Namespace, terminal) -> int:
+def _add_provider(context: "RunContext", args: argparse.Namespace) -> int:
     from ..setup.ProviderAdder import ProviderAdder
     name, url = (*args.add_provider, None)[:2]
-    outcome = ProviderAdder(config, terminal, terminal.print).add(name, url, args.key_env)
+    outcome = ProviderAdder(context, context.terminal.print).add(name, url, args.key_env)
     if outcome is None:
         return ExitStatus.INTERRUPTED
     return ExitStatus.OK if outcome else ExitStatus.FAILED
 
 
-def _remember_keys(config) -> None:
+def _remember_keys(context: "RunContext") -> None:
     """Tell Secrets the keys this run loaded, so no error message shows one."""
     from ..base.Secrets import remember_keys
-    providers = config.config.providers
+    providers = context.providers
     remember_keys(providers[name].api_key for name in providers if providers.has_usable_key(name))
 
 
-def _apply_settings(config, args: argparse.Namespace) -> None:
+def _apply_settings(config: "Config", args: argparse.Namespace) -> None:
     """The run's --temperature and --max-tokens (ConfigError if out of bounds)."""
     for name, flag in (("temperature", "--temperature"), ("max_tokens", "--max-tokens")):
         if getattr(args, name) is not None:
             config.apply_setting(name, getattr(args, name), flag)
 
 
-def _valid_models_updater(args: argparse.Namespace, terminal) -> Callable[[Any], Optional[bool]]:
-    """-uvm's discovery for Config(update_valid_models=...): as --discover-models runs it, None if cancelled."""
-    def update(config) -> Optional[bool]:
-        _remember_keys(config)
-        _apply_settings(config, args)  # a bad value is told before any discovery, not after it
-        # Summaries go to stderr here: stdout may be a -p answer that a script reads.
-        status = _discover(config, args, terminal, terminal.message)
-        return None if status == ExitStatus.INTERRUPTED else status == ExitStatus.OK
-    return update
-
-
-def _discover(config, args: argparse.Namespace, terminal, print_line) -> int:
+def _discover(context: "RunContext", args: argparse.Namespace, print_line: Callable[[str], None]) -> int:
+    """--discover-models and -uvm: discovery with the CLI's own progress; summaries to `print_line`."""
     from ..render.ProgressDisplay import discover_with_progress
+    providers = context.providers
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models
-    if provider and config.config.providers.resolve_provider_name(provider) is None:
+    if provider and providers.resolve_provider_name(provider) is None:
         from ..base.Errors import LlmcError
-        raise LlmcError(config.config.providers.unknown_provider_message(provider))
-    providers = config.config.providers
-    ok = discover_with_progress(providers, terminal, config.data_directory, print_line,
+        raise LlmcError(providers.unknown_provider_message(provider))
+    ok = discover_with_progress(providers, context.terminal, context.data_directory, print_line,
                                 provider_filter=provider, force_refresh=args.force_refresh)
     if ok is None:
         return ExitStatus.INTERRUPTED
     if ok and providers.found_local_providers:
         from ..setup.ProviderAdder import ProviderAdder
-        ProviderAdder(config, terminal, print_line).offer_as_default(providers.found_local_providers)
+        ProviderAdder(context, print_line).offer_as_default(providers.found_local_providers)
     return ExitStatus.OK if ok else ExitStatus.FAILED
 
 

@@ -12,6 +12,7 @@ from ..chat.Conversation import Conversation
 from ..chat.ToolApproval import ToolApproval
 from ..chat.ToolLoop import ToolLoop
 from ..render.ReplyStreaming import make_reply_writer, usage_text
+from ..setup.RunContext import RunContext
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
@@ -25,14 +26,12 @@ STDIN_NOTICE = "reading the prompt from standard input (end with Ctrl-D)"
 class PromptRunner:
     """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
 
-    def __init__(self, config_model: Any, terminal: Terminal, model_source: str = "",
-                 toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
-        """`model_source` says where the model string came from ("from LLMC_DEFAULT_MODEL"), for errors;
-        `toolbox`: the MCP servers of this run, whose tools switched on are offered to the model;
-        `approve_tools`: every tool call runs unasked (--approve-tools)."""
-        self.config_model = config_model
-        self.terminal = terminal
-        self.model_source = model_source
+    def __init__(self, context: RunContext, toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
+        """`context`: the run's terminal, settings and providers; `toolbox`: the MCP servers of this run,
+        whose tools switched on are offered to the model; `approve_tools`: every tool call runs unasked
+        (--approve-tools)."""
+        self.context = context
+        self.terminal = context.terminal
         self.toolbox = toolbox
         self.approve_tools = approve_tools
 
@@ -49,8 +48,8 @@ class PromptRunner:
         if echo:
             self.terminal.print(prompt)
             return ExitStatus.OK
-        settings = self.config_model
-        model = settings.providers.chat_model(settings.model, self.model_source)
+        settings = self.context.settings
+        model = settings.providers.chat_model(settings.model, self.context.model_source)
         if session is None:
             session = ChatSession(settings.system_prompt, settings.data_directory)
         conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None,
@@ -67,7 +66,7 @@ class PromptRunner:
         stdin and stderr are a terminal."""
         if self.toolbox is None:
             return None
-        settings = self.config_model
+        settings = self.context.settings
         asks = is_terminal(sys.stdin) and self.terminal.stderr_is_terminal
         approval = ToolApproval(settings.allowed_tools, self.approve_tools, notice=self.terminal.message,
                                 ask=self.terminal.ask if asks else None)

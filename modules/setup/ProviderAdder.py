@@ -10,6 +10,7 @@ from ..base.Secrets import mask_url
 from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderConfig import ENV_VARIABLE_NAME, ProviderConfig, environment_key_variable
 from ..ProviderManager import ProviderManager
+from .RunContext import RunContext
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 URL_EXAMPLE = "http://127.0.0.1:8080/v1"
@@ -67,12 +68,12 @@ def _without_userinfo(parts: Any) -> str:
 class ProviderAdder:
     """Adds an OpenAI-compatible provider to the providers YAML after discovering its models."""
 
-    def __init__(self, config: Any, terminal: Any, print_line: Callable[[str], None], in_chat: bool = False) -> None:
-        """`config` is the run's Config; results go to `print_line`, notices to `terminal.message`.
+    def __init__(self, context: RunContext, print_line: Callable[[str], None], in_chat: bool = False) -> None:
+        """`context` is the run's; results go to `print_line`, notices to its terminal's `message`.
 
         `in_chat`: the hints name chat commands (/mod) instead of command lines (llmc -m)."""
-        self.config = config
-        self.terminal = terminal
+        self.config = context.config
+        self.terminal = context.terminal
         self.print_line = print_line
         self.in_chat = in_chat
 
