@@ -6,13 +6,16 @@ import re
 import threading
 import time
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .discovery.DiscoveryThrottle import DiscoveryThrottle
 from .discovery.ModelCapabilities import ModelCapabilities, capabilities_by_id
 from .base.Errors import ApiError, KeyRefusedError
 from .ProviderConfig import MODELS_CACHE_SECONDS, ProviderConfig
 from .transport.HttpSettings import HttpSettings
+
+if TYPE_CHECKING:  # requests is imported with the client, on the first request (start-up stays light)
+    from .transport.HttpClient import HttpClient
 
 PING_MESSAGES = [{"role": "user", "content": "Hi"}]  # the shortest prompt every chat template takes
 PING_TOKEN_BUDGET = 16  # GPT-5's minimum; a reply cut at it, or empty (a reasoning model), still proves chat
@@ -45,20 +48,20 @@ class PingResult(str, Enum):
 class ModelDiscoveryService:
     """Talks to a provider about its models; never about chats."""
 
-    def __init__(self, settings: Any = None,
+    def __init__(self, settings: Union[HttpSettings, Callable[[], HttpSettings], None] = None,
                  on_wait: Optional[Callable[[str], None]] = None, concurrency: int = 16) -> None:
         """`settings`: HttpSettings, or a function returning them (called on the first request)."""
         self.on_wait = on_wait
         self.concurrency = max(1, concurrency)
         self.cache_duration = MODELS_CACHE_SECONDS  # how long a model list stays fresh (each config's own)
-        self._settings = settings
+        self._settings: Union[HttpSettings, Callable[[], HttpSettings], None] = settings
         # by connection_key: what a request goes to and with, never the id() of a config object
-        self._clients: Dict[Tuple[str, str, str], Any] = {}
+        self._clients: Dict[Tuple[str, str, str], HttpClient] = {}
         self._throttles: Dict[Tuple[str, str, str], DiscoveryThrottle] = {}
         self._clients_lock = threading.RLock()
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> HttpSettings:
         """The HTTP settings (timeouts, retries, pool size), built on first use."""
         if callable(self._settings):
             self._settings = self._settings()
@@ -77,7 +80,7 @@ class ModelDiscoveryService:
                 self._settings = dataclasses.replace(self.settings, pool_size=concurrency)
             self._close_clients()
 
-    def client_for(self, provider_config: ProviderConfig, provider_name: str) -> Any:
+    def client_for(self, provider_config: ProviderConfig, provider_name: str) -> "HttpClient":
         """One pooled HttpClient per connection (provider, base URL, key), reused across requests and workers."""
         from .transport.HttpClient import HttpClient  # noqa: PLC0415 - requests: only a request needs it
         key = connection_key(provider_config, provider_name)

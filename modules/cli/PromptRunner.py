@@ -6,7 +6,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..base.Errors import ConfigError
 from ..base.ExitStatus import ExitStatus
-from ..base.Terminal import Terminal, is_terminal
+from ..base.Terminal import is_terminal
 from ..base.Text import size_text
 from ..chat.Conversation import Conversation
 from ..chat.ToolApproval import ToolApproval
@@ -51,7 +51,7 @@ class PromptRunner:
         settings = self.context.settings
         model = settings.providers.chat_model(settings.model, self.context.model_source)
         if session is None:
-            session = ChatSession(settings.system_prompt, settings.data_directory)
+            session = ChatSession(settings.system_prompt, self.context.data_directory)
         conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None,
                                     tools=self._tool_loop())
         writer = make_reply_writer(self.terminal)
