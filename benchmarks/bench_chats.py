@@ -1,8 +1,10 @@
-"""Saved chats: a data directory holding 1,000 of them must not slow llmc down.
+"""Saved chats: a data directory holding 10,000 of them (--chats) must not slow llmc down.
 
 Figures (each with its reference, in one run):
-- chat start: launch to the first prompt in a pty with 1,000 saved chats, and with none (target <= 0.2 s);
-- `llmc --list-chats` with 1,000 saved chats, and `llmc --version` (target < 0.3 s);
+- chat start: launch to the first prompt in a pty with 10,000 saved chats, and with none (target <= 0.2 s);
+- `llmc --list-chats` with 10,000 saved chats, and `llmc --version` (target < 0.3 s);
+- `llmc --search TEXT` over 10,000 saved chats with the index up to date (target <= 0.3 s), beside the first
+  search, which builds the index from the chat files;
 - streaming: `llmc -p` streaming the 2,471-line markdown reply of bench_streaming.py into a pty and
   saving the exchange as the 1,001st chat, against the plain client (target <= 2x); `--no-save` beside
   it shows what the save costs;
@@ -24,7 +26,8 @@ from bench_streaming import LAST_LINE, PLAIN_CLIENT, chat_seconds, markdown_repl
 from llmc.store.ChatSession import format_chat_lines  # noqa: E402
 from llmc.store.ChatStore import ChatStore, derive_title  # noqa: E402
 
-CHATS = 1000
+CHATS = 10000
+SEARCH = "4242 why"  # every word must match: one chat of the 10,000
 TURNS = 10  # user + assistant pairs per saved chat (about 12 KB a file)
 
 
@@ -74,15 +77,19 @@ def submit_to_next_prompt(data: Path, env: dict, repeat: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (the median is reported)")
+    parser.add_argument("--chats", type=int, default=CHATS, help="saved chats to fill the data directory with")
     args = parser.parse_args()
+    chats = args.chats
     work = work_dir("llmc-bench-chats-")
     env = isolated_env(work / "home")
     reply = markdown_reply()
     with fake_server(chat_models=["bench-chat"], non_chat_models=[], reply=reply, chunk_size=4) as url:
         empty = write_data_dir(work / "empty", url, model="fake/bench-chat", models={"bench-chat": "bench"})
         full = write_data_dir(work / "full", url, model="fake/bench-chat", models={"bench-chat": "bench"})
-        fill_chats(full)
+        fill_chats(full, chats)
         run_timed([PYTHON, MAIN, "-d", str(full), "--list-chats"], env)  # warm-up: bytecode caches
+        first_search = median(run_timed([PYTHON, MAIN, "-d", str(full), "--search", SEARCH], env))
+        search = median(run_timed([PYTHON, MAIN, "-d", str(full), "--search", SEARCH], env, args.repeat))
         start_empty = prompt_seconds(empty, env, args.repeat)
         start_full = prompt_seconds(full, env, args.repeat)
         listing = median(run_timed([PYTHON, MAIN, "-d", str(full), "--list-chats"], env, args.repeat))
@@ -93,18 +100,21 @@ def main() -> int:
         chat_turn = submit_to_next_prompt(full, env, max(3, args.repeat // 2))
         saved_now = len(list((full / "chats").iterdir()))
     results = [
-        report(f"Chat start with {CHATS:,} saved chats (launch to first prompt, pty)",
-               f"llmc, {CHATS:,} saved chats", start_full, "llmc, no saved chats", start_empty,
+        report(f"Chat start with {chats:,} saved chats (launch to first prompt, pty)",
+               f"llmc, {chats:,} saved chats", start_full, "llmc, no saved chats", start_empty,
                "absolute <= 0.2 s", start_full <= 0.2),
-        report(f"--list-chats with {CHATS:,} saved chats", "llmc --list-chats", listing,
+        report(f"--list-chats with {chats:,} saved chats", "llmc --list-chats", listing,
                "llmc --version", version, "absolute < 0.3 s", listing < 0.3),
-        report(f"Streaming {reply.count(chr(10)) + 1} markdown lines with autosave, {CHATS:,} chats saved",
+        report(f"--search with {chats:,} saved chats (index up to date)", f"llmc --search {SEARCH!r}", search,
+               "llmc --version", version, "absolute <= 0.3 s", search <= 0.3),
+        report(f"Streaming {reply.count(chr(10)) + 1} markdown lines with autosave, {chats:,} chats saved",
                "llmc -p (saves the exchange)", saving, "plain client (requests, unrendered)", plain,
                "<= 2", saving <= 2 * plain)]
     print(f"  llmc --no-save -p {unsaved:.3f} s: saving the exchange costs {saving - unsaved:+.3f} s "
           f"(noise included); the reply's last line shown: {'yes' if LAST_LINE in strip_ansi(saving_out) else 'NO'}")
-    print(f"  start-up added by {CHATS:,} saved chats: {start_full - start_empty:+.3f} s")
-    print(f"Interactive chat, {CHATS:,} chats saved: submit to the next prompt (reply shown, then saved) "
+    print(f"  the first --search, building the index from {chats:,} chat files: {first_search:.3f} s")
+    print(f"  start-up added by {chats:,} saved chats: {start_full - start_empty:+.3f} s")
+    print(f"Interactive chat, {chats:,} chats saved: submit to the next prompt (reply shown, then saved) "
           f"{chat_turn:.3f} s; chats on disk after the runs: {saved_now:,}")
     return 0 if all(results) else 1
 

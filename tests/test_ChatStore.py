@@ -310,3 +310,33 @@ def test_a_chat_larger_than_its_reader_reads_is_refused_and_the_file_kept(store:
         session.messages = chat("é" * 3000)
         session.save("big")
     assert not (tmp_path / "big.json").exists()
+
+
+def test_a_title_given_is_kept_by_later_saves_and_found_by_search(store: ChatStore) -> None:
+    chat_id = store.save(chat())
+    store.rename(chat_id, "  Sums   for kids ")
+    assert store.summaries()[0][0].title == "Sums for kids"
+    again = ChatStore(store.directory.parent)  # another run resumes it
+    _, messages = again.load(chat_id)
+    again.save(messages + [{"role": "user", "content": "and 3+3?"}], chat_id)
+    assert again.summaries()[0][0].title == "Sums for kids"
+    assert [hit.chat_id for hit in again.search("kids")] == [chat_id]
+    with pytest.raises(ConfigError, match="a title needs some words"):
+        again.rename(chat_id, "   ")
+
+
+def test_the_title_is_the_prompt_never_an_attached_file(store: ChatStore) -> None:
+    from llmc.store.Attachment import Attachment, message_content
+    attached = Attachment("notes.md", "secret file text", None)
+    messages = [{"role": "system", "content": "s"},
+                {"role": "user", "content": message_content("summarize", [attached])}]
+    assert derive_title(messages) == "summarize"
+    messages[1]["content"] = message_content("", [attached])
+    assert "secret" not in derive_title(messages)
+
+
+def test_delete_removes_the_file_and_its_hits(store: ChatStore) -> None:
+    chat_id = store.save(chat())
+    assert store.search("2+2")
+    assert store.delete(chat_id) == store.path_of(chat_id) and not store.path_of(chat_id).exists()
+    assert store.search("2+2") == []

@@ -18,9 +18,9 @@ from ..base.ExitStatus import ExitStatus
 from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
 from ..base.Secrets import without_known_keys
-from ..base.Terminal import visible_text
 from ..setup.ProviderAdder import ProviderAdder
 from ..ProviderManager import ProviderManager, ResolvedModel
+from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
@@ -346,29 +346,7 @@ class ChatInterface:
     # Showing the chat
     def show_chat(self) -> None:
         """Print every message of the chat (replies as Markdown on a colour terminal)."""
-        turns = self.session.turns()
-        if not turns:
-            self.terminal.print("The chat is empty.")
-            return
-        for role, content in turns:
-            self._show_message(role, content)
-
-    def _show_message(self, role: str, content: str) -> None:
-        content = visible_text(content)  # a loaded session file is not trusted to drive the terminal
-        heading = {"user": "User", "tool": "Tool"}.get(role, "Assistant")
-        if not self.terminal.color:
-            self.terminal.print(f"{heading}:\n{content}\n")
-            return
-        from rich.markdown import Markdown  # noqa: PLC0415 - rich: only a colour terminal shows Markdown
-        from rich.text import Text  # noqa: PLC0415 - rich
-        console = self.terminal.console()
-        if role == "user":
-            console.print(Text("User:", style="bold cyan"))
-            console.print(Text(content))
-        else:
-            console.print(Text(f"{heading}:", style="bold green" if role == "assistant" else "dim"))
-            console.print(Markdown(content))
-        console.print()
+        print_turns(self.terminal, self.session.turns())
 
     def clear_screen(self) -> None:
         """Clear the terminal (nothing when output is not a terminal or TERM=dumb; NO_COLOR is no reason)."""

@@ -16,7 +16,7 @@ from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderManager import ProviderManager, split_first_slash
 from ..base.Secrets import mask_key, mask_url
 from ..base.Terminal import Terminal
-from ..store.ChatStore import format_chat_list, model_to_resume
+from ..store.ChatStore import format_chat_list, format_search_hits, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ COMMANDS: Tuple[Command, ...] = (
             "with the model of its last reply."),
     Command("chats", (), "[all]", "list the saved chats, newest first", "_chats",
             "The last 20 unless `all`. /load N opens chat N."),
+    Command("search", (), "TEXT", "find the saved chats holding TEXT", "_search",
+            "Every word must match; the best and newest matches first, each with a snippet. /load N opens "
+            "chat N (the number --list-chats and /chats give it)."),
+    Command("title", (), "[TEXT]", "show or give this chat's title", "_title",
+            "The title is the first prompt's words until you give one; it is kept in the saved chat."),
     Command("autosave", (), "[on|off]", "save this chat after each reply", "_autosave",
             "off: no chat file, and the prompts stay out of the input history too."),
     Command("clear_history", ("ch",), "", "clear the input history (Up/Down) file", "_clear_history"),
@@ -222,10 +227,37 @@ class CommandHandler(Completer):
             self.terminal.print("No saved chats yet.")
             return
         shown = chats if which == "all" else chats[:CHATS_SHOWN]
-        lines = format_chat_list(shown, current=self.chat_interface.session.chat_id)
+        width = self.terminal.size().columns if self.terminal.is_interactive else None
+        lines = format_chat_list(shown, current=self.chat_interface.session.chat_id, width=width)
         if len(shown) < len(chats):
             lines.append(f"… and {len(chats) - len(shown)} older: /chats all")
         self.terminal.print("\n".join(lines + ["/load N opens chat N."]))
+
+    def _search(self, text: str) -> None:
+        if not text:
+            self._error("usage: /search TEXT")
+            return
+        hits = self.chat_interface.store.search(text)
+        if not hits:
+            self.terminal.print(f"No saved chat holds {text!r}.")
+            return
+        self._listed_chats = None  # /load N counts in the list of all chats, as the hits' numbers do
+        width = self.terminal.size().columns if self.terminal.is_interactive else None
+        lines = format_search_hits(hits, self.terminal.color, width)
+        self.terminal.print("\n".join(lines + ["/load N opens chat N."]))
+
+    def _title(self, text: str) -> None:
+        chat = self.chat_interface
+        chat_id = chat.session.chat_id
+        if chat_id is None:
+            self.terminal.print("This chat is not saved yet: /title works once it has a reply.")
+            return
+        if not text:
+            summary, _ = chat.store.load(chat_id)
+            self.terminal.print(f"Title: {summary.title}. Usage: /title TEXT")
+            return
+        chat.store.rename(chat_id, text)
+        self.terminal.print(f"Title set to {' '.join(text.split())!r}.")
 
     def _autosave(self, setting: str) -> None:
         chat = self.chat_interface

@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
              "follows it up)")
     add("--chat", metavar="ID", help="resume the saved chat ID, or number N of --list-chats")
     add("--list-chats", action="store_true", help="list the saved chats, newest first, and exit")
+    add("--search", metavar="TEXT", help="find the saved chats holding every word of TEXT, best and newest "
+        "first, and exit (--chat N opens one)")
+    add("--show", metavar="ID", help="print the saved chat ID (or number N of --list-chats) without resuming it")
+    add("--delete", metavar="ID", help="delete the saved chat ID (or number N); asks first (--yes: without asking)")
+    add("--title", metavar="TEXT", help="with --chat ID or -C: give that saved chat the title TEXT and exit")
     add("--no-save", action="store_true",
         help="leave no trace: save neither this chat nor its prompts in the input history")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
@@ -224,8 +229,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
-    if args.list_chats:  # before Config is imported: a listing needs no settings
-        return _list_chats(args.data_directory, terminal)
+    if args.list_chats or args.search or args.show or args.delete or args.title is not None:
+        return _saved_chats(args, terminal)  # before Config is imported: these need no settings
     from ..Config import Config
     from ..base.OutputChannel import OutputChannel
     if args.create_config:
@@ -373,20 +378,23 @@ def _continue_with_model_of(context: "RunContext", model: str, chat_id: str) -> 
         context.terminal.message(note)
 
 
-def _list_chats(data_directory: Optional[str], terminal) -> int:
-    """`--list-chats`: the saved chats, newest first; files that are not chats are named on stderr."""
-    from pathlib import Path
-    from .. import DEFAULT_DATA_DIRECTORY  # not Config's: that would import pydantic for a listing
-    from ..store.ChatStore import ChatStore, format_chat_list
-    store = ChatStore(Path(data_directory or DEFAULT_DATA_DIRECTORY).expanduser())
-    chats, problems = store.summaries()
-    for problem in problems:
-        terminal.message(f"Warning: {problem}")
-    if not chats:
-        terminal.message(f"No saved chats in {store.directory}.")
-    for line in format_chat_list(chats):
-        terminal.print(line)
-    return ExitStatus.OK
+def _saved_chats(args: argparse.Namespace, terminal) -> int:
+    """--list-chats, --search, --show, --delete and --title (see SavedChats)."""
+    from . import SavedChats
+    store = SavedChats.chat_store(args.data_directory)
+    if args.search:
+        return SavedChats.search_chats(store, args.search, terminal)
+    if args.show:
+        return SavedChats.show_chat(store, args.show, terminal)
+    if args.delete:
+        return SavedChats.delete_chat(store, args.delete, terminal)
+    if args.title is not None:
+        reference = args.chat or store.latest(terminal.message)
+        if reference is None:
+            from ..base.Errors import ConfigError
+            raise ConfigError(f"no saved chat in {store.directory} to give a title")
+        return SavedChats.title_chat(store, reference, args.title, terminal)
+    return SavedChats.list_chats(store, terminal)
 
 
 def _check_flag_combinations(args: argparse.Namespace) -> None:
@@ -402,6 +410,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                         ("--discover-models", args.discover_models), ("--provider", args.provider),
                         ("-f/--history-file", args.history_file), ("--chat", args.chat),
                         ("--set-default-model", args.set_default_model), ("--set-key", args.set_key),
+                        ("--search", args.search), ("--show", args.show), ("--delete", args.delete),
+                        ("--title", args.title),
                         ("--unset-key", args.unset_key)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
@@ -413,6 +423,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
                      ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
+                     ("--search", args.search is not None), ("--show", args.show is not None),
+                     ("--delete", args.delete is not None), ("--title", args.title is not None),
                      ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
                      ("--set-key", args.set_key is not None),
                      ("--unset-key", args.unset_key is not None)]
@@ -421,7 +433,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
               ("--no-save", args.no_save)]
     chosen = [flag for flag, given in exits_at_once if given]
     if chosen:
-        chosen += [flag for flag, given in starts if given]
+        names_a_chat = ("--chat", "-C/--continue") if args.title is not None else ()  # --title names its chat so
+        chosen += [flag for flag, given in starts if given and flag not in names_a_chat]
     if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
     if args.tools is not None and chosen and chosen != ["--list-tools"]:
@@ -450,8 +463,11 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
         if given and not (args.discover_models or args.update_valid_models):
             raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
-    if args.yes and not (args.discover_models or args.update_valid_models or args.add_provider):
-        raise ConfigError("--yes works only with --discover-models, --update-valid-models or --add-provider")
+    if args.title is not None and not (args.chat or args.continue_chat):
+        raise ConfigError("--title works only with --chat ID|N or -C (in the chat: /title TEXT)")
+    if args.yes and not (args.discover_models or args.update_valid_models or args.add_provider or args.delete):
+        raise ConfigError("--yes works only with --discover-models, --update-valid-models, --add-provider "
+                          "or --delete")
 
 
 def _list_models(context: "RunContext", provider: Optional[str], long: bool = False) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import re
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Union
 
@@ -81,6 +82,15 @@ def _text_of(data: bytes, path: Path) -> str:
         raise ConfigError(f"{path}: a binary file, not text nor a PNG, JPEG, GIF or WebP image; "
                           "nothing sent")
     return text
+
+
+_FIRST_TEXT_BLOCK = re.compile(r"(?:\A|\n\n)File [^\n]+:\n```")  # where text_block's output starts
+
+
+def typed_prompt(text: str) -> str:
+    """What the user typed of a message's text: the text files message_content added after it left out."""
+    found = _FIRST_TEXT_BLOCK.search(text)
+    return text[: found.start()] if found else text
 
 
 def message_content(prompt: str, attachments: List[Attachment]) -> Content:

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from .Attachment import typed_prompt
+from .ChatIndex import MARK_END, MARK_START, ChatIndex, SearchHit
 from .ChatSession import (CHAT_FORMAT_KEY, MAX_CHAT_FILE_BYTES, check_chat_size, format_chat_lines,
                           parse_chat_lines)
 from ..base.Errors import ConfigError, file_write_error
@@ -23,6 +25,7 @@ HEADER_MAX_BYTES = 16 * 1024  # a header line is a few hundred bytes; more is no
 TITLE_CHARS = 80
 UNTITLED = "(no title)"
 UNKNOWN_TIME = "unknown"
+TITLE_GIVEN_KEY = "title_given"  # in a header: the title was given by the user, not taken from the chat
 
 
 class ChatSummary(NamedTuple):
@@ -43,6 +46,8 @@ class ChatStore:
         self.directory = Path(data_directory) / CHATS_DIRECTORY
         self._stamps: Dict[str, Optional[tuple]] = {}  # each chat file as this store last wrote or read it
         self._created: Dict[str, str] = {}
+        self._titles: Dict[str, str] = {}  # titles given with /title or --title, kept on each save
+        self.index = ChatIndex(self.directory, CHAT_SUFFIX)
 
     def path_of(self, chat_id: str) -> Path:
         """The file of a chat."""
@@ -104,6 +109,8 @@ class ChatStore:
         header, messages = parse_chat_lines(text, path)
         summary = summary_from_header(chat_id, header, path)
         self._stamps[chat_id], self._created[chat_id] = stamp, summary.created
+        if header.get(TITLE_GIVEN_KEY) is True:
+            self._titles[chat_id] = summary.title
         return summary, messages
 
     def save(self, messages: List[dict], chat_id: Optional[str] = None) -> str:
@@ -117,8 +124,10 @@ class ChatStore:
             chat_id = self._new_id()
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         created = self._created.setdefault(chat_id, now)
-        header = {"title": derive_title(messages), "created": created, "updated": now,
-                  "model": last_model(messages), "messages": len(messages) - 1}
+        header = {"title": self._titles.get(chat_id) or derive_title(messages), "created": created,
+                  "updated": now, "model": last_model(messages), "messages": len(messages) - 1}
+        if chat_id in self._titles:
+            header[TITLE_GIVEN_KEY] = True
         path = self.path_of(chat_id)
         text = format_chat_lines(header, messages)
         check_chat_size(text, path)
@@ -129,7 +138,41 @@ class ChatStore:
         except ValueError as exc:  # text that cannot be encoded
             raise ConfigError(f"{path}: cannot save the chat: {exc}") from None
         self._stamps[chat_id] = file_stamp(path)
+        self.index.update(chat_id, text)
         return chat_id
+
+    def rename(self, chat_id: str, title: str) -> None:
+        """Give a saved chat the title `title` (kept by later saves); ConfigError naming the file on failure."""
+        title = " ".join(title.split())
+        if not title:
+            raise ConfigError("a title needs some words")
+        summary, messages = self.load(chat_id)
+        self._titles[chat_id] = title[:TITLE_CHARS]
+        self._created[chat_id] = summary.created
+        path = self.path_of(chat_id)
+        header = {"title": self._titles[chat_id], "created": summary.created, "updated": summary.updated,
+                  "model": summary.model, "messages": summary.message_count, TITLE_GIVEN_KEY: True}
+        text = format_chat_lines(header, messages)
+        try:
+            atomic_write_text(path, text, mode=0o600)
+        except OSError as exc:
+            raise file_write_error(f"{path}: cannot rename the chat: {exc.strerror or exc}", exc) from None
+        self._stamps[chat_id] = file_stamp(path)
+        self.index.update(chat_id, text)
+
+    def delete(self, chat_id: str) -> Path:
+        """Remove a saved chat's file (and its index entry); the path it had."""
+        path = self.path_of(chat_id)
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot delete the chat: {exc.strerror}") from None
+        self.index.forget(chat_id)
+        return path
+
+    def search(self, text: str) -> List[SearchHit]:
+        """The saved chats that hold every word of `text`, best matches first (see ChatIndex)."""
+        return self.index.search(text)
 
     def _new_id(self) -> str:
         while True:
@@ -164,11 +207,11 @@ def summary_from_header(chat_id: str, header: dict, path: Path) -> ChatSummary:
 
 
 def derive_title(messages: List[dict]) -> str:
-    """The first user message's first words, on one line (no model is asked)."""
+    """The first user message's first words, on one line (no model is asked); never an attached file's."""
     first = next((m["content"] for m in messages if m["role"] == "user"), "")
     if isinstance(first, list):  # content parts: the first text one is the prompt
         first = next((part.get("text", "") for part in first if part.get("type") == "text"), "")
-    title = " ".join(str(first).split())
+    title = " ".join(typed_prompt(str(first)).split())
     return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
 
 
@@ -189,20 +232,63 @@ def model_to_resume(providers: ProviderManager, saved_model: str, current: str,
     return None, f"Note: chat {chat_id} was with {visible_text(saved_model)}, but {why}; going on with {current}."
 
 
-def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None) -> List[str]:
-    """The list's lines: number, id, date (local time), model, messages, title; `current` starred."""
+def format_chat_list(chats: List[ChatSummary], current: Optional[str] = None,
+                     width: Optional[int] = None) -> List[str]:
+    """The list's lines: number, id, date (local time), model, messages, title; `current` starred; each
+    cut to `width` columns when given (a terminal's)."""
     if not chats:
         return []
-    width = len(str(len(chats)))
+    number_width = len(str(len(chats)))
     model_width = min(32, max(len("model"), *(len(chat.model) for chat in chats)))
-    lines = [f"{'#':>{width}}  {'id':<20}  {'updated':<16}  {'model':<{model_width}}  msgs  title"]
+    lines = [f"{'#':>{number_width}}  {'id':<20}  {'updated':<16}  {'model':<{model_width}}  msgs  title"]
     for number, chat in enumerate(chats, 1):
         mark = "*" if chat.chat_id == current else " "
         model = chat.model if len(chat.model) <= model_width else chat.model[: model_width - 1] + "…"
         title = visible_text(chat.title) or UNTITLED
-        lines.append(f"{number:>{width}}{mark} {visible_text(chat.chat_id):<20}  {local_time(chat.updated):<16}  "
-                     f"{visible_text(model):<{model_width}}  {chat.message_count:>4}  {title}")
+        lines.append(f"{number:>{number_width}}{mark} {visible_text(chat.chat_id):<20}  "
+                     f"{local_time(chat.updated):<16}  {visible_text(model):<{model_width}}  "
+                     f"{chat.message_count:>4}  {title}")
+    return [cut_to_width(line, width) for line in lines]
+
+
+def cut_to_width(line: str, width: Optional[int]) -> str:
+    """`line` cut to `width` columns with an ellipsis (as it is when `width` is None)."""
+    if width is None or len(line) <= width:
+        return line
+    return line[: max(width - 1, 0)] + "…"
+
+
+def format_search_hits(hits: List[SearchHit], color: bool, width: Optional[int] = None) -> List[str]:
+    """Two lines a hit: number, date, model and title, then the snippet indented, its matches marked
+    (reverse video on a colour terminal, [brackets] elsewhere)."""
+    lines = []
+    start, end = ("\x1b[7m", "\x1b[27m") if color else ("[", "]")
+    for hit in hits:
+        head = f"{hit.number:>4}. {local_time(hit.updated)}  {visible_text(hit.model) or '-'}  " \
+               f"{visible_text(hit.title) or UNTITLED}"
+        lines.append(cut_to_width(head, width))
+        lines.append("      " + _marked(hit.snippet, start, end, width))
     return lines
+
+
+def _marked(snippet: str, start: str, end: str, width: Optional[int]) -> str:
+    """A snippet on one line, its marks shown as `start`/`end`, cut to `width` (less the indent)."""
+    shown_start, shown_end = visible_text(MARK_START), visible_text(MARK_END)
+    text = " ".join(visible_text(snippet).split())
+    limit = None if width is None else max(width - 7, 10)
+    if limit is not None and len(text.replace(shown_start, "").replace(shown_end, "")) > limit:
+        out, seen = [], 0
+        for ch in text:
+            if ch not in (shown_start, shown_end):
+                if seen == limit:
+                    break
+                seen += 1
+            out.append(ch)
+        text = "".join(out).removesuffix(shown_start)
+        if text.count(shown_start) > text.count(shown_end):
+            text += shown_end
+        text += "…"
+    return text.replace(shown_start, start).replace(shown_end, end)
 
 
 def local_time(stamp: str) -> str:
