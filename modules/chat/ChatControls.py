@@ -71,6 +71,9 @@ class ChatControls(Protocol):
     def set_option(self, name: str, value: object, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
 
+    def use_role(self, name: Optional[str]) -> str:
+        """Take the role `name` (None: none) for the rest of the chat; a line saying what changed."""
+
     def edit_next_prompt(self, text: str) -> None:
         """Open `text` in the user's editor; what is saved starts the next input line (ConfigError if
         no editor runs)."""

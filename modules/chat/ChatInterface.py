@@ -19,12 +19,14 @@ from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
 from ..base.Secrets import without_known_keys
 from ..setup.ProviderAdder import ProviderAdder
+from ..Types import DEFAULT_SYSTEM_PROMPT
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..setup.RunContext import RunContext
+from ..store.Roles import Role, load_role
 from ..tools.McpConfig import MCP_FILE_NAME, McpServers
 from ..tools.ToolBox import ToolBox
 from .Clipboard import Clipboard
@@ -50,12 +52,15 @@ class ChatInterface:
     def __init__(self, context: RunContext, history_file: Optional[str] = None,
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
                  pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
-                 toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
+                 toolbox: Optional[ToolBox] = None, approve_tools: bool = False,
+                 role: Optional[Role] = None) -> None:
         """`context`: the run's terminal, settings, providers and saved chats; `save`: save the chat after
         each exchange and the prompts in the input history (not in echo mode); `resumed`: a saved chat to go
         on with; `pt_input`/`pt_output`: prompt_toolkit input and output (tests pass a pipe and a dummy);
         `toolbox`: the MCP servers of this chat (none configured if not given), whose tools switched on are
-        offered to the model; `approve_tools`: every tool call runs unasked (--approve-tools)."""
+        offered to the model; `approve_tools`: every tool call runs unasked (--approve-tools); `role`: the
+        role of -r, whose prompt, model and settings the run already took (a resumed chat's own role is
+        taken here)."""
         self.context = context
         config = self.config = context.config
         terminal = self.terminal = context.terminal
@@ -74,6 +79,8 @@ class ChatInterface:
                                          config.config.providers, terminal, self.store,
                                          autosave=save and not echo,  # echo mode asks no model: nothing to keep
                                          echo=echo, tools=tools)
+        self.plain_system_prompt = DEFAULT_SYSTEM_PROMPT if role else config.config.system_prompt  # /role off
+        self._take_role(role)
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
@@ -261,6 +268,35 @@ class ChatInterface:
     def options(self) -> ChatOptions:
         """The settings each request goes with: temperature, max tokens, streaming."""
         return self.config.config.chat_options()
+
+    def _take_role(self, role: Optional[Role]) -> None:
+        """Mark the system prompt as the role's (not when -s beat it); a resumed chat's own role brings
+        back its settings."""
+        if role is not None:
+            if self.session.system_prompt == role.prompt:
+                self.session.set_system_prompt(role.prompt, role.name)
+            return
+        if self.resumed and self.session.role_name:
+            try:
+                saved = load_role(self.data_directory, self.session.role_name)
+            except ConfigError as exc:
+                self.terminal.message(f"Warning: {exc}; the chat goes on without its settings")
+                return
+            for name, value in saved.settings().items():
+                self.config.apply_setting(name, value, f"the role {saved.name} ({saved.source})")
+
+    def use_role(self, name: Optional[str]) -> str:
+        """/role NAME: the role's prompt, settings and model from now on; None: no role (the plain system
+        prompt). A line saying what changed."""
+        if name is None:
+            self.session.set_system_prompt(self.plain_system_prompt)
+            return "No role: the system prompt is the plain one again."
+        role = load_role(self.data_directory, name)
+        self.session.set_system_prompt(role.prompt, role.name)
+        for setting, value in role.settings().items():
+            self.set_option(setting, value, f"the role {role.name} ({role.source})")
+        switched = f"; model set to {self.set_model(role.model)}" if role.model else ""
+        return f"Role {role.name} ({role.source}){switched}."
 
     def set_option(self, name: str, value: Any, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of this chat: the next request

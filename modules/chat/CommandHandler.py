@@ -16,6 +16,7 @@ from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderManager import ProviderManager, split_first_slash
 from ..base.Secrets import mask_key, mask_url
 from ..base.Terminal import Terminal
+from ..store.Roles import role_names
 from ..store.ChatStore import format_chat_list, format_search_hits, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
@@ -66,6 +67,10 @@ COMMANDS: Tuple[Command, ...] = (
     Command("autosave", (), "[on|off]", "save this chat after each reply", "_autosave",
             "off: no chat file, and the prompts stay out of the input history too."),
     Command("clear_history", ("ch",), "", "clear the input history (Up/Down) file", "_clear_history"),
+    Command("role", (), "[NAME|off]", "show the role, take role NAME, or none", "_role",
+            "A role is a system prompt with settings: <data dir>/roles/NAME.md (YAML front matter with model, "
+            "temperature, max_tokens, then the prompt), or built in (llmc --list-roles lists them). Tab "
+            "completes the names; the saved chat remembers its role, and -C goes on with it."),
     Command("sp", (), "[TEXT]", "set the system prompt (without TEXT: edit it)", "_system_prompt"),
     Command("cb", (), "[N]", "copy code block N of the last reply", "_copy_block",
             "Without N: the only block, or a list to choose from."),
@@ -258,6 +263,15 @@ class CommandHandler(Completer):
             return
         chat.store.rename(chat_id, text)
         self.terminal.print(f"Title set to {' '.join(text.split())!r}.")
+
+    def _role(self, name: str) -> None:
+        chat = self.chat_interface
+        if not name:
+            current = chat.session.role_name
+            self.terminal.print(f"Role: {current}." if current else
+                                "No role. /role NAME takes one (Tab completes; llmc --list-roles lists them).")
+            return
+        self.terminal.print(chat.use_role(None if name.lower() in OFF else name))
 
     def _autosave(self, setting: str) -> None:
         chat = self.chat_interface
@@ -509,6 +523,8 @@ class CommandHandler(Completer):
             *done, current = rest.split(" ")
             choices = self.chat_interface.toolbox.configured.names() if [w for w in done if w] else ["on", "off"]
             yield from _matching(current, choices)
+        elif command.name == "role":
+            yield from _matching(rest.lstrip(), [*role_names(self.chat_interface.data_directory), "off"])
         elif command.name == "help":
             yield from _matching(rest.lstrip(), [c.name for c in COMMANDS])
         elif command.name == "attach":  # any file, from the working directory like a shell

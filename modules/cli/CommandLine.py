@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the run's objects are imported when the run needs them (sta
     from ..Config import Config
     from ..setup.RunContext import RunContext
     from ..store.ChatSession import ChatSession
+    from ..store.Roles import Role
     from ..tools.ToolBox import ToolBox
 
 HELP_EPILOG = "Type /help at the prompt for in-chat command help."
@@ -42,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("-S", "--shell", nargs="+", metavar="REQUEST", help="ask for one shell command that does REQUEST (words "
         "are joined), show it and run it in $SHELL only if you press e (or revise, describe, copy, abort); "
         "without a terminal, print it")
-    add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run")
+    add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run (it beats a role's)")
+    add("-r", "--role", metavar="NAME", help="the role NAME for this run: its system prompt, and its model, "
+        "temperature and max_tokens unless flags give them (<data dir>/roles/NAME.md, or built in)")
+    add("--list-roles", action="store_true", help="list the roles (built in and <data dir>/roles/*.md) and exit")
     add("--temperature", type=_number(float), metavar="T", help="sampling temperature, 0 to 2 (default 0; "
         "OpenAI's gpt-5 and o-series take only 1)")
     add("--max-tokens", type=_number(int), metavar="N", help="the most tokens a reply may take")
@@ -229,6 +233,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
+    if args.list_roles:
+        return _list_roles(args.data_directory, terminal)
     if args.list_chats or args.search or args.show or args.delete or args.title is not None:
         return _saved_chats(args, terminal)  # before Config is imported: these need no settings
     from ..Config import Config
@@ -243,6 +249,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                     sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
     context = RunContext(terminal, config)
     _remember_keys(context)
+    role = _take_role(config, args)
     _apply_settings(config, args)
     if args.list_providers:
         from ..setup.ProviderListing import provider_table
@@ -277,16 +284,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.list_tools:
             return _list_tools(toolbox, terminal)
-        return _converse(context, args, toolbox)
+        return _converse(context, args, toolbox, role)
     finally:
         toolbox.close()
 
 
-def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox") -> int:
+def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox",
+              role: Optional["Role"] = None) -> int:
     """The chat, or the one prompt of -p: the run's conversation, with the tools of `toolbox` on offer."""
     from .PromptRunner import PromptRunner, read_prompt
     terminal, store = context.terminal, context.chat_store
-    new_system_prompt = args.system_prompt is not None or args.sassy
+    new_system_prompt = args.system_prompt is not None or args.sassy or role is not None
     resumed = _resumed_chat(context, args, new_system_prompt)
     autosave = None if args.no_save or args.echo else store  # echo mode asks no model: nothing to keep
     prompt = read_prompt(args.prompt, sys.stdin, terminal.message)
@@ -304,7 +312,34 @@ def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox
     from ..chat.ChatInterface import ChatInterface
     return ChatInterface(context, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         toolbox=toolbox, approve_tools=args.approve_tools).run()
+                         toolbox=toolbox, approve_tools=args.approve_tools, role=role).run()
+
+
+def _take_role(config, args: argparse.Namespace):
+    """-r NAME: the role's prompt (unless -s or --sassy), model (unless -m) and settings (flags still beat
+    them) for this run; the Role, or None without -r."""
+    if args.role is None:
+        return None
+    from ..store.Roles import load_role
+    role = load_role(config.data_directory, args.role)
+    settings = config.config
+    if args.system_prompt is None and not args.sassy:
+        settings.system_prompt = role.prompt
+    if role.model and args.model is None:
+        settings.model, config.model_source = role.model, f"the role {role.name} ({role.source})"
+    for name, value in role.settings().items():
+        config.apply_setting(name, value, f"the role {role.name} ({role.source})")
+    return role
+
+
+def _list_roles(data_directory: Optional[str], terminal) -> int:
+    """`--list-roles`: each role's name, where it comes from and its prompt's first words."""
+    from pathlib import Path
+    from .. import DEFAULT_DATA_DIRECTORY
+    from ..store.Roles import role_lines
+    for line in role_lines(Path(data_directory or DEFAULT_DATA_DIRECTORY).expanduser(), terminal.message):
+        terminal.print(line)
+    return ExitStatus.OK
 
 
 def _toolbox(config, args: argparse.Namespace, terminal):
@@ -411,7 +446,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                         ("-f/--history-file", args.history_file), ("--chat", args.chat),
                         ("--set-default-model", args.set_default_model), ("--set-key", args.set_key),
                         ("--search", args.search), ("--show", args.show), ("--delete", args.delete),
-                        ("--title", args.title),
+                        ("--title", args.title), ("-r/--role", args.role),
                         ("--unset-key", args.unset_key)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} needs a value, not an empty one")
@@ -423,7 +458,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                      ("--set-default-model", args.set_default_model is not None),
                      ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
                      ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
-                     ("--search", args.search is not None), ("--show", args.show is not None),
+                     ("--list-roles", args.list_roles), ("--search", args.search is not None),
+                     ("--show", args.show is not None),
                      ("--delete", args.delete is not None), ("--title", args.title is not None),
                      ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
                      ("--set-key", args.set_key is not None),

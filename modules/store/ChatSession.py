@@ -27,6 +27,7 @@ TITLE_PROMPT = ("Suggest a short title and a file name for the conversation belo
                 f"exactly like {json.dumps(TITLE_EXAMPLE)}.\n\n")
 TITLE_TOKEN_BUDGET = 64  # the answer takes about 25 tokens; a model that goes on is cut here, as a ping is
 TITLE_EXCERPT_CHARS = 6000
+ROLE_NAME_KEY = "role_name"  # on a system message: the role (see Roles) whose prompt it is
 CHAT_FORMAT_KEY = "llmc_chat"  # the header line of an autosaved chat holds this key and the format version
 CHAT_FORMAT_VERSION = 1
 _ESCAPED_IN_FILES = re.compile("[\x85\u2028\u2029\ud800-\udfff]")  # see json_text
@@ -48,9 +49,16 @@ class ChatSession:
         """The system message's text."""
         return self.messages[0]["content"]
 
-    def set_system_prompt(self, text: str) -> None:
-        """Replace the system message."""
+    def set_system_prompt(self, text: str, role_name: Optional[str] = None) -> None:
+        """Replace the system message; `role_name`: the role (see Roles) it is the prompt of."""
         self.messages[0] = {"role": "system", "content": text}
+        if role_name:
+            self.messages[0][ROLE_NAME_KEY] = role_name
+
+    @property
+    def role_name(self) -> Optional[str]:
+        """The role whose prompt the system message is, if any."""
+        return self.messages[0].get(ROLE_NAME_KEY)
 
     def reset(self) -> None:
         """Forget every message but the system message; what follows is saved as a new chat, and the
@@ -273,6 +281,8 @@ def check_messages(data: Any, path: Path) -> List[dict]:
             message["usage"] = usage.as_dict()
         if item.get("model"):  # the model that gave a reply: kept, never sent
             message["model"] = item["model"]
+        if item["role"] == "system" and isinstance(item.get(ROLE_NAME_KEY), str):  # kept, never sent
+            message[ROLE_NAME_KEY] = item[ROLE_NAME_KEY]
         message.update(_tool_fields(item, number, path))
         messages.append(message)
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
