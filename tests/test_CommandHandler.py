@@ -195,18 +195,19 @@ def test_system_prompt_from_argument_or_editor(chat) -> None:
     assert run(chat, "/sp") == "System prompt unchanged.\n"
 
 
-def test_cb_copies_the_chosen_code_block(chat) -> None:
-    assert run(chat, "/cb") == "No reply yet: nothing to copy.\n"
+def test_copy_and_its_alias_cb_copy_the_chosen_code_block(chat) -> None:
+    assert run(chat, "/copy") == "No reply yet: nothing to copy.\n"
     chat.session.add_user("code please")
     chat.session.add_assistant("plain")
     assert run(chat, "/cb") == "The last reply has no code blocks.\n"
     chat.session.add_assistant("```python\nprint(1)\n```\n\n```sh\necho two\n```")
     chat.answers = ["2"]
-    out = run(chat, "/cb")
+    out = run(chat, "/copy")
     assert "1. [python, 1 line] print(1)" in out and "2. [sh, 1 line] echo two" in out
     assert "\x1b]52;c;ZWNobyB0d28=\x07" in out  # "echo two" via OSC 52
     assert out.endswith("Code block 2 copied to the clipboard (OSC 52).\n")
     assert run(chat, "/cb 7") == "No code block 7: choose 1 to 2.\n"
+    assert run(chat, "/copy 1").endswith("Code block 1 copied to the clipboard (OSC 52).\n")
 
 
 def test_md_exports_with_the_models_title(chat, server, tmp_path: Path) -> None:

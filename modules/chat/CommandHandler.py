@@ -72,8 +72,9 @@ COMMANDS: Tuple[Command, ...] = (
             "temperature, max_tokens, then the prompt), or built in (llmc --list-roles lists them). Tab "
             "completes the names; the saved chat remembers its role, and -C goes on with it."),
     Command("sp", (), "[TEXT]", "set the system prompt (without TEXT: edit it)", "_system_prompt"),
-    Command("cb", (), "[N]", "copy code block N of the last reply", "_copy_block",
-            "Without N: the only block, or a list to choose from."),
+    Command("copy", ("cb",), "[N]", "copy code block N of the last reply", "_copy_block",
+            "Without N: the only block, or the list of them to choose from. llmc -x prints the code blocks "
+            "of a -p reply."),
     Command("md", (), "[FILE]", "export the chat to Markdown", "_markdown",
             "The model is asked for a title; the file goes into the data directory unless FILE is a path."),
     Command("config", ("con",), "", "show the settings (API key masked)", "_config"),

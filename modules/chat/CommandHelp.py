@@ -11,7 +11,7 @@ GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("The chat", ("help", "exit", "clear", "reset", "print", "edit-prompt", "regenerate", "edit",
                   "alternatives", "fork", "role")),
     ("Saved chats", ("chats", "search", "load", "title", "autosave", "save", "md", "clear_history")),
-    ("Files and the clipboard", ("attach", "copy", "cb")),
+    ("Files and the clipboard", ("attach", "copy")),
     ("Models and settings", ("mod", "dm", "set-default", "list", "models", "sp", "temperature",
                              "max-tokens", "tools", "config")),
     ("Providers", ("discover-models", "add-provider")),

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("-S", "--shell", nargs="+", metavar="REQUEST", help="ask for one shell command that does REQUEST (words "
         "are joined), show it and run it in $SHELL only if you press e (or revise, describe, copy, abort); "
         "without a terminal, print it")
+    add("-x", "--extract", action="store_true", help="with a prompt: print only the code of the reply's code "
+        "blocks (e.g. llmc -x 'a jq filter that …' | pbcopy); exit 1 when it has none")
+    add("--xl", action="store_true", help="as -x, but only the last code block")
     add("-s", "--system-prompt", metavar="TEXT", help="system prompt for this run (it beats a role's)")
     add("-r", "--role", metavar="NAME", help="the role NAME for this run: its system prompt, and its model, "
         "temperature and max_tokens unless flags give them (<data dir>/roles/NAME.md, or built in)")
@@ -308,7 +311,8 @@ def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox
         if args.history_file:
             resumed = _saved_chat(context, args.history_file, new_system_prompt)
         runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools)
-        return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments)
+        return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments,
+                          extract="last" if args.xl else "all" if args.extract else None)
     from ..chat.ChatInterface import ChatInterface
     return ChatInterface(context, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
@@ -499,6 +503,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for flag, given in (("--force-refresh", args.force_refresh), ("--concurrency", args.concurrency)):
         if given and not (args.discover_models or args.update_valid_models):
             raise ConfigError(f"{flag} works only with --discover-models or --update-valid-models")
+    if (args.extract or args.xl) and args.prompt is None and is_terminal(sys.stdin):
+        raise ConfigError(f"{'--xl' if args.xl else '-x/--extract'} works only with a prompt (-p, a positional "
+                          "prompt or a piped stdin); in the chat, /copy N copies code block N")
     if args.title is not None and not (args.chat or args.continue_chat):
         raise ConfigError("--title works only with --chat ID|N or -C (in the chat: /title TEXT)")
     if args.yes and not (args.discover_models or args.update_valid_models or args.add_provider or args.delete):

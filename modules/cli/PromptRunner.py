@@ -1,13 +1,15 @@
 """One-shot mode (`-p`): send one prompt, stream the answer to stdout, exit with a status."""
 from __future__ import annotations
 
+import io
 import sys
 from typing import Any, Callable, Optional, Sequence
 
 from ..base.Errors import ConfigError
 from ..base.ExitStatus import ExitStatus
-from ..base.Terminal import is_terminal
+from ..base.Terminal import Terminal, is_terminal
 from ..base.Text import size_text
+from ..chat.Clipboard import code_blocks
 from ..chat.Conversation import Conversation
 from ..chat.ToolApproval import ToolApproval
 from ..chat.ToolLoop import ToolLoop
@@ -37,12 +39,13 @@ class PromptRunner:
 
     def run(self, prompt: str, echo: bool = False, session: Optional[ChatSession] = None,
             store: Optional[ChatStore] = None, show_usage: bool = False,
-            attachments: Sequence[Attachment] = ()) -> int:
+            attachments: Sequence[Attachment] = (), extract: Optional[str] = None) -> int:
         """Send `prompt` after `session` (a loaded chat, if any), or print it in echo mode; the exit status.
 
         With a `store` the exchange is saved after the reply (one cut off, or whose reader went away, too,
         marked incomplete);
-        `show_usage`: the token counts (and cost) on stderr after the answer; `attachments` go with the prompt."""
+        `show_usage`: the token counts (and cost) on stderr after the answer; `attachments` go with the prompt;
+        `extract` "all" or "last": print only the code of the reply's code blocks (all, or the last one)."""
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
         if echo:
@@ -54,11 +57,24 @@ class PromptRunner:
             session = ChatSession(settings.system_prompt, self.context.data_directory)
         conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None,
                                     tools=self._tool_loop())
-        writer = make_reply_writer(self.terminal)
+        shown = self.terminal if extract is None else Terminal(io.StringIO(), self.terminal.stderr, {})
+        writer = make_reply_writer(shown)
         reply = conversation.send(message_content(prompt, list(attachments)), model, settings.chat_options(), writer)
         if show_usage:
             self.terminal.message(usage_text(reply.usage, model))
+        if extract is not None and not self._print_code(reply.text, extract == "last"):
+            return ExitStatus.FAILED
         return conversation.save_status  # the answer is out, but a chat that was not kept says so
+
+    def _print_code(self, text: str, last_only: bool) -> bool:
+        """-x: the code of the reply's code blocks on stdout, one after another; False when it has none."""
+        blocks = code_blocks(text)
+        if not blocks:
+            self.terminal.message("The reply has no code block (llmc without -x shows all of it).")
+            return False
+        for _, code in blocks[-1:] if last_only else blocks:
+            self.terminal.write(code + "\n")
+        return True
 
 
     def _tool_loop(self) -> Optional[ToolLoop]:
