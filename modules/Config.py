@@ -235,8 +235,7 @@ class Config:
             value = self.environ.get(variable) if variable else None
             if value and not is_configured_key(entry.get("api_key")):
                 entry["api_key"] = value
-                self.key_sources[name] = f"environment ({variable})"
-                self.warn(f"Using API key from environment variable {variable} for provider {name}")
+                self.key_sources[name] = f"environment ({variable})"  # told by /config, not at every start
 
     def _apply_stored_keys(self, providers: Dict[str, Dict[str, Any]]) -> None:
         """keys.toml's key (llmc --set-key) for each provider that has none yet."""

@@ -28,7 +28,8 @@ from .ProviderConfig import ProviderConfig, default_short_name
 if TYPE_CHECKING:
     from .OpenAIChatCompletionApi import OpenAIChatCompletionApi
 
-MAX_LISTED_CHOICES = 20
+CLOSEST_SHOWN = 5
+CLOSENESS_CUTOFF = 0.6  # difflib's ratio: below it a name is not offered as a guess
 COST_QUESTION_THRESHOLD = 0.05  # USD: pings that may cost more in one run are asked about first
 IDENTITY_FIELDS = ("name", "base_api_url", "api_key_env", "found_by_scan")  # a YAML entry's fields besides models
 PERSISTED_FIELDS = (*IDENTITY_FIELDS, "valid_models")
@@ -292,18 +293,15 @@ class ProviderManager:
             if provider is None or provider_name == provider:
                 names.setdefault(long_name, f"{provider_name}/{long_name} ({short_name})")
                 names.setdefault(short_name, f"{provider_name}/{long_name} ({short_name})")
-        # names containing what was typed come first: "gpt-4o" should suggest gpt-4o-2024-08-06
-        containing = [n for n in names if wanted and wanted.lower() in n.lower()]
-        similar = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.5)
-        close = dict.fromkeys([*suggested, *(names[n] for n in [*containing, *similar][:5])])
+        close = dict.fromkeys([*suggested, *(names[n] for n in closest_names(wanted, list(names)))])
         text = head
         if close:
             text += f" Did you mean: {', '.join(close)}?"
-        shown = ", ".join(choices[:MAX_LISTED_CHOICES])
-        more = len(choices) - MAX_LISTED_CHOICES
-        text += f" Valid models: {shown or '(none)'}"
-        if more > 0:
-            text += f", … and {more} more (see llmc --list-models)"
+        listing = "llmc --list-models" + (f" --provider {provider}" if provider else "")
+        if choices:
+            text += f" {listing} lists all {len(choices)} known (/list in the chat)."
+        else:
+            text += " No valid models are known yet: llmc --discover-models finds them."
         return text
 
     def validate_model(self, model_string: str) -> str:
@@ -775,3 +773,20 @@ def _out_of_time_message(name: str, allowed: float, to_ping: List[str], results:
             f"({counts[PingResult.VALID]} valid, {counts[PingResult.INVALID]} invalid), "
             f"{len(to_ping) - len(results) + counts[PingResult.UNDECIDED]} undecided and left as they were; "
             "raise discovery_timeout in config.toml to give it longer")
+
+
+def closest_names(wanted: str, names: List[str]) -> List[str]:
+    """The few `names` most like `wanted`, most alike first: difflib's similarity to the whole name, or to
+    the start of it or of its last /-part (`gpt-4o` is like `gpt-4o-2024-08-06`, `kimi` like
+    `moonshotai/Kimi-K2-Instruct`), case ignored; none below the cutoff."""
+    lowered = wanted.lower()
+
+    def likeness(name: str) -> float:
+        candidate = name.lower()
+        whole = difflib.SequenceMatcher(None, lowered, candidate).ratio()
+        if len(lowered) < 3:
+            return whole
+        starts = {candidate[: len(lowered)], candidate.rsplit("/", 1)[-1][: len(lowered)]}
+        return max(whole, *(0.95 * difflib.SequenceMatcher(None, lowered, start).ratio() for start in starts))
+    scored = sorted(((likeness(name), name) for name in names), key=lambda pair: -pair[0])
+    return [name for score, name in scored if score >= CLOSENESS_CUTOFF][:CLOSEST_SHOWN]

@@ -498,3 +498,12 @@ def test_a_tool_round_is_shown_kept_and_exported_by_md(tmp_path, server) -> None
     text = exported.read_text()
     assert 'Tool call `local_echo`:\n\n```json\n{"text": "kept"}\n```' in text
     assert "## Tool result\n\n`local.echo` gave:\n\n```\necho: kept\n```" in text
+
+
+def test_a_provider_that_reports_no_usage_is_said_so_once_per_chat(tmp_path, server) -> None:
+    server.set(refuse_fields=["stream_options"])
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        run_keys(chat, pipe, "one" + SUBMIT + "two" + SUBMIT + "/exit" + SUBMIT)
+    out = chat.terminal.stdout.getvalue()
+    assert out.count("Hello **there**.") == 2 and out.count("Usage: not reported by fake") == 1

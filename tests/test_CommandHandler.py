@@ -502,3 +502,9 @@ def test_save_after_reset_asks_before_replacing_the_earlier_chat(chat, first: st
     assert "Chat history saved to" in run(chat, "/save notes")
     assert "a different question" in (tmp_path / "data" / "notes.json").read_text()
     assert "Chat history saved to" in run(chat, "/save notes")  # its own file now: no question
+
+
+def test_config_names_the_provider_once_and_where_its_key_came_from(chat) -> None:
+    out = run(chat, "/config")
+    assert "\nProvider:       fake\n" in out  # not "fake (Fake)"
+    assert "\nAPI key:        ********-key (from config.toml)\n" in out

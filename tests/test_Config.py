@@ -91,14 +91,14 @@ def test_yaml_null_values_are_skipped(tmp_path: Path) -> None:
     assert providers["openai"].name == "OpenAI"
 
 
-def test_environment_key_fills_a_placeholder_and_says_so(tmp_path: Path) -> None:
+def test_environment_key_fills_a_placeholder_and_remembers_where_it_came_from(tmp_path: Path) -> None:
     config, warnings = load(tmp_path, {"OPENAI_API_KEY": "sk-env-1234", "HYPERBOLIC_API_KEY": "hk-5678"})
     providers = config.config.providers
     assert providers["openai"].api_key == "sk-env-1234"  # was "not-configured"
     assert providers["hyperbolic"].api_key == "hk-5678"  # was empty
-    assert "Using API key from environment variable OPENAI_API_KEY for provider openai" in warnings
-    assert "Using API key from environment variable HYPERBOLIC_API_KEY for provider hyperbolic" in warnings
-    assert not any("sk-env-1234" in w for w in warnings)
+    assert config.key_sources["openai"] == "environment (OPENAI_API_KEY)"
+    assert config.key_sources["hyperbolic"] == "environment (HYPERBOLIC_API_KEY)"
+    assert not any("API key" in w or "sk-env-1234" in w for w in warnings)  # not said at every start
 
 
 def test_environment_key_does_not_replace_a_real_key(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_environment_key_works_for_any_provider(tmp_path: Path) -> None:
     write(tmp_path / "config.toml", '[providers.my-local]\nbase_api_url = "http://127.0.0.1:9/v1"\n')
     config, warnings = load(tmp_path, {"MY_LOCAL_API_KEY": "local-key"})
     assert config.config.providers["my-local"].api_key == "local-key"
-    assert any("MY_LOCAL_API_KEY" in w for w in warnings)
+    assert config.key_sources["my-local"] == "environment (MY_LOCAL_API_KEY)"
 
 
 @pytest.mark.parametrize("flag, env, file, expected", [
@@ -426,13 +426,11 @@ def test_models_remembered_invalid_beat_builtin_ones_and_config_toml_wins(tmp_pa
         assert not set(provider.valid_models) & set(provider.invalid_models)
 
 
-def test_the_environment_key_notice_goes_to_the_channel_given_and_nowhere_by_default(tmp_path: Path,
-                                                                                    capsys) -> None:
-    Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"})
-    assert capsys.readouterr() == ("", "")
+def test_an_environment_key_is_used_without_a_notice(tmp_path: Path, capsys) -> None:
     notices: List[str] = []
-    Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"}, warn=notices.append)
-    assert notices == ["Using API key from environment variable DEEPSEEK_API_KEY for provider deepseek"]
+    config = Config(data_directory=tmp_path, environ={"DEEPSEEK_API_KEY": "ds-env-key-123456"}, warn=notices.append)
+    assert capsys.readouterr() == ("", "") and notices == []
+    assert config.key_sources["deepseek"] == "environment (DEEPSEEK_API_KEY)"
 
 
 def test_update_valid_models_runs_discovery_at_start(tmp_path: Path) -> None:

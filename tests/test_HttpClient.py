@@ -143,7 +143,7 @@ def test_401_names_the_key_variable() -> None:
         mock.get(f"{BASE}/models", status=401, json={"error": {"message": "Incorrect API key provided."}})
         with pytest.raises(ApiError) as info:
             http.get_json("/models")
-    assert str(info.value) == ("fake: API request failed with status code 401.  Is your API key valid? Unauthorized: Incorrect API key provided. "
+    assert str(info.value) == ("fake: API request failed with status code 401. Is your API key valid? Unauthorized: Incorrect API key provided. "
                                "(check FAKE_API_KEY or the provider's api_key)")
 
 

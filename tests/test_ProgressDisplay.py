@@ -72,7 +72,7 @@ def test_notes_in_plain_mode_are_plain_lines():
     progress = ProgressDisplay(out, live=False)
     progress("a", 0, 1)
     progress.note("hello")
-    assert out.getvalue() == "a: pinging 1 models\nhello\n"
+    assert out.getvalue() == "a: pinging 1 model\nhello\n"
 
 
 def test_updates_from_many_threads_are_not_interleaved():

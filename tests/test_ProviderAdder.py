@@ -130,6 +130,9 @@ def test_an_existing_name_with_another_url_is_refused_and_the_same_url_rediscove
     assert run.add("local", server.base_url) is True
     assert run.add("LOCAL", server.base_url + "/") is True  # same provider, same server: discovered again
     assert list(run.saved()) == ["local"]
+    assert (f"Provider local ({server.base_url}) was there already; its models are updated in "
+            f"{run.data / YAML_NAME}.") in run.lines  # not "Added"
+    assert sum(line.startswith("Added provider local") for line in run.lines) == 1
 
 
 @pytest.mark.parametrize("name", ["", "bad name", "a/b", "-x", "x" * 65, "ünï"])

@@ -71,6 +71,9 @@ class ChatControls(Protocol):
     def set_option(self, name: str, value: object, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
 
+    def key_source(self, provider: str) -> str:
+        """Where the provider's API key came from (for /config); "" if unknown."""
+
     def use_role(self, name: Optional[str]) -> str:
         """Take the role `name` (None: none) for the rest of the chat; a line saying what changed."""
 

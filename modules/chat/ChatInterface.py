@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Set, Tuple
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
@@ -92,6 +92,7 @@ class ChatInterface:
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
         self.next_input = ""  # text the next prompt starts with (/edit-prompt)
+        self._said_no_usage: Set[str] = set()  # providers whose missing usage was told
 
     # Start and main loop
     def run(self) -> int:
@@ -285,6 +286,10 @@ class ChatInterface:
             for name, value in saved.settings().items():
                 self.config.apply_setting(name, value, f"the role {saved.name} ({saved.source})")
 
+    def key_source(self, provider: str) -> str:
+        """Where the provider's API key came from ("environment (OPENAI_API_KEY)"), "" if unknown."""
+        return self.config.key_sources.get(provider, "")
+
     def use_role(self, name: Optional[str]) -> str:
         """/role NAME: the role's prompt, settings and model from now on; None: no role (the plain system
         prompt). A line saying what changed."""
@@ -370,10 +375,16 @@ class ChatInterface:
             self.terminal.print(f"Not sent: {names} (/attach again to send with the next message).")
 
     def _show_usage(self, reply: Reply) -> None:
-        """The dim usage line after a reply, unless config.toml's show_usage is off."""
+        """The dim usage line after a reply, unless config.toml's show_usage is off; a provider that reports
+        none is said so once per provider in a chat, not after every reply."""
         if self.echo or not self.settings.show_usage:
             return
-        self.terminal.print_dim(usage_text(reply.usage, self.resolved_model()))
+        model = self.resolved_model()
+        if reply.usage is None:
+            if model.provider in self._said_no_usage:
+                return
+            self._said_no_usage.add(model.provider)
+        self.terminal.print_dim(usage_text(reply.usage, model))
 
     def save_chat(self) -> None:
         """Save the chat as it is now, when autosave is on; a failure is a warning, the chat goes on."""

@@ -422,13 +422,15 @@ class CommandHandler(Completer):
             return [("Model", f"{model} (not a known valid model: /mod to pick another)")]
         provider = resolved.config
         if provider.has_api_key():
-            key = mask_key(provider.api_key)
+            source = self.chat_interface.key_source(resolved.provider)
+            key = mask_key(provider.api_key) + (f" (from {source})" if source else "")
         elif provider.is_local():
             key = "none needed (a server on this machine)"
         else:
             key = f"not set (set {provider.key_variable(resolved.provider)})"
         return [("Model", resolved.display),
-                ("Provider", f"{resolved.provider} ({provider.name})"),
+                ("Provider", resolved.provider if provider.name.lower() == resolved.provider.lower()
+                 else f"{resolved.provider} ({provider.name})"),
                 ("Base URL", mask_url(provider.base_api_url)),
                 ("API key", key)]
 

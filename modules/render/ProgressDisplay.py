@@ -43,7 +43,7 @@ class ProgressDisplay:
             self._state[provider] = (done, total)
             if not self.live:
                 if first:
-                    self._write(f"{provider}: pinging {total} models\n")
+                    self._write(f"{provider}: pinging {total} model{'' if total == 1 else 's'}\n")
                 elif done == total:
                     self._write(f"{provider}: pinged {done}/{total}\n")
                 return

@@ -90,6 +90,7 @@ class ProviderAdder:
         url = checked_base_url(url) if url is not None else self._known_url(name)
         provider_name, provider = self._provider(name, url, checked_key_variable(key_env))
         is_new = provider_name not in self.providers
+        known_before = not is_new and bool(provider.valid_models)  # added (and discovered) before, not a preset
         self.providers.add_provider(provider_name, provider)
         outcome = discover_with_progress(self.providers, self.terminal, self.config.data_directory,
                                          self.print_line, provider_filter=provider_name)
@@ -99,7 +100,11 @@ class ProviderAdder:
             if outcome is False:
                 self.terminal.message(f"Provider {provider_name} was not added.")
             return outcome
-        self.print_line(f"Added provider {provider_name} ({provider.base_api_url}) to {self.config.store.path}.")
+        if known_before:
+            self.print_line(f"Provider {provider_name} ({provider.base_api_url}) was there already; its models "
+                            f"are updated in {self.config.store.path}.")
+        else:
+            self.print_line(f"Added provider {provider_name} ({provider.base_api_url}) to {self.config.store.path}.")
         self.offer_as_default([provider_name])
         return True
 

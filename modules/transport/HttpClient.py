@@ -213,7 +213,7 @@ class HttpClient:
         # The first sentence is the one users of the original client know.
         text = f"{self.provider_name}: API request failed with status code {status}."
         if status == 401:
-            text += "  Is your API key valid?"
+            text += " Is your API key valid?"
         if response.reason:
             text += f" {response.reason}"
         if detail and detail != response.reason:  # an HTML page titled "500 Internal Server Error" adds nothing

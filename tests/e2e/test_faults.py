@@ -123,7 +123,7 @@ def test_http_errors_name_status_provider_and_message(tmp_path: Path, home: Path
     assert result.returncode == 1 and result.stdout == ""
     expected = f"llmc: error: fake: API request failed with status code {status}. {reason}: provider says {status}"
     if status == 401:
-        expected = ("llmc: error: fake: API request failed with status code 401.  Is your API key valid? "
+        expected = ("llmc: error: fake: API request failed with status code 401. Is your API key valid? "
                     "Unauthorized: provider says 401 (check FAKE_API_KEY or the provider's api_key)")
     assert error_line(result) == expected
     assert len(result.stderr.splitlines()) == 1
@@ -133,7 +133,7 @@ def test_real_wrong_key(tmp_path: Path, home: Path, server: ServerProcess) -> No
     data = configure(tmp_path, server.base_url, key="sk-wrong-key-000111")
     result = llmc(home, data, *CHAT)
     assert result.returncode == 1
-    assert error_line(result) == ("llmc: error: fake: API request failed with status code 401.  Is your API key valid? Unauthorized: Incorrect API key provided. "
+    assert error_line(result) == ("llmc: error: fake: API request failed with status code 401. Is your API key valid? Unauthorized: Incorrect API key provided. "
                                   "(check FAKE_API_KEY or the provider's api_key)")
 
 
