@@ -15,15 +15,16 @@ from typing import Iterable, List, NamedTuple, Tuple
 from ..base.Errors import ConfigError
 
 INDEX_FILE_NAME = "chats-index.sqlite3"  # in the data directory, beside chats/
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MARK_START, MARK_END = "\x02", "\x03"  # around a match in a snippet; the caller shows them as it can
 SNIPPET_TOKENS = 12
 HITS_SHOWN = 20
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS files (chat_id TEXT PRIMARY KEY, stamp TEXT NOT NULL, updated TEXT NOT NULL, "
-    "model TEXT NOT NULL, title TEXT NOT NULL)",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(chat_id UNINDEXED, title, body, "
-    "tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, chat_id TEXT UNIQUE NOT NULL, stamp TEXT NOT NULL, "
+    "updated TEXT NOT NULL, model TEXT NOT NULL, title TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS files_by_time ON files (updated, chat_id)",
+    # a chat's text row has its files row's id as rowid: found and dropped by rowid, never by a scan
+    "CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')",
 )
 
 
@@ -57,8 +58,8 @@ class ChatIndex:
             self._sync(connection)
             rows = connection.execute(
                 "SELECT (SELECT count(*) FROM files AS newer WHERE (newer.updated, newer.chat_id) > "
-                "(files.updated, files.chat_id)) + 1, texts.chat_id, files.updated, files.model, files.title, "
-                "snippet(texts, 2, ?, ?, '…', ?) FROM texts JOIN files ON files.chat_id = texts.chat_id "
+                "(files.updated, files.chat_id)) + 1, files.chat_id, files.updated, files.model, files.title, "
+                "snippet(texts, 1, ?, ?, '…', ?) FROM texts JOIN files ON files.id = texts.rowid "
                 "WHERE texts MATCH ? ORDER BY round(bm25(texts), 1), files.updated DESC LIMIT ?",
                 (MARK_START, MARK_END, SNIPPET_TOKENS, query, limit)).fetchall()
         return [SearchHit(*row) for row in rows]
@@ -133,11 +134,11 @@ class ChatIndex:
     def _index(connection: sqlite3.Connection, chat_id: str, text: str, stamp: str) -> None:
         header, body = searchable(text)
         title = str(header.get("title", ""))
-        connection.execute("DELETE FROM texts WHERE chat_id = ?", (chat_id,))
-        connection.execute("INSERT INTO texts (chat_id, title, body) VALUES (?, ?, ?)", (chat_id, title, body))
-        connection.execute("INSERT OR REPLACE INTO files (chat_id, stamp, updated, model, title) "
-                           "VALUES (?, ?, ?, ?, ?)", (chat_id, stamp, str(header.get("updated", "")),
-                                                      str(header.get("model", "")), title))
+        _drop(connection, [chat_id])
+        row = connection.execute("INSERT INTO files (chat_id, stamp, updated, model, title) VALUES (?, ?, ?, ?, ?)",
+                                 (chat_id, stamp, str(header.get("updated", "")), str(header.get("model", "")),
+                                  title))
+        connection.execute("INSERT INTO texts (rowid, title, body) VALUES (?, ?, ?)", (row.lastrowid, title, body))
 
 
 def searchable(text: str) -> Tuple[dict, str]:
@@ -182,8 +183,10 @@ def _stamp(path: Path) -> str:
 
 def _drop(connection: sqlite3.Connection, chat_ids: Iterable[str]) -> None:
     for chat_id in chat_ids:
-        connection.execute("DELETE FROM texts WHERE chat_id = ?", (chat_id,))
-        connection.execute("DELETE FROM files WHERE chat_id = ?", (chat_id,))
+        found = connection.execute("SELECT id FROM files WHERE chat_id = ?", (chat_id,)).fetchone()
+        if found is not None:
+            connection.execute("DELETE FROM texts WHERE rowid = ?", found)
+            connection.execute("DELETE FROM files WHERE id = ?", found)
 
 
 def _remove_quietly(path: Path) -> None:
