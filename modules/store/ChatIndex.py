@@ -69,7 +69,7 @@ class ChatIndex:
         try:
             with self._open() as connection:
                 self._index(connection, chat_id, text, _stamp(self.directory / f"{chat_id}{self.suffix}"))
-        except (ConfigError, sqlite3.Error, OSError):
+        except (ConfigError, sqlite3.Error, OSError, ValueError):
             pass
 
     def forget(self, chat_id: str) -> None:
@@ -133,7 +133,7 @@ class ChatIndex:
     @staticmethod
     def _index(connection: sqlite3.Connection, chat_id: str, text: str, stamp: str) -> None:
         header, body = searchable(text)
-        title = str(header.get("title", ""))
+        title, body = _encodable(str(header.get("title", ""))), _encodable(body)
         _drop(connection, [chat_id])
         row = connection.execute("INSERT INTO files (chat_id, stamp, updated, model, title) VALUES (?, ?, ?, ?, ?)",
                                  (chat_id, stamp, str(header.get("updated", "")), str(header.get("model", "")),
@@ -168,6 +168,11 @@ def _content_text(content: object) -> str:
 def fts_query(text: str) -> str:
     """`text`'s words as an FTS5 query that every word must match (each quoted: no query syntax)."""
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+def _encodable(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (a chat may hold one) becomes U+FFFD."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _stamp_of(status: os.stat_result) -> str:
