@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -46,9 +47,9 @@ def run_llmc(args: Sequence[str], home: Path, stdin: Optional[str] = None,
 
 def run_measuring_memory(command: Sequence[str], stdin: Any = subprocess.DEVNULL, timeout: float = 60,
                          **popen: Any) -> Tuple[subprocess.CompletedProcess, float]:
-    """Run `command` (text output) and return its result and its own peak resident memory in MB: the
-    kernel's high-water mark of that one child (its VmHWM, as wait4 reports it), not RUSAGE_CHILDREN's
-    largest of every child this test process ever waited for."""
+    """Run `command` (text output) and return its result and its own peak resident memory in MB: the largest
+    VmHWM of /proc/<pid>/status seen while it runs (sampled every 10 ms). Not ru_maxrss (RUSAGE_CHILDREN or
+    wait4): that counts the forking test process's memory too, from before the child's exec."""
     process = subprocess.Popen(list(command), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, **popen)
     killed = threading.Event()
@@ -57,7 +58,14 @@ def run_measuring_memory(command: Sequence[str], stdin: Any = subprocess.DEVNULL
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:  # both pipes drained while the child runs
             out, err = pool.submit(process.stdout.read), pool.submit(process.stderr.read)  # type: ignore[union-attr]
-            _, status, usage = os.wait4(process.pid, 0)  # reaps it: Popen must not wait again
+            peak_kb, status = 0, None
+            while status is None:
+                peak_kb = max(peak_kb, _high_water_kb(process.pid))
+                pid, code = os.waitpid(process.pid, os.WNOHANG)  # reaps it: Popen must not wait again
+                if pid:
+                    status = code
+                else:
+                    time.sleep(0.01)
             stdout, stderr = out.result(), err.result()
     finally:
         timer.cancel()
@@ -66,7 +74,17 @@ def run_measuring_memory(command: Sequence[str], stdin: Any = subprocess.DEVNULL
         stream.close()  # type: ignore[union-attr]
     if killed.is_set():
         raise subprocess.TimeoutExpired(list(command), timeout, stdout, stderr)
-    return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr), usage.ru_maxrss / 1024
+    return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr), peak_kb / 1024
+
+
+def _high_water_kb(pid: int) -> int:
+    """The VmHWM of a running process in kB (0 once it has exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) if found else 0
 
 
 def run_llmc_in_process(args: Sequence[str], home: Path, stdin: Optional[str] = None,
