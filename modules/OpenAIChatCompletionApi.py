@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Tup
 
 import urllib3
 
-from .base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from .base.ChatEvents import ChatEvent, Finish, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 from .base.ChatOptions import ChatOptions
 from .base.Errors import ApiError, IncompleteReplyError
 from .transport.BodyReader import MAX_BODY_BYTES, BodyReader, charset_of, size_text
@@ -23,7 +23,7 @@ from .base.TokenUsage import TokenUsage
 from .base.ToolCalls import MAX_ARGUMENT_CHARS, tool_calls_of
 
 Message = Dict[str, Any]
-_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice]]
+_TextEvent = Union[Type[TextDelta], Type[ReasoningDelta], Type[Notice], Type[Finish]]
 _Piece = Tuple[_TextEvent, str]  # an event's class and text, made into the event once a read's pieces are joined
 _Item = Union[_Piece, ToolCallDelta]  # what a stream event gives: pieces of text, and tool-call fragments as they are
 _SCAN_JSON = LENIENT_JSON.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder(), not in its stubs
@@ -32,6 +32,7 @@ _FINISH_NOTICES = {
     "length": "the reply was cut short by the token limit",
     "content_filter": "the reply was stopped by the provider's content filter",
 }
+FINISH_REASON = re.compile(r"[a-z_]{1,40}")  # what a finish reason may be passed on as
 CHAT_PATH = "/chat/completions"
 # llama.cpp answers a prompt longer than its context with 200 and a stream without a single event
 EMPTY_STREAM_TEXT = ("the server sent an empty stream: the prompt may be longer than the model's context "
@@ -223,7 +224,7 @@ class OpenAIChatCompletionApi:
         events.append(TextDelta(content))
         events.extend(ToolCallDelta(index, call.id, call.name, call.arguments)
                       for index, call in enumerate(tool_calls_of(message)))
-        events.extend(Notice(text) for _, text in self._finish_notice(choice.get("finish_reason")))
+        events.extend(kind(text) for kind, text in self._finish_notice(choice.get("finish_reason")))
         usage = TokenUsage.from_reply(reply.get("usage"))
         if usage is not None:
             events.append(Usage(usage))
@@ -331,8 +332,11 @@ class OpenAIChatCompletionApi:
             yield (Notice, f"{self.provider_name}: skipped {state.skipped} malformed stream chunks")
 
     def _finish_notice(self, finish_reason: Any) -> Iterator[_Piece]:
-        """A notice when the provider ended the reply early (token limit, content filter)."""
-        notice = _FINISH_NOTICES.get(finish_reason) if isinstance(finish_reason, str) else None
+        """The reason the provider gave for the end, and a notice when it ended early (token limit, filter)."""
+        if not isinstance(finish_reason, str):
+            return
+        yield (Finish, finish_reason if FINISH_REASON.fullmatch(finish_reason) else "other")  # untrusted text
+        notice = _FINISH_NOTICES.get(finish_reason)
         if notice:
             yield (Notice, f"{self.provider_name}: {notice}")
 

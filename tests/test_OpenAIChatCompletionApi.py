@@ -1,12 +1,13 @@
 """OpenAIChatCompletionApi: request shaping, streaming from a real loopback server, error mapping."""
 from __future__ import annotations
 
+import json
 from typing import List, Optional, Type
 
 import pytest
 import responses
 
-from llmc.base.ChatEvents import ChatEvent, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
+from llmc.base.ChatEvents import ChatEvent, Finish, Notice, ReasoningDelta, TextDelta, ToolCallDelta, Usage
 from llmc.base.ChatOptions import ChatOptions
 from llmc.base.Errors import ApiError, IncompleteReplyError
 from llmc.base.TokenUsage import TokenUsage
@@ -40,8 +41,8 @@ def text_of(events: List[ChatEvent], kind: Type[ChatEvent]) -> str:
 
 
 def without_usage(events: List[ChatEvent]) -> List[ChatEvent]:
-    """The reply's events but the closing Usage."""
-    return [event for event in events if not isinstance(event, Usage)]
+    """The reply's events but the closing Usage and the provider's finish reason."""
+    return [event for event in events if not isinstance(event, (Usage, Finish))]
 
 
 # ----- request shaping --------------------------------------------------------------------------
@@ -173,14 +174,22 @@ def sse_deltas(body: bytes, seen: Optional[List[ChatEvent]] = None) -> List[Chat
 def test_a_byte_order_mark_before_the_first_event_is_ignored() -> None:
     body = '\ufeffdata: {"choices": [{"index": 0, "delta": {"content": "first"}}]}\n\n' \
            'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
-    assert sse_deltas(body.encode()) == [TextDelta("first")]
+    assert without_usage(sse_deltas(body.encode())) == [TextDelta("first")]
 
 
 def test_refusals_stream_as_content_and_choice_0_wins() -> None:
     body = ('data: {"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {"content": "A"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {"refusal": "I can\'t"}}]}\n\n'
             'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
-    assert sse_deltas(body.encode()) == [TextDelta("AI can't")]  # one read: its deltas joined
+    assert without_usage(sse_deltas(body.encode())) == [TextDelta("AI can't")]  # one read: its deltas joined
+
+
+@pytest.mark.parametrize("sent, passed_on", [("stop", "stop"), ("length", "length"), ("tool_calls", "tool_calls"),
+                                              ("Stop\x1b[31m", "other")])
+def test_the_finish_reason_is_passed_on_and_an_odd_one_as_other(sent: str, passed_on: str) -> None:
+    finish = json.dumps({"choices": [{"index": 0, "finish_reason": sent}]})
+    body = f'data: {{"choices": [{{"index": 0, "delta": {{"content": "ok"}}}}]}}\n\ndata: {finish}\n\ndata: [DONE]\n\n'
+    assert [e for e in sse_deltas(body.encode()) if isinstance(e, Finish)] == [Finish(passed_on)]
 
 
 def test_several_malformed_chunks_are_counted_at_the_end() -> None:
@@ -188,7 +197,7 @@ def test_several_malformed_chunks_are_counted_at_the_end() -> None:
     body = good + "data: {bad\n\n" * 3 + good + 'data: {"choices": [{"index": 0, "finish_reason": "stop"}]}\n\n'
     deltas = sse_deltas((body + "data: [DONE]\n\n").encode())
     assert deltas == [TextDelta("ok"), Notice("fake: skipped a malformed stream chunk: '{bad'"),
-                      TextDelta("ok"), Notice("fake: skipped 3 malformed stream chunks")]
+                      TextDelta("ok"), Finish("stop"), Notice("fake: skipped 3 malformed stream chunks")]
     seen: List[ChatEvent] = []
     with pytest.raises(IncompleteReplyError):  # a stream that breaks off still gives the count first
         sse_deltas((good + "data: {bad\n\n" * 2).encode(), seen)

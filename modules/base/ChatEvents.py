@@ -35,6 +35,13 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """Why the provider ended the reply, as it said (`stop`, `length`, `tool_calls`, `content_filter`…)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class ToolCallDelta:
     """A piece of a tool call the model asks for: the call at `index` gets its id and name once and its
     JSON arguments in fragments (the chat-completions stream's `tool_calls` deltas)."""
@@ -52,7 +59,7 @@ class Usage:
     tokens: TokenUsage
 
 
-ChatEvent = Union[TextDelta, ReasoningDelta, Notice, ToolCallDelta, Usage]
+ChatEvent = Union[TextDelta, ReasoningDelta, Notice, Finish, ToolCallDelta, Usage]
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Reply:
     usage: Optional[TokenUsage] = None
     model: Optional[str] = None  # the answering model's `provider/long-id`
     tool_calls: List[ToolCall] = field(default_factory=list)  # what the model asks to run (none: an answer)
+    finish_reason: Optional[str] = None  # the provider's, when it gave one
 
 
 class ChatSender(Protocol):

@@ -107,9 +107,10 @@ class Conversation:
         """Rounds of tool calls until the model answers: (its answer, the usage of every round)."""
         assert self.tools is not None
         first = [self._writer]
+        next_writer = getattr(self._writer, "next_round", None)  # --json's writer goes on in JSON
 
         def send_round(tools: Tuple[Dict[str, Any], ...]) -> Reply:
-            self._writer = first.pop() if first else make_reply_writer(self.terminal)
+            self._writer = first.pop() if first else next_writer() if next_writer else make_reply_writer(self.terminal)
             return self.request_round(model, dataclasses.replace(options, tools=tools), self._writer)
 
         reply = self.tools.run(self.session, send_round, specs)

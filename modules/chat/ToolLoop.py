@@ -23,13 +23,15 @@ class ToolLoop:
     """Runs the rounds of one question; every call and result is kept in the chat as it happens."""
 
     def __init__(self, toolbox: ToolBox, approval: ToolApproval, max_steps: int,
-                 show: Callable[[str], None], show_dim: Callable[[str], None]) -> None:
-        """`show` puts a call's lines on screen, `show_dim` a result's summary."""
+                 show: Callable[[str], None], show_dim: Callable[[str], None], events: Optional[Any] = None) -> None:
+        """`show` puts a call's lines on screen, `show_dim` a result's summary; `events` (the --json writer)
+        is told each call and its result as `tool_call` and `tool_result`."""
         self.toolbox = toolbox
         self.approval = approval
         self.max_steps = max_steps
         self.show = show
         self.show_dim = show_dim
+        self.events = events
         self.rounds: List[Reply] = []  # of the last run, every request's, for usage and cost
 
     def run(self, session: ChatSession, send_round: SendRound, specs: Sequence[ToolSpec]) -> Optional[Reply]:
@@ -49,6 +51,8 @@ class ToolLoop:
 
     def _run_calls(self, session: ChatSession, calls: List[ToolCall], by_name: Dict[str, ToolSpec]) -> None:
         for position, call in enumerate(calls):
+            if self.events is not None:
+                self.events.tool_call(call.id, call.name, call.arguments)
             try:
                 outcome = self._outcome(call, by_name)
             except KeyboardInterrupt:
@@ -57,6 +61,8 @@ class ToolLoop:
                 raise
             session.add_tool_result(call, outcome.text, self._display(call, by_name))
             self.show_dim(result_line(outcome.text, outcome.is_error))
+            if self.events is not None:
+                self.events.tool_result(call.id, call.name, not outcome.is_error, outcome.text)
 
     def _outcome(self, call: ToolCall, by_name: Dict[str, ToolSpec]) -> ToolOutcome:
         """What goes back to the model for `call`: the tool's result, or why it did not run."""

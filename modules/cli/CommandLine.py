@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("-p", "--prompt", metavar="TEXT", help="send TEXT, stream the reply to stdout and exit "
         "('-' reads the prompt from standard input, as does a piped stdin alone; a prompt and a piped "
         "stdin are sent together: the prompt, a blank line, then the piped text)")
+    add("--json", action="store_true", help="with a prompt: write the run to stdout as JSON Lines (text, "
+        "reasoning, usage, error, done; docs/json-events.md) instead of the answer's text")
     add("-u", "--usage", action="store_true", help="with a prompt: the prompt and completion token counts "
         "(and the cost, where prices are known) on stderr after the answer")
     add("-a", "--attach", action="append", metavar="FILE", help="with a prompt: send FILE too (repeatable): "
@@ -148,8 +150,30 @@ def run(argv: Optional[List[str]] = None) -> None:
     sys.exit(status)
 
 
+class _JsonRun:
+    """The --json writer of this run and its last error line: a failure anywhere still ends stdout with
+    `error` and `done` (reset at each main(), which tests run many times in one process)."""
+
+    events: Optional[Any] = None
+    last_error = ""
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run llmc and return the exit status; every failure becomes one line on stderr."""
+    """Run llmc and return the exit status; every failure becomes one line on stderr (and, with --json,
+    an `error` then a `done` object on stdout)."""
+    _JsonRun.events, _JsonRun.last_error = None, ""
+    status = _main(argv)
+    events = _JsonRun.events
+    if events is not None and not events.done_sent:
+        try:
+            events.fail(_JsonRun.last_error.removeprefix("llmc: error: ").strip(), status)
+        except (OSError, ValueError):  # stdout is gone: the status says what happened
+            pass
+    return status
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
+    """main() without the --json ending."""
     if sys.stdout is None or sys.stderr is None:  # started with `>&-`: nowhere to put the answer
         _print_error("llmc: error: standard output or standard error is closed")
         return ExitStatus.OUTPUT_ERROR  # as for a full disk
@@ -209,6 +233,7 @@ def _internal_error(exc: BaseException) -> int:
 
 def _print_error(text: str) -> None:
     from ..base.Terminal import visible_text
+    _JsonRun.last_error = visible_text(text)
     try:
         print(visible_text(text), file=sys.stderr, flush=True)
     except (OSError, ValueError):
@@ -233,6 +258,9 @@ def _without_secrets(text: str) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from ..base.Terminal import Terminal
+    if args.json:  # from here on, a failure is told on stdout too
+        from ..render.JsonEventWriter import JsonEventWriter
+        _JsonRun.events = JsonEventWriter(sys.stdout, sys.stderr)
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
@@ -310,7 +338,8 @@ def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
             resumed = _saved_chat(context, args.history_file, new_system_prompt)
-        runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools)
+        runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools,
+                              json_events=_JsonRun.events)
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments,
                           extract="last" if args.xl else "all" if args.extract else None)
     from ..chat.ChatInterface import ChatInterface
@@ -489,6 +518,9 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                           f"({' '.join(args.add_provider)})")
     if args.key_env is not None and not args.add_provider:
         raise ConfigError("--key-env works only with --add-provider")
+    if args.json and (chosen or args.prompt is None and is_terminal(sys.stdin)):
+        raise ConfigError("--json works only with a prompt (-p, a positional prompt or a piped stdin)"
+                          + (f", not with {chosen[0]}" if chosen else ""))
     if args.usage and args.prompt is None and is_terminal(sys.stdin):
         raise ConfigError("-u/--usage works only with a prompt (-p, a positional prompt or a piped stdin); "
                           "the chat shows usage after each reply")

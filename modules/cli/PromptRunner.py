@@ -19,6 +19,7 @@ from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
 from ..tools.ToolBox import ToolBox
+from ..render.JsonEventWriter import JsonEventWriter
 
 MAX_STDIN_BYTES = 16 * 1024 * 1024  # a prompt; far more than any model's context
 STDIN_PIECE_BYTES = 64 * 1024
@@ -28,14 +29,16 @@ STDIN_NOTICE = "reading the prompt from standard input (end with Ctrl-D)"
 class PromptRunner:
     """Runs `llmc -p`: resolves the model, sends the prompt, writes the answer."""
 
-    def __init__(self, context: RunContext, toolbox: Optional[ToolBox] = None, approve_tools: bool = False) -> None:
+    def __init__(self, context: RunContext, toolbox: Optional[ToolBox] = None, approve_tools: bool = False,
+                 json_events: Optional[JsonEventWriter] = None) -> None:
         """`context`: the run's terminal, settings and providers; `toolbox`: the MCP servers of this run,
         whose tools switched on are offered to the model; `approve_tools`: every tool call runs unasked
-        (--approve-tools)."""
+        (--approve-tools); `json_events`: --json's writer of the run's events."""
         self.context = context
         self.terminal = context.terminal
         self.toolbox = toolbox
         self.approve_tools = approve_tools
+        self.json_events = json_events  # --json: the answer and the run's events as JSON Lines
 
     def run(self, prompt: str, echo: bool = False, session: Optional[ChatSession] = None,
             store: Optional[ChatStore] = None, show_usage: bool = False,
@@ -49,7 +52,11 @@ class PromptRunner:
         if not prompt.strip():
             raise ConfigError("empty prompt: nothing to send")
         if echo:
-            self.terminal.print(prompt)
+            if self.json_events is None:
+                self.terminal.print(prompt)
+                return ExitStatus.OK
+            self.json_events.on_content(prompt)
+            self.json_events.done(ExitStatus.OK)
             return ExitStatus.OK
         settings = self.context.settings
         model = settings.providers.chat_model(settings.model, self.context.model_source)
@@ -57,11 +64,22 @@ class PromptRunner:
             session = ChatSession(settings.system_prompt, self.context.data_directory)
         conversation = Conversation(session, settings.providers, self.terminal, store, autosave=store is not None,
                                     tools=self._tool_loop())
+        events = self.json_events
+        if events is not None:
+            events.model = model.label
         shown = self.terminal if extract is None else Terminal(io.StringIO(), self.terminal.stderr, {})
-        writer = make_reply_writer(shown)
-        reply = conversation.send(message_content(prompt, list(attachments)), model, settings.chat_options(), writer)
+        writer = events if events is not None else make_reply_writer(shown)
+        try:
+            reply = conversation.send(message_content(prompt, list(attachments)), model, settings.chat_options(),
+                                      writer)
+        finally:
+            if events is not None:
+                events.chat_id = session.chat_id  # a reply cut off is saved too
         if show_usage:
             self.terminal.message(usage_text(reply.usage, model))
+        if events is not None:
+            events.usage(reply.usage, model.config.price_of(model.long_id))
+            events.done(conversation.save_status, reply.finish_reason)
         if extract is not None and not self._print_code(reply.text, extract == "last"):
             return ExitStatus.FAILED
         return conversation.save_status  # the answer is out, but a chat that was not kept says so
@@ -86,7 +104,8 @@ class PromptRunner:
         asks = is_terminal(sys.stdin) and self.terminal.stderr_is_terminal
         approval = ToolApproval(settings.allowed_tools, self.approve_tools, notice=self.terminal.message,
                                 ask=self.terminal.ask if asks else None)
-        return ToolLoop(self.toolbox, approval, settings.max_tool_steps, self.terminal.message, self.terminal.message)
+        return ToolLoop(self.toolbox, approval, settings.max_tool_steps, self.terminal.message, self.terminal.message,
+                        events=self.json_events)
 
 
 def read_prompt(argument: Optional[str], stdin: Any, notify: Optional[Callable[[str], None]] = None) -> Optional[str]:

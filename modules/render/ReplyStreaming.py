@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
-from ..base.ChatEvents import ChatSender, Notice, ReasoningDelta, Reply, TextDelta, ToolCallDelta, Usage
+from ..base.ChatEvents import ChatSender, Finish, Notice, ReasoningDelta, Reply, TextDelta, ToolCallDelta, Usage
 from ..base.ChatOptions import ChatOptions
 from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
 from .PlainReplyWriter import PlainReplyWriter
@@ -35,6 +35,7 @@ def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, t
     text_of = _MaskedKinds(writer, known_keys())  # a key a provider echoes is masked before screen or file
     usage: Optional[TokenUsage] = None
     calls = ToolCallAssembler()
+    finish: Optional[str] = None
     try:
         with terminal.keys_not_echoed():
             for event in api.send(messages, options, on_wait):
@@ -42,6 +43,8 @@ def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, t
                     usage = event.tokens
                 elif isinstance(event, ToolCallDelta):
                     calls.feed(event.index, event.id, event.name, event.arguments)
+                elif isinstance(event, Finish):
+                    finish = event.reason
                 elif isinstance(event, (TextDelta, ReasoningDelta, Notice)):
                     text_of.feed(event)
             text_of.close()
@@ -57,7 +60,7 @@ def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, t
     if not writer.text.strip() and not calls:
         writer.on_warning("Warning: the model returned no answer text")
     writer.finish()
-    return Reply(writer.text, usage, tool_calls=calls.calls())
+    return Reply(writer.text, usage, tool_calls=calls.calls(), finish_reason=finish)
 
 
 class _MaskedKinds:
