@@ -13,7 +13,7 @@ import responses
 import yaml
 
 from llmc.Config import Config, load_toml_file
-from llmc.base.ChatEvents import Notice, ReasoningDelta, TextDelta, Usage
+from llmc.base.ChatEvents import Finish, Notice, ReasoningDelta, TextDelta, Usage
 from llmc.base.Errors import ApiError, ConfigError, LlmcError
 from llmc.OpenAIChatCompletionApi import OpenAIChatCompletionApi
 from llmc.ProviderConfig import ProviderConfig
@@ -227,7 +227,8 @@ def assert_clean_stream(body: bytes, content_type: str = "text/event-stream") ->
         assert str(exc).startswith("fake: ") and "\n" not in str(exc)
     else:
         assert all(isinstance(event, (TextDelta, ReasoningDelta, Notice)) and isinstance(event.text, str)
-                   or isinstance(event, Usage) for event in deltas)
+                   or isinstance(event, Usage) or isinstance(event, Finish) and event.reason.isidentifier()
+                   for event in deltas)
 
 
 def test_random_bytes_into_the_stream_decoder() -> None:
@@ -305,7 +306,7 @@ def test_random_key_echoes_never_print_six_key_characters() -> None:
             api = OpenAIChatCompletionApi("fake", ProviderConfig(base_api_url=url, api_key=FUZZ_KEY), "m")
             try:
                 shown = " ".join(event.text for event in api.stream_chat([{"role": "user", "content": "hi"}])
-                                 if not isinstance(event, Usage))
+                                 if not isinstance(event, (Usage, Finish)))
             except ApiError as exc:
                 shown = str(exc)
             assert longest_key_run(shown) < 6, shown
@@ -354,7 +355,7 @@ def test_random_surrogate_halves_in_streams_always_print(capsys: pytest.CaptureF
             str(exc).encode("utf-8")
             getattr(exc, "partial", "").encode("utf-8")
         else:
-            for text in (event.text for event in deltas if not isinstance(event, Usage)):
+            for text in (event.text for event in deltas if not isinstance(event, (Usage, Finish))):
                 text.encode("utf-8")
 
 
