@@ -518,6 +518,8 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                           f"({' '.join(args.add_provider)})")
     if args.key_env is not None and not args.add_provider:
         raise ConfigError("--key-env works only with --add-provider")
+    if args.json and (args.extract or args.xl):
+        raise ConfigError("--json and -x/--extract cannot be used together: the events hold the whole answer")
     if args.json and (chosen or args.prompt is None and is_terminal(sys.stdin)):
         raise ConfigError("--json works only with a prompt (-p, a positional prompt or a piped stdin)"
                           + (f", not with {chosen[0]}" if chosen else ""))
