@@ -209,7 +209,8 @@ def test_ctrl_c_during_a_reply_exits_130_quietly(tmp_path: Path, home: Path, ser
     process = subprocess.Popen([sys.executable, str(MAIN), "-d", str(data), *CHAT], env=clean_env(home),
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    assert process.stdout.read(10) == REPLY[:10]
+    shown = REPLY[:10].rsplit(" ", 1)[0] + " "  # the word the stall cuts is held back: it might go on into a key
+    assert process.stdout.read(len(shown)) == shown
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 130
