@@ -12,7 +12,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from .Errors import ConfigError, WriteError
 
@@ -143,23 +143,24 @@ def read_regular_file(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_
     """The bytes of `path`, None if it does not exist; ConfigError naming it (and `what` it should be)
     if it is not a regular file, holds more than `max_bytes` or cannot be read."""
     path = Path(path)
-    try:
-        return _read_regular_file(path, what, max_bytes)
-    except FileNotFoundError:
-        return None
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied reading the {what}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    return _read_or_none(path, what, lambda: _read_regular_file(path, what, max_bytes))
 
 
 def read_first_line(path: Path, what: str = "file", max_bytes: int = MAX_TEXT_FILE_BYTES) -> bytes | None:
     """The first line of `path` (at most `max_bytes` of it), None if it does not exist; ConfigError as
     read_regular_file's if it is not a regular file or cannot be read."""
     path = Path(path)
-    try:
+
+    def first_line() -> bytes:
         with _regular_file(path, what) as handle:
             return handle.readline(max_bytes)
+    return _read_or_none(path, what, first_line)
+
+
+def _read_or_none(path: Path, what: str, read: Callable[[], bytes]) -> bytes | None:
+    """What `read` gives, None if `path` does not exist; any other failure a ConfigError naming the file."""
+    try:
+        return read()
     except FileNotFoundError:
         return None
     except PermissionError:
