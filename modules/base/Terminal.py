@@ -148,6 +148,8 @@ _VISIBLE_CONTROLS.update({code: f"<U+{code:04X}>" for code in [*range(0x202A, 0x
 
 def visible_text(text: str) -> str:
     """`text` safe to print: terminal control characters and bidirectional overrides replaced by visible symbols."""
+    if text.isprintable():  # each character replaced is one isprintable refuses: the common case is quick
+        return text
     return text.translate(_VISIBLE_CONTROLS)
 
 

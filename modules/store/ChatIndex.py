@@ -1,8 +1,10 @@
-"""A full-text index of the saved chats (SQLite FTS5): derived from the chat files, never the only copy.
+"""An index of the saved chats (SQLite, with FTS5): each chat's summary for the list and its text for a
+search, derived from the chat files and never the only copy.
 
-It lives beside the chats directory as `chats-index.sqlite3`; each search first brings it up to date with the files
-(a chat saved, changed by hand or deleted since is indexed again or dropped), so a missing, stale or
-broken index rebuilds itself."""
+It lives beside the chats directory as `chats-index.sqlite3`. Each listing and search first brings it up to date
+with the files the caller scanned (each with a stamp of its inode, size and times): a chat new or changed since,
+by this llmc, another one or by hand, is read again (its first line for the list, all of it for a search), one
+gone is dropped; a missing, stale or broken index rebuilds itself."""
 from __future__ import annotations
 
 import contextlib
@@ -10,22 +12,49 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable, List, NamedTuple, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
+from .ChatSession import MAX_CHAT_FILE_BYTES
 from ..base.Errors import ConfigError
+from ..base.SafeFiles import read_regular_file
+from ..base.SurrogateJoiner import without_lone_surrogates
 
 INDEX_FILE_NAME = "chats-index.sqlite3"  # in the data directory, beside chats/
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MARK_START, MARK_END = "\x02", "\x03"  # around a match in a snippet; the caller shows them as it can
 SNIPPET_TOKENS = 12
 HITS_SHOWN = 20
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, chat_id TEXT UNIQUE NOT NULL, stamp TEXT NOT NULL, "
-    "updated TEXT NOT NULL, model TEXT NOT NULL, title TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS files_by_time ON files (updated, chat_id)",
+    # stamp: the file as its summary was read; text_stamp: as its text was indexed (a search catches up)
+    "CREATE TABLE files (id INTEGER PRIMARY KEY, chat_id TEXT UNIQUE NOT NULL, stamp TEXT NOT NULL, "
+    "text_stamp TEXT NOT NULL, title TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, "
+    "model TEXT NOT NULL, messages INTEGER NOT NULL)",
+    "CREATE INDEX files_by_time ON files (updated, chat_id)",
     # a chat's text row has its files row's id as rowid: found and dropped by rowid, never by a scan
-    "CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE texts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')",
 )
+_UPSERT = ("INSERT INTO files (chat_id, stamp, text_stamp, title, created, updated, model, messages) "
+           "VALUES (?, ?, '', ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET stamp = excluded.stamp, "
+           "title = excluded.title, created = excluded.created, updated = excluded.updated, "
+           "model = excluded.model, messages = excluded.messages")
+
+
+class ChatSummary(NamedTuple):
+    """A saved chat as the list shows it, read from its first line only."""
+
+    chat_id: str
+    title: str
+    created: str
+    updated: str  # ISO 8601 in UTC, so newest first is a plain sort
+    model: str  # the model of the last reply
+    message_count: int  # user and assistant messages
+
+
+class ChatFile(NamedTuple):
+    """A chat file as a directory scan found it: its path and stamp (None if it could not be looked at)."""
+
+    path: str  # made a Path only if it is read: 10,000 Paths would take longer than the listing
+    stamp: Optional[str]
 
 
 class SearchHit(NamedTuple):
@@ -40,22 +69,32 @@ class SearchHit(NamedTuple):
     snippet: str
 
 
-class ChatIndex:
-    """The index of the chats in `directory` (the chat files are `<id><suffix>`)."""
+SummaryReader = Callable[[Path], ChatSummary]  # a chat file's summary; ConfigError naming a file that is none
 
-    def __init__(self, directory: Path, suffix: str) -> None:
+
+class ChatIndex:
+    """The index of the chats in `directory`; `read_summary` reads the summary of a chat file."""
+
+    def __init__(self, directory: Path, read_summary: SummaryReader) -> None:
         self.directory = Path(directory)
-        self.suffix = suffix
+        self.read_summary = read_summary
         self.path = self.directory.parent / INDEX_FILE_NAME
 
-    def search(self, text: str, limit: int = HITS_SHOWN) -> List[SearchHit]:
-        """The chats whose title or messages hold every word of `text`, best matches first (the newest
-        first among equals); ConfigError if the index cannot be kept."""
+    def summaries(self, files: Dict[str, ChatFile]) -> Tuple[List[ChatSummary], List[str]]:
+        """The summaries of the chats `files` holds (id: file), in no order, and one line per file that is
+        not a chat (such a file is read again each time); ConfigError if the index cannot be kept."""
+        with self._open() as connection:
+            return self._sync(connection, files)
+
+    def search(self, text: str, files: Dict[str, ChatFile], limit: int = HITS_SHOWN) -> List[SearchHit]:
+        """The chats of `files` whose title or messages hold every word of `text`, best matches first (the
+        newest first among equals); ConfigError if the index cannot be kept."""
         query = fts_query(text)
-        if not query or not self.directory.is_dir():
+        if not query or not files:
             return []
         with self._open() as connection:
-            self._sync(connection)
+            self._sync(connection, files)
+            self._sync_texts(connection, files)
             rows = connection.execute(
                 "SELECT (SELECT count(*) FROM files AS newer WHERE (newer.updated, newer.chat_id) > "
                 "(files.updated, files.chat_id)) + 1, files.chat_id, files.updated, files.model, files.title, "
@@ -64,81 +103,157 @@ class ChatIndex:
                 (MARK_START, MARK_END, SNIPPET_TOKENS, query, limit)).fetchall()
         return [SearchHit(*row) for row in rows]
 
-    def update(self, chat_id: str, text: str) -> None:
-        """Index one chat just saved as `text` (best effort: a later search catches up on any failure)."""
+    def update(self, summary: ChatSummary, text: str, stamp: str) -> None:
+        """Index one chat just saved as `text`, its file stamped `stamp` (best effort: the next listing or
+        search catches up)."""
         try:
-            with self._open() as connection:
-                self._index(connection, chat_id, text, _stamp(self.directory / f"{chat_id}{self.suffix}"))
+            with self._open() as connection, _transaction(connection):
+                _store_summaries(connection, [(summary, stamp)])
+                _store_text(connection, summary.chat_id, summary.title, searchable(text)[1], stamp)
         except (ConfigError, sqlite3.Error, OSError, ValueError):
             pass
 
     def forget(self, chat_id: str) -> None:
         """Drop a deleted chat (best effort, as update)."""
         try:
-            with self._open() as connection:
+            with self._open() as connection, _transaction(connection):
                 _drop(connection, [chat_id])
-        except (ConfigError, sqlite3.Error, OSError):
+        except (ConfigError, sqlite3.Error, OSError, ValueError):
             pass
 
     # Keeping it
-    def _open(self) -> contextlib.closing[sqlite3.Connection]:
-        """The index, created (or re-created when unreadable or of another schema) as needed."""
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        """The index, created (or re-created when unreadable or of another schema) as needed; any failure
+        while it is used a ConfigError naming it."""
+        connection = self._connect()
+        try:
+            yield connection
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
+        finally:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
         for attempt in (1, 2):
             try:
-                connection = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-                if connection.execute("PRAGMA user_version").fetchone()[0] not in (0, SCHEMA_VERSION):
-                    raise sqlite3.DatabaseError("another schema")
-                for statement in _SCHEMA:
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                os.chmod(self.path, 0o600)
-                return contextlib.closing(connection)
+                return self._connect_once()
+            except sqlite3.OperationalError as exc:  # locked, read-only or full: never a reason to rebuild it
+                raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
             except sqlite3.DatabaseError as exc:
                 if attempt == 2:
-                    raise ConfigError(f"{self.path}: cannot keep the search index: {exc}") from None
+                    raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
                 _remove_quietly(self.path)  # only derived data is lost: it is built again from the chats
             except OSError as exc:
-                raise ConfigError(f"{self.path}: cannot keep the search index: {exc.strerror}") from None
+                raise ConfigError(f"{self.path}: cannot keep the chats index: {exc.strerror}") from None
         raise AssertionError("unreachable")
 
-    def _sync(self, connection: sqlite3.Connection) -> None:
-        """Index the chat files that are new or changed since, drop those that are gone."""
-        on_disk = {}
+    def _connect_once(self) -> sqlite3.Connection:
+        """The index open; its tables made if it is new; DatabaseError if it is not one of this schema."""
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # private from the start
+        connection = sqlite3.connect(self.path, timeout=5, isolation_level=None)
         try:
-            entries = list(os.scandir(self.directory))
-        except FileNotFoundError:
-            entries = []
-        for entry in entries:
-            if entry.name.endswith(self.suffix) and not entry.name.startswith("."):
-                on_disk[entry.name[: -len(self.suffix)]] = (entry.path, _stamp_of(entry.stat()))
-        known = dict(connection.execute("SELECT chat_id, stamp FROM files").fetchall())
-        _drop(connection, [chat_id for chat_id in known if chat_id not in on_disk])
-        stale = [(chat_id, path, stamp) for chat_id, (path, stamp) in on_disk.items() if known.get(chat_id) != stamp]
+            if _schema_version(connection) != SCHEMA_VERSION:
+                with _transaction(connection):
+                    version = _schema_version(connection)  # again, now that no other llmc is making it
+                    if version not in (0, SCHEMA_VERSION):
+                        raise sqlite3.DatabaseError("an index of another llmc version")
+                    if version == 0:
+                        for statement in _SCHEMA:
+                            connection.execute(statement)
+                        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _sync(self, connection: sqlite3.Connection,
+              files: Dict[str, ChatFile]) -> Tuple[List[ChatSummary], List[str]]:
+        """The summaries of `files`, each read again where the index has none of that version (and kept
+        for the next time), and the problems of the files that are not chats; chats gone are dropped."""
+        known = {row[0]: row for row in connection.execute(
+            "SELECT chat_id, stamp, title, created, updated, model, messages FROM files")}
+        gone = [chat_id for chat_id in known if chat_id not in files]
+        chats: List[ChatSummary] = []
+        problems: List[str] = []
+        fresh: List[Tuple[ChatSummary, str]] = []
+        for chat_id, (path, stamp) in files.items():
+            row = known.get(chat_id)
+            if row is not None and stamp is not None and row[1] == stamp:
+                chats.append(ChatSummary(chat_id, *row[2:]))
+                continue
+            try:
+                summary = self.read_summary(Path(path))
+            except ConfigError as exc:
+                problems.append(str(exc))
+                if row is not None:
+                    gone.append(chat_id)
+                continue
+            chats.append(summary)
+            if stamp is not None:
+                fresh.append((summary, stamp))
+        if gone or fresh:
+            with _transaction(connection):
+                _drop(connection, gone)
+                _store_summaries(connection, fresh)
+        return chats, problems
+
+    def _sync_texts(self, connection: sqlite3.Connection, files: Dict[str, ChatFile]) -> None:
+        """Index the text of each chat whose text is older than its summary."""
+        stale = connection.execute("SELECT chat_id, title, stamp FROM files WHERE text_stamp != stamp").fetchall()
         if not stale:
             return
-        connection.execute("BEGIN")
-        try:
-            for chat_id, path, stamp in stale:
+        with _transaction(connection):
+            for chat_id, title, stamp in stale:
                 try:
-                    with open(path, encoding="utf-8", errors="replace") as handle:
-                        text = handle.read()
-                except OSError:
+                    data = read_regular_file(Path(files[chat_id].path), "chat file", MAX_CHAT_FILE_BYTES)
+                except (ConfigError, KeyError):
                     continue
-                self._index(connection, chat_id, text, stamp)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+                if data is not None:
+                    text = searchable(data.decode("utf-8", errors="replace"))[1]
+                    _store_text(connection, chat_id, title, text, stamp)
 
-    @staticmethod
-    def _index(connection: sqlite3.Connection, chat_id: str, text: str, stamp: str) -> None:
-        header, body = searchable(text)
-        title, body = _encodable(str(header.get("title", ""))), _encodable(body)
-        _drop(connection, [chat_id])
-        row = connection.execute("INSERT INTO files (chat_id, stamp, updated, model, title) VALUES (?, ?, ?, ?, ?)",
-                                 (chat_id, stamp, str(header.get("updated", "")), str(header.get("model", "")),
-                                  title))
-        connection.execute("INSERT INTO texts (rowid, title, body) VALUES (?, ?, ?)", (row.lastrowid, title, body))
+
+@contextlib.contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction: the lock is taken at once (a second writer waits its turn), undone on failure."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _schema_version(connection: sqlite3.Connection) -> int:
+    return connection.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _store_summaries(connection: sqlite3.Connection, summaries: Iterable[Tuple[ChatSummary, str]]) -> None:
+    """Keep each (summary, stamp): a chat known before keeps its row (and its text, stale until a search)."""
+    for summary, stamp in summaries:
+        chat_id, title, created, updated, model, count = summary
+        try:
+            connection.execute(_UPSERT, (chat_id, stamp, *map(without_lone_surrogates, (title, created, updated,
+                                                                                         model)), count))
+        except UnicodeEncodeError:  # an id from a file name that is not UTF-8: listed from its file each time
+            continue
+
+
+def _store_text(connection: sqlite3.Connection, chat_id: str, title: str, body: str, stamp: str) -> None:
+    try:
+        found = connection.execute("SELECT id FROM files WHERE chat_id = ?", (chat_id,)).fetchone()
+    except UnicodeEncodeError:
+        return
+    if found is None:
+        return
+    connection.execute("DELETE FROM texts WHERE rowid = ?", found)
+    connection.execute("INSERT INTO texts (rowid, title, body) VALUES (?, ?, ?)",
+                       (found[0], without_lone_surrogates(title), without_lone_surrogates(body)))
+    connection.execute("UPDATE files SET text_stamp = ? WHERE id = ?", (stamp, found[0]))
 
 
 def searchable(text: str) -> Tuple[dict, str]:
@@ -170,20 +285,10 @@ def fts_query(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def _encodable(text: str) -> str:
-    """`text` as SQLite can store it: a lone surrogate (a chat may hold one) becomes U+FFFD."""
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _stamp_of(status: os.stat_result) -> str:
-    return f"{status.st_mtime_ns}:{status.st_size}"
-
-
-def _stamp(path: Path) -> str:
-    try:
-        return _stamp_of(path.stat())
-    except OSError:
-        return ""
+def stamp_of(status: os.stat_result) -> str:
+    """What tells one version of a chat file from another: inode, size, modification and change times (a
+    chmod changes the last, so a file made unreadable is looked at again)."""
+    return f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
 
 
 def _drop(connection: sqlite3.Connection, chat_ids: Iterable[str]) -> None:

@@ -6,10 +6,10 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from .Attachment import typed_prompt
-from .ChatIndex import MARK_END, MARK_START, ChatIndex, SearchHit
+from .ChatIndex import MARK_END, MARK_START, ChatFile, ChatIndex, ChatSummary, SearchHit, stamp_of
 from .ChatSession import (CHAT_FORMAT_KEY, MAX_CHAT_FILE_BYTES, check_chat_size, format_chat_lines,
                           parse_chat_lines)
 from ..base.Errors import ConfigError, file_write_error
@@ -28,17 +28,6 @@ UNKNOWN_TIME = "unknown"
 TITLE_GIVEN_KEY = "title_given"  # in a header: the title was given by the user, not taken from the chat
 
 
-class ChatSummary(NamedTuple):
-    """A saved chat as the list shows it, read from its first line only."""
-
-    chat_id: str
-    title: str
-    created: str
-    updated: str  # ISO 8601 in UTC, so newest first is a plain sort
-    model: str  # the model of the last reply
-    message_count: int  # user and assistant messages
-
-
 class ChatStore:
     """Reads and writes the saved chats; a chat another llmc changed since is never overwritten."""
 
@@ -47,7 +36,7 @@ class ChatStore:
         self._stamps: Dict[str, Optional[tuple]] = {}  # each chat file as this store last wrote or read it
         self._created: Dict[str, str] = {}
         self._titles: Dict[str, str] = {}  # titles given with /title or --title, kept on each save
-        self.index = ChatIndex(self.directory, CHAT_SUFFIX)
+        self.index = ChatIndex(self.directory, read_summary)
 
     def path_of(self, chat_id: str) -> Path:
         """The file of a chat."""
@@ -55,22 +44,35 @@ class ChatStore:
 
     # Listing
     def summaries(self) -> Tuple[List[ChatSummary], List[str]]:
-        """The saved chats, newest first, and one line per file that could not be read."""
-        try:
-            entries = [e for e in os.scandir(self.directory)
-                       if e.name.endswith(CHAT_SUFFIX) and not e.name.startswith(".")]
-        except FileNotFoundError:
+        """The saved chats, newest first, and one line per file that could not be read: from the index,
+        brought up to date with the files first, or from the files alone when it cannot be kept."""
+        files = self._chat_files()
+        if not files:
             return [], []
-        except OSError as exc:
-            raise ConfigError(f"{self.directory}: cannot list the saved chats: {exc.strerror}") from None
-        chats, problems = [], []
-        for entry in entries:
-            try:
-                chats.append(read_summary(Path(entry.path)))
-            except ConfigError as exc:
-                problems.append(str(exc))
+        try:
+            chats, problems = self.index.summaries(files)
+        except ConfigError:  # a read-only data directory, a full disk, a locked index: the files say it all
+            chats, problems = read_summaries(files)
         chats.sort(key=lambda chat: (chat.updated, chat.chat_id), reverse=True)
         return chats, problems
+
+    def _chat_files(self) -> Dict[str, ChatFile]:
+        """Each chat file (by id) with its stamp, from one scan of the directory."""
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"{self.directory}: cannot list the saved chats: {exc.strerror}") from None
+        files = {}
+        for entry in entries:
+            if entry.name.endswith(CHAT_SUFFIX) and not entry.name.startswith("."):
+                try:
+                    stamp: Optional[str] = stamp_of(entry.stat())
+                except OSError:  # a dangling link, say: reading it says what is wrong
+                    stamp = None
+                files[entry.name[: -len(CHAT_SUFFIX)]] = ChatFile(entry.path, stamp)
+        return files
 
     def find(self, reference: str, listed: Optional[List[str]] = None) -> str:
         """The id of the chat `reference` names: its id, or its number in the list (`listed`, else a fresh one)."""
@@ -138,7 +140,7 @@ class ChatStore:
         except ValueError as exc:  # text that cannot be encoded
             raise ConfigError(f"{path}: cannot save the chat: {exc}") from None
         self._stamps[chat_id] = file_stamp(path)
-        self.index.update(chat_id, text)
+        self._index(chat_id, header, text)
         return chat_id
 
     def rename(self, chat_id: str, title: str) -> None:
@@ -158,7 +160,7 @@ class ChatStore:
         except OSError as exc:
             raise file_write_error(f"{path}: cannot rename the chat: {exc.strerror or exc}", exc) from None
         self._stamps[chat_id] = file_stamp(path)
-        self.index.update(chat_id, text)
+        self._index(chat_id, header, text)
 
     def delete(self, chat_id: str) -> Path:
         """Remove a saved chat's file (and its index entry); the path it had."""
@@ -172,13 +174,33 @@ class ChatStore:
 
     def search(self, text: str) -> List[SearchHit]:
         """The saved chats that hold every word of `text`, best matches first (see ChatIndex)."""
-        return self.index.search(text)
+        return self.index.search(text, self._chat_files())
+
+    def _index(self, chat_id: str, header: dict, text: str) -> None:
+        """Bring the index up to date with a chat just written as `text` (best effort, as ChatIndex.update)."""
+        path = self.path_of(chat_id)
+        try:
+            stamp = stamp_of(path.stat())
+        except OSError:
+            return
+        self.index.update(summary_from_header(chat_id, header, path), text, stamp)
 
     def _new_id(self) -> str:
         while True:
             chat_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
             if not self.path_of(chat_id).exists():
                 return chat_id
+
+
+def read_summaries(files: Dict[str, ChatFile]) -> Tuple[List[ChatSummary], List[str]]:
+    """The summaries of `files` read from each one (in no order), and the problems of those that are not chats."""
+    chats, problems = [], []
+    for chat_file in files.values():
+        try:
+            chats.append(read_summary(Path(chat_file.path)))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return chats, problems
 
 
 def read_summary(path: Path) -> ChatSummary:

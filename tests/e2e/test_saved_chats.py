@@ -142,6 +142,29 @@ def test_a_broken_chat_file_is_named_and_the_others_listed(home: Path, data: Pat
     assert error_line(bad).startswith(f"llmc: error: {data / 'chats' / 'broken.jsonl'}: not a chat file: ")
 
 
+def test_the_list_follows_other_llmcs_and_hands_and_outlives_its_index(home: Path, data: Path) -> None:
+    def titles() -> List[str]:
+        result = llmc(home, data, "--list-chats")
+        assert result.returncode == 0 and result.stderr == ""
+        return [line.split("  ")[-1].strip() for line in result.stdout.splitlines()[1:]]
+
+    llmc(home, data, "-p", "first question")
+    llmc(home, data, "-p", "second question")
+    assert titles() == ["second question", "first question"]
+    assert (data / "chats-index.sqlite3").is_file()
+    first = next(path for path in (data / "chats").iterdir() if "first" in path.read_text())
+    first.write_text(first.read_text().replace('"title": "first question"', '"title": "edited by hand"'))
+    assert titles() == ["second question", "edited by hand"]
+    assert llmc(home, data, "--title", "renamed", "--chat", "1").returncode == 0
+    first.rename(first.with_name("20990101-000000-abcd.jsonl"))  # renamed by hand: the same chat under a new id
+    assert "20990101-000000-abcd" in llmc(home, data, "--list-chats").stdout.splitlines()[2]
+    (data / "chats-index.sqlite3").unlink()
+    assert titles() == ["renamed", "edited by hand"]  # listed from the files alone, and the index made again
+    assert (data / "chats-index.sqlite3").is_file() and titles() == ["renamed", "edited by hand"]
+    first.with_name("20990101-000000-abcd.jsonl").unlink()
+    assert titles() == ["renamed"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--chat", "nope", "-p", "x"], "no saved chat 'nope' in {chats} (llmc --list-chats or /chats lists them)"),
     (["--chat", "7", "-p", "x"], "no saved chat number 7 (the list holds none yet; llmc --list-chats or /chats "
