@@ -66,6 +66,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # round, the reply; with tool_rounds_forever the last round again and again.
     "tool_rounds": [],
     "tool_rounds_forever": False,
+    "numbered_replies": False,  # each text reply ends with " #N", N counting the replies since the last reset
 }
 # /models as each provider documents it: "openai" (also Groq, DeepSeek, vLLM, llama.cpp) {"object": "list",
 # "data": [...]}; "bare" a bare array; "together" a bare array with `type`, `pricing` per million;
@@ -591,6 +592,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         if calls:
             return (self.stream_tool_calls if body.get("stream") else self.complete_tool_calls)(opts, body, calls)
         reply = self.reply_for(opts, model, body.get("messages"))
+        if opts["numbered_replies"]:
+            reply += f" #{self.fake.next_reply_number()}"
         if body.get("stream"):
             self.stream(opts, body, reply, fault)
         else:
@@ -750,6 +753,7 @@ class FakeOpenAIServer:
         self.port = port
         self.base_url = ""
         self.requests: list[dict] = []
+        self._replies_numbered = 0
         self.set(api_key=api_key, latency=latency, reply=reply, reasoning=reasoning,
                  chunk_size=chunk_size, **options)
         if chat_models is not None:
@@ -825,11 +829,18 @@ class FakeOpenAIServer:
             self._options = copy.deepcopy(self._initial_options)
             self._faults.clear()
             self.requests.clear()
+            self._replies_numbered = 0
 
     def options(self) -> dict[str, Any]:
         """Return a snapshot of the current options."""
         with self._lock:
             return copy.deepcopy(self._options)
+
+    def next_reply_number(self) -> int:
+        """The number of the next numbered reply (1 for the first since the last reset)."""
+        with self._lock:
+            self._replies_numbered += 1
+            return self._replies_numbered
 
     def add_fault(self, path: str, fault: dict, times: int = 1) -> None:
         """Queue a one-off fault for "/models" or "/chat/completions" (used `times` times)."""

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from llmc.store.ChatSession import MAX_CHAT_FILE_BYTES, ChatSession, format_markdown, slugify, suggest_title
+from llmc.store.ChatSession import (MAX_CHAT_FILE_BYTES, ChatSession, format_markdown, parse_chat_lines,
+                                    read_session_file, slugify, suggest_title)
 from llmc.base.Errors import INCOMPLETE_MARKER, ConfigError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
@@ -43,11 +45,6 @@ def test_incomplete_reply_is_kept_and_marked(session: ChatSession) -> None:
     session.add_user("tell a story")
     session.add_assistant("Once upon", incomplete=True)
     assert session.last_reply() == f"Once upon\n\n{INCOMPLETE_MARKER}"
-
-
-def test_truncate_at_never_drops_the_system_message(session: ChatSession) -> None:
-    session.truncate_at(0)
-    assert [m["role"] for m in session.messages] == ["system"]
 
 
 def test_save_writes_indented_json_in_the_data_dir_mode_0600(session: ChatSession, tmp_path: Path) -> None:
@@ -374,3 +371,71 @@ def test_a_malformed_tool_message_is_refused_naming_it(session: ChatSession, tmp
     (tmp_path / "bad.json").write_text(json.dumps([{"role": "system", "content": "s"}, bad]))
     with pytest.raises(ConfigError, match="bad.json: not a chat file: message 2"):
         session.load(str(tmp_path / "bad.json"))
+
+
+def with_alternatives() -> list:
+    """A chat whose last reply replaced two (one of them a tool round), the second one current."""
+    call = {"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}
+    return [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a3", "model": "m", "alternatives_at": 1, "alternatives": [
+                [{"role": "assistant", "content": "", "tool_calls": [call]},
+                 {"role": "tool", "tool_call_id": "c1", "content": "42", "tool": "t"},
+                 {"role": "assistant", "content": "a1", "usage": {"prompt_tokens": 1, "completion_tokens": 2}}],
+                [{"role": "assistant", "content": "a2", "model": "m"}]]}]
+
+
+def test_alternatives_are_saved_loaded_back_and_never_sent_nor_shown(session: ChatSession, tmp_path: Path) -> None:
+    session.messages = with_alternatives()
+    session.save("alt")
+    again = ChatSession("other", tmp_path / "data")
+    again.load("alt")
+    assert again.messages == with_alternatives()
+    assert again.api_messages() == [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
+                                    {"role": "assistant", "content": "a3"}]
+    assert again.turns() == [("user", "q"), ("assistant", "a3")]
+
+
+@pytest.mark.parametrize("alternatives, at, problem", [
+    ("a1", None, "message 3 has alternatives that are not lists of messages"),
+    ([[]], None, "message 3 has alternatives that are not lists of messages"),
+    ([[{"role": "assistant"}]], None, "message 3 \\(alternative 1, message 1\\) is not a"),
+    ([[{"role": "system", "content": "x"}]], None, "message 3 has an alternative holding a system message"),
+    ([[{"role": "assistant", "content": "x"}]], 2, "message 3 has an alternatives_at that is not a number from 0 to 1"),
+    ([[{"role": "assistant", "content": "x"}]], True, "message 3 has an alternatives_at that"),
+])
+def test_malformed_alternatives_are_refused_naming_the_message(session: ChatSession, tmp_path: Path,
+                                                                 alternatives, at, problem: str) -> None:
+    reply = {"role": "assistant", "content": "a", "alternatives": alternatives}
+    if at is not None:
+        reply["alternatives_at"] = at
+    (tmp_path / "bad.json").write_text(json.dumps([{"role": "system", "content": "s"},
+                                                   {"role": "user", "content": "q"}, reply]))
+    with pytest.raises(ConfigError, match=f"bad.json: not a chat file: {problem}"):
+        session.load(str(tmp_path / "bad.json"))
+
+
+def test_fields_a_chat_does_not_know_are_left_out_as_an_older_llmc_leaves_out_alternatives(tmp_path: Path) -> None:
+    (tmp_path / "new.json").write_text(json.dumps([{"role": "system", "content": "s"},
+                                                   {"role": "user", "content": "q", "branches": [1]}]))
+    assert read_session_file(tmp_path / "new.json") == [{"role": "system", "content": "s"},
+                                                         {"role": "user", "content": "q"}]
+
+
+def test_a_line_nested_too_deeply_is_refused_naming_it(tmp_path: Path) -> None:
+    text = '{"llmc_chat": 1}\n' + "[" * 100000 + "]" * 100000 + "\n"
+    with pytest.raises(ConfigError, match="x.jsonl: not a chat file: line 2 is nested too deeply"):
+        parse_chat_lines(text, tmp_path / "x.jsonl")
+
+
+@pytest.mark.parametrize("name", ["llmc1-saved.json", "llmc1-chat.jsonl"])
+def test_a_chat_written_before_alternatives_loads_as_it_is(name: str) -> None:
+    """tests/data holds a chat as llmc wrote it before alternatives (commit 037e6e8): a role, a tool round,
+    an image, an incomplete reply and usage; /save's JSON list and the autosaved JSON Lines."""
+    messages = read_session_file(DATA / name)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user",
+                                             "assistant", "user", "assistant"]
+    assert messages[0]["role_name"] == "reviewer" and messages[2]["tool_calls"][0]["id"] == "call_1"
+    assert messages[5]["content"][2]["type"] == "image_url" and messages[6]["content"].endswith(INCOMPLETE_MARKER)
+    assert messages[-1] == {"role": "assistant", "content": "Tiny.", "model": "fake/fake-chat-2",
+                            "usage": {"prompt_tokens": 120, "completion_tokens": 2}}
+    assert not any("alternatives" in m for m in messages)

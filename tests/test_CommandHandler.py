@@ -508,3 +508,24 @@ def test_config_names_the_provider_once_and_where_its_key_came_from(chat) -> Non
     out = run(chat, "/config")
     assert "\nProvider:       fake\n" in out  # not "fake (Fake)"
     assert "\nAPI key:        ********-key (from config.toml)\n" in out
+
+
+def test_regenerate_asks_again_and_alternatives_lists_and_takes_an_answer_back(chat, server, tmp_path) -> None:
+    server.set(numbered_replies=True)
+    assert "ERROR: no prompt to ask again yet" in run(chat, "/rg")
+    assert run(chat, "/alt") == "No prompt yet: nothing to choose from.\n"
+    chat.send("question")
+    assert "The last turn has no alternatives" in run(chat, "/alternatives")
+    out = run(chat, "/regenerate")
+    assert "Answer. #2" in out and "/alternatives shows the 2 answers" in out
+    assert run(chat, "/alt").splitlines() == ["Answers to the last prompt (* the current one):",
+                                              " 1  fake/fake-chat-1  Answer. #1", "*2  fake/fake-chat-1  Answer. #2",
+                                              "/alternatives N takes answer N."]
+    out = run(chat, "/alt 1")
+    assert "Answer. #1" in out and "Answer 1 of 2 is the chat's now" in out
+    assert chat.session.last_reply() == "Answer. #1"
+    saved = ChatStore(tmp_path / "data").load(chat.session.chat_id)[1]
+    assert saved[-1]["content"] == "Answer. #1" and saved[-1]["alternatives_at"] == 0
+    assert run(chat, "/alt").splitlines()[1:3] == ["*1  fake/fake-chat-1  Answer. #1", " 2  fake/fake-chat-1  Answer. #2"]
+    for bad in ("3", "0", "x"):
+        assert run(chat, f"/alt {bad}") == f"ERROR: no answer '{bad}': /alternatives lists 1 to 2\n"

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from llmc.base.ChatOptions import ChatOptions
-from llmc.base.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError
+from llmc.base.Errors import INCOMPLETE_MARKER, ApiError, ConfigError, IncompleteReplyError, LlmcError
 from llmc.base.Terminal import Terminal
 from llmc.chat.Conversation import Conversation
 from llmc.ProviderConfig import ProviderConfig
@@ -32,8 +32,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(autouse=True)
 def _reset(server: FakeOpenAIServer) -> None:
-    server.set(reply="The answer.", refuse_images=False)
-    server.clear_requests()
+    server.reset()
 
 
 class Setup:
@@ -109,7 +108,7 @@ def test_a_missing_key_is_a_config_error_and_drops_the_turn(tmp_path, server) ->
 def test_a_request_round_from_the_messages_as_they_are_and_its_recording_are_seams(tmp_path, server) -> None:
     s = Setup(tmp_path, server)
     s.conversation.send("hello", s.model, ChatOptions(), s.writer())
-    s.session.truncate_at(s.session.indices_of("assistant")[-1])  # e.g. regenerate: the last reply taken back
+    s.session.messages.pop()  # the last reply taken back
     server.set(reply="Another answer.")
     reply = s.conversation.request_round(s.model, ChatOptions(stream=False), s.writer())
     assert reply.text == "Another answer." and s.session.last_reply() is None  # not recorded yet
@@ -123,3 +122,71 @@ def test_echo_answers_with_the_prompt_asking_no_model_and_autosave_off_saves_not
     reply = s.conversation.send("say this", None, ChatOptions(), s.writer())
     assert reply.text == "say this" and reply.model is None and server.requests == []
     assert s.session.last_reply() == "say this" and s.session.chat_id is None
+
+
+def chat_requests(server: FakeOpenAIServer) -> list:
+    return [r["json"]["messages"] for r in server.request_log() if r["path"].endswith("/chat/completions")]
+
+
+def test_regenerate_asks_again_without_the_old_reply_and_keeps_it_as_an_alternative(tmp_path, server) -> None:
+    server.set(numbered_replies=True)
+    s = Setup(tmp_path, server)
+    s.conversation.send("hello", s.model, ChatOptions(), s.writer())
+    reply = s.conversation.regenerate(s.model, ChatOptions(), s.writer())
+    assert reply.text == "The answer. #2" and s.out.getvalue() == "The answer. #1\nThe answer. #2\n"
+    first, again = chat_requests(server)
+    assert first == again == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
+    saved = s.saved()
+    assert [m["content"] for m in saved[1:]] == ["hello", "The answer. #2"]
+    assert [[m["content"] for m in tail] for tail in saved[2]["alternatives"]] == [["The answer. #1"]]
+    assert saved[2]["alternatives"][0][0]["model"] == "fake/fake-chat-1"
+    s.conversation.send("more", s.model, ChatOptions(), s.writer())  # alternatives are never sent
+    assert "alternatives" not in str(chat_requests(server)[-1])
+
+
+def test_a_failed_regenerate_leaves_the_earlier_reply_current(tmp_path, server) -> None:
+    s = Setup(tmp_path, server)
+    s.conversation.send("hello", s.model, ChatOptions(), s.writer())
+    before = s.saved()
+    server.add_fault("/chat/completions", {"status": 500})
+    with pytest.raises(ApiError):
+        s.conversation.regenerate(s.model, ChatOptions(), s.writer())
+    assert s.session.messages == before == s.saved() and not s.conversation.turn_dropped
+
+
+def test_a_regenerate_cut_off_keeps_what_came_and_the_earlier_reply_as_its_alternative(tmp_path, server) -> None:
+    s = Setup(tmp_path, server)
+    s.conversation.send("hello", s.model, ChatOptions(), s.writer())
+    server.set(reply="Something else entirely.")
+    server.add_fault("/chat/completions", {"kind": "cut", "after_chars": 10})
+    with pytest.raises(IncompleteReplyError):
+        s.conversation.regenerate(s.model, ChatOptions(), s.writer())
+    last = s.saved()[-1]
+    assert last["content"] == f"Something\n\n{INCOMPLETE_MARKER}"
+    assert [m["content"] for m in last["alternatives"][0]] == ["The answer."]
+
+
+def test_regenerate_with_no_prompt_yet_is_refused(tmp_path, server) -> None:
+    s = Setup(tmp_path, server)
+    with pytest.raises(LlmcError, match="no prompt to ask again"):
+        s.conversation.regenerate(s.model, ChatOptions(), s.writer())
+    assert server.requests == [] and s.session.messages == [{"role": "system", "content": "be brief"}]
+
+
+def test_an_edited_prompt_replaces_its_turn_and_keeps_it_and_a_failed_one_puts_it_back(tmp_path, server) -> None:
+    s = Setup(tmp_path, server)
+    s.conversation.send("hello", s.model, ChatOptions(), s.writer())
+    s.conversation.send("and then?", s.model, ChatOptions(), s.writer())
+    before = s.saved()
+    server.add_fault("/chat/completions", {"status": 500})
+    with pytest.raises(ApiError):
+        s.conversation.send("what then?", s.model, ChatOptions(), s.writer(), replacing=3)
+    assert s.session.messages == before and s.conversation.turn_dropped
+    server.set(reply="Then this.")
+    s.conversation.send("what then?", s.model, ChatOptions(), s.writer(), replacing=3)
+    assert chat_requests(server)[-1][1:] == [{"role": "user", "content": "hello"},
+                                             {"role": "assistant", "content": "The answer."},
+                                             {"role": "user", "content": "what then?"}]
+    saved = s.saved()
+    assert [m["content"] for m in saved[1:]] == ["hello", "The answer.", "what then?", "Then this."]
+    assert [[m["content"] for m in tail] for tail in saved[3]["alternatives"]] == [["and then?", "The answer."]]

@@ -77,6 +77,10 @@ class ChatControls(Protocol):
     def use_role(self, name: Optional[str]) -> str:
         """Take the role `name` (None: none) for the rest of the chat; a line saying what changed."""
 
+    def regenerate(self) -> None:
+        """Ask the current model again for the last prompt, keeping the earlier reply as an alternative
+        (LlmcError when there is no prompt yet)."""
+
     def edit_next_prompt(self, text: str) -> None:
         """Open `text` in the user's editor; what is saved starts the next input line (ConfigError if
         no editor runs)."""

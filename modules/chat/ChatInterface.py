@@ -23,6 +23,7 @@ from ..Types import DEFAULT_SYSTEM_PROMPT
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
+from ..store.Alternatives import last_turn_choices
 from ..store.Attachment import Attachment, message_content
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..setup.RunContext import RunContext
@@ -329,17 +330,34 @@ class ChatInterface:
     # Sending
     def send(self, text: str) -> None:
         """Send a user message (with the files attached since the last one) and show the reply;
-        Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked)."""
-        if self.recall.recalled_user_index is not None:
-            self.session.truncate_at(self.recall.recalled_user_index)
+        Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked). A message recalled
+        (Shift-Up) and sent replaces its turn and what followed, which are kept as its alternative."""
+        replacing = self.recall.recalled_user_index
         self.recall.reset()
         attached, self.attachments = self.attachments, []
         content = message_content(text, attached) if attached else text
+        self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
+                                                                      replacing), attached)
+
+    def regenerate(self) -> None:
+        """/regenerate: ask the current model again for the last prompt; the earlier reply is kept as an
+        alternative (LlmcError when there is no prompt yet)."""
+        if self.session.last_user_index() is None:
+            raise LlmcError("no prompt to ask again yet: send one first")
+        self.recall.reset()
+        if self._show_turn(lambda model, writer: self.conversation.regenerate(model, self.options(), writer), []):
+            count = len(last_turn_choices(self.session.messages))
+            self.terminal.print_dim(f"The earlier reply is kept: /alternatives shows the {count} answers "
+                                    "to this prompt and takes one back.")
+
+    def _show_turn(self, turn: Callable[[Optional[ResolvedModel], Any], Reply], attached: List[Attachment]) -> bool:
+        """Run one turn (a send or an ask again) with the current model, its reply shown as it comes and
+        its usage after it; a failure or Ctrl-C is told. True when a reply came whole."""
         writer = None
         try:
             model = None if self.echo else self.resolved_model()
             writer = make_reply_writer(self.terminal)
-            reply = self.conversation.send(content, model, self.options(), writer)
+            reply = turn(model, writer)
         except KeyboardInterrupt:
             if writer is not None:
                 writer.abort()
@@ -351,6 +369,8 @@ class ChatInterface:
         else:
             self._show_usage(reply)
             self.terminal.print()
+            return True
+        return False
 
     def edit_next_prompt(self, text: str) -> None:
         """Write the next prompt in the editor, starting from `text`; it comes back to the input line."""

@@ -16,8 +16,11 @@ from ..render.ProgressDisplay import discover_with_progress
 from ..ProviderManager import ProviderManager, split_first_slash
 from ..base.Secrets import mask_key, mask_url
 from ..base.Terminal import Terminal
+from ..render.ChatPrinter import print_turns
+from ..store.Alternatives import choice_lines, last_turn_choices, take
+from ..store.ChatSession import readable_text
 from ..store.Roles import role_names
-from ..store.ChatStore import format_chat_list, format_search_hits, model_to_resume
+from ..store.ChatStore import cut_to_width, format_chat_list, format_search_hits, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
 if TYPE_CHECKING:
@@ -49,6 +52,14 @@ COMMANDS: Tuple[Command, ...] = (
     Command("reset", ("r",), "", "start over: forget this chat's messages", "_reset",
             "Shift-Alt-N does the same. What was saved stays in its file; the next reply starts a new one."),
     Command("print", ("p",), "", "show the whole chat", "_print"),
+    Command("regenerate", ("rg",), "", "ask again; the earlier reply is kept", "_regenerate",
+            "With the current model (/mod first to ask another). The earlier reply, with any tool calls it made, "
+            "stays in the chat file as an alternative: /alternatives shows them and takes one back. Ctrl-C or an "
+            "error leaves the earlier reply as it was."),
+    Command("alternatives", ("alt",), "[N]", "show the last prompt's answers; N takes one back", "_alternatives",
+            "What /regenerate and /edit replaced is kept in the chat file: the list numbers every answer the last "
+            "turn had (with its prompt when /edit changed it), * marks the current one. /alternatives N makes "
+            "answer N the chat's again; the one it replaces is kept in its place."),
     Command("edit-prompt", (), "[TEXT]", "write the next prompt in $VISUAL or $EDITOR", "_edit_prompt",
             "Opens the editor on TEXT (or nothing); what you save comes back to the input line, to send "
             "with Enter. Ctrl-X Ctrl-E does the same with the line being typed."),
@@ -151,6 +162,10 @@ class CommandHandler(Completer):
     def _error(self, text: str) -> None:
         self.terminal.print(f"ERROR: {text}")
 
+    def _row_width(self) -> Optional[int]:
+        """The columns a listing's rows are cut to; None when the output is not a terminal (rows stay whole)."""
+        return self.terminal.size().columns if self.terminal.is_interactive else None
+
     def _help(self, name: str) -> None:
         width = self.terminal.size().columns
         if name:
@@ -178,6 +193,31 @@ class CommandHandler(Completer):
 
     def _print(self, _: str) -> None:
         self.chat_interface.show_chat()
+
+    def _regenerate(self, _: str) -> None:
+        self.chat_interface.regenerate()
+
+    def _alternatives(self, number: str) -> None:
+        chat = self.chat_interface
+        choices = last_turn_choices(chat.session.messages)
+        if len(choices) < 2:
+            self.terminal.print("The last turn has no alternatives: /regenerate asks again and /edit changes the "
+                                "last prompt, both keeping what they replace." if choices else
+                                "No prompt yet: nothing to choose from.")
+            return
+        if not number:
+            lines = [cut_to_width(line, self._row_width()) for line in choice_lines(choices)]
+            self.terminal.print("\n".join(["Answers to the last prompt (* the current one):", *lines,
+                                           "/alternatives N takes answer N."]))
+            return
+        if not number.isdigit() or not 1 <= int(number) <= len(choices):
+            self._error(f"no answer {number!r}: /alternatives lists 1 to {len(choices)}")
+            return
+        chosen = choices[int(number) - 1]
+        take(chat.session.messages, chosen.path)
+        chat.save_chat()
+        print_turns(self.terminal, [(m["role"], readable_text(m)) for m in chosen.messages])
+        self.terminal.print(f"Answer {number} of {len(choices)} is the chat's now (/alternatives lists them).")
 
     def _save(self, name: str) -> None:
         session = self.chat_interface.session
@@ -233,8 +273,7 @@ class CommandHandler(Completer):
             self.terminal.print("No saved chats yet.")
             return
         shown = chats if which == "all" else chats[:CHATS_SHOWN]
-        width = self.terminal.size().columns if self.terminal.is_interactive else None
-        lines = format_chat_list(shown, current=self.chat_interface.session.chat_id, width=width)
+        lines = format_chat_list(shown, current=self.chat_interface.session.chat_id, width=self._row_width())
         if len(shown) < len(chats):
             lines.append(f"… and {len(chats) - len(shown)} older: /chats all")
         self.terminal.print("\n".join(lines + ["/load N opens chat N."]))
@@ -248,8 +287,7 @@ class CommandHandler(Completer):
             self.terminal.print(f"No saved chat holds {text!r}.")
             return
         self._listed_chats = None  # /load N counts in the list of all chats, as the hits' numbers do
-        width = self.terminal.size().columns if self.terminal.is_interactive else None
-        lines = format_search_hits(hits, self.terminal.color, width)
+        lines = format_search_hits(hits, self.terminal.color, self._row_width())
         self.terminal.print("\n".join(lines + ["/load N opens chat N."]))
 
     def _title(self, text: str) -> None:

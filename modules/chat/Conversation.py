@@ -1,8 +1,9 @@
 """One conversation's turns: send a prompt, stream the reply to a writer, record the reply and save the chat.
 
 The chat and `-p` both send through it and keep only their presentation. A turn is one request round
-(`request_round`, from the messages as they are) and its recording (`record_reply`): regenerating,
-editing and resending, and tool loops are more rounds over the same seams.
+(`request_round`, from the messages as they are) and its recording (`record_reply`): asking again
+(`regenerate`), an edited prompt (`send` replacing a turn) and tool loops are more rounds over the same
+seams.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..base.Terminal import Terminal
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ReplyStreaming import make_reply_writer, stream_reply
 from ..store.Attachment import Content, has_image, image_refusal
+from ..store.Alternatives import keep_replaced, put_back, set_aside
 from ..store.ChatSession import ChatSession
 from ..store.ChatStore import ChatStore
 from ..tools.ToolBox import ToolSpec
@@ -43,19 +45,44 @@ class Conversation:
         self.save_status: int = ExitStatus.OK  # of the last save: OK, or its error's (74 for a full disk)
         self._writer: Any = None  # showing the round being received
         self._told_no_tools: Set[str] = set()  # models said to take no tools, once each
+        self._replaced: Optional[Tuple[int, List[dict]]] = None  # (index, the messages set aside from it)
 
-    def send(self, content: Content, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
+    def send(self, content: Content, model: Optional[ResolvedModel], options: ChatOptions, writer: Any,
+             replacing: Optional[int] = None) -> Reply:
         """Add a user message, show the reply in `writer`, record it and save the chat; the reply (with
         the usage of every round when tools were called).
 
         A reply cut off (IncompleteReplyError, Ctrl-C) is kept as far as it came, marked, and saved; when
         nothing came, or the request failed, the turn is dropped (`turn_dropped`), but tool calls made and
         answered are kept. The error is re-raised. What the model is known not to take (an image) is not
-        sent (LlmcError naming the model); a refusal naming the tools or the image sent is remembered."""
+        sent (LlmcError naming the model); a refusal naming the tools or the image sent is remembered.
+        `replacing`: the index of the user message this one replaces (an edit): that turn and what followed
+        are kept as its alternative (see Alternatives), and are the chat again when the turn is dropped."""
         self.turn_dropped = False
         self._check_before_sending(content, model)
         specs = self._offered_tools(model)
+        if replacing is not None:
+            self._set_aside(replacing)
         self.session.add_user(content)
+        return self._answer(model, options, writer, specs, has_image(content))
+
+    def regenerate(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
+        """Ask again for the last prompt, as `send` does: the replies (and tool calls) that followed it are
+        kept as the new reply's alternative, and stay the chat when nothing comes. LlmcError when there is
+        no prompt yet."""
+        index = self.session.last_user_index()
+        if index is None:
+            raise LlmcError("no prompt to ask again yet: send one first")
+        self.turn_dropped = False
+        content = self.session.messages[index]["content"]
+        self._check_before_sending(content, model)
+        specs = self._offered_tools(model)
+        self._set_aside(index + 1)
+        return self._answer(model, options, writer, specs, has_image(content))
+
+    def _answer(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any, specs: List[ToolSpec],
+                image: bool) -> Reply:
+        """The reply to the chat as it is now (its last message the prompt), recorded and saved."""
         self._warn_of_context(model, specs)
         self._writer = writer
         try:
@@ -68,12 +95,27 @@ class Conversation:
             raise
         except ApiError as exc:
             self._end_failed_turn()
-            raise self._refusal(exc, model, bool(specs), has_image(content)) from None
+            raise self._refusal(exc, model, bool(specs), image) from None
         except BaseException:
             self._end_failed_turn()
             raise
         self.record_reply(reply)
         return reply if usage is None else dataclasses.replace(reply, usage=usage)
+
+    def _set_aside(self, index: int) -> None:
+        """Take the chat from `index` on out while a turn replaces it (kept or put back by _settle)."""
+        self._replaced = (index, set_aside(self.session.messages, index))
+
+    def _settle(self) -> None:
+        """After a turn that replaced part of the chat: keep that part as the alternative of what stands in
+        its place now, or put it back when nothing does."""
+        if self._replaced is None:
+            return
+        (index, tail), self._replaced = self._replaced, None
+        if len(self.session.messages) > index:
+            keep_replaced(self.session.messages, index, tail)
+        else:
+            put_back(self.session.messages, index, tail)
 
     def _check_before_sending(self, content: Content, model: Optional[ResolvedModel]) -> None:
         """LlmcError for an image going to a model known to take none."""
@@ -156,11 +198,15 @@ class Conversation:
             self._end_failed_turn()
 
     def _end_failed_turn(self) -> None:
-        """Drop the turn when nothing came of it; keep (and save) the tool calls it made and answered."""
-        if self.session.messages[-1]["role"] == "user":
-            self.drop_turn()
-        else:
+        """Drop the turn when nothing came of it (what it replaced is the chat again); keep (and save) the
+        tool calls it made and answered."""
+        messages = self.session.messages
+        if messages[-1]["role"] != "user":
             self.save()
+            return
+        if self._replaced is None or self._replaced[0] < len(messages):  # not asking again for this prompt
+            self.drop_turn()
+        self._settle()
 
     def drop_turn(self) -> None:
         """Take back the last user message and what followed it."""
@@ -171,6 +217,7 @@ class Conversation:
         """Save the chat as it is now, when autosave is on; a failure is a warning (and `save_status`), the
         chat goes on."""
         self.save_status = ExitStatus.OK
+        self._settle()
         if not self.autosave or self.store is None or not self.session.has_user_messages():
             return
         previous = self.session.chat_id

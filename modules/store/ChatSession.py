@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .Alternatives import ALTERNATIVES_KEY, CURRENT_AT_KEY, last_user_index
 from .Attachment import Content, content_text, is_content_parts
 from ..base.Errors import INCOMPLETE_MARKER, ConfigError, WriteError
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_text_file
@@ -29,6 +30,8 @@ TITLE_TOKEN_BUDGET = 64  # the answer takes about 25 tokens; a model that goes o
 TITLE_EXCERPT_CHARS = 6000
 ROLE_NAME_KEY = "role_name"  # on a system message: the role (see Roles) whose prompt it is
 CHAT_FORMAT_KEY = "llmc_chat"  # the header line of an autosaved chat holds this key and the format version
+# Still 1 with alternatives (see Alternatives): optional fields, which an llmc from before them loads without
+# (it shows and sends the same chat, and a save of its own leaves them out).
 CHAT_FORMAT_VERSION = 1
 _ESCAPED_IN_FILES = re.compile("[\x85\u2028\u2029\ud800-\udfff]")  # see json_text
 
@@ -114,18 +117,17 @@ class ChatSession:
 
     def remove_last_user(self) -> None:
         """Drop the last user message and anything after it (an interrupted or failed turn)."""
-        for index in range(len(self.messages) - 1, 0, -1):
-            if self.messages[index]["role"] == "user":
-                del self.messages[index:]
-                return
+        index = self.last_user_index()
+        if index is not None:
+            del self.messages[index:]
+
+    def last_user_index(self) -> Optional[int]:
+        """Where the last user message (the last turn's prompt) stands; None when there is none."""
+        return last_user_index(self.messages)
 
     def indices_of(self, role: str) -> List[int]:
         """Positions in `messages` of the messages of one role."""
         return [i for i, m in enumerate(self.messages) if m["role"] == role]
-
-    def truncate_at(self, index: int) -> None:
-        """Drop the message at `index` and everything after it (never the system message)."""
-        del self.messages[max(1, index):]
 
     def last_reply(self) -> Optional[str]:
         """The text of the last assistant message, None if there is none."""
@@ -266,31 +268,59 @@ def check_messages(data: Any, path: Path) -> List[dict]:
     """The list of {"role", "content"} messages in `data`, system message first; ConfigError otherwise."""
     if not isinstance(data, list) or not data:
         raise ConfigError(f"{path}: not a chat file: expected a non-empty list of messages")
-    messages = []
-    for number, item in enumerate(data, 1):
-        if (not isinstance(item, dict) or item.get("role") not in ROLES
-                or not (isinstance(item.get("content"), str) or (item["role"] == "user"
-                                                                 and is_content_parts(item.get("content"))))):
-            raise ConfigError(f"{path}: not a chat file: message {number} is not a "
-                              f'{{"role": system|user|assistant|tool, "content": text}} object')
-        if not isinstance(item.get("model", ""), str):
-            raise ConfigError(f"{path}: not a chat file: message {number} has a model that is not text")
-        message = {"role": item["role"], "content": _clean_content(item["content"])}
-        usage = TokenUsage.from_reply(item.get("usage")) if item["role"] == "assistant" else None
-        if usage is not None:  # counts that do not add up are dropped, never sent
-            message["usage"] = usage.as_dict()
-        if item.get("model"):  # the model that gave a reply: kept, never sent
-            message["model"] = item["model"]
-        if item["role"] == "system" and isinstance(item.get(ROLE_NAME_KEY), str):  # kept, never sent
-            message[ROLE_NAME_KEY] = item[ROLE_NAME_KEY]
-        message.update(_tool_fields(item, number, path))
-        messages.append(message)
+    try:
+        messages = [_checked_message(item, str(number), path) for number, item in enumerate(data, 1)]
+    except RecursionError:
+        raise ConfigError(f"{path}: not a chat file: nested too deeply") from None
     if messages[0]["role"] != "system" or any(m["role"] == "system" for m in messages[1:]):
         raise ConfigError(f"{path}: not a chat file: the system message must come first, and only once")
     return messages
 
 
-def _tool_fields(item: dict, number: int, path: Path) -> dict:
+def _checked_message(item: Any, number: str, path: Path) -> dict:
+    """One saved message as the chat keeps it (fields it does not know left out); ConfigError naming
+    message `number` otherwise."""
+    if (not isinstance(item, dict) or item.get("role") not in ROLES
+            or not (isinstance(item.get("content"), str) or (item["role"] == "user"
+                                                             and is_content_parts(item.get("content"))))):
+        raise ConfigError(f"{path}: not a chat file: message {number} is not a "
+                          f'{{"role": system|user|assistant|tool, "content": text}} object')
+    if not isinstance(item.get("model", ""), str):
+        raise ConfigError(f"{path}: not a chat file: message {number} has a model that is not text")
+    message = {"role": item["role"], "content": _clean_content(item["content"])}
+    usage = TokenUsage.from_reply(item.get("usage")) if item["role"] == "assistant" else None
+    if usage is not None:  # counts that do not add up are dropped, never sent
+        message["usage"] = usage.as_dict()
+    if item.get("model"):  # the model that gave a reply: kept, never sent
+        message["model"] = item["model"]
+    if item["role"] == "system" and isinstance(item.get(ROLE_NAME_KEY), str):  # kept, never sent
+        message[ROLE_NAME_KEY] = item[ROLE_NAME_KEY]
+    message.update(_tool_fields(item, number, path))
+    message.update(_alternatives_fields(item, number, path))
+    return message
+
+
+def _alternatives_fields(item: dict, number: str, path: Path) -> dict:
+    """What a message replaced (see Alternatives): lists of messages, each checked as any other; kept,
+    never sent."""
+    alternatives = item.get(ALTERNATIVES_KEY)
+    if not alternatives and CURRENT_AT_KEY not in item:
+        return {}
+    if not isinstance(alternatives, list) or not all(isinstance(tail, list) and tail for tail in alternatives):
+        raise ConfigError(f"{path}: not a chat file: message {number} has alternatives that are not "
+                          "lists of messages")
+    at = item.get(CURRENT_AT_KEY, len(alternatives))
+    if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= len(alternatives):
+        raise ConfigError(f"{path}: not a chat file: message {number} has an {CURRENT_AT_KEY} that is not "
+                          f"a number from 0 to {len(alternatives)}")
+    checked = [[_checked_message(m, f"{number} (alternative {a}, message {n})", path)
+                for n, m in enumerate(tail, 1)] for a, tail in enumerate(alternatives, 1)]
+    if any(m["role"] == "system" for tail in checked for m in tail):
+        raise ConfigError(f"{path}: not a chat file: message {number} has an alternative holding a system message")
+    return {ALTERNATIVES_KEY: checked, **({CURRENT_AT_KEY: at} if CURRENT_AT_KEY in item else {})}
+
+
+def _tool_fields(item: dict, number: str, path: Path) -> dict:
     """The tool calls of a saved reply, or the call a tool result answers (and the tool's name)."""
     if item["role"] == "assistant" and "tool_calls" in item:
         calls = tool_calls_of(item)
@@ -378,6 +408,8 @@ def parse_chat_lines(text: str, path: Path) -> Tuple[dict, List[dict]]:
             items.append(json.loads(line))
         except ValueError as exc:
             raise ConfigError(f"{path}: not a chat file: line {number} is not JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not a chat file: line {number} is nested too deeply") from None
     header = items[0] if items else None
     if not isinstance(header, dict) or not isinstance(header.get(CHAT_FORMAT_KEY), int):
         raise ConfigError(f"{path}: not a chat file: the first line is not an llmc chat header")
