@@ -23,7 +23,8 @@ handed an OutputChannel or a Terminal.
 
 Imports sit at the top of modules, except at these lazy boundaries, which keep start-up fast (ruff's PLC0415
 allows a function-level import only where it is marked `# noqa: PLC0415 - <reason>`, and in cli/CommandLine
-and cli/Completion; tests/e2e/test_startup_imports.py checks what --version, --list-chats and --list-models load):
+and cli/Completion; tests/e2e/test_startup_imports.py checks what --version, --list-chats, --list-models and
+the chat's start load):
 
     cli/CommandLine  --version and --help import argparse alone; each command imports its modules as it runs
                      (cli/Completion too: --complete reads only the file its kind needs)

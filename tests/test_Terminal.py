@@ -55,6 +55,23 @@ def test_console_is_plain_when_piped() -> None:
     assert out.getvalue() == "plain\n"
 
 
+def test_a_dim_line_is_faint_on_a_terminal_wrapped_between_words_and_plain_when_piped() -> None:
+    out = FakeTty()
+    Terminal(out, io.StringIO(), environ={"TERM": "xterm"}).print_dim("  → " + "word " * 20 + "\x1b[31m")
+    assert out.getvalue() == ("\x1b[2m  → " + "word " * 14 + "word\x1b[0m\n"  # 80 columns: no pty, no size
+                              "\x1b[2m" + "word " * 5 + "\u241b[31m\x1b[0m\n")
+    piped = io.StringIO()
+    Terminal(piped, io.StringIO(), environ={"TERM": "xterm"}).print_dim("usage\nline")
+    assert piped.getvalue() == "usage\nline\n"
+
+
+def test_visible_text_of_printable_text_is_that_text() -> None:
+    from llmc.base.Terminal import visible_text
+    for text in ("plain", "naïve café · 日本語", "tab\tand space"):
+        assert visible_text(text) == text
+    assert visible_text("\u00a0nbsp\u202eoverride") == "\u00a0nbsp<U+202E>override"  # not printable: translated
+
+
 def test_visible_text_shows_control_characters_instead_of_sending_them() -> None:
     from llmc.base.Terminal import visible_text
     raw = "a\x1b[31mred\x1b]0;title\x07 b\r\nc\td\x9b2J\x7f"

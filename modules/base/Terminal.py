@@ -5,10 +5,13 @@ import contextlib
 import os
 import sys
 import termios
+import textwrap
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+DIM, NORMAL = "\x1b[2m", "\x1b[0m"  # what rich writes around a faint line
 
 
 class Terminal:
@@ -57,12 +60,15 @@ class Terminal:
         self.write(visible_text(text) + "\n")
 
     def print_dim(self, text: str) -> None:
-        """A line on stdout in a faint style on a colour terminal (plain elsewhere)."""
+        """A line on stdout in a faint style on a colour terminal, wrapped between words at its width
+        (plain elsewhere). Written as is, not with rich: the chat's first lines are dim, and drawing them
+        with rich would add its import to every chat's start."""
         if not self.color:
             self.print(text)
             return
-        from rich.text import Text  # noqa: PLC0415 - rich: only a colour terminal needs it
-        self.console().print(Text(visible_text(text), style="dim"))
+        width = self.size().columns
+        lines = [part for line in visible_text(text).split("\n") for part in textwrap.wrap(line, width) or [""]]
+        self.write("".join(f"{DIM}{line}{NORMAL}\n" for line in lines))
 
     def message(self, text: str) -> None:
         """Write a line to stderr (notices, warnings, errors); control characters are made visible."""

@@ -1,4 +1,5 @@
-"""Start-up stays light: what `--version` and `--list-models` import (structural, not timed)."""
+"""Start-up stays light: what `--version`, `--list-models`, `--list-chats` and the chat's start import (structural,
+not timed)."""
 from __future__ import annotations
 
 import json
@@ -86,3 +87,28 @@ def test_completion_values_import_neither_pydantic_nor_the_chat(tmp_path):
         assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "llmc.Config", "llmc.Types"}), (kind, sorted(modules))
     script_modules = top_level(imported_modules(["--completion", "bash"], tmp_path))
     assert not script_modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"})
+
+
+CHAT_START_PROBE = """
+import sys
+from llmc.chat.ChatInterface import ChatInterface
+def first_prompt(self, session):  # what the chat has loaded when its first prompt would show
+    print("RICH=" + str(sorted(name for name in sys.modules if name.split(".")[0] == "rich")))
+ChatInterface._loop = first_prompt
+from llmc.cli.CommandLine import run
+run()
+"""
+
+
+def test_the_chat_starts_without_rich_on_a_colour_terminal(tmp_path):
+    import pexpect
+    from tests.e2e.pty_support import spawn
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text('model = "local/m1"\n[providers.local]\n'
+                                      'base_api_url = "http://127.0.0.1:1/v1"\nvalid_models = { "m1" = "one" }\n')
+    child = spawn(data, program=("-c", CHAT_START_PROBE))
+    child.expect_exact("Ctrl-D or /exit: leave")  # the start's dim lines are drawn
+    child.expect_exact("RICH=[]")
+    child.expect(pexpect.EOF)
+    assert "\x1b[2m" in child.logfile_read.getvalue()
