@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmc.store.Attachment import (MAX_TEXT_BYTES, Attachment, content_text, has_image, image_refusal, image_type,
-                             message_content)
+                             message_content, prompt_of, with_prompt)
 from llmc.base.Errors import ApiError, ConfigError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
@@ -72,3 +72,15 @@ def test_a_refusal_of_a_message_with_an_image_names_the_model() -> None:
     for status in (None, 401, 429, 500):
         error = ApiError("other", status=status)
         assert image_refusal(error, "fake/m") is error
+
+
+def test_an_edited_prompt_keeps_the_files_attached_to_it(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("line one\n")
+    (tmp_path / "dot.png").write_bytes(PNG)
+    text_file, image = Attachment.read(str(tmp_path / "notes.txt")), Attachment.read(str(tmp_path / "dot.png"))
+    for attached in ([], [text_file], [image], [text_file, image]):
+        content = message_content("what is this?", attached)
+        assert prompt_of(content) == "what is this?"
+        assert with_prompt(content, "and this?") == message_content("and this?", attached)
+    assert with_prompt([{"type": "image_url", "image_url": {"url": "u"}}], "p") == [
+        {"type": "text", "text": "p"}, {"type": "image_url", "image_url": {"url": "u"}}]

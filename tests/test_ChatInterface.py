@@ -507,3 +507,38 @@ def test_a_provider_that_reports_no_usage_is_said_so_once_per_chat(tmp_path, ser
         run_keys(chat, pipe, "one" + SUBMIT + "two" + SUBMIT + "/exit" + SUBMIT)
     out = chat.terminal.stdout.getvalue()
     assert out.count("Hello **there**.") == 2 and out.count("Usage: not reported by fake") == 1
+
+
+def test_edit_puts_the_last_prompt_back_and_sending_it_replaces_the_turn_keeping_it(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        keys = ("first" + SUBMIT + "second" + SUBMIT + "/edit" + SUBMIT + " again" + SUBMIT
+                + "/edit" + SUBMIT + "\x03" + "third" + SUBMIT  # Ctrl-C: no edit, a new turn
+                + "/edit fourth" + SUBMIT + "\x04")
+        run_keys(chat, pipe, keys)
+    assert chat_messages(chat) == [("user", "first"), ("assistant", "first"), ("user", "second again"),
+                                   ("assistant", "second again"), ("user", "fourth"), ("assistant", "fourth")]
+    edited, sent_at_once = chat.session.messages[3], chat.session.messages[5]
+    assert [[m["content"] for m in tail] for tail in edited["alternatives"]] == [["second", "second"]]
+    assert [[m["content"] for m in tail] for tail in sent_at_once["alternatives"]] == [["third", "third"]]
+    assert "Change the prompt and send it: it replaces the last turn" in chat.terminal.stdout.getvalue()
+
+
+def test_an_edited_prompt_goes_with_its_image_again(tmp_path, server) -> None:
+    (tmp_path / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24)
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        keys = f"/attach {tmp_path / 'dot.png'}" + SUBMIT + "what is it" + SUBMIT + "/edit" + SUBMIT + "?" + SUBMIT
+        run_keys(chat, pipe, keys + "\x04")
+    sent = [r["json"]["messages"] for r in server.request_log() if r["path"].endswith("/chat/completions")]
+    assert len(sent) == 2 and sent[1][1]["content"][0] == {"type": "text", "text": "what is it?"}
+    assert sent[1][1]["content"][1:] == sent[0][1]["content"][1:] and sent[1][1]["content"][2]["type"] == "image_url"
+    assert "Its attached files go with it again." in chat.terminal.stdout.getvalue()
+
+
+def test_edit_with_no_prompt_yet_is_refused(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "/edit" + SUBMIT + "\x04")
+    assert "ERROR: no prompt to edit yet: send one first" in chat.terminal.stdout.getvalue()
+    assert chat_messages(chat) == []

@@ -81,6 +81,10 @@ class ChatControls(Protocol):
         """Ask the current model again for the last prompt, keeping the earlier reply as an alternative
         (LlmcError when there is no prompt yet)."""
 
+    def edit_last_prompt(self, text: str) -> None:
+        """Put the last prompt back in the input line, to send in place of its turn (kept as an
+        alternative); with `text`, send `text` in its place at once. LlmcError when there is none."""
+
     def edit_next_prompt(self, text: str) -> None:
         """Open `text` in the user's editor; what is saved starts the next input line (ConfigError if
         no editor runs)."""

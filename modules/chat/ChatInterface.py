@@ -24,7 +24,7 @@ from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
 from ..store.Alternatives import last_turn_choices
-from ..store.Attachment import Attachment, message_content
+from ..store.Attachment import Attachment, Content, message_content, prompt_of, with_prompt
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..setup.RunContext import RunContext
 from ..store.Roles import Role, load_role
@@ -92,7 +92,8 @@ class ChatInterface:
         self.input_history = InputHistory(self.data_directory, terminal.message, keep=save)
         self._io = {"input": pt_input, "output": pt_output}
         self.prompt_session: Optional[PromptSession] = None
-        self.next_input = ""  # text the next prompt starts with (/edit-prompt)
+        self.next_input = ""  # text the next prompt starts with (/edit-prompt, /edit)
+        self.editing: Optional[Tuple[int, Content]] = None  # the user message /edit put back: index, content
         self._said_no_usage: Set[str] = set()  # providers whose missing usage was told
 
     # Start and main loop
@@ -142,6 +143,7 @@ class ChatInterface:
         while True:
             try:
                 default, self.next_input = self.next_input, ""
+                editing, self.editing = self.editing, None  # Ctrl-C or a command drops the edit
                 text = session.prompt(self._prompt_text, default=default)
             except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
                 self.recall.reset()
@@ -152,17 +154,18 @@ class ChatInterface:
             if not text.strip():
                 continue
             try:
-                if not self._take(text):
+                if not self._take(text, editing):
                     return
             except Exception as exc:  # noqa: BLE001 - a bug in one command or reply must not end the chat
                 self.terminal.print(f"ERROR: {internal_error_text(exc)}")
 
-    def _take(self, text: str) -> bool:
-        """Run a command line or send a message; False when the chat should end."""
+    def _take(self, text: str, editing: Optional[Tuple[int, Content]] = None) -> bool:
+        """Run a command line or send a message (`editing`: as the new text of that user message); False
+        when the chat should end."""
         if text.lstrip().startswith("/") and "\n" not in text.strip():
             self.recall.reset()
             return self.commands.handle(text.strip())
-        self.send(text)
+        self.send(text, editing)
         return True
 
     def _prompt_text(self) -> str:
@@ -328,16 +331,38 @@ class ChatInterface:
         return complete
 
     # Sending
-    def send(self, text: str) -> None:
+    def send(self, text: str, editing: Optional[Tuple[int, Content]] = None) -> None:
         """Send a user message (with the files attached since the last one) and show the reply;
         Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked). A message recalled
-        (Shift-Up) and sent replaces its turn and what followed, which are kept as its alternative."""
+        (Shift-Up) and sent replaces its turn and what followed, which are kept as its alternative; so
+        does `editing` (the index and content of the user message /edit put back), whose attached files
+        go again (those attached since wait for the next message)."""
         replacing = self.recall.recalled_user_index
         self.recall.reset()
+        if editing is not None:
+            self._send_content(with_prompt(editing[1], text), [], editing[0])
+            return
         attached, self.attachments = self.attachments, []
-        content = message_content(text, attached) if attached else text
+        self._send_content(message_content(text, attached) if attached else text, attached, replacing)
+
+    def _send_content(self, content: Content, attached: List[Attachment], replacing: Optional[int]) -> None:
         self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
                                                                       replacing), attached)
+
+    def edit_last_prompt(self, text: str) -> None:
+        """/edit: the last prompt back in the input line, to change and send in place of its turn (kept
+        as an alternative); with `text`, `text` sent in its place at once. LlmcError when there is none."""
+        index = self.session.last_user_index()
+        if index is None:
+            raise LlmcError("no prompt to edit yet: send one first")
+        content = self.session.messages[index]["content"]
+        if text:
+            self._send_content(with_prompt(content, text), [], index)
+            return
+        self.next_input, self.editing = prompt_of(content), (index, content)
+        attached = " Its attached files go with it again." if with_prompt(content, "") else ""
+        self.terminal.print_dim("Change the prompt and send it: it replaces the last turn, which is kept "
+                                f"(/alternatives). Ctrl-X Ctrl-E opens $EDITOR; Ctrl-C keeps the chat as it is.{attached}")
 
     def regenerate(self) -> None:
         """/regenerate: ask the current model again for the last prompt; the earlier reply is kept as an

@@ -56,6 +56,11 @@ COMMANDS: Tuple[Command, ...] = (
             "With the current model (/mod first to ask another). The earlier reply, with any tool calls it made, "
             "stays in the chat file as an alternative: /alternatives shows them and takes one back. Ctrl-C or an "
             "error leaves the earlier reply as it was."),
+    Command("edit", (), "[TEXT]", "change the last prompt and send it again", "_edit",
+            "Puts the last prompt back in the input line: sending it replaces the last turn, which is kept in the "
+            "chat file (/alternatives takes it back). Ctrl-X Ctrl-E opens it in $VISUAL or $EDITOR; Ctrl-C leaves "
+            "the chat as it was. With TEXT, TEXT is sent in its place at once. Files attached to the prompt go "
+            "with it again. Shift-Up recalls an earlier prompt to change and send the same way."),
     Command("alternatives", ("alt",), "[N]", "show the last prompt's answers; N takes one back", "_alternatives",
             "What /regenerate and /edit replaced is kept in the chat file: the list numbers every answer the last "
             "turn had (with its prompt when /edit changed it), * marks the current one. /alternatives N makes "
@@ -196,6 +201,9 @@ class CommandHandler(Completer):
 
     def _regenerate(self, _: str) -> None:
         self.chat_interface.regenerate()
+
+    def _edit(self, text: str) -> None:
+        self.chat_interface.edit_last_prompt(text)
 
     def _alternatives(self, number: str) -> None:
         chat = self.chat_interface

@@ -93,6 +93,24 @@ def typed_prompt(text: str) -> str:
     return text[: found.start()] if found else text
 
 
+def prompt_of(content: Content) -> str:
+    """What the user typed of a message: its first text without the files attached to it."""
+    if isinstance(content, str):
+        return typed_prompt(content)
+    return typed_prompt(next((part["text"] for part in content if part.get("type") == "text"), ""))
+
+
+def with_prompt(content: Content, prompt: str) -> Content:
+    """`content` with `prompt` in place of what the user typed: the files attached to it kept as they were."""
+    if isinstance(content, str):
+        return prompt + content[len(typed_prompt(content)):]
+    first = next((i for i, part in enumerate(content) if part.get("type") == "text"), None)
+    if first is None:
+        return [{"type": "text", "text": prompt}, *content]
+    return [*content[:first], {**content[first], "text": with_prompt(content[first]["text"], prompt)},
+            *content[first + 1:]]
+
+
 def message_content(prompt: str, attachments: List[Attachment]) -> Content:
     """A user message's content: the prompt then the text files (one text), images as content parts."""
     text = "\n\n".join([prompt, *(a.text_block() for a in attachments if a.text is not None)])

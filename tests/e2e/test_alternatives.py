@@ -149,3 +149,40 @@ def test_alternatives_lists_the_answers_and_takes_one_back_into_the_saved_chat(d
     messages = saved_chat(data)
     assert [m["content"] for m in messages[1:]] == ["hello", "Hello #1", "and then?", "Hello #3"]
     assert messages[2]["alternatives_at"] == 0 and messages[2]["alternatives"][0][0]["content"] == "Hello #2"
+
+
+def test_edit_puts_the_last_prompt_back_and_sending_it_replaces_the_turn(tmp_path: Path, data: Path,
+                                                                         server: FakeOpenAIServer) -> None:
+    editor = tmp_path / "editor.sh"  # an 'editor' that writes what it was given, marked, back into the file
+    editor.write_text('#!/bin/sh\nprintf "edited (was: %s)\\n" "$(cat "$1")" > "$1"\n')
+    editor.chmod(0o700)
+    child = spawn(data, environ={"VISUAL": str(editor)})
+    child.expect_exact("fc1 >")
+    turn(child, "hello", "Hello #1")
+    turn(child, "how are you", "Hello #2")
+    send(child, "/edit")
+    child.expect_exact("Change the prompt and send it: it replaces the last turn")
+    child.expect_exact("how are you")
+    child.send(" today?\r")
+    child.expect_exact("Hello #3")
+    child.expect_exact("fc1 *>")
+    send(child, "/edit")
+    child.expect_exact("how are you today?")
+    child.send("\x18\x05")  # Ctrl-X Ctrl-E
+    child.expect_exact("edited (was: how are you today?)")
+    child.send("\r")
+    child.expect_exact("Hello #4")
+    child.expect_exact("fc1 *>")
+    send(child, "/alt")
+    child.expect_exact(" 1  fake/fake-chat-1  how are you → Hello #2")
+    child.expect_exact(" 2  fake/fake-chat-1  how are you today? → Hello #3")
+    child.expect_exact("*3  fake/fake-chat-1  edited (was: how are you today?) → Hello #4")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    requests = chat_requests(server)
+    assert [m["content"] for m in requests[2][1:]] == ["hello", "Hello #1", "how are you today?"]
+    assert [m["content"] for m in requests[3][1:]] == ["hello", "Hello #1", "edited (was: how are you today?)"]
+    messages = saved_chat(data)
+    assert [m["content"] for m in messages[1:]] == ["hello", "Hello #1", "edited (was: how are you today?)", "Hello #4"]
+    assert [[m["content"] for m in tail] for tail in messages[3]["alternatives"]] == [
+        ["how are you", "Hello #2"], ["how are you today?", "Hello #3"]]
