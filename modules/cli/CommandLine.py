@@ -5,13 +5,15 @@ import argparse
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from .. import __version__
 from ..base.ExitStatus import ExitStatus
 from .Completion import SHELLS, VALUE_KINDS
 
+TYPE_CHECKING = False  # not typing's: --version and --help import no more than argparse (typing takes 2 ms)
 if TYPE_CHECKING:  # the run's objects are imported when the run needs them (start-up stays light)
+    from typing import Any, Callable, List, Optional
+
     from ..Config import Config
     from ..setup.RunContext import RunContext
     from ..store.ChatSession import ChatSession
@@ -26,9 +28,11 @@ OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
+    help_width = _help_width()
     parser = argparse.ArgumentParser(
         prog="llmc", description="Chat with any OpenAI-compatible LLM provider from the terminal.",
-        epilog=HELP_EPILOG, add_help=False)
+        epilog=HELP_EPILOG, add_help=False,
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=help_width))
     add = parser.add_argument
     # argparse's own --help swallows write errors (a full disk would exit 0 with no help shown)
     add("-h", "--help", action="store_true", help="show this help message and exit")
@@ -122,6 +126,21 @@ def _concurrency(text: str) -> int:
     if not 1 <= value <= MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CONCURRENCY}: {text}")
     return value
+
+
+def _help_width() -> int:
+    """The width argparse would give the help (COLUMNS, else the terminal's, else 80; less 2), found without
+    the shutil import argparse makes for it on every flag added."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def _number(kind: type) -> Callable[[str], Any]:

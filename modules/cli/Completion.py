@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
 
 from .. import DEFAULT_DATA_DIRECTORY
 from ..discovery.BuiltInProviders import PROVIDER_DATA
+
+TYPE_CHECKING = False  # typing is not imported on the way to --version (see CommandLine)
+if TYPE_CHECKING:
+    from typing import Dict, Iterator, List, Optional
 
 SHELLS = ("bash", "zsh", "fish")
 VALUE_KINDS = ("models", "providers", "chats", "roles")

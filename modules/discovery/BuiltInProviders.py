@@ -2,7 +2,9 @@
 reads their names and models without importing pydantic."""
 from __future__ import annotations
 
-from typing import Any, Dict
+TYPE_CHECKING = False  # typing is not imported on the way to --version (see cli/CommandLine)
+if TYPE_CHECKING:
+    from typing import Any, Dict
 
 PROVIDER_DATA: Dict[str, Dict[str, Any]] = {
     "openai": {

@@ -38,6 +38,8 @@ def top_level(modules: Set[str]) -> Set[str]:
 def test_version_imports_nothing_heavy(tmp_path):
     modules = top_level(imported_modules(["--version"], tmp_path))
     assert not modules & (HEAVY_FOR_LISTING | {"pydantic", "yaml", "llmc.Config"})
+    # argparse alone: typing (2 ms) stays a TYPE_CHECKING import, and argparse's help width needs no shutil
+    assert not modules & {"typing", "shutil"}, sorted(modules & {"typing", "shutil"})
 
 
 def test_list_models_imports_no_http_rendering_or_round_trip_yaml_library(tmp_path):
