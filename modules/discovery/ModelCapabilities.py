@@ -14,7 +14,7 @@ CAPABILITY_FIELDS = ("tools", "images", "context_length")
 class ModelCapabilities(BaseModel):
     """Tool calls and image input (True, False, or None: nobody said) and the context length in tokens."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     tools: Optional[bool] = None
     images: Optional[bool] = None

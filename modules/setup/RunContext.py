@@ -4,13 +4,15 @@ terminal, the settings, the providers, the saved chats and the data directory. T
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..base.Terminal import Terminal
 from ..Config import Config
 from ..ProviderManager import ProviderManager
-from ..store.ChatStore import ChatStore
 from ..Types import ConfigModel
+
+if TYPE_CHECKING:
+    from ..store.ChatStore import ChatStore
 
 
 class RunContext:
@@ -21,7 +23,15 @@ class RunContext:
         `chat_store`: the saved chats (by default those of the data directory)."""
         self.terminal = terminal
         self.config = config
-        self.chat_store = chat_store or ChatStore(config.data_directory)
+        self._chat_store = chat_store
+
+    @property
+    def chat_store(self) -> ChatStore:
+        """The saved chats, opened when first asked for (--list-models and discovery never are)."""
+        if self._chat_store is None:
+            from ..store.ChatStore import ChatStore  # noqa: PLC0415 - store/ and sqlite3 only where chats are kept
+            self._chat_store = ChatStore(self.config.data_directory)
+        return self._chat_store
 
     @property
     def settings(self) -> ConfigModel:
