@@ -33,6 +33,7 @@ the chat's start load):
     prompt_toolkit   only the chat
     requests         (urllib3) only when a request is sent: HttpClient, OpenAIChatCompletionApi, the scan
     tomlkit, ruamel  only when config.toml or the providers YAML is written
+    yaml             (PyYAML) only when a YAML file is read: discovery/YamlReading, a role's front matter
     store/ChatStore  (with sqlite3) only when a run keeps or reads chats: setup/RunContext.chat_store
     mcp              (the MCP SDK, anyio, httpx) only when a tool server is first used: tools/ToolBox
 """

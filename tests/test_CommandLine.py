@@ -89,3 +89,17 @@ def test_u_is_usage_and_uvm_stays_update_valid_models() -> None:
     assert parser.parse_args(["-uvm"]).update_valid_models and not parser.parse_args(["-uvm"]).usage
     both = parser.parse_args(["-u", "-a", "x.txt", "-a", "y.png", "explain", "this"])
     assert both.usage and both.attach == ["x.txt", "y.png"] and both.prompt_words == ["explain", "this"]
+
+
+def test_the_collector_is_off_during_set_up_and_back_before_the_work(monkeypatch, tmp_path: Path) -> None:
+    import gc
+    seen = []
+    monkeypatch.setattr(main, "main", lambda argv: seen.append(gc.isenabled()) or 0)
+    try:
+        with pytest.raises(SystemExit):
+            main.run(["--version"])
+        assert seen == [False]  # set-up runs without the cyclic collector
+        main._start_work()
+        assert gc.isenabled()  # the chat, -p, discovery and the shell run with it
+    finally:
+        gc.enable()

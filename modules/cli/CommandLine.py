@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import os
 import sys
 
@@ -156,6 +157,7 @@ def _number(kind: type) -> Callable[[str], Any]:
 
 def run(argv: Optional[List[str]] = None) -> None:
     """Console-script entry: exit with main()'s status."""
+    gc.disable()  # until the run's work begins: see _start_work
     status = main(argv)
     if status == ExitStatus.INTERRUPTED:
         # Interrupted: worker threads may sit in a request for up to the read timeout, and the
@@ -329,7 +331,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitStatus.INTERRUPTED
     if args.shell:
         from .ShellCommand import ShellCommand
-        return ShellCommand(config.config, terminal, config.model_source, sys.stdin).run(" ".join(args.shell))
+        shell = ShellCommand(config.config, terminal, config.model_source, sys.stdin)
+        _start_work()
+        return shell.run(" ".join(args.shell))
     toolbox = _toolbox(config, args, terminal)
     try:
         if args.list_tools:
@@ -359,12 +363,15 @@ def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox
             resumed = _saved_chat(context, args.history_file, new_system_prompt)
         runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools,
                               json_events=_JsonRun.events)
+        _start_work()
         return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments,
                           extract="last" if args.xl else "all" if args.extract else None)
     from ..chat.ChatInterface import ChatInterface
-    return ChatInterface(context, history_file=args.history_file, clear=args.clear,
+    chat = ChatInterface(context, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         toolbox=toolbox, approve_tools=args.approve_tools, role=role).run()
+                         toolbox=toolbox, approve_tools=args.approve_tools, role=role)
+    _start_work()
+    return chat.run()
 
 
 def _take_role(config, args: argparse.Namespace):
@@ -582,6 +589,7 @@ def _list_models(context: "RunContext", provider: Optional[str], long: bool = Fa
 def _add_provider(context: "RunContext", args: argparse.Namespace) -> int:
     from ..setup.ProviderAdder import ProviderAdder
     name, url = (*args.add_provider, None)[:2]
+    _start_work()
     outcome = ProviderAdder(context, context.terminal.print).add(name, url, args.key_env)
     if outcome is None:
         return ExitStatus.INTERRUPTED
@@ -602,8 +610,18 @@ def _apply_settings(config: "Config", args: argparse.Namespace) -> None:
             config.apply_setting(name, getattr(args, name), flag)
 
 
+def _start_work() -> None:
+    """The cyclic garbage collector back on once the run is set up, with what set-up made frozen out of its view:
+    imports and settings make many objects that all live, so collecting while they are made only costs time (a
+    tenth of the chat's start). Called before whatever may run long; nothing when the collector is on."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _discover(context: "RunContext", args: argparse.Namespace, print_line: Callable[[str], None]) -> int:
     """--discover-models and -uvm: discovery with the CLI's own progress; summaries to `print_line`."""
+    _start_work()
     from ..render.ProgressDisplay import discover_with_progress
     providers = context.providers
     provider = None if args.discover_models in (None, ALL_PROVIDERS) else args.discover_models

@@ -6,8 +6,6 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-import yaml
-
 from ..base.Errors import ConfigError, file_write_error
 from .ProviderEntryShape import ProviderEntryShape
 from .YamlReading import YAML_FILE_NAME, parse_yaml  # noqa: F401 - YAML_FILE_NAME is read from here too
@@ -29,6 +27,7 @@ def quoted_where_needed(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _pyyaml_plain_tag(text: str) -> str:
+    import yaml  # noqa: PLC0415 - pyyaml: writing only
     return yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
 
 

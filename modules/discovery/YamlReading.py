@@ -5,8 +5,6 @@ import functools
 from pathlib import Path
 from typing import Any, Dict, Hashable
 
-import yaml
-
 from ..base.Errors import ConfigError, one_line
 
 YAML_FILE_NAME = "openaicompat-providers.yaml"
@@ -19,6 +17,7 @@ def parse_yaml(text: str, path: Path) -> Any:
     A key repeated in one mapping is refused, not silently replaced by its last value, and so are
     aliases that would expand the document far beyond what is written (billion laughs).
     """
+    import yaml  # noqa: PLC0415 - pyyaml: only when a YAML file is read (a run without one saves 10 ms)
     try:
         return _load_checked(text)
     except yaml.MarkedYAMLError as exc:
@@ -47,6 +46,7 @@ def _load_checked(text: str) -> Any:
 @functools.cache
 def _unique_key_loader() -> type:
     """PyYAML's safe loader (libyaml's when present) that refuses duplicate mapping keys."""
+    import yaml  # noqa: PLC0415 - pyyaml: see parse_yaml
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
@@ -72,6 +72,7 @@ def _unique_key_loader() -> type:
 def _refuse_alias_bombs(root: Any) -> None:
     """ConstructorError when aliases would expand the document far beyond what is written (billion laughs),
     or an alias sits inside the node it names; counted on the composed nodes, each node once."""
+    import yaml  # noqa: PLC0415 - pyyaml: see parse_yaml
     expanded: Dict[int, int] = {}
     open_nodes: set = set()
 

@@ -10,8 +10,6 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
-import yaml
-
 from ..base.Errors import ConfigError
 from ..base.SafeFiles import MAX_TEXT_FILE_BYTES, read_text_file
 
@@ -85,6 +83,7 @@ def parse_role(name: str, text: str, path: Path) -> Role:
     settings: Dict[str, Any] = {}
     found = _FRONT_MATTER.match(text)
     if found:
+        import yaml  # noqa: PLC0415 - pyyaml: only a role file with front matter needs it
         try:
             loaded = yaml.safe_load(found.group(1))
         except yaml.YAMLError as exc:

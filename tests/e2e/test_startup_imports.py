@@ -114,3 +114,12 @@ def test_the_chat_starts_without_rich_on_a_colour_terminal(tmp_path):
     child.expect_exact("RICH=[]")
     child.expect(pexpect.EOF)
     assert "\x1b[2m" in child.logfile_read.getvalue()
+
+
+def test_a_run_without_yaml_files_or_a_colour_terminal_imports_neither_pyyaml_nor_rich(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text('[providers.local]\nbase_api_url = "http://127.0.0.1:1/v1"\n'
+                                      'api_key = "k"\nvalid_models = { "m1" = "one" }\n')
+    modules = top_level(imported_modules(["-d", str(data), "-e", "-p", "hello"], tmp_path))
+    assert not modules & {"yaml", "rich"}, sorted(modules & {"yaml", "rich"})
