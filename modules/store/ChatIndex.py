@@ -154,6 +154,9 @@ class ChatIndex:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # private from the start
         connection = sqlite3.connect(self.path, timeout=5, isolation_level=None)
         try:
+            # derived data, never the only copy: no fsync per write (a save waited on several); an index a
+            # crash damaged is unreadable, removed and built again (_connect)
+            connection.execute("PRAGMA synchronous = OFF")
             if _schema_version(connection) != SCHEMA_VERSION:
                 with _transaction(connection):
                     version = _schema_version(connection)  # again, now that no other llmc is making it
