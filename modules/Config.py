@@ -22,7 +22,7 @@ from .base.SafeFiles import (atomic_write_text, ensure_directory, file_stamp, is
                              refuse_read_only)
 from .base.TomlFile import load_toml_file, toml_string
 from .base.Secrets import MIN_SECRET_LENGTH
-from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT,
+from .Types import (DEFAULT_DATA_DIRECTORY, PROVIDER_DATA, SASSY_SYSTEM_PROMPT, SettingValue, TomlScalar,
                            ConfigModel)
 
 CONFIG_FILE_NAME = "config.toml"
@@ -45,7 +45,7 @@ def default_data_directory() -> Path:
     return Path(DEFAULT_DATA_DIRECTORY).expanduser()
 
 
-def write_toml_setting(path: Path, key: str, value: Any) -> None:
+def write_toml_setting(path: Path, key: str, value: TomlScalar) -> None:
     """Set the top-level `key` of a TOML file, keeping its comments and other settings.
 
     Atomic, the file's mode kept (0600 for a new one); ConfigError, the file untouched, if it
@@ -108,7 +108,7 @@ class Config:
         self.config.providers.take_providers_of(self.load_config(*self._load_arguments).providers)
         return True
 
-    def apply_setting(self, name: str, value: Any, source: str) -> None:
+    def apply_setting(self, name: str, value: SettingValue, source: str) -> None:
         """Set one setting for this run (a flag, a chat command); ConfigError naming `source` if out of bounds."""
         try:
             setattr(self.config, name, value)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from .discovery.DiscoverySummary import DiscoverySummary, usd
 from .base.Errors import ApiError, ConfigError, DiscoveryCancelled, InvalidModelError, KeyRefusedError, LlmcError
 from .transport.HttpSettings import HttpSettings
-from .discovery.LocalServerScanner import local_ports_of
+from .discovery.LocalServerScanner import LocalServerScanner, local_ports_of
 from .transport.ProviderRefusals import ProviderRefusals
 from .ModelDiscoveryService import ModelDiscoveryService, PingResult
 from .base.Text import one_line
@@ -72,7 +72,8 @@ class ProviderManager:
                  persist_base: Optional[Dict[str, Dict[str, Any]]] = None,
                  report: Optional[Callable[[str], None]] = None,
                  warn: Optional[Callable[[str], None]] = None, output: Optional[OutputChannel] = None,
-                 http_settings: Optional[HttpSettings] = None, local_scanner: Any = None) -> None:
+                 http_settings: Optional[HttpSettings] = None,
+                 local_scanner: Optional[LocalServerScanner] = None) -> None:
         """`output` (or `report` and `warn`) is where discovery tells its results and notices (by default
         nowhere);
         `http_settings` are the timeouts and retries of the chat APIs handed out; `local_scanner` (a
@@ -396,8 +397,8 @@ class ProviderManager:
         if self.local_scanner is None:
             return
         for server in self.local_scanner.scan(local_ports_of(c.base_api_url for c in self.providers.values())):
-            owner = server.owner.trust if server.owner else UNKNOWN
-            if owner == FOREIGN:
+            trust = server.owner.trust if server.owner else UNKNOWN
+            if server.owner is not None and trust == FOREIGN:
                 out.notice(f"Not adding the server on port {server.port}: it is run by user {server.owner.user} "
                            "(not you, root or a system account), so llmc sent it nothing; if you trust it: "
                            f"llmc --add-provider NAME {server.base_url}")
@@ -412,7 +413,7 @@ class ProviderManager:
                 self.add_provider(name, ProviderConfig(name=server.label, base_api_url=server.base_url,
                                                        found_by_scan=True))
                 found = f"Found a local {server.label} server at {server.base_url}: added as provider {name}"
-                if owner == UNKNOWN:
+                if trust == UNKNOWN:
                     out.notice(f"{found}; who runs it cannot be checked, so it becomes the default only if you "
                                f"say so (llmc --set-default-model {name}/MODEL)")
                 else:

@@ -1,7 +1,7 @@
 """Global constants, the built-in providers and the ConfigModel."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,9 @@ SASSY_SYSTEM_PROMPT = (
     "You are a sassy, witty assistant with a sharp tongue. You still give correct, useful "
     "answers, but never without a sarcastic remark or two."
 )
+
+TomlScalar = Union[str, int, float, bool]  # a value config.toml holds for one setting
+SettingValue = Optional[TomlScalar]  # a setting's value as a flag, a role or config.toml gives it (None: unset)
 
 MAX_TOOL_STEPS = 100  # bounds max_tool_steps: a loop past this is a model that will not stop
 

@@ -189,3 +189,26 @@ def test_the_chat_api_has_no_model_listing_or_cross_provider_methods() -> None:
 def test_optional_is_spelt_as_the_plan_spells_it() -> None:
     assert hints(ProviderManager.get)["return"] == Optional[ProviderConfig]
     assert hints(ProviderManager.get_provider_config)["return"] == Optional[ProviderConfig]
+
+
+PLAN_MODULES = ("Config", "Types", "ProviderConfig", "ProviderManager", "ModelDiscoveryService",
+                "OpenAIChatCompletionApi")
+
+
+def test_no_public_function_of_the_plans_modules_takes_or_returns_bare_any() -> None:
+    """Data read from TOML or JSON may stay Dict[str, Any]; a parameter or result that is just Any says nothing."""
+    import ast
+    root = Path(__file__).resolve().parents[1] / "modules"
+    bare = []
+    for module in PLAN_MODULES:
+        for node in ast.walk(ast.parse((root / f"{module}.py").read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef) or (node.name.startswith("_") and node.name != "__init__"):
+                continue
+            arguments = node.args
+            for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                             *filter(None, [arguments.vararg, arguments.kwarg])]:
+                if argument.annotation is not None and ast.unparse(argument.annotation) == "Any":
+                    bare.append(f"{module}.{node.name}({argument.arg})")
+            if node.returns is not None and ast.unparse(node.returns) == "Any":
+                bare.append(f"{module}.{node.name} -> Any")
+    assert bare == []
