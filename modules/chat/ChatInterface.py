@@ -362,7 +362,8 @@ class ChatInterface:
         self.next_input, self.editing = prompt_of(content), (index, content)
         attached = " Its attached files go with it again." if with_prompt(content, "") else ""
         self.terminal.print_dim("Change the prompt and send it: it replaces the last turn, which is kept "
-                                f"(/alternatives). Ctrl-X Ctrl-E opens $EDITOR; Ctrl-C keeps the chat as it is.{attached}")
+                                "(/alternatives). Ctrl-X Ctrl-E opens $EDITOR; Ctrl-C keeps the chat as it is."
+                                + attached)
 
     def regenerate(self) -> None:
         """/regenerate: ask the current model again for the last prompt; the earlier reply is kept as an
