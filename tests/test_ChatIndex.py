@@ -162,3 +162,13 @@ def test_a_chat_whose_file_name_is_not_utf8_is_listed_and_found_from_its_file(st
     for _ in range(2):
         chats, problems = store.summaries()
         assert [chat.title for chat in chats] == ["t"] and problems == []
+
+
+def test_the_text_of_replaced_replies_and_prompts_is_found_too(store: ChatStore) -> None:
+    earlier = [{"role": "user", "content": "tell me about walruses"},
+               {"role": "assistant", "content": "tusks", "alternatives": [[{"role": "assistant", "content": "flippers"}]]}]
+    chat_id = store.save([{"role": "system", "content": "s"}, {"role": "user", "content": "tell me about seals",
+                                                                "alternatives": [earlier]},
+                          {"role": "assistant", "content": "whiskers"}])
+    for word in ("seals", "whiskers", "walruses", "tusks", "flippers"):
+        assert [hit.chat_id for hit in store.search(word)] == [chat_id], word

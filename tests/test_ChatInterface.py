@@ -239,13 +239,15 @@ def test_up_walks_the_input_history(tmp_path, server) -> None:
     assert chat_messages(again)[0] == ("user", "from history")
 
 
-def test_shift_up_recalls_a_message_and_sending_it_truncates_the_chat(tmp_path, server) -> None:
+def test_shift_up_recalls_a_message_and_sending_it_restarts_the_chat_there(tmp_path, server) -> None:
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe, echo=True)
         keys = ("first" + SUBMIT + "second" + SUBMIT + SHIFT_UP + SHIFT_UP + SHIFT_UP + SHIFT_DOWN
                 + SHIFT_UP + " again" + SUBMIT + "\x04")
         run_keys(chat, pipe, keys)
     assert chat_messages(chat) == [("user", "first again"), ("assistant", "first again")]
+    replaced = chat.session.messages[1]["alternatives"]  # what the recalled message replaced is kept
+    assert [[m["content"] for m in tail] for tail in replaced] == [["first", "first", "second", "second"]]
 
 
 def test_a_recalled_message_cleared_and_retyped_does_not_truncate(tmp_path, server) -> None:

@@ -530,3 +530,22 @@ def test_regenerate_asks_again_and_alternatives_lists_and_takes_an_answer_back(c
     assert run(chat, "/alt").splitlines()[1:3] == ["*1  fake/fake-chat-1  Answer. #1", " 2  fake/fake-chat-1  Answer. #2"]
     for bad in ("3", "0", "x"):
         assert run(chat, f"/alt {bad}") == f"ERROR: no answer '{bad}': /alternatives lists 1 to 2\n"
+
+
+def test_fork_goes_on_in_a_new_saved_chat_and_leaves_the_old_one_as_it_was(chat, server, tmp_path) -> None:
+    assert run(chat, "/fork") == "ERROR: nothing to fork yet: send a prompt first\n"
+    chat.send("question")
+    store = ChatStore(tmp_path / "data")
+    old = chat.session.chat_id
+    old_text = store.path_of(old).read_bytes()
+    out = run(chat, "/fork")
+    new = chat.session.chat_id
+    assert new != old and out == f"Forked: this chat goes on as {new}; the saved chat {old} stays as it was.\n"
+    chat.send("more")
+    assert store.path_of(old).read_bytes() == old_text
+    assert [m["content"] for m in store.load(new)[1][1:]] == ["question", "Answer.", "more", "Answer."]
+    chat.session.reset()
+    chat.autosave = False
+    chat.send("unsaved")
+    assert run(chat, "/fork").startswith("Saved as the new chat ")
+    assert [m["content"] for m in store.load(chat.session.chat_id)[1][1:]] == ["unsaved", "Answer."]

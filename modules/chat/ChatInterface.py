@@ -349,6 +349,13 @@ class ChatInterface:
         self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
                                                                       replacing), attached)
 
+    def fork(self) -> str:
+        """/fork: go on in a new saved chat holding this one as it is; a line naming both."""
+        previous, forked = self.conversation.fork()
+        if previous is None:
+            return f"Saved as the new chat {forked}; this chat goes on there."
+        return f"Forked: this chat goes on as {forked}; the saved chat {previous} stays as it was."
+
     def edit_last_prompt(self, text: str) -> None:
         """/edit: the last prompt back in the input line, to change and send in place of its turn (kept
         as an alternative); with `text`, `text` sent in its place at once. LlmcError when there is none."""

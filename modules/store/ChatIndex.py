@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from .ChatSession import MAX_CHAT_FILE_BYTES
+from .Alternatives import ALTERNATIVES_KEY
 from ..base.Errors import ConfigError
 from ..base.SafeFiles import read_regular_file
 from ..base.SurrogateJoiner import without_lone_surrogates
@@ -272,9 +273,19 @@ def searchable(text: str) -> Tuple[dict, str]:
             continue
         if number == 0:
             header = item
-        elif item.get("role") in ("user", "assistant"):
-            parts.append(_content_text(item.get("content")))
+        else:
+            parts += _message_texts(item)
     return header, "\n".join(parts)
+
+
+def _message_texts(message: dict) -> List[str]:
+    """The text of a prompt or reply, and of those it replaced (its alternatives: they are found too)."""
+    texts = [_content_text(message.get("content"))] if message.get("role") in ("user", "assistant") else []
+    alternatives = message.get(ALTERNATIVES_KEY)
+    for tail in alternatives if isinstance(alternatives, list) else []:
+        for replaced in tail if isinstance(tail, list) else []:
+            texts += _message_texts(replaced) if isinstance(replaced, dict) else []
+    return texts
 
 
 def _content_text(content: object) -> str:

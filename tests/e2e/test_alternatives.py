@@ -55,6 +55,14 @@ def turn(child: pexpect.spawn, text: str, reply: str) -> None:
     child.expect_exact("fc1 *>")
 
 
+def hello_asked_twice(child: pexpect.spawn) -> None:
+    """'hello' sent, and asked again with /rg: two answers, the second current."""
+    turn(child, "hello", "Hello #1")
+    send(child, "/rg")
+    child.expect_exact("Hello #2")
+    child.expect_exact("fc1 *>")
+
+
 def test_regenerate_asks_again_for_the_same_messages_and_keeps_the_earlier_reply(data: Path,
                                                                                   server: FakeOpenAIServer) -> None:
     child = started(data)
@@ -129,10 +137,7 @@ def test_alternatives_lists_the_answers_and_takes_one_back_into_the_saved_chat(d
     child = started(data)
     send(child, "/alt")
     child.expect_exact("No prompt yet: nothing to choose from.")
-    turn(child, "hello", "Hello #1")
-    send(child, "/rg")
-    child.expect_exact("Hello #2")
-    child.expect_exact("fc1 *>")
+    hello_asked_twice(child)
     send(child, "/alternatives")
     child.expect_exact("Answers to the last prompt (* the current one):")
     child.expect_exact(" 1  fake/fake-chat-1  Hello #1")
@@ -186,3 +191,25 @@ def test_edit_puts_the_last_prompt_back_and_sending_it_replaces_the_turn(tmp_pat
     assert [m["content"] for m in messages[1:]] == ["hello", "Hello #1", "edited (was: how are you today?)", "Hello #4"]
     assert [[m["content"] for m in tail] for tail in messages[3]["alternatives"]] == [
         ["how are you", "Hello #2"], ["how are you today?", "Hello #3"]]
+
+
+def test_fork_goes_on_in_a_new_saved_chat_with_the_alternatives(data: Path, server: FakeOpenAIServer) -> None:
+    child = started(data)
+    send(child, "/fork")
+    child.expect_exact("ERROR: nothing to fork yet: send a prompt first")
+    hello_asked_twice(child)
+    store = ChatStore(data)
+    (old,) = [chat.chat_id for chat in store.summaries()[0]]
+    old_bytes = store.path_of(old).read_bytes()
+    send(child, "/fork")
+    child.expect(r"Forked: this chat goes on as (\S+); the saved chat (\S+) stays as it was\.")
+    new, named_old = child.match.group(1), child.match.group(2)
+    assert named_old == old and new != old
+    child.expect_exact("fc1 *>")
+    turn(child, "and then?", "Hello #3")
+    finish(child)
+    assert store.path_of(old).read_bytes() == old_bytes
+    messages = store.load(new)[1]
+    assert [m["content"] for m in messages[1:]] == ["hello", "Hello #2", "and then?", "Hello #3"]
+    assert messages[2]["alternatives"][0][0]["content"] == "Hello #1"
+    assert [m["content"] for m in chat_requests(server)[-1][1:]] == ["hello", "Hello #2", "and then?"]
