@@ -530,6 +530,7 @@ def test_regenerate_asks_again_and_alternatives_lists_and_takes_an_answer_back(c
     assert run(chat, "/alt").splitlines()[1:3] == ["*1  fake/fake-chat-1  Answer. #1", " 2  fake/fake-chat-1  Answer. #2"]
     for bad in ("3", "0", "x"):
         assert run(chat, f"/alt {bad}") == f"ERROR: no answer '{bad}': /alternatives lists 1 to 2\n"
+    assert completions(chat, "/alternatives ") == ["1", "2"] and completions(chat, "/alt 2") == ["2"]
 
 
 def test_fork_goes_on_in_a_new_saved_chat_and_leaves_the_old_one_as_it_was(chat, server, tmp_path) -> None:

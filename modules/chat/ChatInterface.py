@@ -377,11 +377,10 @@ class ChatInterface:
         alternative (LlmcError when there is no prompt yet)."""
         if self.session.last_user_index() is None:
             raise LlmcError("no prompt to ask again yet: send one first")
-        self.recall.reset()
         if self._show_turn(lambda model, writer: self.conversation.regenerate(model, self.options(), writer), []):
             count = len(last_turn_choices(self.session.messages))
             self.terminal.print_dim(f"The earlier reply is kept: /alternatives shows the {count} answers "
-                                    "to this prompt and takes one back.")
+                                    "and takes one back.")
 
     def _show_turn(self, turn: Callable[[Optional[ResolvedModel], Any], Reply], attached: List[Attachment]) -> bool:
         """Run one turn (a send or an ask again) with the current model, its reply shown as it comes and
@@ -445,8 +444,12 @@ class ChatInterface:
 
     # Showing the chat
     def show_chat(self) -> None:
-        """Print every message of the chat (replies as Markdown on a colour terminal)."""
+        """Print every message of the chat (replies as Markdown on a colour terminal), and how many answers
+        its last prompt had when /regenerate or /edit replaced some."""
         print_turns(self.terminal, self.session.turns())
+        count = len(last_turn_choices(self.session.messages))
+        if count > 1:
+            self.terminal.print_dim(f"The last prompt had {count} answers: /alternatives lists them.")
 
     def clear_screen(self) -> None:
         """Clear the terminal (nothing when output is not a terminal or TERM=dumb; NO_COLOR is no reason)."""

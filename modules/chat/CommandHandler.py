@@ -575,6 +575,9 @@ class CommandHandler(Completer):
             yield from _matching(rest.lstrip(), ["on", "off"])
         elif command.name == "chats":
             yield from _matching(rest.lstrip(), ["all"])
+        elif command.name == "alternatives":
+            count = len(last_turn_choices(self.chat_interface.session.messages))
+            yield from _matching(rest.lstrip(), [str(n) for n in range(1, count + 1)] if count > 1 else [])
         elif command.name == "tools":
             *done, current = rest.split(" ")
             choices = self.chat_interface.toolbox.configured.names() if [w for w in done if w] else ["on", "off"]

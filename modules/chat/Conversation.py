@@ -83,9 +83,9 @@ class Conversation:
     def _answer(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any, specs: List[ToolSpec],
                 image: bool) -> Reply:
         """The reply to the chat as it is now (its last message the prompt), recorded and saved."""
-        self._warn_of_context(model, specs)
         self._writer = writer
         try:
+            self._warn_of_context(model, specs)
             if specs and model is not None:
                 reply, usage = self._tool_turn(model, options, specs)
             else:
