@@ -340,3 +340,14 @@ def test_delete_removes_the_file_and_its_hits(store: ChatStore) -> None:
     assert store.search("2+2")
     assert store.delete(chat_id) == store.path_of(chat_id) and not store.path_of(chat_id).exists()
     assert store.search("2+2") == []
+
+
+def test_a_title_given_at_the_first_save_is_kept_and_goes_with_a_fork(store: ChatStore, tmp_path: Path) -> None:
+    chat_id = store.save(chat(), title="  Named   first ")
+    assert read_summary(store.path_of(chat_id)).title == "Named first"
+    other = ChatStore(tmp_path / "data")  # another llmc goes on with it meanwhile
+    other.save(other.load(chat_id)[1] + [{"role": "user", "content": "theirs"}], chat_id)
+    forked = store.save(chat() + [{"role": "user", "content": "mine"}], chat_id)
+    assert forked != chat_id and read_summary(store.path_of(forked)).title == "Named first"
+    with pytest.raises(ConfigError, match="a title needs some words"):
+        store.save(chat(), title="  ")

@@ -19,7 +19,6 @@ from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
 from ..base.Secrets import without_known_keys
 from ..setup.ProviderAdder import ProviderAdder
-from ..Types import DEFAULT_SYSTEM_PROMPT
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
@@ -54,14 +53,15 @@ class ChatInterface:
                  clear: bool = False, echo: bool = False, pt_input: Any = None,
                  pt_output: Any = None, save: bool = True, resumed: Optional[ChatSession] = None,
                  toolbox: Optional[ToolBox] = None, approve_tools: bool = False,
-                 role: Optional[Role] = None) -> None:
+                 role: Optional[Role] = None, plain_system_prompt: Optional[str] = None) -> None:
         """`context`: the run's terminal, settings, providers and saved chats; `save`: save the chat after
         each exchange and the prompts in the input history (not in echo mode); `resumed`: a saved chat to go
         on with; `pt_input`/`pt_output`: prompt_toolkit input and output (tests pass a pipe and a dummy);
         `toolbox`: the MCP servers of this chat (none configured if not given), whose tools switched on are
         offered to the model; `approve_tools`: every tool call runs unasked (--approve-tools); `role`: the
-        role of -r, whose prompt, model and settings the run already took (a resumed chat's own role is
-        taken here)."""
+        role of -r, whose prompt, model and settings the run already took (a resumed chat's own role too);
+        `plain_system_prompt`: the system prompt without a role, which /role off goes back to (by default the
+        configured one)."""
         self.context = context
         config = self.config = context.config
         terminal = self.terminal = context.terminal
@@ -80,8 +80,9 @@ class ChatInterface:
                                          config.config.providers, terminal, self.store,
                                          autosave=save and not echo,  # echo mode asks no model: nothing to keep
                                          echo=echo, tools=tools)
-        self.plain_system_prompt = DEFAULT_SYSTEM_PROMPT if role else config.config.system_prompt  # /role off
-        self._take_role(role)
+        self.plain_system_prompt = config.config.system_prompt if plain_system_prompt is None else plain_system_prompt
+        if role is not None:
+            self.session.mark_role(role.name, role.prompt)
         self.clipboard = Clipboard(terminal.stdout)
         self.commands = CommandHandler(self)
         self.default_model = config.config.model
@@ -273,22 +274,6 @@ class ChatInterface:
     def options(self) -> ChatOptions:
         """The settings each request goes with: temperature, max tokens, streaming."""
         return self.config.config.chat_options()
-
-    def _take_role(self, role: Optional[Role]) -> None:
-        """Mark the system prompt as the role's (not when -s beat it); a resumed chat's own role brings
-        back its settings."""
-        if role is not None:
-            if self.session.system_prompt == role.prompt:
-                self.session.set_system_prompt(role.prompt, role.name)
-            return
-        if self.resumed and self.session.role_name:
-            try:
-                saved = load_role(self.data_directory, self.session.role_name)
-            except ConfigError as exc:
-                self.terminal.message(f"Warning: {exc}; the chat goes on without its settings")
-                return
-            for name, value in saved.settings().items():
-                self.config.apply_setting(name, value, f"the role {saved.name} ({saved.source})")
 
     def key_source(self, provider: str) -> str:
         """Where the provider's API key came from ("environment (OPENAI_API_KEY)"), "" if unknown."""

@@ -234,11 +234,12 @@ class Conversation:
             return
         previous = self.session.chat_id
         try:
-            self.session.chat_id = self.store.save(self.session.messages, previous)
+            self.session.chat_id = self.store.save(self.session.messages, previous, self.session.title)
         except LlmcError as exc:
             self.terminal.message(f"Warning: {exc}")
             self.save_status = exc.exit_code
             return
+        self.session.title = None  # the store keeps it from now on
         if previous is not None and self.session.chat_id != previous:
             self.terminal.message(f"The saved chat {previous} was changed by another llmc; this chat "
                                   f"goes on as {self.session.chat_id}, both are kept.")

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "first, and exit (--chat N opens one)")
     add("--show", metavar="ID", help="print the saved chat ID (or number N of --list-chats) without resuming it")
     add("--delete", metavar="ID", help="delete the saved chat ID (or number N); asks first (--yes: without asking)")
-    add("--title", metavar="TEXT", help="with --chat ID or -C: give that saved chat the title TEXT and exit")
+    add("--title", metavar="TEXT", help="the title TEXT for the chat this run saves (a new one, or with a prompt "
+        "the one --chat or -C goes on); with --chat ID|N or -C and no prompt: give that saved chat the title and exit")
     add("--no-save", action="store_true",
         help="leave no trace: save neither this chat nor its prompts in the input history")
     add("-m", "--model", metavar="MODEL", help="model: provider/model, a long id or a short name")
@@ -287,7 +288,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     terminal.assume_yes = args.yes
     if args.list_roles:
         return _list_roles(args.data_directory, terminal)
-    if args.list_chats or args.search or args.show or args.delete or args.title is not None:
+    if args.list_chats or args.search or args.show or args.delete or _renames_a_chat(args):
         return _saved_chats(args, terminal)  # before Config is imported: these need no settings
     from ..Config import Config
     from ..base.OutputChannel import OutputChannel
@@ -301,6 +302,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                     sassy=args.sassy, output=OutputChannel.of_terminal(terminal), concurrency=args.concurrency)
     context = RunContext(terminal, config)
     _remember_keys(context)
+    plain_system_prompt = config.config.system_prompt  # what /role off goes back to
     role = _take_role(config, args)
     _apply_settings(config, args)
     if args.list_providers:
@@ -338,14 +340,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.list_tools:
             return _list_tools(toolbox, terminal)
-        return _converse(context, args, toolbox, role)
+        return _converse(context, args, toolbox, role, plain_system_prompt)
     finally:
         toolbox.close()
 
 
 def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox",
-              role: Optional["Role"] = None) -> int:
-    """The chat, or the one prompt of -p: the run's conversation, with the tools of `toolbox` on offer."""
+              role: Optional["Role"] = None, plain_system_prompt: Optional[str] = None) -> int:
+    """The chat, or the one prompt of -p: the run's conversation, with the tools of `toolbox` on offer;
+    `plain_system_prompt`: the system prompt without the role (/role off goes back to it)."""
+    from ..store.ChatSession import ChatSession
     from .PromptRunner import PromptRunner, read_prompt
     terminal, store = context.terminal, context.chat_store
     new_system_prompt = args.system_prompt is not None or args.sassy or role is not None
@@ -361,15 +365,21 @@ def _converse(context: "RunContext", args: argparse.Namespace, toolbox: "ToolBox
         attachments = [Attachment.read(path) for path in args.attach or []]  # all checked before sending
         if args.history_file:
             resumed = _saved_chat(context, args.history_file, new_system_prompt)
+        session = resumed or ChatSession(context.settings.system_prompt, context.data_directory)
+        if role is not None:
+            session.mark_role(role.name, role.prompt)
+        session.title = args.title
         runner = PromptRunner(context, toolbox=toolbox, approve_tools=args.approve_tools,
                               json_events=_JsonRun.events)
         _start_work()
-        return runner.run(prompt, args.echo, resumed, autosave, show_usage=args.usage, attachments=attachments,
+        return runner.run(prompt, args.echo, session, autosave, show_usage=args.usage, attachments=attachments,
                           extract="last" if args.xl else "all" if args.extract else None)
     from ..chat.ChatInterface import ChatInterface
     chat = ChatInterface(context, history_file=args.history_file, clear=args.clear,
                          echo=args.echo, save=not args.no_save, resumed=resumed,
-                         toolbox=toolbox, approve_tools=args.approve_tools, role=role)
+                         toolbox=toolbox, approve_tools=args.approve_tools, role=role,
+                         plain_system_prompt=plain_system_prompt)
+    chat.session.title = args.title
     _start_work()
     return chat.run()
 
@@ -458,7 +468,23 @@ def _resumed_chat(context: "RunContext", args: argparse.Namespace,
     session.resume(chat_id, messages)
     if new_system_prompt:
         session.set_system_prompt(context.settings.system_prompt)
+    elif session.role_name:
+        _take_saved_role(context, args, session.role_name)
     return session
+
+
+def _take_saved_role(context: "RunContext", args: argparse.Namespace, name: str) -> None:
+    """A resumed chat's role brings back its settings (flags still beat them); a role gone is a warning."""
+    from ..base.Errors import ConfigError
+    from ..store.Roles import load_role
+    try:
+        role = load_role(context.data_directory, name)
+    except ConfigError as exc:
+        context.terminal.message(f"Warning: {exc}; the chat goes on without its settings")
+        return
+    for setting, value in role.settings().items():
+        context.config.apply_setting(setting, value, f"the role {role.name} ({role.source})")
+    _apply_settings(context.config, args)
 
 
 def _continue_with_model_of(context: "RunContext", model: str, chat_id: str) -> None:
@@ -482,7 +508,7 @@ def _saved_chats(args: argparse.Namespace, terminal) -> int:
         return SavedChats.show_chat(store, args.show, terminal)
     if args.delete:
         return SavedChats.delete_chat(store, args.delete, terminal)
-    if args.title is not None:
+    if _renames_a_chat(args):
         reference = args.chat or store.latest(terminal.message)
         if reference is None:
             from ..base.Errors import ConfigError
@@ -519,16 +545,16 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
                      ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
                      ("--list-roles", args.list_roles), ("--search", args.search is not None),
                      ("--show", args.show is not None),
-                     ("--delete", args.delete is not None), ("--title", args.title is not None),
+                     ("--delete", args.delete is not None), ("--title", _renames_a_chat(args)),
                      ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
                      ("--set-key", args.set_key is not None),
                      ("--unset-key", args.unset_key is not None)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),
               ("-C/--continue", args.continue_chat), ("--chat", args.chat is not None),
-              ("--no-save", args.no_save)]
+              ("--no-save", args.no_save), ("--title", args.title is not None and not _renames_a_chat(args))]
     chosen = [flag for flag, given in exits_at_once if given]
     if chosen:
-        names_a_chat = ("--chat", "-C/--continue") if args.title is not None else ()  # --title names its chat so
+        names_a_chat = ("--chat", "-C/--continue") if _renames_a_chat(args) else ()  # --title names its chat so
         chosen += [flag for flag, given in starts if given and flag not in names_a_chat]
     if len(chosen) > 1:
         raise ConfigError(f"{' and '.join(chosen)} cannot be used together: pick one")
@@ -566,11 +592,17 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     if (args.extract or args.xl) and args.prompt is None and is_terminal(sys.stdin):
         raise ConfigError(f"{'--xl' if args.xl else '-x/--extract'} works only with a prompt (-p, a positional "
                           "prompt or a piped stdin); in the chat, /copy N copies code block N")
-    if args.title is not None and not (args.chat or args.continue_chat):
-        raise ConfigError("--title works only with --chat ID|N or -C (in the chat: /title TEXT)")
+    if args.title is not None and not _renames_a_chat(args) and (args.no_save or args.echo):
+        raise ConfigError("--title names the chat this run saves: not with --no-save or -e, which save none")
     if args.yes and not (args.discover_models or args.update_valid_models or args.add_provider or args.delete):
         raise ConfigError("--yes works only with --discover-models, --update-valid-models, --add-provider "
                           "or --delete")
+
+
+def _renames_a_chat(args: argparse.Namespace) -> bool:
+    """--title with --chat or -C and no prompt: give that saved chat a title and exit (else --title names
+    the chat the run saves)."""
+    return args.title is not None and bool(args.chat or args.continue_chat) and args.prompt is None
 
 
 def _list_models(context: "RunContext", provider: Optional[str], long: bool = False) -> int:

@@ -45,6 +45,7 @@ class ChatSession:
         self.path: Optional[Path] = None
         self._path_stamp: Optional[tuple] = None  # the file as this chat last wrote or read it
         self.chat_id: Optional[str] = None  # the saved chat (ChatStore) it goes on as; None: a new one
+        self.title: Optional[str] = None  # a title given for this chat (--title), for its next save
 
     # The conversation
     @property
@@ -58,6 +59,11 @@ class ChatSession:
         if role_name:
             self.messages[0][ROLE_NAME_KEY] = role_name
 
+    def mark_role(self, name: str, prompt: str) -> None:
+        """Mark the system message as the role `name`'s when it is that role's `prompt` (-s may have beaten it)."""
+        if self.system_prompt == prompt:
+            self.set_system_prompt(prompt, name)
+
     @property
     def role_name(self) -> Optional[str]:
         """The role whose prompt the system message is, if any."""
@@ -67,12 +73,12 @@ class ChatSession:
         """Forget every message but the system message; what follows is saved as a new chat, and the
         file it was saved to or loaded from is no longer its own (/save asks before replacing it)."""
         del self.messages[1:]
-        self.chat_id = None
+        self.chat_id = self.title = None
         self.path = self._path_stamp = None
 
     def resume(self, chat_id: str, messages: List[dict]) -> None:
         """Go on with a saved chat: its messages, and the exchanges to come saved into it."""
-        self.messages, self.chat_id = messages, chat_id
+        self.messages, self.chat_id, self.title = messages, chat_id, None
         self.path = self._path_stamp = None
 
     def has_user_messages(self) -> bool:

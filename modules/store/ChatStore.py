@@ -115,15 +115,18 @@ class ChatStore:
             self._titles[chat_id] = summary.title
         return summary, messages
 
-    def save(self, messages: List[dict], chat_id: Optional[str] = None) -> str:
+    def save(self, messages: List[dict], chat_id: Optional[str] = None, title: Optional[str] = None) -> str:
         """Write a chat (atomic, 0600) as `chat_id`, or as a new chat when it is None or another llmc
-        changed that file since; the id it was written as. A WriteError (the disk failed) or ConfigError
-        naming the file on failure."""
+        changed that file since; the id it was written as. `title`: one given to the chat (--title), kept by
+        later saves as /title's is. A WriteError (the disk failed) or ConfigError naming the file on failure."""
+        title = given_title(title) if title is not None else self._titles.get(chat_id or "")
         if chat_id is not None and file_stamp(self.path_of(chat_id)) != self._stamps.get(chat_id):
             chat_id = None  # resumed elsewhere meanwhile: both versions are kept
         if chat_id is None:
             ensure_directory(self.directory, "chats directory")
             chat_id = self._new_id()
+        if title:
+            self._titles[chat_id] = title
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         created = self._created.setdefault(chat_id, now)
         header = {"title": self._titles.get(chat_id) or derive_title(messages), "created": created,
@@ -145,11 +148,9 @@ class ChatStore:
 
     def rename(self, chat_id: str, title: str) -> None:
         """Give a saved chat the title `title` (kept by later saves); ConfigError naming the file on failure."""
-        title = " ".join(title.split())
-        if not title:
-            raise ConfigError("a title needs some words")
+        title = given_title(title)
         summary, messages = self.load(chat_id)
-        self._titles[chat_id] = title[:TITLE_CHARS]
+        self._titles[chat_id] = title
         self._created[chat_id] = summary.created
         path = self.path_of(chat_id)
         header = {"title": self._titles[chat_id], "created": summary.created, "updated": summary.updated,
@@ -226,6 +227,14 @@ def summary_from_header(chat_id: str, header: dict, path: Path) -> ChatSummary:
                               f"{'text' if kind is str else 'a number'}")
     return ChatSummary(chat_id, header["title"], header["created"], header["updated"], header["model"],
                        header["messages"])
+
+
+def given_title(text: str) -> str:
+    """A title the user gave, on one line and at most TITLE_CHARS long; ConfigError if it has no words."""
+    title = " ".join(text.split())
+    if not title:
+        raise ConfigError("a title needs some words")
+    return title[:TITLE_CHARS]
 
 
 def derive_title(messages: List[dict]) -> str:

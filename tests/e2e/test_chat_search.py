@@ -2,6 +2,7 @@
 /search and /title in the chat, rows cut to the terminal (a real pty), against the loopback server."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -80,13 +81,63 @@ def test_delete_asks_refuses_without_a_terminal_and_deletes_with_yes(home: Path,
     assert llmc(home, data, "--yes").returncode == 2  # --yes alone is still refused
 
 
-def test_title_renames_and_needs_a_chat(home: Path, data: Path) -> None:
+def test_title_with_a_chat_and_no_prompt_renames_it(home: Path, data: Path) -> None:
     result = llmc(home, data, "--title", "Rebasing notes", "--chat", "3")
     assert result.returncode == 0 and result.stdout.endswith("is now titled 'Rebasing notes'.\n")
     assert ChatStore(data).summaries()[0][2].title == "Rebasing notes"
     assert llmc(home, data, "--search", "notes").stdout.splitlines()[0].endswith("Rebasing notes")
-    alone = llmc(home, data, "--title", "x")
-    assert alone.returncode == 2 and "--title works only with --chat ID|N or -C" in alone.stderr
+
+
+def saved_header(data: Path, number: int = 1) -> dict:
+    store = ChatStore(data)
+    path = store.path_of(store.summaries()[0][number - 1].chat_id)
+    return json.loads(path.read_text().splitlines()[0])
+
+
+def test_title_names_the_new_chat_a_prompt_saves_and_later_saves_keep_it(home: Path, data: Path,
+                                                                         server: FakeOpenAIServer) -> None:
+    result = llmc(home, data, "--title", "  Release   checklist ", "-p", "what goes in a release?")
+    assert result.returncode == 0 and result.stdout == "echo: what goes in a release?\n"
+    header = saved_header(data)
+    assert (header["title"], header["title_given"], header["messages"]) == ("Release checklist", True, 2)
+    assert llmc(home, data, "-C", "-p", "and after it?").returncode == 0
+    assert saved_header(data)["title"] == "Release checklist" and saved_header(data)["messages"] == 4
+    assert llmc(home, data, "--search", "checklist").stdout.splitlines()[0].endswith("Release checklist")
+    assert len(ChatStore(data).summaries()[0]) == 4  # a new chat: the three others are as they were
+
+
+def test_title_with_a_resumed_chat_and_a_prompt_names_that_chat(home: Path, data: Path,
+                                                                 server: FakeOpenAIServer) -> None:
+    assert llmc(home, data, "--title", "Bisecting", "-C", "-p", "and then?").returncode == 0
+    header = saved_header(data)
+    assert header["title"] == "Bisecting" and header["messages"] == 4
+    sent = [r for r in server.requests if r["path"].endswith("/chat/completions")][-1]["json"]["messages"]
+    assert [m["content"] for m in sent[1:]] == ["git bisect a flaky test", "echo: git bisect a flaky test", "and then?"]
+    assert len(ChatStore(data).summaries()[0]) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--no-save", "-p", "x"], "--title names the chat this run saves: not with --no-save or -e, which save none"),
+    (["-e", "-p", "x"], "--title names the chat this run saves: not with --no-save or -e, which save none"),
+    (["--list-chats"], "--list-chats and --title cannot be used together: pick one"),
+    (["--chat", "1", "--no-save"], "--title and --no-save cannot be used together: pick one"),
+])
+def test_title_refuses_what_saves_no_chat(home: Path, data: Path, args: list, message: str) -> None:
+    result = llmc(home, data, "--title", "x", *args)
+    assert result.returncode == 2 and result.stderr == f"llmc: error: {message}\n"
+
+
+def test_title_names_the_chat_started_in_a_terminal(data: Path) -> None:
+    child = spawn(data, "--title", "Typed in a terminal")
+    child.expect_exact("ca >")
+    send(child, "hello there")
+    child.expect_exact("echo: hello there")
+    child.expect_exact("ca *>")
+    send(child, "/title")
+    child.expect_exact("Title: Typed in a terminal. Usage: /title TEXT")
+    finish(child)
+    header = saved_header(data)
+    assert header["title"] == "Typed in a terminal" and header["title_given"] is True
 
 
 def test_delete_asks_in_a_terminal(data: Path) -> None:

@@ -113,3 +113,43 @@ def test_continue_goes_on_with_the_roles_prompt_and_settings(home: Path, data: P
     sent = last_request(server)
     assert sent["messages"][0]["content"] == "You answer in verse." and sent["temperature"] == 0.9
     assert sent["model"] == "chat-b"
+
+
+def test_a_prompt_with_a_role_saves_it_and_continue_goes_on_with_it(home: Path, data: Path,
+                                                                    server: FakeOpenAIServer) -> None:
+    assert llmc(home, data, "-r", "poet", "-p", "hi").returncode == 0
+    store = ChatStore(data)
+    assert store.load(store.latest())[1][0] == {"role": "system", "content": "You answer in verse.",
+                                               "role_name": "poet"}
+    assert llmc(home, data, "-C", "--temperature", "0.3", "-p", "more").returncode == 0  # flags still beat it
+    sent = last_request(server)
+    assert sent["messages"][0] == {"role": "system", "content": "You answer in verse."}
+    assert [m["content"] for m in sent["messages"][1:]] == ["hi", "echo: hi", "more"]
+    assert sent["model"] == "chat-b" and sent["temperature"] == 0.3
+    assert llmc(home, data, "-C", "-p", "again").returncode == 0
+    assert last_request(server)["temperature"] == 0.9
+    assert store.load(store.latest())[1][0]["role_name"] == "poet"
+    assert llmc(home, data, "-r", "poet", "-s", "Be terse.", "-p", "hi").returncode == 0  # -s beat the role
+    assert "role_name" not in store.load(store.latest())[1][0]
+    (data / "roles" / "poet.md").unlink()
+    gone = llmc(home, data, "--chat", "2", "-p", "still")
+    assert gone.returncode == 0 and "the chat goes on without its settings" in gone.stderr
+    assert last_request(server)["messages"][0]["content"] == "You answer in verse."
+
+
+@pytest.mark.parametrize("flags, plain", [((), "From config.toml."), (("-s", "From the flag."), "From the flag.")])
+def test_role_off_goes_back_to_the_prompt_the_chat_has_without_a_role(data: Path, server: FakeOpenAIServer,
+                                                                      flags: tuple, plain: str) -> None:
+    config = data / "config.toml"
+    config.write_text('system_prompt = "From config.toml."\n' + config.read_text())
+    child = spawn(data, "-r", "poet", *flags)
+    child.expect_exact("cb >")
+    send(child, "/role off")
+    child.expect_exact("No role: the system prompt is the plain one again.")
+    send(child, "plain now")
+    child.expect_exact("echo: plain now")
+    child.expect_exact("cb *>")
+    finish(child)
+    assert last_request(server)["messages"][0] == {"role": "system", "content": plain}
+    store = ChatStore(data)
+    assert "role_name" not in store.load(store.latest())[1][0]
