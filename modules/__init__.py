@@ -34,7 +34,8 @@ the chat's start load):
     requests         (urllib3) only when a request is sent: HttpClient, OpenAIChatCompletionApi, the scan
     tomlkit, ruamel  only when config.toml or the providers YAML is written
     yaml             (PyYAML) only when a YAML file is read: discovery/YamlReading, a role's front matter
-    store/ChatStore  (with sqlite3) only when a run keeps or reads chats: setup/RunContext.chat_store
+    store/ChatStore  only when a run keeps or reads chats: setup/RunContext.chat_store
+    sqlite3          (store/ChatIndex) only when the chats index is used: a listing, a search, a save
     mcp              (the MCP SDK, anyio, httpx) only when a tool server is first used: tools/ToolBox
 """
 __version__ = "0.1.0"

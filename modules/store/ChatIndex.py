@@ -12,17 +12,17 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 
 from .ChatSession import MAX_CHAT_FILE_BYTES
 from .Alternatives import ALTERNATIVES_KEY
+from .SavedChat import MARK_END, MARK_START, ChatFile, ChatSummary, SearchHit
 from ..base.Errors import ConfigError
 from ..base.SafeFiles import read_regular_file
 from ..base.SurrogateJoiner import without_lone_surrogates
 
 INDEX_FILE_NAME = "chats-index.sqlite3"  # in the data directory, beside chats/
 SCHEMA_VERSION = 3
-MARK_START, MARK_END = "\x02", "\x03"  # around a match in a snippet; the caller shows them as it can
 SNIPPET_TOKENS = 12
 HITS_SHOWN = 20
 _SCHEMA = (
@@ -38,36 +38,6 @@ _UPSERT = ("INSERT INTO files (chat_id, stamp, text_stamp, title, created, updat
            "VALUES (?, ?, '', ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET stamp = excluded.stamp, "
            "title = excluded.title, created = excluded.created, updated = excluded.updated, "
            "model = excluded.model, messages = excluded.messages")
-
-
-class ChatSummary(NamedTuple):
-    """A saved chat as the list shows it, read from its first line only."""
-
-    chat_id: str
-    title: str
-    created: str
-    updated: str  # ISO 8601 in UTC, so newest first is a plain sort
-    model: str  # the model of the last reply
-    message_count: int  # user and assistant messages
-
-
-class ChatFile(NamedTuple):
-    """A chat file as a directory scan found it: its path and stamp (None if it could not be looked at)."""
-
-    path: str  # made a Path only if it is read: 10,000 Paths would take longer than the listing
-    stamp: Optional[str]
-
-
-class SearchHit(NamedTuple):
-    """One chat that matches: its number in the list of chats (newest first), id, the time it was saved,
-    model, title and a snippet with the matches marked."""
-
-    number: int
-    chat_id: str
-    updated: str
-    model: str
-    title: str
-    snippet: str
 
 
 SummaryReader = Callable[[Path], ChatSummary]  # a chat file's summary; ConfigError naming a file that is none
@@ -297,12 +267,6 @@ def _content_text(content: object) -> str:
 def fts_query(text: str) -> str:
     """`text`'s words as an FTS5 query that every word must match (each quoted: no query syntax)."""
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
-
-
-def stamp_of(status: os.stat_result) -> str:
-    """What tells one version of a chat file from another: inode, size, modification and change times (a
-    chmod changes the last, so a file made unreadable is looked at again)."""
-    return f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
 
 
 def _drop(connection: sqlite3.Connection, chat_ids: Iterable[str]) -> None:

@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from .Attachment import typed_prompt
-from .ChatIndex import MARK_END, MARK_START, ChatFile, ChatIndex, ChatSummary, SearchHit, stamp_of
 from .ChatSession import (CHAT_FORMAT_KEY, MAX_CHAT_FILE_BYTES, check_chat_size, format_chat_lines,
                           parse_chat_lines)
+from .SavedChat import MARK_END, MARK_START, ChatFile, ChatSummary, SearchHit, stamp_of
 from ..base.Errors import ConfigError, file_write_error
 from ..base.SafeFiles import atomic_write_text, ensure_directory, file_stamp, read_first_line, read_text_file
 from ..base.Terminal import visible_text
 
 if TYPE_CHECKING:
+    from .ChatIndex import ChatIndex
     from ..ProviderManager import ProviderManager
 
 CHATS_DIRECTORY = "chats"
@@ -36,7 +37,15 @@ class ChatStore:
         self._stamps: Dict[str, Optional[tuple]] = {}  # each chat file as this store last wrote or read it
         self._created: Dict[str, str] = {}
         self._titles: Dict[str, str] = {}  # titles given with /title or --title, kept on each save
-        self.index = ChatIndex(self.directory, read_summary)
+        self._chat_index: Optional[ChatIndex] = None
+
+    @property
+    def index(self) -> ChatIndex:
+        """The index of these chats, its module (and sqlite3) imported on first use: a chat's start needs neither."""
+        if self._chat_index is None:
+            from .ChatIndex import ChatIndex  # noqa: PLC0415 - sqlite3: only when the index is used
+            self._chat_index = ChatIndex(self.directory, read_summary)
+        return self._chat_index
 
     def path_of(self, chat_id: str) -> Path:
         """The file of a chat."""

@@ -96,13 +96,14 @@ import sys
 from llmc.chat.ChatInterface import ChatInterface
 def first_prompt(self, session):  # what the chat has loaded when its first prompt would show
     print("RICH=" + str(sorted(name for name in sys.modules if name.split(".")[0] == "rich")))
+    print("SQLITE=" + str(sorted(name for name in sys.modules if "sqlite" in name or name.endswith("ChatIndex"))))
 ChatInterface._loop = first_prompt
 from llmc.cli.CommandLine import run
 run()
 """
 
 
-def test_the_chat_starts_without_rich_on_a_colour_terminal(tmp_path):
+def test_the_chat_starts_without_rich_on_a_colour_terminal_nor_the_chats_index(tmp_path):
     import pexpect
     from tests.e2e.pty_support import spawn
     data = tmp_path / "data"
@@ -112,6 +113,7 @@ def test_the_chat_starts_without_rich_on_a_colour_terminal(tmp_path):
     child = spawn(data, program=("-c", CHAT_START_PROBE))
     child.expect_exact("Ctrl-D or /exit: leave")  # the start's dim lines are drawn
     child.expect_exact("RICH=[]")
+    child.expect_exact("SQLITE=[]")  # saved chats are many or none: the start reads none of them
     child.expect(pexpect.EOF)
     assert "\x1b[2m" in child.logfile_read.getvalue()
 
