@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from llmc.store.Alternatives import (ALTERNATIVES_KEY, CURRENT_AT_KEY, choose, keep_replaced, last_turn_choices,
+from llmc.store.Alternatives import (ALTERNATIVES_KEY, CURRENT_AT_KEY, MAX_CHOICES, choose, keep_replaced, last_turn_choices,
                                      last_user_index, put_back, set_aside, take, variants_at)
 
 
@@ -88,3 +88,12 @@ def test_the_last_turn_lists_every_prompt_and_reply_it_had() -> None:
 def test_a_turn_without_alternatives_is_one_choice_and_no_prompt_none() -> None:
     assert [c.current for c in last_turn_choices(chat(user("q"), reply("a")))] == [True]
     assert last_turn_choices(chat()) == []
+
+
+def test_alternatives_nested_into_millions_of_ways_list_the_first_and_the_current_at_once() -> None:
+    tail = [reply("deepest")]
+    for depth in range(30):  # each level two ways, each holding every way below: 2**30 in all
+        tail = [{**reply(f"level {depth}"), ALTERNATIVES_KEY: [[reply(f"other {depth}"), *tail[1:]]]}, *tail[1:]] \
+            if depth % 2 else [reply(f"level {depth}"), *tail]
+    choices = last_turn_choices(chat(user("q"), *tail))
+    assert len(choices) == MAX_CHOICES + 1 and [c.current for c in choices].count(True) == 1 and choices[-1].current

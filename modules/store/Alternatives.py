@@ -8,6 +8,7 @@ the user's alone: never sent, never shown as the chat (its current path is).
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 from .Attachment import content_text, typed_prompt
@@ -15,6 +16,7 @@ from ..base.Terminal import visible_text
 
 ALTERNATIVES_KEY = "alternatives"
 CURRENT_AT_KEY = "alternatives_at"
+MAX_CHOICES = 100  # a file written by hand may nest alternatives into millions of ways: the first are listed
 
 Tail = List[dict]
 Way = Tuple[Tuple[int, int], ...]  # (message index, variant number) choices, made in order
@@ -83,12 +85,16 @@ def choose(messages: Tail, index: int, number: int) -> None:
 
 
 def last_turn_choices(messages: Tail) -> List[TurnChoice]:
-    """Every way the last turn (from the last user message on) can go; one, the current, when nothing
-    in it was replaced."""
+    """Every way the last turn (from the last user message on) can go (the first MAX_CHOICES of them, and
+    the current one); one, the current, when nothing in it was replaced."""
     start = last_user_index(messages)
     if start is None:
         return []
-    return [TurnChoice(path, turn, current) for path, turn, current in _ways(messages[start:], start, 0)]
+    ways = islice(_ways(messages[start:], start, 0), MAX_CHOICES)
+    choices = [TurnChoice(path, turn, current) for path, turn, current in ways]
+    if not any(choice.current for choice in choices):  # past the first MAX_CHOICES: the current one last
+        choices.append(TurnChoice((), messages[start:], True))
+    return choices
 
 
 def _ways(tail: Tail, offset: int, first: int) -> Iterator[Tuple[Way, Tail, bool]]:
