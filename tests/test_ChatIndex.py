@@ -172,3 +172,16 @@ def test_the_text_of_replaced_replies_and_prompts_is_found_too(store: ChatStore)
                           {"role": "assistant", "content": "whiskers"}])
     for word in ("seals", "whiskers", "walruses", "tusks", "flippers"):
         assert [hit.chat_id for hit in store.search(word)] == [chat_id], word
+
+
+def test_an_index_found_damaged_while_used_is_built_again(store: ChatStore, tmp_path: Path) -> None:
+    for number in range(300):  # enough rows that the tables take pages beyond the first
+        write_chat(store.directory, f"c{number:03d}", f"chat {number}", "2026-01-01", "kappa " * 50)
+    assert len(store.summaries()[0]) == 300 and len(store.search("kappa")) == 20
+    index = tmp_path / INDEX_FILE_NAME
+    data = bytearray(index.read_bytes())
+    data[4096 * 2:] = b"\xff" * (len(data) - 4096 * 2)  # the header page is whole: it opens, then reads garbage
+    index.write_bytes(bytes(data))
+    assert len(store.search("kappa")) == 20 and len(store.summaries()[0]) == 300
+    with sqlite3.connect(index) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

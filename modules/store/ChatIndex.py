@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Tuple, TypeVar
 
 from .ChatSession import MAX_CHAT_FILE_BYTES
 from .Alternatives import ALTERNATIVES_KEY
@@ -40,6 +40,7 @@ _UPSERT = ("INSERT INTO files (chat_id, stamp, text_stamp, title, created, updat
            "model = excluded.model, messages = excluded.messages")
 
 
+_T = TypeVar("_T")
 SummaryReader = Callable[[Path], ChatSummary]  # a chat file's summary; ConfigError naming a file that is none
 
 
@@ -54,8 +55,7 @@ class ChatIndex:
     def summaries(self, files: Dict[str, ChatFile]) -> Tuple[List[ChatSummary], List[str]]:
         """The summaries of the chats `files` holds (id: file), in no order, and one line per file that is
         not a chat (such a file is read again each time); ConfigError if the index cannot be kept."""
-        with self._open() as connection:
-            return self._sync(connection, files)
+        return self._using(lambda connection: self._sync(connection, files))
 
     def search(self, text: str, files: Dict[str, ChatFile], limit: int = HITS_SHOWN) -> List[SearchHit]:
         """The chats of `files` whose title or messages hold every word of `text`, best matches first (the
@@ -63,7 +63,8 @@ class ChatIndex:
         query = fts_query(text)
         if not query or not files:
             return []
-        with self._open() as connection:
+
+        def find(connection: sqlite3.Connection) -> List[SearchHit]:
             self._sync(connection, files)
             self._sync_texts(connection, files)
             rows = connection.execute(
@@ -72,38 +73,48 @@ class ChatIndex:
                 "snippet(texts, 1, ?, ?, '…', ?) FROM texts JOIN files ON files.id = texts.rowid "
                 "WHERE texts MATCH ? ORDER BY round(bm25(texts), 1), files.updated DESC LIMIT ?",
                 (MARK_START, MARK_END, SNIPPET_TOKENS, query, limit)).fetchall()
-        return [SearchHit(*row) for row in rows]
+            return [SearchHit(*row) for row in rows]
+        return self._using(find)
 
     def update(self, summary: ChatSummary, text: str, stamp: str) -> None:
         """Index one chat just saved as `text`, its file stamped `stamp` (best effort: the next listing or
         search catches up)."""
-        try:
-            with self._open() as connection, _transaction(connection):
+        def store(connection: sqlite3.Connection) -> None:
+            with _transaction(connection):
                 _store_summaries(connection, [(summary, stamp)])
                 _store_text(connection, summary.chat_id, summary.title, searchable(text)[1], stamp)
-        except (ConfigError, sqlite3.Error, OSError, ValueError):
+        try:
+            self._using(store)
+        except (ConfigError, OSError, ValueError):
             pass
 
     def forget(self, chat_id: str) -> None:
         """Drop a deleted chat (best effort, as update)."""
-        try:
-            with self._open() as connection, _transaction(connection):
+        def drop(connection: sqlite3.Connection) -> None:
+            with _transaction(connection):
                 _drop(connection, [chat_id])
-        except (ConfigError, sqlite3.Error, OSError, ValueError):
+        try:
+            self._using(drop)
+        except (ConfigError, OSError, ValueError):
             pass
 
     # Keeping it
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        """The index, created (or re-created when unreadable or of another schema) as needed; any failure
-        while it is used a ConfigError naming it."""
-        connection = self._connect()
-        try:
-            yield connection
-        except sqlite3.Error as exc:
-            raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
-        finally:
-            connection.close()
+    def _using(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        """What `operation` gives on the index, opened (and made) for it; an index found damaged on the way is
+        removed and built again once; any other failure a ConfigError naming it."""
+        for attempt in (1, 2):
+            connection = self._connect()
+            try:
+                return operation(connection)
+            except sqlite3.Error as exc:
+                # damaged (a crash while writing without fsync, say) is a DatabaseError of no subclass; locked,
+                # read-only or full (OperationalError) is never a reason to build it again
+                if type(exc) is not sqlite3.DatabaseError or attempt == 2:
+                    raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
+            finally:
+                connection.close()
+            _remove_quietly(self.path)
+        raise AssertionError("unreachable")
 
     def _connect(self) -> sqlite3.Connection:
         for attempt in (1, 2):
