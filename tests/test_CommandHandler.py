@@ -548,5 +548,7 @@ def test_fork_goes_on_in_a_new_saved_chat_and_leaves_the_old_one_as_it_was(chat,
     chat.session.reset()
     chat.autosave = False
     chat.send("unsaved")
-    assert run(chat, "/fork").startswith("Saved as the new chat ")
-    assert [m["content"] for m in store.load(chat.session.chat_id)[1][1:]] == ["unsaved", "Answer."]
+    assert run(chat, "/fork  The  unsaved one ").startswith("Saved as the new chat ")
+    summary, messages = store.load(chat.session.chat_id)
+    assert [m["content"] for m in messages[1:]] == ["unsaved", "Answer."] and summary.title == "The unsaved one"
+    assert store.load(new)[0].title == "question"

@@ -81,9 +81,9 @@ class ChatControls(Protocol):
         """Ask the current model again for the last prompt, keeping the earlier reply as an alternative
         (LlmcError when there is no prompt yet)."""
 
-    def fork(self) -> str:
-        """Go on in a new saved chat holding this one as it is (LlmcError when there is nothing to save); a
-        line naming both chats."""
+    def fork(self, title: str = "") -> str:
+        """Go on in a new saved chat holding this one as it is, titled `title` if given (LlmcError when there
+        is nothing to save); a line naming both chats."""
 
     def edit_last_prompt(self, text: str) -> None:
         """Put the last prompt back in the input line, to send in place of its turn (kept as an

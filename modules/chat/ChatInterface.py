@@ -334,9 +334,10 @@ class ChatInterface:
         self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
                                                                       replacing), attached)
 
-    def fork(self) -> str:
-        """/fork: go on in a new saved chat holding this one as it is; a line naming both."""
-        previous, forked = self.conversation.fork()
+    def fork(self, title: str = "") -> str:
+        """/fork [TITLE]: go on in a new saved chat holding this one as it is (titled TITLE if given); a line
+        naming both."""
+        previous, forked = self.conversation.fork(title or None)
         if previous is None:
             return f"Saved as the new chat {forked}; this chat goes on there."
         return f"Forked: this chat goes on as {forked}; the saved chat {previous} stays as it was."

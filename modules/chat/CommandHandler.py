@@ -73,10 +73,10 @@ COMMANDS: Tuple[Command, ...] = (
     Command("load", ("l",), "[FILE|N]", "load a chat file, or chat N of /chats", "_load",
             "Shows the chat and goes on from it. With N, the chat goes on saving into that saved chat, "
             "with the model of its last reply."),
-    Command("fork", (), "", "go on in a new saved chat from here", "_fork",
-            "The new chat holds this one as it is now (with its alternatives); the saved chat it came from stays "
-            "as it was, /chats lists both. Saved even with /autosave off; the replies after it are saved as "
-            "autosave says."),
+    Command("fork", (), "[TITLE]", "go on in a new saved chat from here", "_fork",
+            "The new chat holds this one as it is now (with its alternatives), titled TITLE if given (else its "
+            "first prompt's words, as any chat); the saved chat it came from stays as it was, /chats lists both. "
+            "Saved even with /autosave off; the replies after it are saved as autosave says."),
     Command("chats", (), "[all]", "list the saved chats, newest first", "_chats",
             "The last 20 unless `all`. /load N opens chat N."),
     Command("search", (), "TEXT", "find the saved chats holding TEXT", "_search",
@@ -206,8 +206,8 @@ class CommandHandler(Completer):
     def _regenerate(self, _: str) -> None:
         self.chat_interface.regenerate()
 
-    def _fork(self, _: str) -> None:
-        self.terminal.print(self.chat_interface.fork())
+    def _fork(self, title: str) -> None:
+        self.terminal.print(self.chat_interface.fork(title))
 
     def _edit(self, text: str) -> None:
         self.chat_interface.edit_last_prompt(text)

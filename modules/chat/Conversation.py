@@ -213,16 +213,16 @@ class Conversation:
         self.session.remove_last_user()
         self.turn_dropped = True
 
-    def fork(self) -> Tuple[Optional[str], str]:
-        """Save the chat as it is (its alternatives too) as a new saved chat and go on in that one, the one it
-        was saved as before left as it is: (the earlier id, None if it was not saved yet; the new id).
-        LlmcError when there is nothing to save, or nowhere (echo mode)."""
+    def fork(self, title: Optional[str] = None) -> Tuple[Optional[str], str]:
+        """Save the chat as it is (its alternatives too) as a new saved chat, titled `title` if given, and go on
+        in that one, the one it was saved as before left as it is: (the earlier id, None if it was not saved
+        yet; the new id). LlmcError when there is nothing to save, or nowhere (echo mode)."""
         if self.store is None or self.echo:
             raise LlmcError("this chat is not kept (it asks no model), so there is nothing to fork")
         if not self.session.has_user_messages():
             raise LlmcError("nothing to fork yet: send a prompt first")
         previous = self.session.chat_id
-        self.session.chat_id = self.store.save(self.session.messages)
+        self.session.chat_id = self.store.save(self.session.messages, title=title)
         return previous, self.session.chat_id
 
     def save(self) -> None:
