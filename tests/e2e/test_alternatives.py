@@ -13,7 +13,7 @@ import pytest
 from llmc.store.ChatSession import read_session_file
 from llmc.store.ChatStore import ChatStore
 from tests.conftest import shared_fake_server
-from tests.e2e.cli_support import fake_provider, write_config
+from tests.e2e.cli_support import fake_provider, run_llmc, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -216,3 +216,28 @@ def test_fork_goes_on_in_a_new_saved_chat_with_the_alternatives(data: Path, serv
     assert [m["content"] for m in messages[1:]] == ["hello", "Hello #2", "and then?", "Hello #3"]
     assert messages[2]["alternatives"][0][0]["content"] == "Hello #1"
     assert [m["content"] for m in chat_requests(server)[-1][1:]] == ["hello", "Hello #2", "and then?"]
+
+
+def test_show_prints_the_current_answers_search_finds_replaced_ones_and_continue_keeps_them(
+        home: Path, data: Path, server: FakeOpenAIServer) -> None:
+    server.set(numbered_replies=False, reply="walruses have tusks")
+    child = started(data)
+    turn(child, "tell me about walruses", "walruses have tusks")
+    server.set(reply="seals have whiskers")
+    send(child, "/rg")
+    child.expect_exact("seals have whiskers")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    shown = run_llmc(["-d", str(data), "--show", "1"], home)
+    assert shown.returncode == 0 and "seals have whiskers" in shown.stdout and "tusks" not in shown.stdout
+    found = run_llmc(["-d", str(data), "--search", "tusks"], home)
+    assert found.returncode == 0 and "tell me about walruses" in found.stdout
+    server.set(reply="they swim")
+    followed = run_llmc(["-d", str(data), "-C", "-p", "and both?"], home)
+    assert followed.returncode == 0 and followed.stdout == "they swim\n"
+    assert [m["content"] for m in chat_requests(server)[-1][1:]] == ["tell me about walruses", "seals have whiskers",
+                                                                     "and both?"]
+    messages = saved_chat(data)
+    assert [m["content"] for m in messages[1:]] == ["tell me about walruses", "seals have whiskers", "and both?",
+                                                    "they swim"]
+    assert messages[2]["alternatives"][0][0]["content"] == "walruses have tusks"
