@@ -12,10 +12,11 @@ import pytest
 
 from llmc.store.ChatSession import read_session_file
 from llmc.store.ChatStore import ChatStore
-from tests.conftest import shared_fake_server
+from tests.conftest import MCP_TOKEN, shared_fake_server
 from tests.e2e.cli_support import fake_provider, run_llmc, write_config
 from tests.e2e.pty_support import finish, send, spawn
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.mcp_servers import write_mcp_file
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 OLD_CHAT_ID = "20261208-014919-a829"  # tests/data/llmc1-chat.jsonl: written by llmc before alternatives
@@ -241,3 +242,25 @@ def test_show_prints_the_current_answers_search_finds_replaced_ones_and_continue
     assert [m["content"] for m in messages[1:]] == ["tell me about walruses", "seals have whiskers", "and both?",
                                                     "they swim"]
     assert messages[2]["alternatives"][0][0]["content"] == "walruses have tusks"
+
+
+def test_a_reply_that_called_tools_is_asked_again_and_kept_with_its_calls_and_results(
+        data: Path, server: FakeOpenAIServer, loopback_mcp) -> None:
+    write_mcp_file(data, {"docs": {"url": loopback_mcp.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}}})
+    server.set(tool_rounds=[[{"name": "docs_add", "arguments": '{"a": 2, "b": 3}', "id": "call_add"}]])
+    child = spawn(data, "-T", "docs", "--approve-tools", environ={"MCP_TOKEN": MCP_TOKEN})
+    child.expect_exact("fc1 >")
+    turn(child, "add 2 and 3", "Hello #1")
+    server.set(tool_rounds=[])
+    send(child, "/rg")
+    child.expect_exact("Hello #2")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    first, with_result, again = chat_requests(server)
+    assert first == again and [m["role"] for m in with_result[1:]] == ["user", "assistant", "tool"]
+    messages = saved_chat(data)
+    assert [m["content"] for m in messages[1:]] == ["add 2 and 3", "Hello #2"]
+    (replaced,) = messages[2]["alternatives"]
+    assert [m["role"] for m in replaced] == ["assistant", "tool", "assistant"]
+    assert replaced[0]["tool_calls"][0]["id"] == "call_add" and replaced[1]["content"] == "5"
+    assert replaced[2]["content"] == "Hello #1"
