@@ -544,3 +544,18 @@ def test_edit_with_no_prompt_yet_is_refused(tmp_path, server) -> None:
         run_keys(chat, pipe, "/edit" + SUBMIT + "\x04")
     assert "ERROR: no prompt to edit yet: send one first" in chat.terminal.stdout.getvalue()
     assert chat_messages(chat) == []
+
+
+def test_an_edit_gives_way_to_a_message_recalled_after_it_or_a_reset(tmp_path, server) -> None:
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        keys = "first" + SUBMIT + "second" + SUBMIT + "/edit" + SUBMIT + SHIFT_UP + SHIFT_UP + " again" + SUBMIT
+        run_keys(chat, pipe, keys + "\x04")
+    assert chat_messages(chat) == [("user", "first again"), ("assistant", "first again")]
+    assert [[m["content"] for m in tail] for tail in chat.session.messages[1]["alternatives"]] == [
+        ["first", "first", "second", "second"]]
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe, echo=True)
+        run_keys(chat, pipe, "first" + SUBMIT + "/edit" + SUBMIT + SHIFT_ALT_N + "fresh" + SUBMIT + "\x04")
+    assert chat_messages(chat) == [("user", "fresh"), ("assistant", "fresh")]
+    assert "alternatives" not in chat.session.messages[1]

@@ -144,13 +144,14 @@ class ChatInterface:
         while True:
             try:
                 default, self.next_input = self.next_input, ""
-                editing, self.editing = self.editing, None  # Ctrl-C or a command drops the edit
                 text = session.prompt(self._prompt_text, default=default)
-            except KeyboardInterrupt:  # the line is cleared, and a recalled message with it
+            except KeyboardInterrupt:  # the line is cleared, and a recalled message or an edit with it
                 self.recall.reset()
+                self.editing = None
                 continue
             except EOFError:
                 return
+            editing, self.editing = self.editing, None  # what /edit put back goes with this line alone
             self.input_history.say_notices()
             if not text.strip():
                 continue
@@ -324,7 +325,7 @@ class ChatInterface:
         go again (those attached since wait for the next message)."""
         replacing = self.recall.recalled_user_index
         self.recall.reset()
-        if editing is not None:
+        if editing is not None and replacing is None:  # a message recalled since /edit is the one edited
             self._send_content(with_prompt(editing[1], text), [], editing[0])
             return
         attached, self.attachments = self.attachments, []
@@ -518,6 +519,7 @@ class ChatInterface:
     def _reset_key(self, event: Any) -> None:
         self.session.reset()
         self.recall.reset()
+        self.editing = None
         event.current_buffer.reset()
         run_in_terminal(lambda: self.terminal.print("Chat history reset."))
 
