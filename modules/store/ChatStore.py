@@ -152,7 +152,7 @@ class ChatStore:
         except ValueError as exc:  # text that cannot be encoded
             raise ConfigError(f"{path}: cannot save the chat: {exc}") from None
         self._stamps[chat_id] = file_stamp(path)
-        self._index(chat_id, header, text)
+        self._update_index(chat_id, header, text)
         return chat_id
 
     def rename(self, chat_id: str, title: str) -> None:
@@ -170,7 +170,7 @@ class ChatStore:
         except OSError as exc:
             raise file_write_error(f"{path}: cannot rename the chat: {exc.strerror or exc}", exc) from None
         self._stamps[chat_id] = file_stamp(path)
-        self._index(chat_id, header, text)
+        self._update_index(chat_id, header, text)
 
     def delete(self, chat_id: str) -> Path:
         """Remove a saved chat's file (and its index entry); the path it had."""
@@ -186,7 +186,7 @@ class ChatStore:
         """The saved chats that hold every word of `text`, best matches first (see ChatIndex)."""
         return self.index.search(text, self._chat_files())
 
-    def _index(self, chat_id: str, header: dict, text: str) -> None:
+    def _update_index(self, chat_id: str, header: dict, text: str) -> None:
         """Bring the index up to date with a chat just written as `text` (best effort, as ChatIndex.update)."""
         path = self.path_of(chat_id)
         try:

@@ -22,7 +22,7 @@ class ChatSummary(NamedTuple):
 class ChatFile(NamedTuple):
     """A chat file as a directory scan found it: its path and stamp (None if it could not be looked at)."""
 
-    path: str  # made a Path only if it is read: 10,000 Paths would take longer than the listing
+    path: str  # made a Path only when the file is read: a Path for each of 10,000 files slowed the listing
     stamp: Optional[str]
 
 
