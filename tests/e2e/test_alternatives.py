@@ -264,3 +264,25 @@ def test_a_reply_that_called_tools_is_asked_again_and_kept_with_its_calls_and_re
     assert [m["role"] for m in replaced] == ["assistant", "tool", "assistant"]
     assert replaced[0]["tool_calls"][0]["id"] == "call_add" and replaced[1]["content"] == "5"
     assert replaced[2]["content"] == "Hello #1"
+
+
+def test_a_chat_file_saved_before_alternatives_loads_asks_again_and_saves_back(data: Path,
+                                                                              server: FakeOpenAIServer) -> None:
+    shutil.copy(DATA / "llmc1-saved.json", data / "old.json")
+    old = read_session_file(data / "old.json")
+    child = started(data)
+    send(child, "/load old")
+    child.expect_exact(f"Chat history loaded from {data / 'old.json'}.")
+    child.expect_exact("fc1 *>")
+    send(child, "/rg")
+    child.expect_exact("Hello #1")
+    child.expect_exact("fc1 *>")
+    send(child, "/save")
+    child.expect_exact(f"Chat history saved to {data / 'old.json'}.")
+    child.expect_exact("fc1 *>")
+    finish(child)
+    (sent,) = chat_requests(server)
+    assert [m["role"] for m in sent] == [m["role"] for m in old[:-1]]  # the chat without its last reply
+    assert sent[-1] == {"role": "user", "content": "Say it in one word"} and sent[5]["content"] == old[5]["content"]
+    saved = read_session_file(data / "old.json")
+    assert saved[:-1] == old[:-1] and saved[-1]["content"] == "Hello #1" and saved[-1]["alternatives"] == [[old[-1]]]
