@@ -82,7 +82,9 @@ class ChatIndex:
         def store(connection: sqlite3.Connection) -> None:
             with _transaction(connection):
                 _store_summaries(connection, [(summary, stamp)])
-                _store_text(connection, summary.chat_id, summary.title, searchable(text)[1], stamp)
+                found = connection.execute("SELECT id FROM files WHERE chat_id = ?", (summary.chat_id,)).fetchone()
+                if found is not None:
+                    _store_text(connection, found[0], summary.title, searchable(text)[1], stamp)
         try:
             self._using(store)
         except (ConfigError, OSError, ValueError):
@@ -186,18 +188,18 @@ class ChatIndex:
 
     def _sync_texts(self, connection: sqlite3.Connection, files: Dict[str, ChatFile]) -> None:
         """Index the text of each chat whose text is older than its summary."""
-        stale = connection.execute("SELECT chat_id, title, stamp FROM files WHERE text_stamp != stamp").fetchall()
+        stale = connection.execute("SELECT id, chat_id, title, stamp FROM files WHERE text_stamp != stamp").fetchall()
         if not stale:
             return
         with _transaction(connection):
-            for chat_id, title, stamp in stale:
+            for row_id, chat_id, title, stamp in stale:
                 try:
                     data = read_regular_file(Path(files[chat_id].path), "chat file", MAX_CHAT_FILE_BYTES)
                 except (ConfigError, KeyError):
                     continue
                 if data is not None:
                     text = searchable(data.decode("utf-8", errors="replace"))[1]
-                    _store_text(connection, chat_id, title, text, stamp)
+                    _store_text(connection, row_id, title, text, stamp)
 
 
 @contextlib.contextmanager
@@ -228,17 +230,12 @@ def _store_summaries(connection: sqlite3.Connection, summaries: Iterable[Tuple[C
             continue
 
 
-def _store_text(connection: sqlite3.Connection, chat_id: str, title: str, body: str, stamp: str) -> None:
-    try:
-        found = connection.execute("SELECT id FROM files WHERE chat_id = ?", (chat_id,)).fetchone()
-    except UnicodeEncodeError:
-        return
-    if found is None:
-        return
-    connection.execute("DELETE FROM texts WHERE rowid = ?", found)
+def _store_text(connection: sqlite3.Connection, row_id: int, title: str, body: str, stamp: str) -> None:
+    """The text of the chat of files row `row_id` (its texts row has that rowid), as of `stamp`."""
+    connection.execute("DELETE FROM texts WHERE rowid = ?", (row_id,))
     connection.execute("INSERT INTO texts (rowid, title, body) VALUES (?, ?, ?)",
-                       (found[0], without_lone_surrogates(title), without_lone_surrogates(body)))
-    connection.execute("UPDATE files SET text_stamp = ? WHERE id = ?", (stamp, found[0]))
+                       (row_id, without_lone_surrogates(title), without_lone_surrogates(body)))
+    connection.execute("UPDATE files SET text_stamp = ? WHERE id = ?", (stamp, row_id))
 
 
 def searchable(text: str) -> Tuple[dict, str]:
