@@ -273,6 +273,7 @@ def accepted_chat(rng, image_sizes) -> list:
     return messages
 
 
+@pytest.mark.stress
 def test_what_llmc_accepts_and_writes_it_reads_back(store: ChatStore, tmp_path: Path) -> None:
     """Writer and reader held to each other: a chat of images up to the attachment limit (a 16 MiB PNG made
     a 22 MB chat file, over the read limit) is read back as written, by -C and by /save's file alike."""

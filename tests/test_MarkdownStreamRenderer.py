@@ -406,6 +406,7 @@ def _count_work(monkeypatch, text: str) -> tuple[_Counter, _Counter]:
     return markdown, code
 
 
+@pytest.mark.stress
 def test_preview_of_a_giant_paragraph_is_bounded(monkeypatch):
     sources = []
 
@@ -422,6 +423,7 @@ def test_preview_of_a_giant_paragraph_is_bounded(monkeypatch):
     assert max(previews) <= 2 * 23 * 80
 
 
+@pytest.mark.stress
 def test_render_work_is_linear_in_reply_length(monkeypatch):
     small_md, small_code = _count_work(monkeypatch, long_reply(500))
     big_md, big_code = _count_work(monkeypatch, long_reply(1000))

@@ -264,6 +264,7 @@ def test_a_save_llmc_could_not_read_back_is_refused(tmp_path: Path, model_id: st
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([YAML_NAME, YAML_NAME + ".lock"])  # no temp file
 
 
+@pytest.mark.stress
 def test_a_save_over_the_read_limit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / YAML_NAME
     huge = {c * 1_000_000: c * 1_000_000 for c in "xyz"}  # 6 MB of YAML: over the 5 MB read limit

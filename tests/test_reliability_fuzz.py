@@ -252,6 +252,7 @@ MODEL_ID_PIECES = ["0", "1", "9", ":", ".", "-", "+", "_", "e", "E", "x", "o", "
                    "yes", "No", "null", "true", "inf", "nan", "<<", "=", "/", " ", "#", "'", '"', "2024-01-01"]
 
 
+@pytest.mark.stress
 def test_random_model_ids_are_read_back_exactly_as_saved(tmp_path: Path) -> None:
     rng = random.Random(1010)
     store = ProvidersYamlStore(tmp_path / YAML_NAME)
