@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # typing only: the chat UI must not import its way into a cyc
     from ..store.ChatStore import ChatStore
     from ..ProviderManager import ProviderManager
     from ..base.Terminal import Terminal
-    from ..Types import ConfigModel
+    from ..Types import ConfigModel, SettingValue
     from ..tools.ToolBox import ToolBox
 
 
@@ -68,7 +68,7 @@ class ChatControls(Protocol):
     def set_default_model(self, model: str) -> str:
         """Make `model` the default in config.toml; a line saying what was written where."""
 
-    def set_option(self, name: str, value: object, source: str) -> None:
+    def set_option(self, name: str, value: "SettingValue", source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of the chat; ConfigError if out of bounds."""
 
     def key_source(self, provider: str) -> str:

@@ -19,6 +19,7 @@ from ..base.OutputChannel import OutputChannel
 from ..base.SafeFiles import ensure_directory
 from ..base.Secrets import without_known_keys
 from ..setup.ProviderAdder import ProviderAdder
+from ..Types import ConfigModel, SettingValue
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import make_reply_writer, usage_text
@@ -199,7 +200,7 @@ class ChatInterface:
         return self.config.config.providers
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> ConfigModel:
         """The ConfigModel of this run."""
         return self.config.config
 
@@ -293,7 +294,7 @@ class ChatInterface:
         switched = f"; model set to {self.set_model(role.model)}" if role.model else ""
         return f"Role {role.name} ({role.source}){switched}."
 
-    def set_option(self, name: str, value: Any, source: str) -> None:
+    def set_option(self, name: str, value: SettingValue, source: str) -> None:
         """Change a request setting (temperature, max_tokens) for the rest of this chat: the next request
         goes with it."""
         self.config.apply_setting(name, value, source)

@@ -3,8 +3,9 @@ word boundaries when narrower, paged when taller than the screen; /help CMD for 
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Tuple
 
+from ..base.Terminal import Terminal
 from .InputKeys import STAR_LINE
 
 GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
@@ -21,13 +22,28 @@ SYNOPSIS_COLUMN_LIMIT = 26
 MORE_QUESTION = "-- more: Enter for the next page, q to stop -- "
 
 
-def synopsis(command: Any) -> str:
+class HelpEntry(Protocol):
+    """What /help shows of a command (CommandHandler's Command)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def aliases(self) -> Tuple[str, ...]: ...
+    @property
+    def args(self) -> str: ...
+    @property
+    def help(self) -> str: ...
+    @property
+    def details(self) -> str: ...
+
+
+def synopsis(command: HelpEntry) -> str:
     """`/name, /alias ARGS` of a command."""
     names = ", ".join("/" + name for name in (command.name, *command.aliases))
     return f"{names} {command.args}" if command.args else names
 
 
-def grouped(commands: Sequence[Any]) -> List[Tuple[str, List[Any]]]:
+def grouped(commands: Sequence[HelpEntry]) -> List[Tuple[str, List[HelpEntry]]]:
     """The commands under their group's title, in GROUPS' order; commands of no group come last."""
     by_name = {command.name: command for command in commands}
     groups = [(title, [by_name[name] for name in names if name in by_name]) for title, names in GROUPS]
@@ -36,7 +52,7 @@ def grouped(commands: Sequence[Any]) -> List[Tuple[str, List[Any]]]:
     return [(title, members) for title, members in groups if members]
 
 
-def help_lines(commands: Sequence[Any], width: int, enter_sends: bool) -> List[str]:
+def help_lines(commands: Sequence[HelpEntry], width: int, enter_sends: bool) -> List[str]:
     """The whole /help text for a terminal `width` columns wide."""
     lines = ["Commands (/help CMD for more about one):"]
     for title, members in grouped(commands):
@@ -68,10 +84,10 @@ def keys_paragraphs(enter_sends: bool) -> List[str]:
             STAR_LINE]
 
 
-def command_details(command: Any, width: int) -> List[str]:
+def command_details(command: HelpEntry, width: int) -> List[str]:
     """/help CMD: the synopsis, the one-line help and the details, wrapped to `width`."""
     lines = [synopsis(command)]
-    for paragraph in (command.help[:1].upper() + command.help[1:] + ".", getattr(command, "details", "")):
+    for paragraph in (command.help[:1].upper() + command.help[1:] + ".", command.details):
         if paragraph:
             lines += _wrapped("  " + paragraph, width, "  ")
     return lines
@@ -85,7 +101,7 @@ def _wrapped(line: str, width: int, indent: str) -> List[str]:
                          break_long_words=False, break_on_hyphens=False) or [line]
 
 
-def show_paged(lines: Iterable[str], terminal: Any, ask: Callable[[str], Optional[str]]) -> None:
+def show_paged(lines: Iterable[str], terminal: Terminal, ask: Callable[[str], Optional[str]]) -> None:
     """Print `lines`; on a terminal shorter than them, a screenful at a time (Enter goes on, q stops)."""
     lines = list(lines)
     page = max(terminal.size().lines - 1, 1)

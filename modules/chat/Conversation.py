@@ -15,8 +15,9 @@ from ..base.ChatOptions import ChatOptions
 from ..base.Errors import ApiError, IncompleteReplyError, LlmcError
 from ..base.ExitStatus import ExitStatus
 from ..base.Terminal import Terminal
+from ..base.TokenUsage import TokenUsage
 from ..ProviderManager import ProviderManager, ResolvedModel
-from ..render.ReplyStreaming import make_reply_writer, stream_reply
+from ..render.ReplyStreaming import ReplyWriter, make_reply_writer, stream_reply
 from ..store.Attachment import Content, has_image, image_refusal
 from ..store.Alternatives import keep_replaced, put_back, set_aside
 from ..store.ChatSession import ChatSession
@@ -43,11 +44,11 @@ class Conversation:
         self.tools = tools
         self.turn_dropped = False  # the last send's user message was taken back (nothing came of it)
         self.save_status: int = ExitStatus.OK  # of the last save: OK, or its error's (74 for a full disk)
-        self._writer: Any = None  # showing the round being received
+        self._writer: Optional[ReplyWriter] = None  # showing the round being received
         self._told_no_tools: Set[str] = set()  # models said to take no tools, once each
         self._replaced: Optional[Tuple[int, List[dict]]] = None  # (index, the messages set aside from it)
 
-    def send(self, content: Content, model: Optional[ResolvedModel], options: ChatOptions, writer: Any,
+    def send(self, content: Content, model: Optional[ResolvedModel], options: ChatOptions, writer: ReplyWriter,
              replacing: Optional[int] = None) -> Reply:
         """Add a user message, show the reply in `writer`, record it and save the chat; the reply (with
         the usage of every round when tools were called).
@@ -66,7 +67,7 @@ class Conversation:
         self.session.add_user(content)
         return self._answer(model, options, writer, specs, has_image(content))
 
-    def regenerate(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
+    def regenerate(self, model: Optional[ResolvedModel], options: ChatOptions, writer: ReplyWriter) -> Reply:
         """Ask again for the last prompt, as `send` does: the replies (and tool calls) that followed it are
         kept as the new reply's alternative, and stay the chat when nothing comes. LlmcError when there is
         no prompt yet."""
@@ -80,18 +81,18 @@ class Conversation:
         self._set_aside(index + 1)
         return self._answer(model, options, writer, specs, has_image(content))
 
-    def _answer(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any, specs: List[ToolSpec],
+    def _answer(self, model: Optional[ResolvedModel], options: ChatOptions, writer: ReplyWriter, specs: List[ToolSpec],
                 image: bool) -> Reply:
         """The reply to the chat as it is now (its last message the prompt), recorded and saved."""
         self._writer = writer
         try:
             self._warn_of_context(model, specs)
             if specs and model is not None:
-                reply, usage = self._tool_turn(model, options, specs)
+                reply, usage = self._tool_turn(model, options, specs, writer)
             else:
                 reply, usage = self.request_round(model, options, writer), None
         except (IncompleteReplyError, KeyboardInterrupt, OSError) as exc:  # OSError: the screen's reader went away
-            self.keep_partial(self._writer.text or getattr(exc, "partial", ""), model)
+            self.keep_partial((self._writer or writer).text or getattr(exc, "partial", ""), model)
             raise
         except ApiError as exc:
             self._end_failed_turn()
@@ -144,16 +145,19 @@ class Conversation:
             if warning:
                 self.terminal.message(warning)
 
-    def _tool_turn(self, model: ResolvedModel, options: ChatOptions,
-                   specs: List[ToolSpec]) -> Tuple[Reply, Any]:
-        """Rounds of tool calls until the model answers: (its answer, the usage of every round)."""
+    def _tool_turn(self, model: ResolvedModel, options: ChatOptions, specs: List[ToolSpec],
+                   writer: ReplyWriter) -> Tuple[Reply, Optional[TokenUsage]]:
+        """Rounds of tool calls until the model answers (the first shown in `writer`): (its answer, the usage
+        of every round)."""
         assert self.tools is not None
-        first = [self._writer]
-        next_writer = getattr(self._writer, "next_round", None)  # --json's writer goes on in JSON
+        first = [writer]
+        next_writer = getattr(writer, "next_round", None)  # --json's writer goes on in JSON
 
         def send_round(tools: Tuple[Dict[str, Any], ...]) -> Reply:
-            self._writer = first.pop() if first else next_writer() if next_writer else make_reply_writer(self.terminal)
-            return self.request_round(model, dataclasses.replace(options, tools=tools), self._writer)
+            round_writer: ReplyWriter = (first.pop() if first else next_writer() if next_writer
+                                         else make_reply_writer(self.terminal))
+            self._writer = round_writer
+            return self.request_round(model, dataclasses.replace(options, tools=tools), round_writer)
 
         reply = self.tools.run(self.session, send_round, specs)
         if reply is None:
@@ -172,7 +176,7 @@ class Conversation:
             return ApiError(lesson, status=error.status)
         return image_refusal(error, model.label) if image else error
 
-    def request_round(self, model: Optional[ResolvedModel], options: ChatOptions, writer: Any) -> Reply:
+    def request_round(self, model: Optional[ResolvedModel], options: ChatOptions, writer: ReplyWriter) -> Reply:
         """Send the messages as they are now to `model` and show the answer in `writer`; the reply, not
         recorded. In echo mode (or with no model) the last message comes back as the answer."""
         if self.echo or model is None:

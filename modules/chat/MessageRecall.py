@@ -1,9 +1,12 @@
 """Recalling the chat's own messages into the input line (Shift-Up/Down, Ctrl-Shift-Up/Down)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..store.ChatSession import ChatSession
+
+if TYPE_CHECKING:
+    from prompt_toolkit.buffer import Buffer
 
 
 class MessageRecall:
@@ -16,7 +19,7 @@ class MessageRecall:
         self._working_index: Optional[int] = None  # input-history position when the message was recalled
         self.recalled_user_index: Optional[int] = None
 
-    def walk(self, buffer: Any, session: ChatSession, role: str, step: int) -> None:
+    def walk(self, buffer: Buffer, session: ChatSession, role: str, step: int) -> None:
         """Put the previous (-1) or next (+1) message of `role` into `buffer`; past the newest, an empty line."""
         indices = session.indices_of(role)
         if not indices:
@@ -33,7 +36,7 @@ class MessageRecall:
             buffer.text = session.message_text(indices[position])
         buffer.cursor_position = len(buffer.text)
 
-    def forget_when_emptied(self, buffer: Any) -> None:
+    def forget_when_emptied(self, buffer: Buffer) -> None:
         """On each edit: clearing a recalled message and typing anew, or taking a line from the input
         history instead, must not truncate the chat."""
         if not buffer.text or buffer.working_index != self._working_index:

@@ -1,12 +1,12 @@
 """A whole chat on the screen: each message under its heading, replies as Markdown on a colour terminal."""
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import List, Tuple
 
-from ..base.Terminal import visible_text
+from ..base.Terminal import Terminal, visible_text
 
 
-def print_turns(terminal: Any, turns: List[Tuple[str, str]]) -> None:
+def print_turns(terminal: Terminal, turns: List[Tuple[str, str]]) -> None:
     """Print (role, text) turns; "The chat is empty." when there are none. A saved chat is not trusted
     to drive the terminal: its control characters are made visible."""
     if not turns:
@@ -16,7 +16,7 @@ def print_turns(terminal: Any, turns: List[Tuple[str, str]]) -> None:
         _print_message(terminal, role, visible_text(content))
 
 
-def _print_message(terminal: Any, role: str, content: str) -> None:
+def _print_message(terminal: Terminal, role: str, content: str) -> None:
     heading = {"user": "User", "tool": "Tool"}.get(role, "Assistant")
     if not terminal.color:
         terminal.print(f"{heading}:\n{content}\n")

@@ -1,7 +1,7 @@
 """Showing a reply as it arrives: the writer for this terminal and the loop that feeds it (chat and -p)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Union
 
 from ..base.ChatEvents import ChatSender, Finish, Notice, ReasoningDelta, Reply, TextDelta, ToolCallDelta, Usage
 from ..base.ChatOptions import ChatOptions
@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     from .MarkdownStreamRenderer import MarkdownStreamRenderer
 
 
+class ReplyWriter(Protocol):
+    """What shows a reply as it arrives: the live markdown renderer, the plain writer, or --json's events."""
+
+    @property
+    def text(self) -> str:
+        """The answer text shown so far."""
+
+    def on_waiting(self, text: str) -> None: ...
+    def on_warning(self, text: str) -> None: ...
+    def on_content(self, text: str) -> None: ...
+    def on_reasoning(self, text: str) -> None: ...
+    def finish(self) -> None: ...
+    def abort(self, note: Optional[str] = None) -> None: ...
+
+
 def make_reply_writer(terminal: Terminal) -> Union[MarkdownStreamRenderer, PlainReplyWriter]:
     """A live markdown renderer on a colour terminal, else a plain writer."""
     if terminal.color:
@@ -25,7 +40,7 @@ def make_reply_writer(terminal: Terminal) -> Union[MarkdownStreamRenderer, Plain
     return PlainReplyWriter(terminal.stdout, terminal.stderr)
 
 
-def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: Any, terminal: Terminal,
+def stream_reply(api: ChatSender, messages: List[Dict[str, Any]], writer: ReplyWriter, terminal: Terminal,
                  options: ChatOptions = ChatOptions()) -> Reply:
     """Show a reply (streamed, or whole when `options.stream` is off) in `writer`; the answer and its usage.
 
