@@ -37,6 +37,7 @@ def chat(tmp_path: Path, server: FakeOpenAIServer):
         chat.answers: List[str] = []
         chat.ask = lambda question, default="", multiline=False: (
             chat.answers.pop(0) if chat.answers else None)
+        chat.ask_key = lambda question: chat.answers.pop(0) if chat.answers else None
         yield chat
 
 

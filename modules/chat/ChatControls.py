@@ -41,6 +41,9 @@ class ChatControls(Protocol):
     def ask(self, question: str, default: str = "", multiline: bool = False) -> Optional[str]:
         """One answer from the user; None on Ctrl-C or Ctrl-D."""
 
+    def ask_key(self, question: str) -> Optional[str]:
+        """One key from the user, read as it is pressed ("" for Enter); None on Ctrl-C or Ctrl-D."""
+
     def show_chat(self) -> None:
         """Print every message of the chat."""
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional, Set, Tuple
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
-from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
 
 from ..base.ChatEvents import ChatSender, Reply
@@ -453,6 +453,26 @@ class ChatInterface:
             return asker.prompt(question, default=default)
         except (KeyboardInterrupt, EOFError):
             return None
+
+    def ask_key(self, question: str) -> Optional[str]:
+        """One key from the user, read as it is pressed ("" for Enter); None on Ctrl-C or Ctrl-D."""
+        bindings = KeyBindings()
+
+        @bindings.add(Keys.Any)
+        def _take(event: KeyPressEvent) -> None:
+            event.app.exit(result=event.data)
+
+        @bindings.add("enter")
+        def _enter(event: KeyPressEvent) -> None:
+            event.app.exit(result="")
+
+        @bindings.add("c-c")
+        @bindings.add("c-d")
+        def _stop(event: KeyPressEvent) -> None:
+            event.app.exit(result=None)
+
+        asker: PromptSession = PromptSession(key_bindings=bindings, **self._io_arguments())
+        return asker.prompt(question)
 
     def _ask_about_tool(self, question: str) -> Optional[str]:
         """The user's answer to whether a tool call may run; Ctrl-C is raised (it stops the tool loop)."""

@@ -185,7 +185,7 @@ class CommandHandler(Completer):
             self.terminal.print("\n".join(command_details(command, width)))
             return
         lines = help_lines(COMMANDS, width, self.chat_interface.settings.enter_sends)
-        show_paged(lines, self.terminal, self.chat_interface.ask)
+        show_paged(lines, self.terminal, self.chat_interface.ask_key)
 
     def _edit_prompt(self, text: str) -> None:
         self.chat_interface.edit_next_prompt(text)
