@@ -94,12 +94,17 @@ def test_u_is_usage_and_uvm_stays_update_valid_models() -> None:
 def test_the_collector_is_off_during_set_up_and_back_before_the_work(monkeypatch, tmp_path: Path) -> None:
     import gc
     seen = []
-    monkeypatch.setattr(main, "main", lambda argv: seen.append(gc.isenabled()) or 0)
+
+    def a_run(argv) -> int:  # as the chat or -p: set up, then work
+        seen.append(gc.isenabled())
+        main._start_work()
+        seen.append(gc.isenabled())
+        return 0
+    monkeypatch.setattr(main, "main", a_run)
     try:
         with pytest.raises(SystemExit):
-            main.run(["--version"])
-        assert seen == [False]  # set-up runs without the cyclic collector
-        main._start_work()
-        assert gc.isenabled()  # the chat, -p, discovery and the shell run with it
+            main.run(["-p", "x"])
+        assert seen == [False, True]  # set-up without the cyclic collector, the work with it
+        assert not gc.isenabled()  # the exit without it: a last collection would only delay it
     finally:
         gc.enable()
