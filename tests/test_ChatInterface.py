@@ -559,3 +559,16 @@ def test_an_edit_gives_way_to_a_message_recalled_after_it_or_a_reset(tmp_path, s
         run_keys(chat, pipe, "first" + SUBMIT + "/edit" + SUBMIT + SHIFT_ALT_N + "fresh" + SUBMIT + "\x04")
     assert chat_messages(chat) == [("user", "fresh"), ("assistant", "fresh")]
     assert "alternatives" not in chat.session.messages[1]
+
+
+def test_a_recalled_prompt_goes_with_its_image_again(tmp_path, server) -> None:
+    (tmp_path / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24)
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        keys = f"/attach {tmp_path / 'dot.png'}" + SUBMIT + "what is it" + SUBMIT + SHIFT_UP + "?" + SUBMIT
+        run_keys(chat, pipe, keys + "\x04")
+    sent = [r["json"]["messages"] for r in server.request_log() if r["path"].endswith("/chat/completions")]
+    # the line held what was typed, not "[image]" or the file's text; the image went again
+    assert len(sent) == 2 and sent[1][1]["content"][0] == {"type": "text", "text": "what is it?"}
+    assert sent[1][1]["content"][1:] == sent[0][1]["content"][1:] and sent[1][1]["content"][2]["type"] == "image_url"
+    assert len(chat.session.messages[1]["alternatives"]) == 1  # the turn it replaced is kept

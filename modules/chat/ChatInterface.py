@@ -322,11 +322,13 @@ class ChatInterface:
         """Send a user message (with the files attached since the last one) and show the reply;
         Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked). A message recalled
         (Shift-Up) and sent replaces its turn and what followed, which are kept as its alternative; so
-        does `editing` (the index and content of the user message /edit put back), whose attached files
-        go again (those attached since wait for the next message)."""
+        does `editing` (the index and content of the user message /edit put back). Either way its attached
+        files go again (those attached since wait for the next message)."""
         replacing = self.recall.recalled_user_index
         self.recall.reset()
-        if editing is not None and replacing is None:  # a message recalled since /edit is the one edited
+        if replacing is not None:  # a message recalled since /edit is the one edited
+            editing = (replacing, self.session.messages[replacing]["content"])
+        if editing is not None:  # the recall showed, and /edit put back, what was typed: the files go again
             self._send_content(with_prompt(editing[1], text), [], editing[0])
             return
         attached, self.attachments = self.attachments, []

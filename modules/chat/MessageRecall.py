@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from ..store.Attachment import prompt_of
 from ..store.ChatSession import ChatSession
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ class MessageRecall:
         else:
             self.recalled_user_index = indices[position] if role == "user" else None
             self._working_index = buffer.working_index
-            buffer.text = session.message_text(indices[position])
+            message = session.messages[indices[position]]  # a prompt as typed: its files go again when sent
+            buffer.text = prompt_of(message["content"]) if role == "user" else session.message_text(indices[position])
         buffer.cursor_position = len(buffer.text)
 
     def forget_when_emptied(self, buffer: Buffer) -> None:
