@@ -553,3 +553,13 @@ def test_fork_goes_on_in_a_new_saved_chat_and_leaves_the_old_one_as_it_was(chat,
     summary, messages = store.load(chat.session.chat_id)
     assert [m["content"] for m in messages[1:]] == ["unsaved", "Answer."] and summary.title == "The unsaved one"
     assert store.load(new)[0].title == "question"
+
+
+def test_title_before_the_first_reply_names_the_chat_it_saves(chat) -> None:
+    assert "not saved yet: /title TEXT names it" in run(chat, "/title")
+    assert "Title: Moon plans (the chat is saved under it with its first reply)." in run(chat, "/title Moon  plans")
+    assert "Title: Moon plans" in run(chat, "/title")
+    chat.send("hello")
+    summary, _ = chat.store.load(chat.session.chat_id)
+    assert summary.title == "Moon plans"
+    assert "Title: Moon plans. Usage: /title TEXT" in run(chat, "/title")

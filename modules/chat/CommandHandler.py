@@ -20,7 +20,7 @@ from ..render.ChatPrinter import print_turns
 from ..store.Alternatives import choice_lines, last_turn_choices, take
 from ..store.ChatSession import readable_text
 from ..store.Roles import role_names
-from ..store.ChatStore import cut_to_width, format_chat_list, format_search_hits, model_to_resume
+from ..store.ChatStore import cut_to_width, format_chat_list, format_search_hits, given_title, model_to_resume
 from ..tools.ToolListing import tool_list_lines
 
 if TYPE_CHECKING:
@@ -308,8 +308,12 @@ class CommandHandler(Completer):
     def _title(self, text: str) -> None:
         chat = self.chat_interface
         chat_id = chat.session.chat_id
-        if chat_id is None:
-            self.terminal.print("This chat is not saved yet: /title works once it has a reply.")
+        if chat_id is None:  # the title waits for the first save (as --title's does)
+            if text:
+                chat.session.title = given_title(text)
+            self.terminal.print(f"Title: {chat.session.title} (the chat is saved under it with its first reply)."
+                                if chat.session.title else
+                                "This chat is not saved yet: /title TEXT names it before it is.")
             return
         if not text:
             summary, _ = chat.store.load(chat_id)
