@@ -185,3 +185,19 @@ def test_an_index_found_damaged_while_used_is_built_again(store: ChatStore, tmp_
     assert len(store.search("kappa")) == 20 and len(store.summaries()[0]) == 300
     with sqlite3.connect(index) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_save_does_not_wait_on_another_llmcs_write_to_the_index(store: ChatStore, tmp_path: Path) -> None:
+    import time
+    from llmc.store.ChatIndex import BEST_EFFORT_WAIT
+    first = store.save([{"role": "system", "content": "s"}, {"role": "user", "content": "first"}])
+    holder = sqlite3.connect(tmp_path / INDEX_FILE_NAME, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another llmc building the index holds its write lock
+    try:
+        started = time.monotonic()
+        second = store.save([{"role": "system", "content": "s"}, {"role": "user", "content": "second"}])
+        assert time.monotonic() - started < BEST_EFFORT_WAIT + 1.0  # not the 5 s a listing would wait
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sorted(listed(store)) == sorted([(first, "first"), (second, "second")])  # the listing caught up

@@ -25,6 +25,8 @@ INDEX_FILE_NAME = "chats-index.sqlite3"  # in the data directory, beside chats/
 SCHEMA_VERSION = 3
 SNIPPET_TOKENS = 12
 HITS_SHOWN = 20
+LOCK_WAIT = 5.0  # seconds a listing or a search waits while another llmc writes the index (a first build, say)
+BEST_EFFORT_WAIT = 0.2  # a save's update gives up sooner: the chat must not stall, the next listing catches up
 _SCHEMA = (
     # stamp: the file as its summary was read; text_stamp: as its text was indexed (a search catches up)
     "CREATE TABLE files (id INTEGER PRIMARY KEY, chat_id TEXT UNIQUE NOT NULL, stamp TEXT NOT NULL, "
@@ -86,7 +88,7 @@ class ChatIndex:
                 if found is not None:
                     _store_text(connection, found[0], summary.title, searchable(text)[1], stamp)
         try:
-            self._using(store)
+            self._using(store, wait=BEST_EFFORT_WAIT)
         except (ConfigError, OSError, ValueError):
             pass
 
@@ -96,16 +98,17 @@ class ChatIndex:
             with _transaction(connection):
                 _drop(connection, [chat_id])
         try:
-            self._using(drop)
+            self._using(drop, wait=BEST_EFFORT_WAIT)
         except (ConfigError, OSError, ValueError):
             pass
 
     # Keeping it
-    def _using(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        """What `operation` gives on the index, opened (and made) for it; an index found damaged on the way is
-        removed and built again once; any other failure a ConfigError naming it."""
+    def _using(self, operation: Callable[[sqlite3.Connection], _T], wait: float = LOCK_WAIT) -> _T:
+        """What `operation` gives on the index, opened (and made) for it, waiting at most `wait` seconds for
+        another llmc's write; an index found damaged on the way is removed and built again once; any other
+        failure a ConfigError naming it."""
         for attempt in (1, 2):
-            connection = self._connect()
+            connection = self._connect(wait)
             try:
                 return operation(connection)
             except sqlite3.Error as exc:
@@ -118,10 +121,10 @@ class ChatIndex:
             _remove_quietly(self.path)
         raise AssertionError("unreachable")
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, wait: float) -> sqlite3.Connection:
         for attempt in (1, 2):
             try:
-                return self._connect_once()
+                return self._connect_once(wait)
             except sqlite3.OperationalError as exc:  # locked, read-only or full: never a reason to rebuild it
                 raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
             except sqlite3.DatabaseError as exc:
@@ -132,11 +135,11 @@ class ChatIndex:
                 raise ConfigError(f"{self.path}: cannot keep the chats index: {exc.strerror}") from None
         raise AssertionError("unreachable")
 
-    def _connect_once(self) -> sqlite3.Connection:
+    def _connect_once(self, wait: float) -> sqlite3.Connection:
         """The index open; its tables made if it is new; DatabaseError if it is not one of this schema."""
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # private from the start
-        connection = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
         try:
             # derived data, never the only copy: no fsync per write (a save waited on several); an index a
             # crash damaged is unreadable, removed and built again (_connect)
