@@ -289,8 +289,7 @@ class ChatInterface:
             return "No role: the system prompt is the plain one again."
         role = load_role(self.data_directory, name)
         self.session.set_system_prompt(role.prompt, role.name)
-        for setting, value in role.settings().items():
-            self.set_option(setting, value, f"the role {role.name} ({role.source})")
+        role.apply_settings(self.set_option)
         switched = f"; model set to {self.set_model(role.model)}" if role.model else ""
         return f"Role {role.name} ({role.source}){switched}."
 

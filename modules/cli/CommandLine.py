@@ -396,9 +396,8 @@ def _take_role(config, args: argparse.Namespace):
     if args.system_prompt is None and not args.sassy:
         settings.system_prompt = role.prompt
     if role.model and args.model is None:
-        settings.model, config.model_source = role.model, f"the role {role.name} ({role.source})"
-    for name, value in role.settings().items():
-        config.apply_setting(name, value, f"the role {role.name} ({role.source})")
+        settings.model, config.model_source = role.model, role.described
+    role.apply_settings(config.apply_setting)
     return role
 
 
@@ -483,8 +482,7 @@ def _take_saved_role(context: "RunContext", args: argparse.Namespace, name: str)
     except ConfigError as exc:
         context.terminal.message(f"Warning: {exc}; the chat goes on without its settings")
         return
-    for setting, value in role.settings().items():
-        context.config.apply_setting(setting, value, f"the role {role.name} ({role.source})")
+    role.apply_settings(context.config.apply_setting)
     _apply_settings(context.config, args)
 
 

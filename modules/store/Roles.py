@@ -8,10 +8,13 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional
 
 from ..base.Errors import ConfigError
 from ..base.SafeFiles import MAX_TEXT_FILE_BYTES, read_text_file
+
+if TYPE_CHECKING:
+    from ..Types import SettingValue
 
 ROLES_DIRECTORY = "roles"
 ROLE_SUFFIX = ".md"
@@ -46,6 +49,17 @@ class Role(NamedTuple):
         """The request settings the role sets (temperature, max_tokens)."""
         return {name: value for name, value in (("temperature", self.temperature),
                                                  ("max_tokens", self.max_tokens)) if value is not None}
+
+    @property
+    def described(self) -> str:
+        """`the role NAME (where it came from)`: where a setting it brings came from, in messages."""
+        return f"the role {self.name} ({self.source})"
+
+    def apply_settings(self, apply: Callable[[str, "SettingValue", str], None]) -> None:
+        """Hand each request setting the role sets to `apply(name, value, source)` (Config.apply_setting, or
+        the chat's set_option)."""
+        for name, value in self.settings().items():
+            apply(name, value, self.described)
 
 
 def roles_directory(data_directory: Path) -> Path:
