@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Callable, List, Optional, Set, Tuple
 
 from prompt_toolkit import PromptSession
@@ -22,7 +21,7 @@ from ..setup.ProviderAdder import ProviderAdder
 from ..Types import ConfigModel, SettingValue
 from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
-from ..render.ReplyStreaming import make_reply_writer, usage_text
+from ..render.ReplyStreaming import ReplyWriter, make_reply_writer, usage_text
 from ..store.Alternatives import last_turn_choices
 from ..store.Attachment import Attachment, Content, message_content, prompt_of, with_prompt
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
@@ -69,7 +68,7 @@ class ChatInterface:
         self.history_file = history_file
         self.clear = clear
         self.echo = echo
-        self.data_directory = Path(config.data_directory)
+        self.data_directory = context.data_directory
         self.resumed = resumed is not None
         self.store = context.chat_store
         self.toolbox = toolbox or ToolBox(McpServers(self.data_directory / MCP_FILE_NAME), (),
@@ -197,12 +196,12 @@ class ChatInterface:
     @property
     def providers(self) -> ProviderManager:
         """The ProviderManager of this run."""
-        return self.config.config.providers
+        return self.context.providers
 
     @property
     def settings(self) -> ConfigModel:
         """The ConfigModel of this run."""
-        return self.config.config
+        return self.context.settings
 
     def copy_to_clipboard(self, text: str) -> str:
         """Copy `text`; the way it went (a tool's name or OSC 52)."""
@@ -371,7 +370,8 @@ class ChatInterface:
             self.terminal.print_dim(f"The earlier reply is kept: /alternatives shows the {count} answers "
                                     "and takes one back.")
 
-    def _show_turn(self, turn: Callable[[Optional[ResolvedModel], Any], Reply], attached: List[Attachment]) -> bool:
+    def _show_turn(self, turn: Callable[[Optional[ResolvedModel], ReplyWriter], Reply],
+                   attached: List[Attachment]) -> bool:
         """Run one turn (a send or an ask again) with the current model, its reply shown as it comes and
         its usage after it; a failure or Ctrl-C is told. True when a reply came whole."""
         writer = None
