@@ -363,8 +363,7 @@ class ChatInterface:
     def regenerate(self) -> None:
         """/regenerate: ask the current model again for the last prompt; the earlier reply is kept as an
         alternative (LlmcError when there is no prompt yet)."""
-        if self.session.last_user_index() is None:
-            raise LlmcError("no prompt to ask again yet: send one first")
+        self.conversation.prompt_to_ask_again()  # said before the model is resolved or anything drawn
         if self._show_turn(lambda model, writer: self.conversation.regenerate(model, self.options(), writer), []):
             count = len(last_turn_choices(self.session.messages))
             self.terminal.print_dim(f"The earlier reply is kept: /alternatives shows the {count} answers "

@@ -71,15 +71,20 @@ class Conversation:
         """Ask again for the last prompt, as `send` does: the replies (and tool calls) that followed it are
         kept as the new reply's alternative, and stay the chat when nothing comes. LlmcError when there is
         no prompt yet."""
-        index = self.session.last_user_index()
-        if index is None:
-            raise LlmcError("no prompt to ask again yet: send one first")
+        index = self.prompt_to_ask_again()
         self.turn_dropped = False
         content = self.session.messages[index]["content"]
         self._check_before_sending(content, model)
         specs = self._offered_tools(model)
         self._set_aside(index + 1)
         return self._answer(model, options, writer, specs, has_image(content))
+
+    def prompt_to_ask_again(self) -> int:
+        """The index of the last user message, which /regenerate asks again; LlmcError when there is none."""
+        index = self.session.last_user_index()
+        if index is None:
+            raise LlmcError("no prompt to ask again yet: send one first")
+        return index
 
     def _answer(self, model: Optional[ResolvedModel], options: ChatOptions, writer: ReplyWriter, specs: List[ToolSpec],
                 image: bool) -> Reply:
