@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_support import run_llmc, run_llmc_in_process
+from tests.e2e.cli_support import run_llmc, run_llmc_in_process, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 
 REPLY = "First line of the answer.\nSecond line, a little longer than the first.\n\n```sh\nls -la\n```\nThe end."
@@ -33,9 +33,8 @@ def server():
 @pytest.fixture
 def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "config.toml").write_text(f'model = "local/coder"\n[providers.local]\nbase_api_url = "{server.base_url}"\n'
-                                      'valid_models = { "coder" = "coder" }\nmax_retries = 0\n')
+    write_config(data, {"local": {"base_api_url": server.base_url, "valid_models": {"coder": "coder"},
+                                  "max_retries": 0}}, extra='model = "local/coder"')
     return data
 
 
@@ -109,7 +108,7 @@ def test_a_piped_prompt_and_echo_mode_work_with_json(data, home):
 
 def test_tool_calls_and_results_are_events_between_the_rounds(data_dir, home, loopback_mcp):
     from tests.conftest import MCP_TOKEN
-    from tests.e2e.cli_support import fake_provider, write_config
+    from tests.e2e.cli_support import fake_provider
     from tests.mcp_servers import write_mcp_file
     with FakeOpenAIServer(chat_models=["chat-a"], reply="Five.", chunk_size=4) as provider:
         write_mcp_file(data_dir, {"docs": {"url": loopback_mcp.url,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.e2e.cli_support import ANSI, run_llmc_in_process
+from tests.e2e.cli_support import ANSI, run_llmc_in_process, write_config
 from tests.fake_openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +26,8 @@ def server():
 @pytest.fixture
 def data(tmp_path: Path, server: FakeOpenAIServer) -> Path:
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "config.toml").write_text(f'model = "local/coder"\nstream = false\n[providers.local]\n'
-                                      f'base_api_url = "{server.base_url}"\nvalid_models = {{ "coder" = "coder" }}\n')
+    write_config(data, {"local": {"base_api_url": server.base_url, "valid_models": {"coder": "coder"}}},
+                 extra='model = "local/coder"\nstream = false')
     return data
 
 
