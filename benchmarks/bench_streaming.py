@@ -1,8 +1,8 @@
 """Streaming into a real pty: `llmc -p` (live markdown) vs a plain client printing the deltas unrendered.
 
 A 2,471-line markdown reply is streamed by the fake server in 4-character chunks (~27,000 SSE events).
-Target: llmc takes at most 2x the plain client's time (issue 11; the streaming spec asked 3x) and shows the
-reply's last line, for `-p` and in the interactive chat.
+Targets: `llmc -p` takes at most 1.5x the plain client's time (issue 16), the interactive chat at most 2x
+(issue 11; the streaming spec asked 3x), and both show the reply's last line.
 Also: the time from the server sending the first answer text to it showing in the pty, for both clients.
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main() -> int:
     shown = LAST_LINE in strip_ansi(llmc_out)
     ok = report(f"Streaming {LINES} markdown lines, {len(reply):,} characters in {events:,} SSE events, "
                 "into a pty (launch to exit)", "llmc -p (rendered markdown)", llmc,
-                "plain client (requests, unrendered)", plain, "<= 2", llmc <= 2 * plain)
+                "plain client (requests, unrendered)", plain, "<= 1.5", llmc <= 1.5 * plain)
     print(f"  where llmc's time goes: `NO_COLOR=1 llmc -p` (same stream, plain writer, no rich) "
           f"{unrendered:.3f} s, so markdown rendering costs {llmc - unrendered:.3f} s")
     print(f"  rich alone, importing and rendering the whole reply once (no streaming): {rich_floor(reply):.3f} s")

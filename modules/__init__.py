@@ -29,7 +29,8 @@ the chat's start load):
     cli/CommandLine  --version and --help import argparse alone; each command imports its modules as it runs
                      (cli/Completion too: --complete reads only the file its kind needs)
     pydantic         Config and the plan's models: never for --version, --help or --list-chats
-    rich             (with markdown-it and pygments) only where something is drawn on a colour terminal
+    rich             (with markdown-it and pygments) only where something is drawn on a colour terminal; for
+                     -p, only in the process that draws the reply (render/RenderProcess)
     prompt_toolkit   only the chat
     requests         (urllib3) only when a request is sent: HttpClient, OpenAIChatCompletionApi, the scan
     tomlkit, ruamel  only when config.toml or the providers YAML is written

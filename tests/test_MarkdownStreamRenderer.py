@@ -16,74 +16,9 @@ from llmc.render import MarkdownStreamRenderer as msr
 from llmc.render.MarkdownBlockSplitter import BlockSplitter
 from llmc.render.MarkdownStreamRenderer import MarkdownStreamRenderer, _Trimmed, _trim_line
 from tests.markdown_samples import SAMPLE, chunked, random_sizes
+from tests.terminal_screen import UP_ERASE as _UP_ERASE, Screen
 
 # -- helpers ------------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x1b\x07]*(?:\x1b\\|\x07)|\r|\n|[^\x1b\r\n]+")
-_UP_ERASE = "\x1b[1A\x1b[2K"
-
-
-class Screen:
-    """A minimal terminal with unlimited scrollback: what the user sees once output stops.
-
-    Supports what rich's live display emits: CR, LF, cursor up, erase line, SGR, cursor
-    visibility and hyperlinks.  Cells keep their SGR so colours can be compared too.
-    """
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self.rows: list[list[tuple[str, str]]] = [[]]
-        self.row = self.col = 0
-        self.sgr = ""
-
-    def feed(self, data: str) -> "Screen":
-        for match in _TOKEN.finditer(data):
-            token, args, command = match.group(0), match.group(1), match.group(2)
-            if token == "\n":
-                self._newline()
-            elif token == "\r":
-                self.col = 0
-            elif command == "m":
-                self.sgr = "" if args in ("", "0") else args
-            elif command == "A":
-                self.row = max(0, self.row - int(args or 1))
-            elif command == "K":
-                assert args == "2", token
-                self.rows[self.row] = []
-            elif command in ("h", "l") or token.startswith("\x1b]"):
-                pass
-            elif command:
-                raise AssertionError(f"unexpected escape {token!r}")
-            else:
-                for char in token:
-                    self._put(char)
-        return self
-
-    def _newline(self) -> None:
-        self.row, self.col = self.row + 1, 0
-        while len(self.rows) <= self.row:
-            self.rows.append([])
-
-    def _put(self, char: str) -> None:
-        if self.col >= self.width:
-            self._newline()
-        line = self.rows[self.row]
-        line.extend([(" ", "")] * (self.col - len(line)))
-        if self.col < len(line):
-            line[self.col] = (char, self.sgr)
-        else:
-            line.append((char, self.sgr))
-        self.col += 1
-
-    def lines(self, styled: bool = False) -> list[str]:
-        out = ["".join(f"{{{sgr}}}{c}" if styled and sgr else c for c, sgr in row).rstrip() for row in self.rows]
-        while out and not out[-1]:
-            out.pop()
-        return out
-
-    def text(self) -> str:
-        return "\n".join(self.lines())
-
 
 def make_console(width: int = 80, height: int = 25, color: bool = True, terminal: bool = True) -> Console:
     return Console(
@@ -243,6 +178,52 @@ def test_fast_code_layout_gives_rich_syntax_segments(seed):
         console.print(kind(code, lexer, context=context, theme="monokai", padding=padding, tab_size=4))
         outputs.append(console.file.getvalue())
     assert outputs[0] == outputs[1]
+
+@pytest.mark.parametrize("clock_step", [0.0, 0.05])
+def test_catching_up_between_deltas_leaves_the_same_screen(clock_step):
+    """The process drawing for -p lays finished blocks out between reads: the screen is the same to the byte."""
+    text = SAMPLE + long_reply(120)
+    plain, caught_up = make_console(height=10), make_console(height=10)
+    stream(text, plain, random_sizes(5), clock_step=clock_step)
+    renderer = make_renderer(caught_up, clock_step)
+    for chunk in chunked(text, random_sizes(5)):
+        renderer.on_content(chunk)
+        renderer.catch_up()
+    renderer.finish()
+    link_ids = re.compile(r"id=\d+;")  # rich numbers each hyperlink it draws
+    assert link_ids.sub("", caught_up.file.getvalue()) == link_ids.sub("", plain.file.getvalue())
+    assert screen_of(caught_up).lines(styled=True) == one_shot(text, height=10)
+
+
+def test_catch_up_lays_out_finished_blocks_and_the_next_paint_writes_them():
+    console = make_console()
+    renderer = make_renderer(console, clock_step=0.0)  # the clock stands still: only the first delta paints
+    renderer.on_content("First paragraph.\n\n")
+    written = console.file.getvalue()
+    renderer.on_content("Second **paragraph**.\n\nThird, still open")
+    renderer.catch_up()
+    assert console.file.getvalue() == written  # laid out, not written
+    assert [type(item).__name__ for item in renderer._queue] == ["_LaidOut"]
+    renderer.finish()
+    assert written_lines(console) == ["First paragraph.", "Second paragraph.", "Third, still open"]
+
+
+def test_catch_up_does_nothing_without_a_live_region_or_after_the_end():
+    console = make_console(terminal=False)
+    renderer = make_renderer(console)
+    renderer.on_content("One.\n\nTwo.\n\n")
+    renderer.catch_up()
+    assert renderer._queue == []
+    renderer.finish()
+    renderer.catch_up()
+    assert written_lines(console) == ["One.", "Two."]
+
+
+def test_warm_up_writes_nothing_to_the_console():
+    console = make_console()
+    MarkdownStreamRenderer.warm_up(console, SAMPLE)
+    assert console.file.getvalue() == ""
+
 
 def test_every_block_is_printed_exactly_once():
     markers = [f"marker{n}x" for n in range(40)]

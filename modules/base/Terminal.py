@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, TextIO
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..render.RenderProcess import RenderProcess
+
 DIM, NORMAL = "\x1b[2m", "\x1b[0m"  # what rich writes around a faint line
 
 
@@ -24,6 +26,7 @@ class Terminal:
         self.environ = os.environ if environ is None else environ
         self._console: Any = None
         self.assume_yes = False  # --yes: questions are answered yes without asking
+        self.render_process: Optional[RenderProcess] = None  # -p: the process that draws replies, when one runs
 
     @property
     def is_interactive(self) -> bool:

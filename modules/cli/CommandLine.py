@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the run's objects are imported when the run needs them (sta
     from typing import Any, Callable, List, Optional
 
     from ..Config import Config
+    from ..base.Terminal import Terminal
     from ..setup.RunContext import RunContext
     from ..store.ChatSession import ChatSession
     from ..store.Roles import Role
@@ -287,6 +288,26 @@ def _dispatch(args: argparse.Namespace) -> int:
     _check_flag_combinations(args)
     terminal = Terminal()
     terminal.assume_yes = args.yes
+    if _draws_one_reply(args, terminal):
+        from ..render.RenderProcess import RenderProcess
+        terminal.render_process = RenderProcess.start(terminal)  # started now: it loads rich while we load settings
+    try:
+        return _run_command(args, terminal)
+    finally:
+        if terminal.render_process is not None:
+            terminal.render_process.close()
+
+
+def _draws_one_reply(args: argparse.Namespace, terminal: "Terminal") -> bool:
+    """True for a run that sends one prompt and draws its reply as Markdown on this terminal (-p, a positional
+    prompt or a piped stdin; not --json, -x, --xl or -e, and no command)."""
+    from ..base.Terminal import is_terminal
+    prompt = args.prompt is not None or (not is_terminal(sys.stdin) and not _commands_chosen(args))
+    return prompt and terminal.color and not (args.json or args.extract or args.xl or args.echo)
+
+
+def _run_command(args: argparse.Namespace, terminal: "Terminal") -> int:
+    """The command `args` ask for, its output on `terminal`."""
     if args.list_roles:
         return _list_roles(args.data_directory, terminal)
     if args.list_chats or args.search or args.show or args.delete or _renames_a_chat(args):
@@ -516,6 +537,21 @@ def _saved_chats(args: argparse.Namespace, terminal) -> int:
     return SavedChats.list_chats(store, terminal)
 
 
+def _commands_chosen(args: argparse.Namespace) -> List[str]:
+    """The flags given that run a command and exit (no chat, no prompt)."""
+    exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
+                     ("--set-default-model", args.set_default_model is not None),
+                     ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
+                     ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
+                     ("--list-roles", args.list_roles), ("--search", args.search is not None),
+                     ("--show", args.show is not None),
+                     ("--delete", args.delete is not None), ("--title", _renames_a_chat(args)),
+                     ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
+                     ("--set-key", args.set_key is not None),
+                     ("--unset-key", args.unset_key is not None)]
+    return [flag for flag, given in exits_at_once if given]
+
+
 def _check_flag_combinations(args: argparse.Namespace) -> None:
     """Refuse empty values and flags that would be silently ignored in this combination."""
     from ..base.Errors import ConfigError
@@ -538,20 +574,10 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
     for flag, value in (("-d/--data-directory", args.data_directory), ("-f/--history-file", args.history_file)):
         if value is not None:
             check_usable_path(value, flag)
-    exits_at_once = [("--create-config", args.create_config), ("-l/--list-models", args.list_models),
-                     ("--set-default-model", args.set_default_model is not None),
-                     ("--discover-models", args.discover_models), ("--add-provider", args.add_provider),
-                     ("--list-chats", args.list_chats), ("--list-tools", args.list_tools),
-                     ("--list-roles", args.list_roles), ("--search", args.search is not None),
-                     ("--show", args.show is not None),
-                     ("--delete", args.delete is not None), ("--title", _renames_a_chat(args)),
-                     ("--list-providers", args.list_providers), ("-S/--shell", args.shell is not None),
-                     ("--set-key", args.set_key is not None),
-                     ("--unset-key", args.unset_key is not None)]
     starts = [("-p/--prompt", args.prompt is not None), ("-uvm/--update-valid-models", args.update_valid_models),
               ("-C/--continue", args.continue_chat), ("--chat", args.chat is not None),
               ("--no-save", args.no_save), ("--title", args.title is not None and not _renames_a_chat(args))]
-    chosen = [flag for flag, given in exits_at_once if given]
+    chosen = _commands_chosen(args)
     if chosen:
         names_a_chat = ("--chat", "-C/--continue") if _renames_a_chat(args) else ()  # --title names its chat so
         chosen += [flag for flag, given in starts if given and flag not in names_a_chat]

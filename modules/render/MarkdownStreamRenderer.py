@@ -7,6 +7,7 @@ drawn in a small transient live region, repainted at a bounded rate and cut to t
 from __future__ import annotations
 
 import functools
+import io
 import threading
 import time
 
@@ -140,6 +141,16 @@ class _Frame:
             yield from line
 
 
+class _LaidOut:
+    """Output laid out ahead of the paint that prints it: its segments, ready to write."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segments = segments
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.segments
+
+
 class _Trimmed:
     """A renderable without the trailing blank padding rich adds to fill the width.
 
@@ -227,6 +238,16 @@ class MarkdownStreamRenderer:
         self._dirty = False
         self._closed = False
 
+    @classmethod
+    def warm_up(cls, console: Console, sample: str) -> None:
+        """Draw `sample` where nobody sees it, at `console`'s size and colours: the code rich and pygments load
+        on first use is then loaded before a reply comes."""
+        unseen = Console(file=io.StringIO(), force_terminal=True, color_system=console.color_system,  # type: ignore[arg-type]
+                         width=console.width, height=console.height, highlight=False, emoji=False)
+        renderer = cls(unseen)
+        renderer.on_content(sample)
+        renderer.finish()
+
     @property
     def text(self) -> str:
         """The full answer text received so far."""
@@ -285,6 +306,16 @@ class MarkdownStreamRenderer:
                    + bool(splitter.partial))
             self._notices.append((due, Text(text, style="yellow")))
             self._changed()
+
+    def catch_up(self) -> None:
+        """Lay out the blocks finished since the last paint now, for a caller with time to spare (the process
+        drawing for -p, between reads): the next paint only writes them."""
+        with self._lock:
+            if self._closed or not self._interactive:
+                return
+            out = self._take_output()
+            if out:
+                self._queue = [_LaidOut(list(self._console.render(_Trimmed(Group(*out)))))]
 
     def finish(self) -> None:
         """The stream ended normally: print everything still pending and stop the live region."""

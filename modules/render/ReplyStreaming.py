@@ -7,6 +7,7 @@ from ..base.ChatEvents import ChatSender, Finish, Notice, ReasoningDelta, Reply,
 from ..base.ChatOptions import ChatOptions
 from ..base.Errors import INCOMPLETE_MARKER, IncompleteReplyError
 from .PlainReplyWriter import PlainReplyWriter
+from .RenderProcess import RemoteReplyWriter
 from ..base.Secrets import StreamMasker, known_keys, redact
 from ..base.Terminal import Terminal, visible_text
 from ..base.TokenUsage import TokenUsage
@@ -32,8 +33,12 @@ class ReplyWriter(Protocol):
     def abort(self, note: Optional[str] = None) -> None: ...
 
 
-def make_reply_writer(terminal: Terminal) -> Union[MarkdownStreamRenderer, PlainReplyWriter]:
-    """A live markdown renderer on a colour terminal, else a plain writer."""
+def make_reply_writer(terminal: Terminal) -> Union[MarkdownStreamRenderer, RemoteReplyWriter, PlainReplyWriter]:
+    """A live markdown renderer on a colour terminal (drawn by the terminal's RenderProcess when it has one),
+    else a plain writer."""
+    process = terminal.render_process
+    if process is not None and process.usable:
+        return process.writer()
     if terminal.color:
         from .MarkdownStreamRenderer import MarkdownStreamRenderer  # noqa: PLC0415 - rich: a colour terminal only
         return MarkdownStreamRenderer(terminal.console())
