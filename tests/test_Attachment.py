@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmc.store.Attachment import (MAX_TEXT_BYTES, Attachment, content_text, has_image, image_refusal, image_type,
-                             message_content, prompt_of, with_prompt)
+                             message_content, prompt_of, with_attachments, with_prompt)
 from llmc.base.Errors import ApiError, ConfigError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
@@ -84,3 +84,17 @@ def test_an_edited_prompt_keeps_the_files_attached_to_it(tmp_path: Path) -> None
         assert with_prompt(content, "and this?") == message_content("and this?", attached)
     assert with_prompt([{"type": "image_url", "image_url": {"url": "u"}}], "p") == [
         {"type": "text", "text": "p"}, {"type": "image_url", "image_url": {"url": "u"}}]
+
+
+def test_files_attached_later_join_a_message_after_its_own(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("first file\n")
+    (tmp_path / "b.txt").write_text("second file\n")
+    (tmp_path / "dot.png").write_bytes(PNG)
+    a, b, image = (Attachment.read(str(tmp_path / name)) for name in ("a.txt", "b.txt", "dot.png"))
+    for earlier, later in (([], [a]), ([a], [b]), ([a], [image]), ([image], [a]), ([a, image], [b, image])):
+        joined = with_attachments(message_content("what changed?", earlier), later)
+        assert joined == message_content("what changed?", earlier + later)  # as if all came at once
+        assert prompt_of(joined) == "what changed?"
+    assert with_attachments("p", []) == "p"
+    assert with_attachments([{"type": "image_url", "image_url": {"url": "u"}}], [a]) == [
+        {"type": "text", "text": a.text_block()}, {"type": "image_url", "image_url": {"url": "u"}}]

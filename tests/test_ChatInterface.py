@@ -538,6 +538,22 @@ def test_an_edited_prompt_goes_with_its_image_again(tmp_path, server) -> None:
     assert "Its attached files go with it again." in chat.terminal.stdout.getvalue()
 
 
+def test_files_attached_around_an_edit_go_with_the_edited_prompt(tmp_path, server) -> None:
+    (tmp_path / "notes.txt").write_text("the notes\n")
+    (tmp_path / "more.txt").write_text("more notes\n")
+    with create_pipe_input() as pipe:
+        chat = make_chat(tmp_path, server, pipe)
+        keys = ("what is it" + SUBMIT + f"/attach {tmp_path / 'notes.txt'}" + SUBMIT + "/edit" + SUBMIT + "?" + SUBMIT
+                + f"/attach {tmp_path / 'more.txt'}" + SUBMIT + "/edit and now" + SUBMIT)
+        run_keys(chat, pipe, keys + "\x04")
+    sent = [r["json"]["messages"][-1]["content"] for r in server.request_log() if r["path"].endswith("/chat/completions")]
+    assert sent[0] == "what is it"
+    assert sent[1].startswith("what is it?\n\nFile notes.txt:") and "the notes" in sent[1]
+    assert sent[2].startswith("and now\n\nFile notes.txt:") and sent[2].index("the notes") < sent[2].index("more notes")
+    assert chat.attachments == []
+    assert "The files attached since go with it too." in chat.terminal.stdout.getvalue()
+
+
 def test_edit_with_no_prompt_yet_is_refused(tmp_path, server) -> None:
     with create_pipe_input() as pipe:
         chat = make_chat(tmp_path, server, pipe, echo=True)

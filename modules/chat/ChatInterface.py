@@ -23,7 +23,7 @@ from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import ReplyWriter, make_reply_writer, usage_text
 from ..store.Alternatives import last_turn_choices
-from ..store.Attachment import Attachment, Content, message_content, prompt_of, with_prompt
+from ..store.Attachment import Attachment, Content, message_content, prompt_of, with_attachments, with_prompt
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..setup.RunContext import RunContext
 from ..store.Roles import Role, load_role
@@ -321,16 +321,21 @@ class ChatInterface:
         Ctrl-C or an error drops this turn (a reply cut off keeps what came, marked). A message recalled
         (Shift-Up) and sent replaces its turn and what followed, which are kept as its alternative; so
         does `editing` (the index and content of the user message /edit put back). Either way its attached
-        files go again (those attached since wait for the next message)."""
+        files go again, with those attached since."""
         replacing = self.recall.recalled_user_index
         self.recall.reset()
         if replacing is not None:  # a message recalled since /edit is the one edited
             editing = (replacing, self.session.messages[replacing]["content"])
         if editing is not None:  # the recall showed, and /edit put back, what was typed: the files go again
-            self._send_content(with_prompt(editing[1], text), [], editing[0])
+            self._send_edit(editing[0], with_prompt(editing[1], text))
             return
         attached, self.attachments = self.attachments, []
         self._send_content(message_content(text, attached) if attached else text, attached, replacing)
+
+    def _send_edit(self, index: int, content: Content) -> None:
+        """Send `content` in place of the user message at `index`, with the files attached since."""
+        attached, self.attachments = self.attachments, []
+        self._send_content(with_attachments(content, attached), attached, index)
 
     def _send_content(self, content: Content, attached: List[Attachment], replacing: Optional[int]) -> None:
         self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
@@ -352,10 +357,12 @@ class ChatInterface:
             raise LlmcError("no prompt to edit yet: send one first")
         content = self.session.messages[index]["content"]
         if text:
-            self._send_content(with_prompt(content, text), [], index)
+            self._send_edit(index, with_prompt(content, text))
             return
         self.next_input, self.editing = prompt_of(content), (index, content)
         attached = " Its attached files go with it again." if with_prompt(content, "") else ""
+        if self.attachments:
+            attached += " The files attached since go with it too."
         self.terminal.print_dim("Change the prompt and send it: it replaces the last turn, which is kept "
                                 "(/alternatives). Ctrl-X Ctrl-E opens $EDITOR; Ctrl-C keeps the chat as it is."
                                 + attached)

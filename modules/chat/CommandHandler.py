@@ -60,7 +60,8 @@ COMMANDS: Tuple[Command, ...] = (
             "Puts the last prompt back in the input line: sending it replaces the last turn, which is kept in the "
             "chat file (/alternatives takes it back). Ctrl-X Ctrl-E opens it in $VISUAL or $EDITOR; Ctrl-C leaves "
             "the chat as it was. With TEXT, TEXT is sent in its place at once. Files attached to the prompt go "
-            "with it again. Shift-Up recalls an earlier prompt to change and send the same way."),
+            "with it again, and so do those /attach'ed since. Shift-Up recalls an earlier prompt to change and send "
+            "the same way."),
     Command("alternatives", ("alt",), "[N]", "show the last prompt's answers; N takes one back", "_alternatives",
             "What /regenerate and /edit replaced is kept in the chat file: the list numbers every answer the last "
             "turn had (with its prompt when /edit changed it), * marks the current one. /alternatives N makes "

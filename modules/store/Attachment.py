@@ -113,11 +113,25 @@ def with_prompt(content: Content, prompt: str) -> Content:
 
 def message_content(prompt: str, attachments: List[Attachment]) -> Content:
     """A user message's content: the prompt then the text files (one text), images as content parts."""
-    text = "\n\n".join([prompt, *(a.text_block() for a in attachments if a.text is not None)])
+    return with_attachments(prompt, attachments)
+
+
+def with_attachments(content: Content, attachments: List[Attachment]) -> Content:
+    """`content` with more files: text files after its first text, images as parts after its own."""
+    blocks = [a.text_block() for a in attachments if a.text is not None]
     images = [a for a in attachments if a.image_url is not None]
-    if not images:
-        return text
-    parts: List[dict] = [{"type": "text", "text": text}]
+    if isinstance(content, str):
+        text = "\n\n".join([content, *blocks])
+        if not images:
+            return text
+        parts: List[dict] = [{"type": "text", "text": text}]
+    else:
+        parts = list(content)
+        first = next((i for i, part in enumerate(parts) if part.get("type") == "text"), None)
+        if first is None:
+            parts[:0] = [{"type": "text", "text": "\n\n".join(blocks)}] if blocks else []
+        elif blocks:
+            parts[first] = {**parts[first], "text": "\n\n".join([parts[first]["text"], *blocks])}
     for image in images:
         parts.append({"type": "text", "text": f"Image {image.name}:"})
         parts.append({"type": "image_url", "image_url": {"url": image.image_url}})
