@@ -99,3 +99,12 @@ def test_each_round_of_tool_calls_is_drawn_and_the_calls_come_between_them(
     assert shown[call + 1] == "→ echo: ping"
     assert shown[call + 2:] == ["Heading one", "Some bold prose and code.", "• item one", "• item two",
                                 "answer = 42", "The last line."]
+
+
+def test_reasoning_is_drawn_before_the_answer_under_its_heading(server: FakeOpenAIServer, data_dir: Path) -> None:
+    server.set(reasoning="First I think.\nThen I think more.", reply="The **answer**.")
+    child = spawn(data_dir, "-p", "hello")
+    shown = [line.strip() for line in ended(child) if line.strip()]
+    assert child.exitstatus == 0
+    assert shown[0].startswith("REASONING:") and shown[1:3] == ["First I think.", "Then I think more."]
+    assert shown[3].startswith("ANSWER:") and shown[4:] == ["The answer."]
