@@ -108,41 +108,32 @@ class ChatIndex:
         another llmc's write; an index found damaged on the way is removed and built again once; any other
         failure a ConfigError naming it."""
         for attempt in (1, 2):
-            connection = self._connect(wait)
             try:
-                return operation(connection)
+                connection = self._connect(wait)
+                try:
+                    return operation(connection)
+                finally:
+                    connection.close()
             except sqlite3.Error as exc:
-                # damaged (a crash while writing without fsync, say) is a DatabaseError of no subclass; locked,
-                # read-only or full (OperationalError) is never a reason to build it again
+                # damaged (a crash while writing without fsync, say) or of another llmc version is a DatabaseError
+                # of no subclass; locked, read-only or full (OperationalError) is never a reason to build it again
                 if type(exc) is not sqlite3.DatabaseError or attempt == 2:
                     raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
-            finally:
-                connection.close()
-            _remove_quietly(self.path)
+            _remove_quietly(self.path)  # only derived data is lost: it is built again from the chats
         raise AssertionError("unreachable")
 
     def _connect(self, wait: float) -> sqlite3.Connection:
-        for attempt in (1, 2):
+        """The index open; its tables made if it is new; DatabaseError if it is not one of this schema,
+        ConfigError if its file cannot be made."""
+        if not self.path.exists():
             try:
-                return self._connect_once(wait)
-            except sqlite3.OperationalError as exc:  # locked, read-only or full: never a reason to rebuild it
-                raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                if attempt == 2:
-                    raise ConfigError(f"{self.path}: cannot keep the chats index: {exc}") from None
-                _remove_quietly(self.path)  # only derived data is lost: it is built again from the chats
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # private from the start
             except OSError as exc:
                 raise ConfigError(f"{self.path}: cannot keep the chats index: {exc.strerror}") from None
-        raise AssertionError("unreachable")
-
-    def _connect_once(self, wait: float) -> sqlite3.Connection:
-        """The index open; its tables made if it is new; DatabaseError if it is not one of this schema."""
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # private from the start
         connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
         try:
             # derived data, never the only copy: no fsync per write (a save waited on several); an index a
-            # crash damaged is unreadable, removed and built again (_connect)
+            # crash damaged is unreadable, removed and built again (_using)
             connection.execute("PRAGMA synchronous = OFF")
             if _schema_version(connection) != SCHEMA_VERSION:
                 with _transaction(connection):
