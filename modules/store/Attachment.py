@@ -93,18 +93,24 @@ def typed_prompt(text: str) -> str:
     return text[: found.start()] if found else text
 
 
+def _first_text(parts: List[dict]) -> Optional[int]:
+    """Where the first text part of a message's content parts stands (what the user typed starts it)."""
+    return next((i for i, part in enumerate(parts) if part.get("type") == "text"), None)
+
+
 def prompt_of(content: Content) -> str:
     """What the user typed of a message: its first text without the files attached to it."""
     if isinstance(content, str):
         return typed_prompt(content)
-    return typed_prompt(next((part["text"] for part in content if part.get("type") == "text"), ""))
+    first = _first_text(content)
+    return typed_prompt(content[first]["text"] if first is not None else "")
 
 
 def with_prompt(content: Content, prompt: str) -> Content:
     """`content` with `prompt` in place of what the user typed: the files attached to it kept as they were."""
     if isinstance(content, str):
         return prompt + content[len(typed_prompt(content)):]
-    first = next((i for i, part in enumerate(content) if part.get("type") == "text"), None)
+    first = _first_text(content)
     if first is None:
         return [{"type": "text", "text": prompt}, *content]
     return [*content[:first], {**content[first], "text": with_prompt(content[first]["text"], prompt)},
@@ -127,7 +133,7 @@ def with_attachments(content: Content, attachments: List[Attachment]) -> Content
         parts: List[dict] = [{"type": "text", "text": text}]
     else:
         parts = list(content)
-        first = next((i for i, part in enumerate(parts) if part.get("type") == "text"), None)
+        first = _first_text(parts)
         if first is None:
             parts[:0] = [{"type": "text", "text": "\n\n".join(blocks)}] if blocks else []
         elif blocks:
