@@ -23,7 +23,7 @@ from ..ProviderManager import ProviderManager, ResolvedModel
 from ..render.ChatPrinter import print_turns
 from ..render.ReplyStreaming import ReplyWriter, make_reply_writer, usage_text
 from ..store.Alternatives import last_turn_choices
-from ..store.Attachment import Attachment, Content, message_content, prompt_of, with_attachments, with_prompt
+from ..store.Attachment import Attachment, Content, prompt_of, with_attachments, with_prompt
 from ..store.ChatSession import TITLE_TOKEN_BUDGET, ChatSession
 from ..setup.RunContext import RunContext
 from ..store.Roles import Role, load_role
@@ -326,18 +326,16 @@ class ChatInterface:
         self.recall.reset()
         if replacing is not None:  # a message recalled since /edit is the one edited
             editing = (replacing, self.session.messages[replacing]["content"])
-        if editing is not None:  # the recall showed, and /edit put back, what was typed: the files go again
-            self._send_edit(editing[0], with_prompt(editing[1], text))
-            return
-        attached, self.attachments = self.attachments, []
-        self._send_content(message_content(text, attached) if attached else text, attached, replacing)
+        if editing is None:
+            self._send_content(text, None)
+        else:  # the recall showed, and /edit put back, what was typed: the files go again
+            self._send_content(with_prompt(editing[1], text), editing[0])
 
-    def _send_edit(self, index: int, content: Content) -> None:
-        """Send `content` in place of the user message at `index`, with the files attached since."""
+    def _send_content(self, content: Content, replacing: Optional[int]) -> None:
+        """Send `content` with the files attached since the last message, in place of the user message at
+        `replacing` if given."""
         attached, self.attachments = self.attachments, []
-        self._send_content(with_attachments(content, attached), attached, index)
-
-    def _send_content(self, content: Content, attached: List[Attachment], replacing: Optional[int]) -> None:
+        content = with_attachments(content, attached)
         self._show_turn(lambda model, writer: self.conversation.send(content, model, self.options(), writer,
                                                                       replacing), attached)
 
@@ -357,7 +355,7 @@ class ChatInterface:
             raise LlmcError("no prompt to edit yet: send one first")
         content = self.session.messages[index]["content"]
         if text:
-            self._send_edit(index, with_prompt(content, text))
+            self._send_content(with_prompt(content, text), index)
             return
         self.next_input, self.editing = prompt_of(content), (index, content)
         attached = " Its attached files go with it again." if with_prompt(content, "") else ""
