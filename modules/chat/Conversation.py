@@ -59,9 +59,7 @@ class Conversation:
         sent (LlmcError naming the model); a refusal naming the tools or the image sent is remembered.
         `replacing`: the index of the user message this one replaces (an edit): that turn and what followed
         are kept as its alternative (see Alternatives), and are the chat again when the turn is dropped."""
-        self.turn_dropped = False
-        self._check_before_sending(content, model)
-        specs = self._offered_tools(model)
+        specs = self._begin_turn(content, model)
         if replacing is not None:
             self._set_aside(replacing)
         self.session.add_user(content)
@@ -72,10 +70,8 @@ class Conversation:
         kept as the new reply's alternative, and stay the chat when nothing comes. LlmcError when there is
         no prompt yet."""
         index = self.prompt_to_ask_again()
-        self.turn_dropped = False
         content = self.session.messages[index]["content"]
-        self._check_before_sending(content, model)
-        specs = self._offered_tools(model)
+        specs = self._begin_turn(content, model)
         self._set_aside(index + 1)
         return self._answer(model, options, writer, specs, has_image(content))
 
@@ -122,6 +118,13 @@ class Conversation:
             keep_replaced(self.session.messages, index, tail)
         else:
             put_back(self.session.messages, index, tail)
+
+    def _begin_turn(self, content: Content, model: Optional[ResolvedModel]) -> List[ToolSpec]:
+        """A turn asking for `content` begins: LlmcError for what the model is known not to take; the tools
+        to offer."""
+        self.turn_dropped = False
+        self._check_before_sending(content, model)
+        return self._offered_tools(model)
 
     def _check_before_sending(self, content: Content, model: Optional[ResolvedModel]) -> None:
         """LlmcError for an image going to a model known to take none."""
